@@ -1,0 +1,75 @@
+// swift-tools-version: 6.0
+import Foundation
+import PackageDescription
+
+/// Method presets are plain YAML files in plugins/methods, shipped as resources.
+let methodPresetFiles: [Resource] = {
+    let directory = Context.packageDirectory + "/plugins/methods"
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return names.filter { $0.hasSuffix(".yaml") }.sorted().map { .copy($0) }
+}()
+
+/// Plugin targets live under plugins/<Kind>/ and depend only on FedKit (and Torch).
+func pluginTarget(_ name: String, extra: [Target.Dependency] = []) -> Target {
+    .target(name: name, dependencies: ["FedKit", "Torch", "Config"] + extra, path: "plugins/\(name)")
+}
+
+let package = Package(
+    name: "FedKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "exp", targets: ["exp"]),
+        .library(name: "FedKit", targets: ["FedKit"]),
+        .library(name: "Torch", targets: ["Torch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CTorch",
+            path: "Sources/CTorch",
+            linkerSettings: [
+                .linkedLibrary("torch_cpu"),
+                .linkedLibrary("c10"),
+                .linkedLibrary("stdc++"),
+            ]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch"]),
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        .target(name: "Config", dependencies: ["CYAML"]),
+        .target(name: "FedKit", dependencies: ["Torch", "Config"]),
+        pluginTarget("Datasets"),
+        pluginTarget("Partitioners"),
+        pluginTarget("Models"),
+        pluginTarget("Trainers"),
+        pluginTarget("Aggregators"),
+        pluginTarget("Generators"),
+        pluginTarget("Distillers"),
+        .target(name: "Methods", dependencies: ["FedKit"], path: "plugins/methods",
+                resources: methodPresetFiles),
+        .target(
+            name: "BuiltinPlugins",
+            dependencies: ["FedKit", "Datasets", "Partitioners", "Models", "Trainers",
+                           "Aggregators", "Generators", "Distillers", "Methods"],
+            path: "plugins/BuiltinPlugins"
+        ),
+        .executableTarget(
+            name: "exp",
+            dependencies: [
+                "FedKit", "BuiltinPlugins", "Config", "Torch",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "fedkit-bench",
+            dependencies: ["Torch", "FedKit", "BuiltinPlugins"],
+            path: "bench/Swift"
+        ),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"], exclude: ["Corpus"]),
+        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "Torch", "Config"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,30 @@
+import Torch
+
+extension LabeledSamples {
+    /// Shuffled mini-batches for one epoch, drawn with `generator` (the last batch may be smaller).
+    /// Rows are gathered with one index_select per batch; no per-sample copies.
+    public func shuffledBatches(size: Int, generator: RandomGenerator) throws -> [(inputs: Tensor, labels: Tensor)] {
+        let order = try Tensor.randperm(count, generator: generator)
+        var batches: [(inputs: Tensor, labels: Tensor)] = []
+        var start = 0
+        while start < count {
+            let end = Swift.min(start + size, count)
+            let index = try order.slice(start..<end)
+            batches.append((try inputs.indexSelect(dim: 0, index), try labels.indexSelect(dim: 0, index)))
+            start = end
+        }
+        return batches
+    }
+
+    /// Consecutive batches in order (evaluation); slices share storage.
+    public func orderedBatches(size: Int) throws -> [(inputs: Tensor, labels: Tensor)] {
+        var batches: [(inputs: Tensor, labels: Tensor)] = []
+        var start = 0
+        while start < count {
+            let end = Swift.min(start + size, count)
+            batches.append((try inputs.slice(start..<end), try labels.slice(start..<end)))
+            start = end
+        }
+        return batches
+    }
+}

@@ -1,0 +1,102 @@
+import Config
+import Foundation
+import Torch
+
+/// Runs every method of an experiment on every seed, on the same data, partition and
+/// initial weights per seed, and writes the per-run folders and the experiment summary.
+public final class ExperimentRunner: @unchecked Sendable {
+    public let spec: ExperimentSpec
+    public let registry: PluginRegistry
+    /// Called after every round of every run.
+    public var progress: (@Sendable (RunProgress) -> Void)?
+    /// Called with plain log lines.
+    public var log: @Sendable (String) -> Void = { print($0) }
+
+    public init(spec: ExperimentSpec, registry: PluginRegistry) {
+        self.spec = spec
+        self.registry = registry
+    }
+
+    /// The experiment's output folder.
+    public var directory: String { "\(spec.output)/\(spec.name)" }
+
+    /// Results of all runs and the failures (a failed run does not stop the others).
+    public struct Outcome: Sendable {
+        public var results: [RunResult]
+        public var failures: [RunFailure]
+        public var summaryPath: String
+    }
+
+    public func run() throws -> Outcome {
+        let datasetPlugin = try registry.make(spec.dataset, as: (any DatasetPlugin).self)
+        log("loading dataset \(spec.dataset.name)")
+        let dataset = try datasetPlugin.load()
+        log("\(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test samples, \(dataset.classes) classes, input \(dataset.inputShape)")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try RunWriter.writeAtomically(YAMLEmitter.emit(spec.resolved), to: "\(directory)/config.yaml")
+        var results: [RunResult] = []
+        var failures: [RunFailure] = []
+        for seed in spec.seeds {
+            let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry,
+                                                    cacheDirectory: "\(spec.output)/.cache/partitions")
+            log("seed \(seed): \(federation.summaryLine)")
+            for method in spec.methods {
+                do {
+                    results.append(try runOne(method, seed: seed, dataset: dataset, federation: federation))
+                } catch let failure as RunFailure {
+                    log("run failed: \(failure)")
+                    failures.append(failure)
+                } catch {
+                    let failure = RunFailure(method: method.label, seed: seed, message: "\(error)")
+                    log("run failed: \(failure)")
+                    failures.append(failure)
+                }
+            }
+        }
+        let summaryPath = "\(directory)/summary.csv"
+        try RunWriter.writeAtomically(SummaryTable.csv(results, methods: spec.methods.map(\.label)), to: summaryPath)
+        try? RunWriter.writeAtomically(HTMLReport.render(spec: spec, results: results, failures: failures), to: "\(directory)/report.html")
+        return Outcome(results: results, failures: failures, summaryPath: summaryPath)
+    }
+
+    func runOne(_ method: MethodSpec, seed: Int, dataset: DatasetSplits, federation: FederatedData) throws -> RunResult {
+        let runDirectory = "\(directory)/\(method.label)/seed-\(seed)"
+        var single = spec
+        single.methods = [method]
+        single.seeds = [seed]
+        let config = YAMLEmitter.emit(ResolvedExperiment.yaml(for: single, registry: registry))
+        let manifest = RunManifest(
+            experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
+            gitCommit: Provenance.gitCommit(), datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
+            fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
+            startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
+        let writer = try RunWriter(directory: runDirectory, config: config, manifest: manifest)
+        log("run \(method.label) seed \(seed) -> \(runDirectory)")
+        let run = try SimulationRun(spec: spec, method: method, seed: seed, dataset: dataset, clients: federation.clients,
+                                    registry: registry, writer: writer, progress: progress)
+        return try run.run()
+    }
+}
+
+/// Where a result came from.
+public enum Provenance {
+    /// The current git commit (with "+dirty" when the work tree has changes), or "unknown".
+    public static func gitCommit() -> String {
+        func git(_ args: [String]) -> String? {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["git"] + args
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            do { try process.run() } catch { return nil }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { return nil }
+            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let commit = git(["rev-parse", "HEAD"]) else { return "unknown" }
+        let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
+        return dirty ? commit + "+dirty" : commit
+    }
+}

@@ -1,0 +1,156 @@
+import Config
+import Foundation
+
+/// A whole experiment file, validated: the data, the partition, the model, the shared
+/// federation settings and the methods that run side by side on them.
+public struct ExperimentSpec: Sendable {
+    public var name: String
+    public var seeds: [Int]
+    public var dataset: PluginChoice
+    public var partitioner: PluginChoice
+    public var clients: Int
+    public var model: PluginChoice
+    public var federation: Parameters
+    public var evaluation: Parameters
+    public var methods: [MethodSpec]
+    public var output: String
+    /// The source file (for messages and the manifest).
+    public var file: String
+    /// The fully resolved experiment (defaults filled in) as YAML.
+    public var resolved: YAMLNode
+}
+
+/// Reads and validates experiment files against a registry.
+public struct ExperimentLoader: Sendable {
+    public var registry: PluginRegistry
+
+    public init(registry: PluginRegistry) { self.registry = registry }
+
+    /// Parses `path`, applies `--set` overrides and validates everything, collecting all errors.
+    public func load(file path: String, overrides: [String] = []) throws -> ExperimentSpec {
+        var root = try YAMLParser.parse(file: path)
+        for assignment in overrides {
+            let (keyPath, value) = try YAMLOverride.parse(assignment)
+            root = try root.setting(path: keyPath, to: value)
+        }
+        return try resolve(root, file: path)
+    }
+
+    /// Validates a parsed experiment.
+    public func resolve(_ root: YAMLNode, file: String) throws -> ExperimentSpec {
+        var errors: [ConfigError] = []
+        guard let entries = root.entries else {
+            throw ConfigErrors(errors: [ConfigError("an experiment file must be a mapping of sections (\(Sections.topLevelKeys.joined(separator: ", "))), got \(root.describedValue)", at: root.location)])
+        }
+        for entry in entries where !Sections.topLevelKeys.contains(entry.keyString) {
+            errors.append(Parameters.unknownKey(entry.keyString, at: entry.key.location, path: "", valid: Sections.topLevelKeys))
+        }
+        let fileStem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let name = (try? root["name"]?.string(path: "name")) ?? fileStem
+        if let n = root["name"], n.scalarValue == nil { errors.append(ConfigError("name must be a string, got \(n.describedValue)", at: n.location)) }
+        if !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) || name.isEmpty {
+            errors.append(ConfigError("name must be non-empty and use only letters, digits, '-', '_' and '.', got \"\(name)\"", at: root["name"]?.location ?? root.location))
+        }
+        let top = Parameters.resolve(YAMLNode.mapping([("seeds", root["seeds"]), ("output", root["output"])].compactMap { k, v in v.map { (k, $0) } }, at: root.location),
+                                     specs: [ParameterSpec("seeds", .intList(min: 0), default: .intList([1]), doc: "seeds; each method runs once per seed"),
+                                             .path("output", default: "runs", doc: "folder for results")],
+                                     path: "", errors: &errors)
+        let seeds = top.intList("seeds")
+        if seeds.isEmpty { errors.append(ConfigError("seeds must list at least one seed", at: root["seeds"]?.location)) }
+        if Set(seeds).count != seeds.count { errors.append(ConfigError("seeds must be distinct, got \(seeds)", at: root["seeds"]?.location)) }
+
+        let dataset = registry.resolve(.dataset, root["dataset"], path: "dataset", errors: &errors, fallbackLocation: root.location)
+        let partitionCommon = Parameters.resolve(root["partition"].flatMap { $0.entries != nil ? $0.filtered(keys: Set(Sections.partitionCommon.map(\.name))) : nil },
+                                                 specs: Sections.partitionCommon, path: "partition", errors: &errors)
+        let partitioner = registry.resolve(.partitioner, root["partition"], path: "partition",
+                                           extraKeys: Set(Sections.partitionCommon.map(\.name)), errors: &errors, fallbackLocation: root.location)
+        let model = registry.resolve(.model, root["model"], path: "model", errors: &errors, fallbackLocation: root.location)
+        let federation = Parameters.resolve(root["federation"], specs: Sections.federation, path: "federation", errors: &errors)
+        let evaluation = Parameters.resolve(root["eval"], specs: Sections.evaluation, path: "eval", errors: &errors)
+        let methods = resolveMethods(root["methods"], root: root, errors: &errors)
+
+        guard errors.isEmpty, let dataset, let partitioner, let model else { throw ConfigErrors(errors: errors) }
+        var spec = ExperimentSpec(name: name, seeds: seeds, dataset: dataset, partitioner: partitioner,
+                                  clients: partitionCommon.int("clients"), model: model, federation: federation,
+                                  evaluation: evaluation, methods: methods, output: top.string("output"), file: file,
+                                  resolved: root)
+        spec.resolved = ResolvedExperiment.yaml(for: spec, registry: registry)
+        return spec
+    }
+
+    func resolveMethods(_ node: YAMLNode?, root: YAMLNode, errors: inout [ConfigError]) -> [MethodSpec] {
+        guard let node, let items = node.items, !items.isEmpty else {
+            let available = registry.methods.keys.sorted().joined(separator: ", ")
+            errors.append(ConfigError("methods must be a non-empty list of method presets (available: \(available))",
+                                      at: node?.location ?? root.location))
+            return []
+        }
+        var methods: [MethodSpec] = []
+        var labels: [String: SourceLocation] = [:]
+        for (i, item) in items.enumerated() {
+            let path = "methods[\(i)]"
+            guard let method = resolveMethod(item, path: path, errors: &errors) else { continue }
+            if let first = labels[method.label] {
+                errors.append(ConfigError("\(path): method label '\(method.label)' is used twice (first at line \(first.line)); give one a distinct 'label'", at: item.location))
+            }
+            labels[method.label] = item.location
+            methods.append(method)
+        }
+        return methods
+    }
+
+    /// Merges one `methods` item over its preset and validates the result.
+    func resolveMethod(_ item: YAMLNode, path: String, errors: inout [ConfigError]) -> MethodSpec? {
+        let nameNode = item.scalarValue != nil ? item : item["name"]
+        guard let nameNode, let presetName = nameNode.scalarValue, item.scalarValue != nil || item.entries != nil else {
+            errors.append(ConfigError("\(path) must be a preset name or a mapping with 'name'", at: item.location))
+            return nil
+        }
+        guard let preset = registry.methods[presetName] else {
+            let names = registry.methods.keys.sorted()
+            var message = "unknown method '\(presetName)' in \(path); available: \(names.joined(separator: ", "))"
+            if let guess = closestMatch(to: presetName, in: names) { message += " (did you mean '\(guess)'?)" }
+            errors.append(ConfigError(message, at: nameNode.location))
+            return nil
+        }
+        let merged = item.entries != nil ? preset.node.merging(item) : preset.node
+        for entry in merged.entries ?? [] where !Sections.methodKeys.contains(entry.keyString) {
+            errors.append(Parameters.unknownKey(entry.keyString, at: entry.key.location, path: path, valid: Sections.methodKeys))
+        }
+        let label = (try? item["label"]?.string(path: "\(path).label")) ?? presetName
+        let trainer = registry.resolve(.trainer, merged["trainer"], path: "\(path).trainer", errors: &errors, fallbackLocation: merged.location)
+        let aggregator = registry.resolve(.aggregator, merged["aggregator"], path: "\(path).aggregator", errors: &errors, fallbackLocation: merged.location)
+        let generator = merged["generator"].flatMap { $0.isNull ? nil : registry.resolve(.generator, $0, path: "\(path).generator", errors: &errors) }
+        let distiller = merged["distiller"].flatMap { $0.isNull ? nil : registry.resolve(.distiller, $0, path: "\(path).distiller", errors: &errors) }
+        let flags = Parameters.resolve(merged.filtered(keys: ["personal", "local_start"]), specs: [
+            .string("personal", default: PersonalState.none.rawValue, choices: PersonalState.allCases.map(\.rawValue), doc: "what a client keeps"),
+            .string("local_start", optional: true, doc: "where local training starts"),
+        ], path: path, errors: &errors)
+        let personal = PersonalState(rawValue: flags.string("personal")) ?? .none
+        var localStart: LocalStart
+        switch personal {
+        case .none: localStart = .global
+        case .head: localStart = .globalBody
+        case .model: localStart = .personal
+        }
+        if let text = flags.optionalString("local_start") {
+            if let value = LocalStart(rawValue: text) { localStart = value } else {
+                errors.append(ConfigError("\(path).local_start must be one of: \(LocalStart.allCases.map(\.rawValue).joined(separator: ", ")); got \"\(text)\"",
+                                          at: merged["local_start"]?.location))
+            }
+        }
+        if generator != nil, distiller == nil {
+            errors.append(ConfigError("\(path): a generator needs a distiller to use its samples", at: merged["generator"]?.location))
+        }
+        guard let trainer, let aggregator else { return nil }
+        return MethodSpec(label: label, preset: presetName, trainer: trainer, aggregator: aggregator, generator: generator,
+                          distiller: distiller, personal: personal, localStart: localStart)
+    }
+}
+
+extension YAMLNode {
+    /// A mapping with only the entries whose keys are in `keys`.
+    func filtered(keys: Set<String>) -> YAMLNode {
+        YAMLNode(kind: .mapping((entries ?? []).filter { keys.contains($0.keyString) }), location: location)
+    }
+}

@@ -1,0 +1,38 @@
+/// Declarations of the experiment file's fixed sections. Like plugin parameters, these
+/// drive validation, defaults and the YAML reference.
+public enum Sections {
+    public static let federation: [ParameterSpec] = [
+        .int("rounds", default: 100, min: 1, doc: "communication rounds"),
+        .double("fraction", default: 0.1, min: 0, max: 1, minExclusive: true,
+                doc: "fraction of clients sampled each round (at least one client)"),
+        .int("clients_per_round", min: 1, optional: true, doc: "clients sampled each round; overrides fraction when set"),
+        .int("local_epochs", default: 5, min: 1, doc: "local epochs per round (trainers may split them, see head-then-body)"),
+        .int("batch_size", default: 10, min: 1, doc: "local mini-batch size"),
+        .double("lr", default: 0.01, min: 0, minExclusive: true, doc: "local SGD learning rate"),
+        .double("momentum", default: 0.5, min: 0, max: 0.999, doc: "local SGD momentum"),
+        .double("weight_decay", default: 1e-4, min: 0, doc: "local L2 weight decay, applied to weights only (not biases or norm parameters)"),
+        .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
+        .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
+        .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
+    ]
+
+    public static let evaluation: [ParameterSpec] = [
+        .string("local_test", default: "matched", choices: ["matched", "holdout"],
+                doc: "each client's test split: drawn from the test set with its training label distribution (matched) or a held-out fraction of its own data (holdout)"),
+        .double("holdout_fraction", default: 0.2, min: 0, max: 0.9, minExclusive: true,
+                doc: "fraction of each client's data held out for testing when local_test is holdout"),
+        .int("matched_test_size", min: 1, optional: true,
+             doc: "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)"),
+        .int("finetune_epochs", default: 0, min: 0, doc: "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing"),
+        .int("last_rounds", default: 10, min: 1, doc: "report the mean over the last N evaluations beside the final one"),
+        .int("batch_size", default: 1000, min: 1, doc: "evaluation batch size (no-grad)"),
+    ]
+
+    /// Keys of the partition section besides the partitioner's own parameters.
+    public static let partitionCommon: [ParameterSpec] = [
+        .int("clients", default: 100, min: 1, doc: "number of clients (for natural: the maximum number of users kept)"),
+    ]
+
+    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output"]
+    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start"]
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Torch
+
+/// Writes one run's folder `runs/<experiment>/<method>/seed-<s>/` as it goes: records are
+/// appended and flushed every round, so a run that stops keeps everything written so far.
+public final class RunWriter: @unchecked Sendable {
+    public let directory: String
+    private let rounds: FileHandle
+    private let timings: FileHandle
+    private let encoder: JSONEncoder
+
+    /// Creates the folder (replacing an earlier run's files) and writes config.yaml and manifest.json.
+    public init(directory: String, config: String, manifest: RunManifest) throws {
+        self.directory = directory
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory) { try fm.removeItem(atPath: directory) }
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Self.writeAtomically(config, to: "\(directory)/config.yaml")
+        let manifestEncoder = JSONEncoder()
+        manifestEncoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try Self.writeAtomically(String(decoding: try manifestEncoder.encode(manifest), as: UTF8.self) + "\n",
+                                 to: "\(directory)/manifest.json")
+        for name in ["rounds.jsonl", "timings.jsonl"] { fm.createFile(atPath: "\(directory)/\(name)", contents: nil) }
+        rounds = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/rounds.jsonl"))
+        timings = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/timings.jsonl"))
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    deinit {
+        try? rounds.close()
+        try? timings.close()
+    }
+
+    /// Appends one round's record and timing (one JSON object per line).
+    public func append(record: RoundRecord, timing: RoundTiming) throws {
+        try rounds.write(contentsOf: try encoder.encode(record) + Data("\n".utf8))
+        try timings.write(contentsOf: try encoder.encode(timing) + Data("\n".utf8))
+        try rounds.synchronize()
+    }
+
+    /// Writes clients.csv.
+    public func writeClients(_ rows: [ClientRow]) throws {
+        var csv = "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy\n"
+        for r in rows {
+            csv += "\(r.client),\(r.trainSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.personalizedAccuracy)\n"
+        }
+        try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
+    }
+
+    /// Saves the final global model and every stored personal state as safetensors under checkpoint/.
+    public func saveCheckpoint(global: StateDict, store: ClientStateStore, clients: Int, round: Int) throws {
+        let dir = "\(directory)/checkpoint"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try global.save(to: "\(dir)/global.safetensors", metadata: ["round": String(round)])
+        var personal: [(name: String, tensor: Tensor)] = []
+        for c in 0..<clients {
+            guard let state = try store.get(c) else { continue }
+            personal += state.entries.map { ("client\(c).\($0.name)", $0.tensor) }
+        }
+        if !personal.isEmpty { try SafeTensors.write(personal, metadata: ["round": String(round)], to: "\(dir)/personal.safetensors") }
+    }
+
+    /// Writes `text` to a temporary file and renames it over `path`: never half-written.
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}
+
+/// manifest.json: what produced a run.
+public struct RunManifest: Codable, Sendable {
+    public var experiment: String
+    public var method: String
+    public var seed: Int
+    public var experimentFile: String
+    public var gitCommit: String
+    public var datasetHash: String
+    public var partitionHash: String
+    public var fedkitVersion: String
+    public var torchVersion: String
+    public var startedAt: String
+    public var host: String
+
+    enum CodingKeys: String, CodingKey {
+        case experiment, method, seed, host
+        case experimentFile = "experiment_file"
+        case gitCommit = "git_commit"
+        case datasetHash = "dataset_hash"
+        case partitionHash = "partition_hash"
+        case fedkitVersion = "fedkit_version"
+        case torchVersion = "torch_version"
+        case startedAt = "started_at"
+    }
+}
+
+/// FedKit's version string.
+public enum FedKitVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,100 @@
+import Config
+
+/// Validated parameters of one plugin: every declared parameter has a value or is an unset optional.
+public struct Parameters: Sendable, Equatable {
+    public private(set) var values: [String: ParameterValue]
+    /// Where each value came from (for errors raised later, e.g. a missing data file).
+    public private(set) var locations: [String: SourceLocation]
+
+    public init(_ values: [String: ParameterValue] = [:], locations: [String: SourceLocation] = [:]) {
+        self.values = values
+        self.locations = locations
+    }
+
+    public subscript(name: String) -> ParameterValue? { values[name] }
+
+    /// Accessors for declared parameters. Asking for an undeclared name is a plugin bug.
+    public func int(_ name: String) -> Int {
+        guard case .int(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared integer") }
+        return v
+    }
+    public func double(_ name: String) -> Double {
+        switch values[name] {
+        case .double(let v): return v
+        case .int(let v): return Double(v)
+        default: preconditionFailure("parameter \(name) is not a declared number")
+        }
+    }
+    public func bool(_ name: String) -> Bool {
+        guard case .bool(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared boolean") }
+        return v
+    }
+    public func string(_ name: String) -> String {
+        guard case .string(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared string") }
+        return v
+    }
+    public func intList(_ name: String) -> [Int] {
+        guard case .intList(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared list") }
+        return v
+    }
+    public func optionalInt(_ name: String) -> Int? { if case .int(let v) = values[name] { return v } else { return nil } }
+    public func optionalDouble(_ name: String) -> Double? {
+        switch values[name] {
+        case .double(let v): return v
+        case .int(let v): return Double(v)
+        default: return nil
+        }
+    }
+    public func optionalString(_ name: String) -> String? { if case .string(let v) = values[name] { return v } else { return nil } }
+
+    /// Sets a value (used by tests and programmatic construction).
+    public mutating func set(_ name: String, _ value: ParameterValue) { values[name] = value }
+
+    /// Validates the entries of a YAML mapping against `specs`. Keys in `ignoring` belong to
+    /// the caller (e.g. `name`). Collects every error instead of stopping at the first.
+    public static func resolve(_ node: YAMLNode?, specs: [ParameterSpec], path: String, ignoring: Set<String> = [],
+                               errors: inout [ConfigError]) -> Parameters {
+        var result = Parameters()
+        var given: [String: YAMLNode] = [:]
+        if let node {
+            if let entries = node.entries {
+                let valid = specs.map(\.name)
+                for entry in entries where !ignoring.contains(entry.keyString) {
+                    let key = entry.keyString
+                    if valid.contains(key) {
+                        given[key] = entry.value
+                    } else {
+                        errors.append(unknownKey(key, at: entry.key.location, path: path, valid: valid + ignoring.sorted()))
+                    }
+                }
+            } else if !node.isNull {
+                errors.append(ConfigError("\(path) must be a mapping, got \(node.describedValue)", at: node.location))
+            }
+        }
+        for spec in specs {
+            let key = path.isEmpty ? spec.name : "\(path).\(spec.name)"
+            if let valueNode = given[spec.name], !valueNode.isNull {
+                do {
+                    result.values[spec.name] = try spec.value(from: valueNode, path: key)
+                    result.locations[spec.name] = valueNode.location
+                } catch let error as ConfigError {
+                    errors.append(error)
+                } catch {
+                    errors.append(ConfigError("\(key): \(error)", at: valueNode.location))
+                }
+            } else if let value = spec.defaultValue {
+                result.values[spec.name] = value
+            } else if !spec.optional {
+                errors.append(ConfigError("\(key) is required (\(spec.type.summary)): \(spec.doc)", at: node?.location))
+            }
+        }
+        return result
+    }
+
+    /// "unknown key 'alhpa' in partition; valid keys: alpha, clients, min_size (did you mean 'alpha'?)"
+    public static func unknownKey(_ key: String, at location: SourceLocation?, path: String, valid: [String]) -> ConfigError {
+        var message = "unknown key '\(key)'\(path.isEmpty ? "" : " in \(path)"); valid keys: \(valid.sorted().joined(separator: ", "))"
+        if let guess = closestMatch(to: key, in: valid) { message += " (did you mean '\(guess)'?)" }
+        return ConfigError(message, at: location)
+    }
+}

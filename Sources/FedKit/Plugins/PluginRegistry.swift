@@ -1,0 +1,112 @@
+import Config
+
+/// All plugins and method presets known to a run of `exp`. Built-ins register themselves
+/// through `BuiltinPlugins.registry()`; a user's own plugin target calls `register` too.
+public struct PluginRegistry: Sendable {
+    struct Entry: Sendable {
+        var descriptor: PluginDescriptor
+        var make: @Sendable (Parameters) throws -> Any
+    }
+
+    private var entries: [PluginKind: [String: Entry]] = [:]
+    /// Method presets by name.
+    public private(set) var methods: [String: MethodPreset] = [:]
+
+    public init() {}
+
+    /// Registers a plugin type under its descriptor's kind and name.
+    /// Registering a type that does not conform to its kind's protocol is a programming error.
+    public mutating func register<P: Plugin>(_ type: P.Type) {
+        let d = P.descriptor
+        let conforms: Bool
+        switch d.kind {
+        case .dataset: conforms = type is any DatasetPlugin.Type
+        case .partitioner: conforms = type is any PartitionerPlugin.Type
+        case .model: conforms = type is any ModelPlugin.Type
+        case .trainer: conforms = type is any TrainerPlugin.Type
+        case .aggregator: conforms = type is any AggregatorPlugin.Type
+        case .generator: conforms = type is any GeneratorPlugin.Type
+        case .distiller: conforms = type is any DistillerPlugin.Type
+        }
+        precondition(conforms, "\(type) declares kind \(d.kind) but does not conform to its protocol")
+        precondition(Set(d.parameters.map(\.name)).count == d.parameters.count, "\(d.name) declares a parameter twice")
+        entries[d.kind, default: [:]][d.name] = Entry(descriptor: d, make: { try P(parameters: $0) })
+    }
+
+    /// Registers a method preset.
+    public mutating func register(method: MethodPreset) { methods[method.name] = method }
+
+    /// The descriptor of `name`, if registered.
+    public func descriptor(_ kind: PluginKind, _ name: String) -> PluginDescriptor? { entries[kind]?[name]?.descriptor }
+
+    /// All descriptors of a kind, sorted by name.
+    public func descriptors(_ kind: PluginKind) -> [PluginDescriptor] {
+        (entries[kind] ?? [:]).values.map(\.descriptor).sorted { $0.name < $1.name }
+    }
+
+    public func names(_ kind: PluginKind) -> [String] { descriptors(kind).map(\.name) }
+
+    /// Builds the plugin named by `choice` as the protocol type `T`.
+    public func make<T>(_ choice: PluginChoice, as _: T.Type) throws -> T {
+        guard let entry = entries[choice.kind]?[choice.name] else {
+            throw PluginError("no \(choice.kind) plugin named '\(choice.name)'")
+        }
+        guard let plugin = try entry.make(choice.parameters) as? T else {
+            throw PluginError("\(choice.kind) plugin '\(choice.name)' has the wrong type")
+        }
+        return plugin
+    }
+
+    /// Resolves `section` (a mapping with `name` plus parameters, or just a name) for `kind`.
+    /// Errors are appended; returns nil when the plugin itself is unknown.
+    public func resolve(_ kind: PluginKind, _ node: YAMLNode?, path: String, extraKeys: Set<String> = [],
+                        errors: inout [ConfigError], fallbackLocation: SourceLocation? = nil) -> PluginChoice? {
+        guard let node, !node.isNull else {
+            errors.append(ConfigError("\(path) is required: a mapping with 'name' (one of: \(names(kind).joined(separator: ", ")))",
+                                      at: fallbackLocation))
+            return nil
+        }
+        let nameNode: YAMLNode
+        if node.scalarValue != nil {
+            nameNode = node
+        } else if node.entries != nil {
+            guard let n = node["name"] else {
+                errors.append(ConfigError("\(path).name is required (one of: \(names(kind).joined(separator: ", ")))", at: node.location))
+                return nil
+            }
+            nameNode = n
+        } else {
+            errors.append(ConfigError("\(path) must be a mapping with 'name', got \(node.describedValue)", at: node.location))
+            return nil
+        }
+        let name: String
+        do { name = try nameNode.string(path: "\(path).name") } catch let e as ConfigError {
+            errors.append(e)
+            return nil
+        } catch { return nil }
+        guard let descriptor = descriptor(kind, name) else {
+            var message = "unknown \(kind) '\(name)' in \(path); available: \(names(kind).joined(separator: ", "))"
+            if let guess = closestMatch(to: name, in: names(kind)) { message += " (did you mean '\(guess)'?)" }
+            errors.append(ConfigError(message, at: nameNode.location))
+            return nil
+        }
+        let parameters = Parameters.resolve(node.entries != nil ? node : nil, specs: descriptor.parameters, path: path,
+                                            ignoring: extraKeys.union(["name"]), errors: &errors)
+        return PluginChoice(kind: kind, name: name, parameters: parameters, location: node.location)
+    }
+}
+
+/// A plugin picked by an experiment, with validated parameters.
+public struct PluginChoice: Sendable, Equatable {
+    public var kind: PluginKind
+    public var name: String
+    public var parameters: Parameters
+    public var location: SourceLocation?
+
+    public init(kind: PluginKind, name: String, parameters: Parameters = Parameters(), location: SourceLocation? = nil) {
+        self.kind = kind
+        self.name = name
+        self.parameters = parameters
+        self.location = location
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Torch
+
+/// Keeps each client's personal state (a head, a whole model) between rounds.
+///
+/// States are held as one contiguous vector per client (names kept once per layout). When
+/// the held bytes exceed `memoryBudget`, the least recently used states are written to
+/// `spillDirectory` as safetensors files and reloaded on demand.
+public final class ClientStateStore: @unchecked Sendable {
+    struct Layout { var names: [String]; var shapes: [[Int]] }
+    struct Slot { var layout: Int; var flat: Tensor?; var lastUse: Int; var onDisk: Bool }
+
+    private var layouts: [Layout] = []
+    private var slots: [Int: Slot] = [:]
+    private var clock = 0
+    private var heldBytes = 0
+    private let lock = NSLock()
+    public let memoryBudget: Int
+    public let spillDirectory: String?
+
+    /// - Parameters:
+    ///   - memoryBudget: bytes of state kept in memory before spilling (Int.max: never spill).
+    ///   - spillDirectory: where spilled states go; required for spilling.
+    public init(memoryBudget: Int = .max, spillDirectory: String? = nil) {
+        self.memoryBudget = memoryBudget
+        self.spillDirectory = spillDirectory
+    }
+
+    /// Number of clients with a stored state.
+    public var count: Int { lock.withLock { slots.count } }
+
+    /// Bytes currently held in memory.
+    public var bytesInMemory: Int { lock.withLock { heldBytes } }
+
+    public func contains(_ client: Int) -> Bool { lock.withLock { slots[client] != nil } }
+
+    /// Stores a copy of `state` for `client` (the caller's tensors are not retained).
+    public func put(_ client: Int, _ state: StateDict) throws {
+        let flat = try state.flattened()
+        let layout = Layout(names: state.names, shapes: state.tensors.map(\.shape))
+        try lock.withLock {
+            let index = layouts.firstIndex { $0.names == layout.names && $0.shapes == layout.shapes } ?? {
+                layouts.append(layout)
+                return layouts.count - 1
+            }()
+            if let old = slots[client], let oldFlat = old.flat { heldBytes -= oldFlat.count * 4 }
+            clock += 1
+            slots[client] = Slot(layout: index, flat: flat, lastUse: clock, onDisk: false)
+            heldBytes += flat.count * 4
+            try spillIfNeeded()
+        }
+    }
+
+    /// The stored state of `client` as fresh tensors, or nil.
+    public func get(_ client: Int) throws -> StateDict? {
+        try lock.withLock {
+            guard var slot = slots[client] else { return nil }
+            clock += 1
+            slot.lastUse = clock
+            let flat: Tensor
+            if let held = slot.flat {
+                flat = held
+            } else {
+                let path = spillPath(client)
+                guard let loaded = try SafeTensors.read(path).entries.first?.tensor else {
+                    throw PluginError("client state file \(path) is empty")
+                }
+                flat = loaded
+                slot.flat = loaded
+                heldBytes += loaded.count * 4
+            }
+            slots[client] = slot
+            try spillIfNeeded(keeping: client)
+            let layout = layouts[slot.layout]
+            let tensors = try layout.shapes.map { try Tensor.zeros($0) }
+            let state = StateDict(zip(layout.names, tensors).map { ($0, $1) })
+            try state.load(flat: flat)
+            return state
+        }
+    }
+
+    private func spillPath(_ client: Int) -> String { "\(spillDirectory ?? ".")/client-\(client).safetensors" }
+
+    private func spillIfNeeded(keeping keep: Int? = nil) throws {
+        guard heldBytes > memoryBudget, let dir = spillDirectory else { return }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let victims = slots.filter { $0.value.flat != nil && $0.key != keep }.sorted { $0.value.lastUse < $1.value.lastUse }
+        for (client, slot) in victims where heldBytes > memoryBudget {
+            guard let flat = slot.flat else { continue }
+            try SafeTensors.write([("state", flat)], to: spillPath(client))
+            slots[client]?.flat = nil
+            slots[client]?.onDisk = true
+            heldBytes -= flat.count * 4
+        }
+    }
+}

@@ -1,0 +1,308 @@
+import Foundation
+import Torch
+
+/// Progress of a run, for the live status line.
+public struct RunProgress: Sendable {
+    public var method: String
+    public var seed: Int
+    public var round: Int
+    public var rounds: Int
+    public var globalAccuracy: Double?
+    public var personalizedAccuracy: Double?
+    public var elapsedSeconds: Double
+}
+
+/// The outcome of one (method, seed) run.
+public struct RunResult: Sendable {
+    public var method: String
+    public var seed: Int
+    public var records: [RoundRecord]
+    /// Metric name -> (final value, mean over the last `lastRounds` evaluations).
+    public var summary: [String: (final: Double, lastMean: Double)]
+}
+
+/// One method on one seed: the round loop of DESIGN §5.
+public final class SimulationRun: @unchecked Sendable {
+    public let method: MethodSpec
+    public let seed: Int
+    public let settings: RunSettings
+    let dataset: DatasetSplits
+    let clients: [ClientData]
+    let registry: PluginRegistry
+    let modelChoice: PluginChoice
+    let writer: RunWriter?
+    let progress: (@Sendable (RunProgress) -> Void)?
+
+    let trainer: any TrainerPlugin
+    let aggregator: any AggregatorPlugin
+    let generator: (any GeneratorPlugin)?
+    let distiller: (any DistillerPlugin)?
+    let finetuner: (any TrainerPlugin)?
+    let global: Network
+    let pool: WorkerPool
+    let store: ClientStateStore
+    var timesSampled: [Int]
+
+    public init(spec: ExperimentSpec, method: MethodSpec, seed: Int, dataset: DatasetSplits, clients: [ClientData],
+                registry: PluginRegistry, writer: RunWriter?, progress: (@Sendable (RunProgress) -> Void)? = nil) throws {
+        self.method = method
+        self.seed = seed
+        self.dataset = dataset
+        self.clients = clients
+        self.registry = registry
+        self.modelChoice = spec.model
+        self.writer = writer
+        self.progress = progress
+        settings = RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: clients.count)
+        trainer = try registry.make(method.trainer, as: (any TrainerPlugin).self)
+        aggregator = try registry.make(method.aggregator, as: (any AggregatorPlugin).self)
+        generator = try method.generator.map { try registry.make($0, as: (any GeneratorPlugin).self) }
+        distiller = try method.distiller.map { try registry.make($0, as: (any DistillerPlugin).self) }
+        finetuner = settings.finetuneEpochs > 0
+            ? try registry.make(PluginChoice(kind: .trainer, name: "sgd"), as: (any TrainerPlugin).self) : nil
+        let modelPlugin = try registry.make(spec.model, as: (any ModelPlugin).self)
+        let input = ModelInput(inputShape: dataset.inputShape, classes: dataset.classes, inputKind: dataset.inputKind)
+        // The same initial weights for every method of a seed: a fair comparison.
+        global = try modelPlugin.build(input, generator: RandomGenerator(seed: Seeds.derive(UInt64(seed), "model-init")))
+        pool = try WorkerPool(count: settings.workers, threadsPerWorker: settings.threadsPerWorker) {
+            try modelPlugin.build(input, generator: RandomGenerator(seed: 0))
+        }
+        store = ClientStateStore(spillDirectory: writer.map { $0.directory + "/client-state" })
+        timesSampled = Array(repeating: 0, count: clients.count)
+    }
+
+    var seed64: UInt64 { UInt64(seed) }
+
+    /// Runs every round; writes records as it goes. Throws `RunFailure` naming where it stopped.
+    public func run() throws -> RunResult {
+        let start = Date()
+        var records: [RoundRecord] = []
+        TorchThreads.set(settings.workers * settings.threadsPerWorker)
+        for round in 1...settings.rounds {
+            let roundStart = Date()
+            var timing = RoundTiming(round: round, localSeconds: 0, aggregateSeconds: 0, serverSeconds: 0, evalSeconds: 0, totalSeconds: 0)
+            var sampler = Seeds.stream(seed64, "sample", round)
+            let sampled = sampler.sample(settings.clientsPerRound, from: clients.count).sorted()
+
+            // 1. Local updates, in parallel.
+            var t = Date()
+            let globalSnapshot = try global.stateDict().copy()
+            let outcomes = try pool.map(sampled) { worker, client in
+                try self.trainClient(client, round: round, worker: worker, global: globalSnapshot)
+            }
+            for o in outcomes {
+                timesSampled[o.update.client] += 1
+                if let personal = o.personal { try store.put(o.update.client, personal) }
+            }
+            timing.localSeconds = Date().timeIntervalSince(t)
+
+            // 2. Aggregation.
+            t = Date()
+            if aggregator.updatesGlobalModel {
+                try aggregator.aggregate(into: global.stateDict(), updates: outcomes.map(\.update))
+                try checkFinite(global.stateDict(), round: round, what: "the aggregated global model")
+            }
+            timing.aggregateSeconds = Date().timeIntervalSince(t)
+
+            // 3-4. Server steps (generator, distillation).
+            t = Date()
+            var serverMetrics: [String: Double] = [:]
+            if let distiller {
+                serverMetrics = try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)
+            }
+            timing.serverSeconds = Date().timeIntervalSince(t)
+
+            // 5. Evaluation.
+            t = Date()
+            let totalSamples = outcomes.reduce(0) { $0 + $1.update.samples }
+            let trainLoss = outcomes.reduce(0.0) { $0 + $1.report.trainLoss * Double($1.update.samples) } / Double(max(1, totalSamples))
+            let communicated = aggregator.updatesGlobalModel ? aggregator.communicated(global.stateDict()).scalarCount * 4 : 0
+            var record = RoundRecord(round: round, sampledClients: sampled, trainLoss: trainLoss, globalAccuracy: nil,
+                                     personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated,
+                                     bytesDownPerClient: communicated, server: serverMetrics)
+            if settings.evaluates(round: round) {
+                try evaluate(into: &record)
+            }
+            timing.evalSeconds = Date().timeIntervalSince(t)
+            timing.totalSeconds = Date().timeIntervalSince(roundStart)
+            records.append(record)
+            try writer?.append(record: record, timing: timing)
+            progress?(RunProgress(method: method.label, seed: seed, round: round, rounds: settings.rounds,
+                                  globalAccuracy: records.last { $0.globalAccuracy != nil }?.globalAccuracy,
+                                  personalizedAccuracy: records.last { $0.personalized != nil }?.personalized?.weightedMean,
+                                  elapsedSeconds: Date().timeIntervalSince(start)))
+        }
+        let clientRows = try clientReport()
+        try writer?.writeClients(clientRows)
+        try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
+        return RunResult(method: method.label, seed: seed, records: records, summary: RunSummary.metrics(records, last: settings.lastRounds))
+    }
+
+    struct ClientOutcome {
+        var update: ClientUpdate
+        var personal: StateDict?
+        var report: LocalTrainingReport
+    }
+
+    /// Loads the client's start state into the worker's model and runs the trainer.
+    func trainClient(_ client: Int, round: Int, worker: Worker, global: StateDict) throws -> ClientOutcome {
+        let personal = try store.get(client)
+        let model = worker.model
+        try model.load(global)
+        switch method.localStart {
+        case .global: break
+        case .personal: if let personal { try model.load(personal, strict: false) }
+        case .globalBody: if let personal { try model.load(personal.under("head"), strict: false) }
+        }
+        model.setTraining(true)
+        model.generator.reseed(Seeds.derive(seed64, "dropout", round, client))
+        let context = ClientTrainingContext(
+            client: client, round: round, model: model, scratch: worker.scratch, data: clients[client].train,
+            global: global, personal: personal, settings: settings.local,
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "train", round, client)), augmentation: dataset.augmentation)
+        let report: LocalTrainingReport
+        do {
+            report = try trainer.train(context)
+        } catch {
+            throw RunFailure(method: method.label, seed: seed, round: round, client: client, message: "\(error)")
+        }
+        let state = try model.stateDict().copy()
+        try checkFinite(state, round: round, client: client, what: "the local model")
+        let kept: StateDict?
+        if context.personalSetByTrainer {
+            kept = context.personal
+        } else {
+            switch method.personal {
+            case .none: kept = nil
+            case .head: kept = state.under("head")
+            case .model: kept = state
+            }
+        }
+        return ClientOutcome(update: ClientUpdate(client: client, state: state, samples: clients[client].train.count),
+                             personal: kept, report: report)
+    }
+
+    func checkFinite(_ state: StateDict, round: Int, client: Int? = nil, what: String) throws {
+        guard try state.flattened().allFinite() else {
+            throw RunFailure(method: method.label, seed: seed, round: round, client: client,
+                             message: "diverged: \(what) has NaN or infinite weights (try a smaller lr)")
+        }
+    }
+
+    /// Generator training and distillation against the sampled clients' models.
+    func serverSteps(round: Int, sampled: [Int], outcomes: [ClientOutcome], distiller: any DistillerPlugin) throws -> [String: Double] {
+        var teachers: [Teacher] = []
+        for o in outcomes {
+            let client = o.update.client
+            let state = method.personal == .model ? try store.get(client) ?? o.update.state : o.update.state
+            teachers.append(Teacher(client: client, state: state, classCounts: clients[client].classCounts))
+        }
+        let context = ServerRoundContext(
+            round: round, global: global, workspace: pool.workers.flatMap { [$0.model, $0.scratch] }, teachers: teachers,
+            classes: dataset.classes, inputShape: dataset.inputShape, inputKind: dataset.inputKind,
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)))
+        do {
+            let source: any SyntheticDataSource
+            if let generator {
+                try generator.train(context)
+                source = GeneratorSource(generator: generator)
+            } else {
+                source = GaussianNoiseSource(shape: dataset.inputShape)
+            }
+            try distiller.distill(context, source: source)
+        } catch let failure as RunFailure {
+            throw failure
+        } catch {
+            throw RunFailure(method: method.label, seed: seed, round: round, message: "server step failed: \(error)")
+        }
+        if method.personal == .model {
+            for teacher in context.teachers { try store.put(teacher.client, teacher.state) }
+        }
+        try checkFinite(global.stateDict(), round: round, what: "the global model after distillation")
+        return context.metrics
+    }
+
+    /// The state a client is tested with (DESIGN §7): its personal model, or the global model
+    /// when it has none yet (never a random head).
+    func evaluationState(client: Int, worker: Worker) throws {
+        try worker.model.load(global.stateDict())
+        guard method.personal != .none, let personal = try store.get(client) else { return }
+        try worker.model.load(personal, strict: false)
+    }
+
+    func evaluate(into record: inout RoundRecord) throws {
+        global.setTraining(false)
+        defer { global.setTraining(true) }
+        if aggregator.updatesGlobalModel {
+            record.globalAccuracy = Accuracy.fraction(try Accuracy.correctness(of: global, on: dataset.test, batchSize: settings.evalBatchSize))
+        }
+        let all = Array(clients.indices)
+        let accuracies = try pool.map(all) { worker, client -> Double in
+            try self.evaluationState(client: client, worker: worker)
+            worker.model.setTraining(false)
+            return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test,
+                                                              batchSize: self.settings.evalBatchSize))
+        }
+        let sizes = clients.map(\.test.count)
+        record.personalized = PersonalizedAccuracy(accuracies: accuracies, testSizes: sizes)
+        if let finetuner {
+            let tuned = try pool.map(all) { worker, client -> Double in
+                try self.evaluationState(client: client, worker: worker)
+                worker.model.setTraining(true)
+                var local = self.settings.local
+                local.epochs = self.settings.finetuneEpochs
+                let context = ClientTrainingContext(
+                    client: client, round: record.round, model: worker.model, scratch: worker.scratch,
+                    data: self.clients[client].train, global: try self.global.stateDict().copy(), personal: nil, settings: local,
+                    generator: RandomGenerator(seed: Seeds.derive(self.seed64, "finetune", record.round, client)))
+                _ = try finetuner.train(context)
+                worker.model.setTraining(false)
+                return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test,
+                                                                  batchSize: self.settings.evalBatchSize))
+            }
+            record.personalizedFinetuned = PersonalizedAccuracy(accuracies: tuned, testSizes: sizes)
+        }
+    }
+
+    /// Per-client final figures for clients.csv.
+    func clientReport() throws -> [ClientRow] {
+        let all = Array(clients.indices)
+        let accuracies = try pool.map(all) { worker, client -> Double in
+            try self.evaluationState(client: client, worker: worker)
+            worker.model.setTraining(false)
+            return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test,
+                                                              batchSize: self.settings.evalBatchSize))
+        }
+        return all.map { c in
+            ClientRow(client: c, trainSamples: clients[c].train.count, testSamples: clients[c].test.count,
+                      classes: clients[c].classCounts.filter { $0 > 0 }.count, timesSampled: timesSampled[c],
+                      hasPersonalState: store.contains(c), personalizedAccuracy: accuracies[c])
+        }
+    }
+}
+
+/// A generator as a distiller's sample source.
+struct GeneratorSource: SyntheticDataSource {
+    let generator: any GeneratorPlugin
+    func sample(labels: Tensor, generator rng: RandomGenerator) throws -> Tensor { try generator.sample(labels: labels, generator: rng) }
+}
+
+/// Plain Gaussian noise in the input space (the `fedbkd-noise` ablation: no generator).
+public struct GaussianNoiseSource: SyntheticDataSource {
+    public let shape: [Int]
+    public init(shape: [Int]) { self.shape = shape }
+    public func sample(labels: Tensor, generator: RandomGenerator) throws -> Tensor {
+        try Tensor.randn([labels.shape[0]] + shape, generator: generator)
+    }
+}
+
+/// One row of clients.csv.
+public struct ClientRow: Sendable {
+    public var client: Int
+    public var trainSamples: Int
+    public var testSamples: Int
+    public var classes: Int
+    public var timesSampled: Int
+    public var hasPersonalState: Bool
+    public var personalizedAccuracy: Double
+}

@@ -1,0 +1,230 @@
+import FedKit
+@testable import Generators
+import Models
+import Torch
+import XCTest
+
+/// FedBKD's server-side toy: 3 Gaussian blobs in 4-d and three small MLP client models, each
+/// trained on two of the classes (0-1, 1-2, 0-2), so every class has two teachers.
+struct FedBKDToy {
+    static let classes = 3
+    static let seen = [[0, 1], [1, 2], [0, 2]]
+    let input = ModelInput(inputShape: [4], classes: 3)
+    let teachers: [Teacher]
+
+    init(perClass: Int = 30, steps: Int = 150) throws {
+        var teachers: [Teacher] = []
+        for (k, classes) in Self.seen.enumerated() {
+            let labels = (0..<(perClass * classes.count)).map { classes[$0 % classes.count] }
+            let inputs = try Self.blobs(labels, seed: UInt64(100 + k))
+            let net = try Self.network(seed: UInt64(20 + k))
+            let optimizer = try SGD(net.parameters, learningRate: 0.1, momentum: 0.5)
+            let targets = try Tensor(labels)
+            for _ in 0..<steps {
+                try optimizer.zeroGrad()
+                try Loss.crossEntropy(net.forward(inputs), targets: targets).backward()
+                try optimizer.step()
+            }
+            try net.zeroGrad()
+            var counts = [Int](repeating: 0, count: Self.classes)
+            for y in labels { counts[y] += 1 }
+            teachers.append(Teacher(client: k, state: try net.stateDict().copy(), classCounts: counts))
+        }
+        self.teachers = teachers
+    }
+
+    /// 2-d... 4-d blobs: class c centred at 3 e_c, standard deviation 0.5.
+    static func blobs(_ labels: [Int], seed: UInt64) throws -> Tensor {
+        let noise = try Tensor.randn([labels.count, 4], generator: RandomGenerator(seed: seed)).floats()
+        var values: [Float] = []
+        for (i, y) in labels.enumerated() {
+            values += (0..<4).map { d in (d == y ? 3 : 0) + 0.5 * noise[4 * i + d] }
+        }
+        return try Tensor(values, shape: [labels.count, 4])
+    }
+
+    /// A 4 -> 16 | 16 -> 3 MLP.
+    static func network(seed: UInt64) throws -> Network {
+        try MLP(parameters: Parameters(["hidden": .intList([16])]))
+            .build(ModelInput(inputShape: [4], classes: classes), generator: RandomGenerator(seed: seed))
+    }
+
+    /// The sample-weighted average of the teachers (what aggregation would give).
+    func averagedGlobal() throws -> Network {
+        let global = try Self.network(seed: 1)
+        var sum = try teachers[0].state.flattened()
+        for t in teachers.dropFirst() { sum = try sum + t.state.flattened() }
+        try global.stateDict().load(flat: sum / Double(teachers.count))
+        return global
+    }
+
+    /// A server round over all three teachers with `workspace` spare networks.
+    func context(workspace: Int = 2, seed: UInt64 = 7, global: Network? = nil) throws -> ServerRoundContext {
+        ServerRoundContext(
+            round: 1, global: try global ?? Self.network(seed: 1),
+            workspace: try (0..<workspace).map { try Self.network(seed: UInt64(50 + $0)) },
+            teachers: teachers, classes: Self.classes, inputShape: [4], inputKind: .continuous,
+            generator: RandomGenerator(seed: seed))
+    }
+
+    /// The fraction of generated samples of class c that teacher k classifies as c, over the
+    /// classes each teacher has seen (equal weights here: every class has two equal teachers).
+    func teacherAgreement(_ samples: (Tensor) throws -> Tensor, perClass: Int = 100) throws -> Double {
+        let net = try Self.network(seed: 0)
+        net.setTraining(false)
+        var correct = 0, total = 0
+        for (k, classes) in Self.seen.enumerated() {
+            try net.load(teachers[k].state)
+            for c in classes {
+                let x = try samples(Tensor([Int](repeating: c, count: perClass)))
+                let predicted = try withoutGrad { try net.forward(x).argmax(dim: 1).ints() }
+                correct += predicted.filter { $0 == c }.count
+                total += perClass
+            }
+        }
+        return Double(correct) / Double(total)
+    }
+}
+
+/// A generator plugin as a distiller's sample source (the engine's GeneratorSource is internal).
+struct PluginSource: SyntheticDataSource {
+    let generator: any GeneratorPlugin
+    func sample(labels: Tensor, generator rng: RandomGenerator) throws -> Tensor {
+        try generator.sample(labels: labels, generator: rng)
+    }
+}
+
+func flat(_ state: StateDict) throws -> [Float] { try state.flattened().floats() }
+
+final class GeneratorTests: XCTestCase {
+    /// Training settings that converge on the toy in about 100 steps.
+    static let fast: [String: ParameterValue] = ["epochs": .int(10), "steps": .int(10), "lr": .double(1e-2)]
+
+    func generator(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
+        try ConditionalMLPGenerator(parameters: Parameters(Self.fast.merging(extra) { $1 }))
+    }
+
+    func testTeachersClassifyGeneratedSamplesAsTheirLabel() throws {
+        let toy = try FedBKDToy()
+        let context = try toy.context()
+        let g = try generator()
+        try g.train(context)
+        let rng = RandomGenerator(seed: 3)
+        let agreement = try toy.teacherAgreement { try g.sample(labels: $0, generator: rng) }
+        XCTAssertGreaterThan(agreement, 0.9)
+        let reported = try XCTUnwrap(context.metrics["generator.teacher_accuracy"])
+        XCTAssertGreaterThan(reported, 0.9)
+        for key in ["generator.ce", "generator.diversity", "generator.adversarial", "generator.loss", "generator.seconds"] {
+            XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
+        }
+        XCTAssertLessThan(context.metrics["generator.ce"]!, 0.3)
+        XCTAssertEqual(try g.sample(labels: Tensor([0, 1, 2]), generator: rng).shape, [3, 4])
+    }
+
+    /// With the diversity term off, only the teachers' cross-entropy trains G: it can only
+    /// learn if the gradient flows through the (frozen) teachers into the samples.
+    func testGradientsReachTheGeneratorThroughTheTeachers() throws {
+        let toy = try FedBKDToy()
+        let g = try generator(["eta": .double(0)])
+        let untrained = try generator(["eta": .double(0), "epochs": .int(0)])
+        try untrained.train(toy.context())
+        let rng = RandomGenerator(seed: 3)
+        let before = try toy.teacherAgreement { try untrained.sample(labels: $0, generator: rng) }
+        let context = try toy.context()
+        try g.train(context)
+        let after = try toy.teacherAgreement { try g.sample(labels: $0, generator: rng) }
+        XCTAssertGreaterThan(after, 0.9, "agreement \(before) -> \(after)")
+        XCTAssertLessThan(before, 0.8)
+        XCTAssertEqual(context.metrics["generator.diversity"].map { $0 > 0 }, true, "L_div is still reported")
+    }
+
+    func testTrainingChangesNoTeacherOrGlobalWeight() throws {
+        let toy = try FedBKDToy()
+        let global = try toy.averagedGlobal()
+        let context = try toy.context(workspace: 3, global: global)
+        let teacherValues = try toy.teachers.map { try flat($0.state) }
+        let globalValues = try flat(global.stateDict())
+        let g = try generator(["beta": .double(0.5), "epochs": .int(2), "steps": .int(3)])
+        try g.train(context)
+        XCTAssertGreaterThan(context.metrics["generator.adversarial"] ?? 0, 0)
+        for k in toy.teachers.indices {
+            XCTAssertEqual(try flat(context.teachers[k].state), teacherValues[k], "teacher \(k)'s state")
+            // Each of the three workspace networks held one teacher throughout.
+            XCTAssertEqual(try flat(context.workspace[k].stateDict()), teacherValues[k], "workspace network \(k)")
+        }
+        XCTAssertEqual(try flat(global.stateDict()), globalValues)
+        // Gradient flags are restored (trainers reuse these networks) and no gradient is left behind.
+        for net in context.workspace + [global] {
+            XCTAssertTrue(net.parameters.allSatisfy(\.requiresGrad))
+            XCTAssertTrue(net.parameters.allSatisfy { $0.grad == nil })
+        }
+    }
+
+    /// Fewer workspace networks than teachers: teachers are reloaded, with identical results.
+    func testOneWorkspaceNetworkGivesTheSameGenerator() throws {
+        let toy = try FedBKDToy()
+        let a = try generator(["epochs": .int(2), "steps": .int(3), "beta": .double(0.1)])
+        let b = try generator(["epochs": .int(2), "steps": .int(3), "beta": .double(0.1)])
+        try a.train(toy.context(workspace: 3, global: toy.averagedGlobal()))
+        try b.train(toy.context(workspace: 1, global: toy.averagedGlobal()))
+        XCTAssertEqual(try flat(XCTUnwrap(a.network).stateDict()), try flat(XCTUnwrap(b.network).stateDict()))
+    }
+
+    func testSameSeedsGiveIdenticalSamples() throws {
+        let toy = try FedBKDToy()
+        func run() throws -> [Float] {
+            let g = try generator(["epochs": .int(2), "steps": .int(3)])
+            try g.train(toy.context(seed: 9))
+            try g.train(toy.context(seed: 10))  // warm start: a second round
+            return try g.sample(labels: Tensor([0, 1, 2, 2]), generator: RandomGenerator(seed: 4)).floats()
+        }
+        XCTAssertEqual(try run(), try run())
+    }
+
+    func testWarmStartKeepsTheNetworkUnlessReset() throws {
+        let toy = try FedBKDToy()
+        let warm = try generator(["epochs": .int(1), "steps": .int(1)])
+        try warm.train(toy.context(seed: 1))
+        let first = try XCTUnwrap(warm.network)
+        try warm.train(toy.context(seed: 2))
+        XCTAssertTrue(warm.network === first)
+        let cold = try generator(["epochs": .int(1), "steps": .int(1), "reset": .bool(true)])
+        try cold.train(toy.context(seed: 1))
+        let coldFirst = try XCTUnwrap(cold.network)
+        try cold.train(toy.context(seed: 2))
+        XCTAssertFalse(cold.network === coldFirst)
+    }
+
+    func testLabelsComeOnlyFromSeenClasses() throws {
+        let labels = try LabelDraw.draw(500, probabilities: [0, 0.5, 0, 0.5], generator: RandomGenerator(seed: 1))
+        XCTAssertEqual(Set(labels), [1, 3])
+        let weights = TeacherWeights.make([Teacher(client: 0, state: StateDict([]), classCounts: [3, 1, 0]),
+                                           Teacher(client: 1, state: StateDict([]), classCounts: [1, 0, 0])], classes: 3)
+        XCTAssertEqual(weights, [[0.75, 1, 0], [0.25, 0, 0]])
+    }
+
+    /// Token data: samples are sequences of embedding vectors fed through `forward(embedded:)`.
+    func testTokenModelsGetEmbeddedSamples() throws {
+        let input = ModelInput(inputShape: [6], classes: 2, inputKind: .tokens(vocabulary: 20))
+        let lstm = try Sent140LSTM(parameters: Parameters(["embedding_dim": .int(8), "hidden": .int(8), "dropout": .double(0)]))
+        let build = { (seed: UInt64) in try lstm.build(input, generator: RandomGenerator(seed: seed)) }
+        let teachers = try (0..<2).map { Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, $0 * 5]) }
+        let context = ServerRoundContext(round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,
+                                         inputShape: [6], inputKind: .tokens(vocabulary: 20), generator: RandomGenerator(seed: 3))
+        let g = try generator(["epochs": .int(1), "steps": .int(2), "beta": .double(0.1), "noise_dim": .int(8), "hidden": .int(16)])
+        try g.train(context)
+        XCTAssertEqual(g.network?.sampleShape, [6, 8])
+        XCTAssertEqual(try g.sample(labels: Tensor([0, 1, 1]), generator: RandomGenerator(seed: 1)).shape, [3, 6, 8])
+        XCTAssertTrue(context.metrics["generator.loss"]?.isFinite ?? false)
+    }
+
+    func testDescriptor() throws {
+        XCTAssertEqual(GeneratorCatalog.plugins.map { $0.descriptor.name }, ["conditional-mlp"])
+        let names = ConditionalMLPGenerator.descriptor.parameters.map(\.name)
+        for name in ["noise_dim", "embedding_dim", "hidden", "batch_size", "epochs", "steps", "lr", "weight_decay",
+                     "alpha", "eta", "beta", "labels", "reset"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        XCTAssertTrue(ConditionalMLPGenerator.descriptor.parameters.allSatisfy { !$0.doc.isEmpty })
+    }
+}

@@ -1,0 +1,213 @@
+import FedKit
+import Models
+import Torch
+import Trainers
+import XCTest
+
+/// A tiny linearly separable problem: two Gaussian blobs in 2-d, classes 0 and 1.
+struct ToyProblem {
+    let data: LabeledSamples
+    let input = ModelInput(inputShape: [2], classes: 2)
+
+    init(count: Int = 40, seed: UInt64 = 3, poison: Bool = false) throws {
+        let labels = (0..<count).map { $0 % 2 }
+        let noise = try Tensor.randn([count, 2], generator: RandomGenerator(seed: seed)).floats()
+        var values: [Float] = []
+        for (i, y) in labels.enumerated() {
+            let centre: Float = y == 0 ? -2 : 2
+            values += [centre + 0.5 * noise[2 * i], centre + 0.5 * noise[2 * i + 1]]
+        }
+        if poison { values[0] = .nan }
+        data = try LabeledSamples(inputs: Tensor(values, shape: [count, 2]), labels: labels)
+    }
+
+    /// A small MLP (2 -> 8 -> 8 | head 8 -> 2) with fixed initial weights.
+    func network(seed: UInt64 = 11) throws -> Network {
+        try MLP(parameters: Parameters(["hidden": .intList([8, 8])])).build(input, generator: RandomGenerator(seed: seed))
+    }
+
+    /// A context whose model and global snapshot both hold `network(seed:)`'s weights.
+    func context(epochs: Int = 3, lr: Double = 0.1, momentum: Double = 0, personal: StateDict? = nil,
+                 seed: UInt64 = 11) throws -> ClientTrainingContext {
+        let model = try network(seed: seed)
+        return ClientTrainingContext(
+            client: 0, round: 1, model: model, scratch: try network(seed: 99), data: data,
+            global: try model.stateDict().copy(), personal: personal,
+            settings: LocalHyperparameters(epochs: epochs, batchSize: 8, learningRate: lr, momentum: momentum, weightDecay: 1e-4),
+            generator: RandomGenerator(seed: 5))
+    }
+
+    func loss(_ network: Network) throws -> Double {
+        try withoutGrad { try Loss.crossEntropy(network.forward(data.inputs), targets: data.labels).item() }
+    }
+}
+
+func distance(_ a: StateDict, _ b: StateDict) throws -> Double {
+    try (a.flattened() - b.flattened()).norm().item()
+}
+
+final class TrainerTests: XCTestCase {
+    func trainer<T: TrainerPlugin>(_ type: T.Type, _ parameters: [String: ParameterValue] = [:]) throws -> T {
+        try T(parameters: Parameters(parameters))
+    }
+
+    func testSGDLowersTheLoss() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context(momentum: 0.5)
+        let before = try toy.loss(context.model)
+        let report = try trainer(SGDTrainer.self).train(context)
+        let after = try toy.loss(context.model)
+        XCTAssertLessThan(after, before * 0.5, "loss \(before) -> \(after)")
+        XCTAssertEqual(report.steps, 3 * 5)  // 3 epochs of 40 samples in batches of 8
+        XCTAssertTrue(report.trainLoss.isFinite && report.trainLoss > 0)
+        XCTAssertFalse(context.personalSetByTrainer)
+        XCTAssertNil(context.model.parameters.first?.grad, "gradients are dropped after training")
+    }
+
+    func testSGDIsReproducible() throws {
+        let toy = try ToyProblem()
+        let a = try toy.context(), b = try toy.context()
+        _ = try trainer(SGDTrainer.self).train(a)
+        _ = try trainer(SGDTrainer.self).train(b)
+        XCTAssertEqual(try a.model.stateDict().flattened().floats(), try b.model.stateDict().flattened().floats())
+    }
+
+    func testProxLowersTheLoss() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context()
+        let before = try toy.loss(context.model)
+        let report = try trainer(ProxTrainer.self).train(context)  // default mu 0.01
+        XCTAssertLessThan(try toy.loss(context.model), before * 0.5)
+        XCTAssertEqual(report.steps, 15)
+    }
+
+    func testProxWithLargeMuStaysNearTheGlobalModel() throws {
+        let toy = try ToyProblem()
+        let free = try toy.context(epochs: 5)
+        _ = try trainer(SGDTrainer.self).train(free)
+        let pulled = try toy.context(epochs: 5)
+        _ = try trainer(ProxTrainer.self, ["mu": .double(8)]).train(pulled)
+        let freeDistance = try distance(free.model.stateDict(), free.global)
+        let pulledDistance = try distance(pulled.model.stateDict(), pulled.global)
+        XCTAssertGreaterThan(pulledDistance, 0)
+        XCTAssertLessThan(pulledDistance, 0.25 * freeDistance, "prox \(pulledDistance) vs sgd \(freeDistance)")
+    }
+
+    func testHeadEpochsLeaveTheBodyUnchanged() throws {
+        let toy = try ToyProblem()
+        for cache in [true, false] {
+            let context = try toy.context()
+            let start = try context.model.stateDict().copy()
+            let report = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(3), "body_epochs": .int(0),
+                                                                "cache_features": .bool(cache)]).train(context)
+            XCTAssertEqual(report.steps, 15)
+            let end = context.model.stateDict()
+            XCTAssertEqual(try end.under("body").flattened().floats(), try start.under("body").flattened().floats())
+            XCTAssertGreaterThan(try distance(end.under("head"), start.under("head")), 0)
+        }
+    }
+
+    func testCachedFeaturesGiveTheSameHeadUpdate() throws {
+        let toy = try ToyProblem()
+        var heads: [[Float]] = []
+        for cache in [true, false] {
+            let context = try toy.context()
+            _ = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(3), "body_epochs": .int(0),
+                                                       "cache_features": .bool(cache)]).train(context)
+            heads.append(try context.model.stateDict().under("head").flattened().floats())
+        }
+        for (a, b) in zip(heads[0], heads[1]) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
+
+    func testBodyEpochsLeaveTheHeadUnchanged() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context()
+        let start = try context.model.stateDict().copy()
+        let report = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(0), "body_epochs": .int(2)]).train(context)
+        XCTAssertEqual(report.steps, 10)
+        let end = context.model.stateDict()
+        XCTAssertEqual(try end.under("head").flattened().floats(), try start.under("head").flattened().floats())
+        XCTAssertGreaterThan(try distance(end.under("body"), start.under("body")), 0)
+        // The head is trainable again afterwards.
+        XCTAssertTrue(context.model.head.parameters.allSatisfy(\.requiresGrad))
+    }
+
+    func testHeadThenBodyLowersTheLoss() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context(epochs: 2)
+        let before = try toy.loss(context.model)
+        let report = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(3)]).train(context)
+        XCTAssertEqual(report.steps, (3 + 2) * 5)  // body epochs default to federation.local_epochs
+        XCTAssertLessThan(try toy.loss(context.model), before * 0.5)
+    }
+
+    func testDittoTrainsTheGlobalUpdateAndAPersonalModel() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context()
+        let before = try toy.loss(context.model)
+        let report = try trainer(DittoTrainer.self, ["lambda": .double(0.1)]).train(context)
+        XCTAssertEqual(report.steps, 2 * 15)
+        XCTAssertTrue(context.personalSetByTrainer)
+        let personal = try XCTUnwrap(context.personal)
+        XCTAssertEqual(personal.names, context.model.stateDict().names)
+        XCTAssertLessThan(try toy.loss(context.model), before * 0.5, "the global update is plain SGD")
+        try context.scratch.load(personal)
+        XCTAssertLessThan(try toy.loss(context.scratch), before * 0.5)
+        // A snapshot, not the scratch network's live storage.
+        try context.scratch.load(context.global)
+        XCTAssertGreaterThan(try distance(personal, context.global), 0)
+    }
+
+    func testDittoLargerLambdaKeepsThePersonalModelCloserToGlobal() throws {
+        let toy = try ToyProblem()
+        var distances: [Double] = []
+        for lambda in [0.0, 1.0, 8.0] {
+            let context = try toy.context(epochs: 5)
+            _ = try trainer(DittoTrainer.self, ["lambda": .double(lambda)]).train(context)
+            distances.append(try distance(XCTUnwrap(context.personal), context.global))
+        }
+        XCTAssertGreaterThan(distances[0], distances[1])
+        XCTAssertGreaterThan(distances[1], distances[2])
+    }
+
+    func testDittoContinuesFromTheStoredPersonalModel() throws {
+        let toy = try ToyProblem()
+        let stored = try toy.network(seed: 123).stateDict().copy()
+        let context = try toy.context(personal: stored)
+        _ = try trainer(DittoTrainer.self, ["lambda": .double(0), "personal_epochs": .int(0)]).train(context)
+        // No personal epochs: the personal model is exactly the stored one.
+        XCTAssertEqual(try XCTUnwrap(context.personal).flattened().floats(), try stored.flattened().floats())
+    }
+
+    func testNaNLossThrows() throws {
+        let toy = try ToyProblem(poison: true)
+        let trainers: [any TrainerPlugin] = [
+            try trainer(SGDTrainer.self), try trainer(ProxTrainer.self),
+            try trainer(HeadThenBodyTrainer.self), try trainer(DittoTrainer.self),
+        ]
+        for t in trainers {
+            XCTAssertThrowsError(try t.train(toy.context())) { error in
+                XCTAssertTrue(error is PluginError)
+                XCTAssertTrue("\(error)".hasPrefix("loss became nan at epoch 1, step "), "\(error)")
+            }
+        }
+    }
+
+    func testEmptyDataTrainsNothing() throws {
+        let toy = try ToyProblem()
+        let empty = try toy.data.subset([])
+        let model = try toy.network()
+        let context = ClientTrainingContext(
+            client: 0, round: 1, model: model, scratch: try toy.network(), data: empty, global: try model.stateDict().copy(),
+            personal: nil, settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: 0.1), generator: RandomGenerator(seed: 1))
+        XCTAssertEqual(try SGDTrainer(parameters: Parameters()).train(context), LocalTrainingReport(trainLoss: 0, steps: 0))
+    }
+
+    func testDescriptors() {
+        XCTAssertEqual(TrainerCatalog.plugins.map { $0.descriptor.name }, ["sgd", "prox", "head-then-body", "ditto"])
+        for type in TrainerCatalog.plugins {
+            XCTAssertEqual(type.descriptor.kind, .trainer)
+            for p in type.descriptor.parameters { XCTAssertFalse(p.doc.isEmpty) }
+        }
+    }
+}

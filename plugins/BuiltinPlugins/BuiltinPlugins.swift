@@ -1,0 +1,24 @@
+import Aggregators
+import Datasets
+import Distillers
+import FedKit
+import Generators
+import Methods
+import Models
+import Partitioners
+import Trainers
+
+/// Registers every built-in plugin and method preset.
+public enum BuiltinPlugins {
+    public static let pluginTypes: [any Plugin.Type] =
+        DatasetCatalog.plugins + PartitionerCatalog.plugins + ModelCatalog.plugins + TrainerCatalog.plugins
+        + AggregatorCatalog.plugins + GeneratorCatalog.plugins + DistillerCatalog.plugins
+
+    /// A registry with all built-ins.
+    public static func registry() throws -> PluginRegistry {
+        var registry = PluginRegistry()
+        for type in pluginTypes { registry.register(type) }
+        for preset in try MethodPresets.all() { registry.register(method: preset) }
+        return registry
+    }
+}

@@ -1,0 +1,65 @@
+import FedKit
+
+/// `cifar100`: the official binary version (cifar-100-binary), fine (100) or coarse (20) labels.
+public struct CIFAR100Dataset: DatasetPlugin {
+    public static let descriptor = PluginDescriptor(
+        kind: .dataset, name: "cifar100",
+        summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
+        parameters: [
+            .path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin"),
+            .string("label", default: "fine", choices: ["fine", "coarse"],
+                    doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)"),
+            ImageParameters.normalize,
+            ImageParameters.augment,
+        ])
+
+    public let root: String
+    public let coarse: Bool
+    public let normalize: Bool
+    public let augment: Bool
+
+    public init(parameters: Parameters) throws {
+        root = parameters.string("root")
+        coarse = parameters.string("label") == "coarse"
+        normalize = parameters.bool("normalize")
+        augment = parameters.bool("augment")
+    }
+
+    public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
+        self.root = root
+        self.coarse = coarse
+        self.normalize = normalize
+        self.augment = augment
+    }
+
+    public func requiredFiles() -> [RequiredFile] {
+        let hint = DataFiles.downloadHint("cifar100", url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+                                          layout: "train.bin and test.bin")
+        return ["train.bin", "test.bin"].map { RequiredFile(path: DataFiles.join(root, $0), hint: hint) }
+    }
+
+    public func load() throws -> DatasetSplits {
+        try DataFiles.requireAll(requiredFiles(), dataset: "cifar100")
+        let classes = coarse ? 20 : 100
+        var hasher = ContentHasher()
+        hasher.combine("cifar100")
+        hasher.combine(coarse ? "coarse" : "fine")
+        func split(_ name: String) throws -> LabeledSamples {
+            var pixels: [UInt8] = []
+            var labels: [Int] = []
+            let path = DataFiles.join(root, name)
+            try CIFARBinary.read(path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
+                                 pixels: &pixels, labels: &labels, hasher: &hasher)
+            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
+                                                    statistics: normalize ? .cifar100 : nil)
+            return try LabeledSamples(inputs: images, labels: labels)
+        }
+        let train = try split("train.bin")
+        let test = try split("test.bin")
+        let stats = ImageStatistics.cifar100
+        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
+                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
+                                                                    padValue: normalize ? stats.normalizedZero : [0, 0, 0]) : nil,
+                             contentHash: hasher.hex)
+    }
+}

@@ -1,0 +1,43 @@
+import FedKit
+
+/// `mnist`: handwritten digits in the IDX format (gzipped or not).
+public struct MNISTDataset: DatasetPlugin {
+    public static let descriptor = PluginDescriptor(
+        kind: .dataset, name: "mnist",
+        summary: "MNIST digits, IDX format (gzipped or not): 60,000 + 10,000 28x28 grey-scale images, 10 classes",
+        parameters: [
+            .path("root", default: "data/mnist",
+                  doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)"),
+            ImageParameters.normalize,
+            ImageParameters.augmentNoFlip,
+        ])
+
+    public let root: String
+    public let normalize: Bool
+    public let augment: Bool
+
+    public init(parameters: Parameters) throws {
+        root = parameters.string("root")
+        normalize = parameters.bool("normalize")
+        augment = parameters.bool("augment")
+    }
+
+    public init(root: String, normalize: Bool = true, augment: Bool = false) {
+        self.root = root
+        self.normalize = normalize
+        self.augment = augment
+    }
+
+    var loader: IDXImageDataset {
+        let stats = ImageStatistics.mnist
+        return IDXImageDataset(
+            name: "mnist", root: root, statistics: normalize ? stats : nil,
+            augmentation: augment ? RandomCropFlip(padding: 2, flip: false, padValue: normalize ? stats.normalizedZero : [0]) : nil,
+            hint: DataFiles.downloadHint("mnist", url: "the four *-ubyte.gz files of https://ossci-datasets.s3.amazonaws.com/mnist/ (a mirror of yann.lecun.com/exdb/mnist)",
+                                         layout: "the four IDX files"))
+    }
+
+    public func requiredFiles() -> [RequiredFile] { loader.requiredFiles() }
+
+    public func load() throws -> DatasetSplits { try loader.load() }
+}

@@ -1,0 +1,6 @@
+import FedKit
+
+/// The built-in generator plugins, registered by BuiltinPlugins.
+public enum GeneratorCatalog {
+    public static let plugins: [any Plugin.Type] = [ConditionalMLPGenerator.self]
+}

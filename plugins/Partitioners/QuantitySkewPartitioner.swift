@@ -1,0 +1,41 @@
+import Foundation
+import FedKit
+
+/// `quantity-skew`: client sizes skewed, labels IID. Each client k gets weight
+/// w_k = exp(sigma * z_k), z_k ~ N(0, 1) (log-normal); sizes are min_size plus the remaining
+/// N - K * min_size samples split over the weights by largest remainder (exact). A seeded shuffle
+/// of all samples is then cut into consecutive runs of those sizes.
+public struct QuantitySkewPartitioner: PartitionerPlugin {
+    public static let descriptor = PluginDescriptor(
+        kind: .partitioner, name: "quantity-skew",
+        summary: "log-normal client sizes with IID labels",
+        parameters: [
+            .double("sigma", default: 1, min: 0, doc: "log-normal sigma of the client sizes (0: equal sizes)"),
+            .int("min_size", default: 10, min: 1, doc: "every client gets at least this many samples"),
+        ])
+
+    public let sigma: Double
+    public let minSize: Int
+
+    public init(parameters: Parameters) throws {
+        self.init(sigma: parameters.double("sigma"), minSize: parameters.int("min_size"))
+    }
+
+    public init(sigma: Double, minSize: Int = 10) {
+        self.sigma = sigma
+        self.minSize = minSize
+    }
+
+    public func partition(_ request: PartitionRequest, random: inout SplitMix64) throws -> [[Int]] {
+        try PartitionSupport.validate(request, name: "quantity-skew")
+        let n = request.labels.count, k = request.clients, m = Swift.max(1, minSize)
+        guard k * m <= n else {
+            throw PluginError("quantity-skew: \(k) clients x min_size \(m) = \(k * m) samples needed, but the training set has \(n); "
+                              + "lower partition.clients or min_size")
+        }
+        let weights = (0..<k).map { _ in Foundation.exp(sigma * random.nextNormal()) }
+        let sizes = PartitionSupport.largestRemainder(n - k * m, weights: weights).map { $0 + m }
+        let order = random.shuffled(Array(0..<n))
+        return PartitionSupport.chunks(order, sizes: sizes)
+    }
+}

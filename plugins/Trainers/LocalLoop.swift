@@ -1,0 +1,103 @@
+import FedKit
+import Torch
+
+extension Plugin {
+    /// `parameters` with every declared default filled in: YAML resolution already does this,
+    /// plugins built in code (tests, the engine's fine-tuner) may pass fewer.
+    static func withDefaults(_ parameters: Parameters) -> Parameters {
+        var filled = parameters
+        for spec in descriptor.parameters where filled[spec.name] == nil {
+            if let value = spec.defaultValue { filled.set(spec.name, value) }
+        }
+        return filled
+    }
+}
+
+/// A pull toward fixed anchor values: adds mu/2 * ||w - anchor||^2 to the objective of the
+/// optimised parameters (FedProx's proximal term, Ditto's personal regulariser).
+///
+/// Its gradient mu * (w - anchor) is added to each parameter's gradient after the backward pass
+/// (two in-place ops per tensor, no graph nodes); the reported loss is the data loss alone.
+struct ProximalTerm {
+    let mu: Double
+    /// One anchor per optimised parameter, in the same order.
+    let anchors: [Tensor]
+
+    /// Anchors for `parameters` (named as in the model) taken from `state` by name.
+    init(mu: Double, parameters: [(name: String, tensor: Tensor)], state: StateDict) throws {
+        var byName: [String: Tensor] = [:]
+        for entry in state.entries { byName[entry.name] = entry.tensor }
+        anchors = try parameters.map { p in
+            guard let anchor = byName[p.name], anchor.shape == p.tensor.shape else {
+                throw PluginError("proximal term: the global state has no entry \(p.name) of shape \(p.tensor.shape)")
+            }
+            return anchor
+        }
+        self.mu = mu
+    }
+
+    /// grad += mu * (w - anchor) for every parameter that has a gradient.
+    func addGradient(to parameters: [Tensor]) throws {
+        guard mu != 0 else { return }
+        for (p, anchor) in zip(parameters, anchors) {
+            guard let g = p.grad else { continue }
+            try g.add_(p, alpha: mu)
+            try g.add_(anchor, alpha: -mu)
+        }
+    }
+}
+
+/// What one phase of local training did.
+struct PhaseResult {
+    /// Mean loss over the last epoch's batches (0 when no batch ran).
+    var lastEpochLoss: Double = 0
+    var steps: Int = 0
+}
+
+/// The epoch/batch loop every trainer shares: shuffled mini-batches (one index_select each),
+/// optional augmentation, forward, backward, optional proximal gradient, SGD step.
+///
+/// The optimiser (SGD with momentum, weight decay on weights only) is created once per call;
+/// gradients are dropped before every step; a NaN or infinite loss stops training at once.
+enum LocalLoop {
+    static func run(_ context: ClientTrainingContext, epochs: Int, parameters: [Tensor],
+                    data: LabeledSamples? = nil, augment: Bool = true, proximal: ProximalTerm? = nil,
+                    phase: String? = nil, loss: (_ inputs: Tensor, _ labels: Tensor) throws -> Tensor) throws -> PhaseResult {
+        var result = PhaseResult()
+        let samples = data ?? context.data
+        guard epochs > 0, !parameters.isEmpty, samples.count > 0 else { return result }
+        let settings = context.settings
+        let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(parameters, weightDecay: settings.weightDecay),
+                                learningRate: settings.learningRate, momentum: settings.momentum)
+        let augmentation = augment ? context.augmentation : nil
+        for epoch in 1...epochs {
+            var total = 0.0
+            var batches = 0
+            for batch in try samples.shuffledBatches(size: settings.batchSize, generator: context.generator) {
+                let inputs = try augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs
+                for p in parameters { try p.zeroGrad() }
+                let value = try loss(inputs, batch.labels)
+                let scalar = try value.item()
+                guard scalar.isFinite else {
+                    throw PluginError("loss became \(scalar.isNaN ? "nan" : "inf") at epoch \(epoch), step \(batches + 1)"
+                                      + (phase.map { " (\($0) phase)" } ?? ""))
+                }
+                try value.backward()
+                try proximal?.addGradient(to: parameters)
+                try optimizer.step()
+                total += scalar
+                batches += 1
+            }
+            result.steps += batches
+            result.lastEpochLoss = total / Double(max(1, batches))
+        }
+        // Leave no gradients behind on the worker's model.
+        for p in parameters { try p.zeroGrad() }
+        return result
+    }
+
+    /// Cross-entropy of the network's logits: the loss of every built-in trainer.
+    static func crossEntropy(_ network: Network) -> (Tensor, Tensor) throws -> Tensor {
+        { inputs, labels in try Loss.crossEntropy(network.forward(inputs), targets: labels) }
+    }
+}

@@ -1,0 +1,31 @@
+import FedKit
+import Torch
+
+/// FedProx's client update (Li et al., MLSys 2020): local SGD on
+/// cross-entropy + mu/2 * ||w - w_global||^2 over all parameters, w_global being the model the
+/// client received this round. The reported loss is the cross-entropy alone.
+public struct ProxTrainer: TrainerPlugin {
+    public static let descriptor = PluginDescriptor(
+        kind: .trainer, name: "prox",
+        summary: "local SGD with FedProx's proximal term mu/2 ||w - w_global||^2",
+        parameters: [
+            .double("mu", default: 0.01, min: 0, minExclusive: true,
+                    doc: "strength of the proximal term pulling local weights toward the round's global model"),
+        ])
+
+    public let mu: Double
+
+    public init(parameters: Parameters) throws {
+        mu = Self.withDefaults(parameters).double("mu")
+    }
+
+    public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
+        let model = context.model
+        let named = model.namedParameters
+        let result = try LocalLoop.run(
+            context, epochs: context.settings.epochs, parameters: named.map(\.tensor),
+            proximal: ProximalTerm(mu: mu, parameters: named, state: context.global),
+            loss: LocalLoop.crossEntropy(model))
+        return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
+    }
+}

@@ -1,0 +1,8 @@
+import FedKit
+
+/// The built-in trainer plugins, registered by BuiltinPlugins.
+public enum TrainerCatalog {
+    public static let plugins: [any Plugin.Type] = [
+        SGDTrainer.self, ProxTrainer.self, HeadThenBodyTrainer.self, DittoTrainer.self,
+    ]
+}

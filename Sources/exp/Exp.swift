@@ -30,10 +30,10 @@ struct Exp: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as ConfigErrors {
-            report(error.description)
+            report(error.addingSourceLines().description)
             Foundation.exit(ExitStatus.invalidInput.rawValue)
         } catch let error as ConfigError {
-            report(error.description)
+            report(error.addingSourceLine().description)
             Foundation.exit(ExitStatus.invalidInput.rawValue)
         } catch let error as CommandFailure {
             report(error.message)

@@ -179,6 +179,24 @@ final class DatasetErrorTests: XCTestCase {
         }
     }
 
+    func testDecimalNumbersAreLocaleFreeAndAccurate() {
+        func parse(_ text: String) -> Double? {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBufferPointer { DecimalNumber.parse($0, from: 0, end: bytes.count) }.flatMap {
+                $0.end == bytes.count ? $0.value : nil
+            }
+        }
+        for text in ["0", "-0.5", "1.0", "0.9882352941176471", "0.0784313725490196", "-0.038194", "1e-05", "2.5E+3", "123456789012345678901234",
+                     "0.000000000000000000000000123", "+7", "5.", ".25", "1.7976931348623157e308", "4.9e-324", "0.1", "3.14159265358979323846"] {
+            guard let value = parse(text) else { XCTFail("\(text) did not parse"); continue }
+            let reference = Double(text.hasPrefix(".") ? "0" + text : (text.hasSuffix(".") ? text + "0" : text))!
+            XCTAssertEqual(value, reference, accuracy: Swift.abs(reference) * 4e-16, text)
+            XCTAssertEqual(Float(value), Float(reference), text)
+        }
+        for bad in ["", "-", ".", "e5", "x1"] { XCTAssertNil(parse(bad), bad) }
+        XCTAssertEqual(parse("12"), 12)
+    }
+
     func testSyntheticRejectsBadSizes() throws {
         var parameters = Parameters()
         for spec in SyntheticDataset.descriptor.parameters { if let v = spec.defaultValue { parameters.set(spec.name, v) } }

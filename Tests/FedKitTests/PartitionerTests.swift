@@ -185,7 +185,7 @@ final class PartitionerTests: XCTestCase {
     func testQuantitySkew() throws {
         let n = 5000
         let labels = Self.labels(n, classes: 10)
-        for sigma in [0.0, 0.5, 1, 3] {
+        for sigma in [0.0, 0.5, 1, 3, 800] {
             for k in [10, 50, 400] {
                 for seed in 0..<5 as Range<UInt64> {
                     let request = PartitionRequest(labels: labels, classes: 10, clients: k)

@@ -200,7 +200,13 @@ final class TrainerTests: XCTestCase {
         let context = ClientTrainingContext(
             client: 0, round: 1, model: model, scratch: try toy.network(), data: empty, global: try model.stateDict().copy(),
             personal: nil, settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: 0.1), generator: RandomGenerator(seed: 1))
-        XCTAssertEqual(try SGDTrainer(parameters: Parameters()).train(context), LocalTrainingReport(trainLoss: 0, steps: 0))
+        let trainers: [any TrainerPlugin] = [
+            try trainer(SGDTrainer.self), try trainer(ProxTrainer.self),
+            try trainer(HeadThenBodyTrainer.self), try trainer(DittoTrainer.self),
+        ]
+        for t in trainers {
+            XCTAssertEqual(try t.train(context), LocalTrainingReport(trainLoss: 0, steps: 0), "\(type(of: t))")
+        }
     }
 
     func testDescriptors() {

@@ -50,6 +50,7 @@ subcommands:
         --threads N   ATen intra-op threads (default 1)
         --seed N      data and initialisation seed (default 0)
         --batches N   distinct pre-generated batches, cycled (default 16)
+  fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
 """
 
 /// CPU time of this process, all threads (user + system).
@@ -118,6 +119,7 @@ do {
     guard arguments.count >= 2 else { throw UsageError("missing subcommand") }
     switch arguments[1] {
     case "cnn": try runCNN(Options(arguments.dropFirst(2), allowed: ["batch", "steps", "warmup", "threads", "seed", "batches"]))
+    case "fedavg": try runFedAvg(arguments.dropFirst(2))  // bench/Swift/FedAvgBench.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError("unknown subcommand '\(arguments[1])'")
     }

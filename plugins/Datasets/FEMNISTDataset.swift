@@ -50,9 +50,14 @@ public struct FEMNISTDataset: DatasetPlugin {
             var users: [String] = []
             try LEAFReader.read(folder: DataFiles.join(root, name), dataset: "femnist", classes: Self.classes, hasher: &hasher) { sample in
                 guard case .numbers(let values) = sample.x, values.count == Self.pixels else {
-                    let n = sample.x.elements?.count
-                    throw PluginError("femnist: \(DataFiles.join(root, name)): user '\(sample.user)', sample \(labels.count): x has "
-                                      + (n.map { "\($0) values" } ?? "the wrong type") + ", expected \(Self.pixels) numbers (28x28)")
+                    let problem: String
+                    switch sample.x {
+                    case .numbers(let values): problem = "x has \(values.count) values"
+                    case .array(let items): problem = "x has \(items.count) values, not all numbers"
+                    default: problem = "x is \(sample.x.kindName)"
+                    }
+                    throw PluginError("femnist: \(DataFiles.join(root, name)): user '\(sample.user)', sample \(labels.count): \(problem), "
+                                      + "expected \(Self.pixels) numbers (28x28)")
                 }
                 pixels.append(contentsOf: values)
                 labels.append(sample.y)

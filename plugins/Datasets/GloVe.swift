@@ -42,9 +42,7 @@ public enum GloVe {
         let bytes = try DataFiles.read(path, dataset: "glove")
         var vectors: [Int: [Float]] = [:]
         var dimension = 0
-        var terminated = bytes
-        terminated.append(0)
-        try terminated.withUnsafeBufferPointer { buffer in
+        try bytes.withUnsafeBufferPointer { buffer in
             let end = bytes.count
             var pos = 0
             var line = 0
@@ -87,15 +85,11 @@ public enum GloVe {
                 var p = wordEnd
                 for _ in 0..<dimension {
                     while p < contentEnd && buffer[p] == 0x20 { p += 1 }
-                    let start = UnsafeRawPointer(buffer.baseAddress! + p).assumingMemoryBound(to: CChar.self)
-                    var stop: UnsafeMutablePointer<CChar>?
-                    let v = strtof(start, &stop)
-                    let consumed = stop.map { UnsafeRawPointer($0) - UnsafeRawPointer(start) } ?? 0
-                    let next = p + consumed
-                    guard consumed > 0, next == contentEnd || buffer[next] == 0x20 else {
+                    guard let (v, next) = DecimalNumber.parse(buffer, from: p, end: contentEnd),
+                          next == contentEnd || buffer[next] == 0x20 else {
                         throw PluginError("glove: \(path): line \(line): the value at byte offset \(p) is not a number")
                     }
-                    vector.append(v)
+                    vector.append(Float(v))
                     p = next
                 }
                 if vectors[id] == nil { vectors[id] = vector }

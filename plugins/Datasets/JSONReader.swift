@@ -63,10 +63,7 @@ public enum JSONReader {
 
     /// Parses a whole document (trailing whitespace only).
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        // A terminating zero lets strtod stop safely at the end of the data.
-        var data = bytes
-        data.append(0)
-        return try data.withUnsafeBufferPointer { buffer in
+        try bytes.withUnsafeBufferPointer { buffer in
             var parser = Parser(bytes: buffer, end: bytes.count)
             parser.skipWhitespace()
             let value = try parser.value(depth: 0)
@@ -131,27 +128,27 @@ public enum JSONReader {
 
         mutating func number() throws -> Double {
             let start = pos
-            // Validate the JSON number grammar, then convert with strtod.
-            if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
-            guard pos < end, bytes[pos] >= 0x30, bytes[pos] <= 0x39 else { throw failure("invalid number: expected a digit, found \(found())") }
-            if bytes[pos] == 0x30 { pos += 1 } else { while pos < end && bytes[pos] >= 0x30 && bytes[pos] <= 0x39 { pos += 1 } }
-            if pos < end && bytes[pos] == UInt8(ascii: ".") {
-                pos += 1
-                guard pos < end, bytes[pos] >= 0x30, bytes[pos] <= 0x39 else { throw failure("invalid number: expected a digit after '.', found \(found())") }
-                while pos < end && bytes[pos] >= 0x30 && bytes[pos] <= 0x39 { pos += 1 }
+            // Common fast paths: "0", "1", "0.0", "1.0" followed by a delimiter.
+            if start + 1 < end, bytes[start] >= 0x30, bytes[start] <= 0x31 {
+                let next = bytes[start + 1]
+                if next == UInt8(ascii: ",") || next == UInt8(ascii: "]") || next == UInt8(ascii: "}") || next == 0x20 {
+                    pos = start + 1
+                    return Double(bytes[start] - 0x30)
+                }
+                if next == UInt8(ascii: "."), start + 3 < end, bytes[start + 2] == 0x30 {
+                    let after = bytes[start + 3]
+                    if after == UInt8(ascii: ",") || after == UInt8(ascii: "]") || after == UInt8(ascii: "}") || after == 0x20 {
+                        pos = start + 3
+                        return Double(bytes[start] - 0x30)
+                    }
+                }
             }
-            if pos < end && (bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E")) {
-                pos += 1
-                if pos < end && (bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-")) { pos += 1 }
-                guard pos < end, bytes[pos] >= 0x30, bytes[pos] <= 0x39 else { throw failure("invalid number: expected an exponent digit, found \(found())") }
-                while pos < end && bytes[pos] >= 0x30 && bytes[pos] <= 0x39 { pos += 1 }
+            // One pass: the JSON grammar is checked while the value is read (locale-independent).
+            guard let (value, stop) = DecimalNumber.parse(bytes, from: start, end: end, json: true) else {
+                throw failure("invalid number")
             }
-            // Common fast paths: "0", "1", "0.0", "1.0".
-            let length = pos - start
-            if length == 1 { return Double(bytes[start] - 0x30) }
-            if length == 3 && bytes[start + 1] == UInt8(ascii: ".") && bytes[start + 2] == 0x30 { return Double(bytes[start] - 0x30) }
-            let base = UnsafeRawPointer(bytes.baseAddress! + start).assumingMemoryBound(to: CChar.self)
-            return strtod(base, nil)
+            pos = stop
+            return value
         }
 
         mutating func string() throws -> String {

@@ -33,7 +33,7 @@ public struct MNISTDataset: DatasetPlugin {
         return IDXImageDataset(
             name: "mnist", root: root, statistics: normalize ? stats : nil,
             augmentation: augment ? RandomCropFlip(padding: 2, flip: false, padValue: normalize ? stats.normalizedZero : [0]) : nil,
-            hint: DataFiles.downloadHint("mnist", url: "the four *-ubyte.gz files of https://ossci-datasets.s3.amazonaws.com/mnist/ (a mirror of yann.lecun.com/exdb/mnist)",
+            hint: DataFiles.downloadHint("mnist", url: "the four *-ubyte.gz files of https://storage.googleapis.com/cvdf-datasets/mnist/ (a mirror of yann.lecun.com/exdb/mnist)",
                                          layout: "the four IDX files"))
     }
 

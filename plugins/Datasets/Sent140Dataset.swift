@@ -91,7 +91,15 @@ public struct Sent140Dataset: DatasetPlugin {
         public var vocabulary: TextVocabulary
     }
 
-    public func load() throws -> DatasetSplits { try loadWithVocabulary().splits }
+    /// Loads the data; with `glove` set, the vectors come along as `pretrainedEmbedding`.
+    public func load() throws -> DatasetSplits {
+        let loaded = try loadWithVocabulary()
+        var splits = loaded.splits
+        if let matrix = try pretrainedEmbedding(vocabulary: loaded.vocabulary) {
+            splits.pretrainedEmbedding = PretrainedEmbedding(matrix)
+        }
+        return splits
+    }
 
     public func loadWithVocabulary() throws -> Loaded {
         if split == "folders" {

@@ -13,7 +13,7 @@ public struct Sent140LSTM: ModelPlugin {
         kind: .model, name: "lstm-sent140",
         summary: "embedding - LSTM 128 - fc 10 - dropout | head fc ->classes, for token sequences (FedRep Sent140)",
         parameters: [
-            .int("embedding_dim", default: 100, min: 1, doc: "embedding width (FedRep: 300, GloVe)"),
+            .int("embedding_dim", default: 100, min: 1, doc: "embedding width (FedRep: 300, GloVe); ignored when the dataset supplies pre-trained vectors (sent140 `glove`), whose width is used"),
             .int("hidden", default: 128, min: 1, doc: "LSTM hidden size"),
             .double("dropout", default: 0.5, min: 0, max: 0.99, doc: "dropout probability before the head"),
         ])
@@ -39,9 +39,20 @@ public struct Sent140LSTM: ModelPlugin {
             throw PluginError("model \(name) expects token sequences [T], got inputs of shape \(ModelInputChecks.describe(input.inputShape))")
         }
         let g = generator
+        var dimension = embeddingDim
+        if let vectors = input.pretrainedEmbedding?.weight {
+            guard vectors.rank == 2, vectors.shape[0] == vocabulary else {
+                throw PluginError("model \(name): pre-trained embedding has shape \(ModelInputChecks.describe(vectors.shape)), expected [\(vocabulary), dim]")
+            }
+            dimension = vectors.shape[1]
+        }
+        let embedding = try Embedding(vocabulary: vocabulary, dimension: dimension, generator: g)
+        if let vectors = input.pretrainedEmbedding?.weight {
+            try withoutGrad { try embedding.weight.copy_(vectors) }
+        }
         let body: [any Layer] = [
-            try Embedding(vocabulary: vocabulary, dimension: embeddingDim, generator: g),
-            try LSTM(inputs: embeddingDim, hidden: hidden, generator: g),
+            embedding,
+            try LSTM(inputs: dimension, hidden: hidden, generator: g),
             try Linear(hidden, 10, generator: g),
             Dropout(dropout, generator: g),
         ]

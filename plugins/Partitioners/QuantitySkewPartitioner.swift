@@ -33,7 +33,10 @@ public struct QuantitySkewPartitioner: PartitionerPlugin {
             throw PluginError("quantity-skew: \(k) clients x min_size \(m) = \(k * m) samples needed, but the training set has \(n); "
                               + "lower partition.clients or min_size")
         }
-        let weights = (0..<k).map { _ in Foundation.exp(sigma * random.nextNormal()) }
+        // exp(sigma z_k - max_j sigma z_j): the same proportions, without overflow for large sigma.
+        let logs = (0..<k).map { _ in sigma * random.nextNormal() }
+        let top = logs.max() ?? 0
+        let weights = logs.map { Foundation.exp($0 - top) }
         let sizes = PartitionSupport.largestRemainder(n - k * m, weights: weights).map { $0 + m }
         let order = random.shuffled(Array(0..<n))
         return PartitionSupport.chunks(order, sizes: sizes)

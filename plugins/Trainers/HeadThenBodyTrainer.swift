@@ -44,7 +44,7 @@ public struct HeadThenBodyTrainer: TrainerPlugin {
     func trainHead(_ context: ClientTrainingContext) throws -> PhaseResult {
         let model = context.model
         let parameters = model.head.parameters
-        if cacheFeatures, headEpochs > 1, context.augmentation == nil, !Self.isStochastic(model.body) {
+        if cacheFeatures, headEpochs > 1, context.data.count > 0, context.augmentation == nil, !Self.isStochastic(model.body) {
             let features = try withoutGrad {
                 try Tensor.cat(context.data.orderedBatches(size: 256).map { try model.features($0.inputs) })
             }

@@ -24,6 +24,8 @@ public struct DatasetSplits: @unchecked Sendable {
     public var augmentation: (any Augmentation)?
     /// A stable digest of the data, for manifests and the partition cache.
     public var contentHash: String
+    /// Pre-trained word vectors for token datasets (e.g. GloVe for sent140), nil otherwise.
+    public var pretrainedEmbedding: PretrainedEmbedding?
 
     public init(name: String, train: LabeledSamples, test: LabeledSamples, classes: Int, inputShape: [Int],
                 inputKind: InputKind = .continuous, trainUsers: [String]? = nil, testUsers: [String]? = nil,

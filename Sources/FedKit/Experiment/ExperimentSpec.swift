@@ -47,16 +47,20 @@ public struct ExperimentLoader: Sendable {
         }
         let fileStem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let name = (try? root["name"]?.string(path: "name")) ?? fileStem
-        if let n = root["name"], n.scalarValue == nil { errors.append(ConfigError("name must be a string, got \(n.describedValue)", at: n.location)) }
-        if !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) || name.isEmpty {
-            errors.append(ConfigError("name must be non-empty and use only letters, digits, '-', '_' and '.', got \"\(name)\"", at: root["name"]?.location ?? root.location))
+        if let n = root["name"], n.scalarValue == nil {
+            errors.append(ConfigError("name must be a string, got \(n.describedValue)", at: n.location))
+        } else if !Self.isValidName(name) {
+            let what = root["name"] == nil ? "the experiment name (the file name, as there is no 'name' key)" : "name"
+            errors.append(ConfigError("\(what) must be non-empty and use only letters, digits, '-', '_' and '.', got \"\(name)\"", at: root["name"]?.location ?? root.location))
         }
         let top = Parameters.resolve(YAMLNode.mapping([("seeds", root["seeds"]), ("output", root["output"])].compactMap { k, v in v.map { (k, $0) } }, at: root.location),
                                      specs: [ParameterSpec("seeds", .intList(min: 0), default: .intList([1]), doc: "seeds; each method runs once per seed"),
                                              .path("output", default: "runs", doc: "folder for results")],
                                      path: "", errors: &errors)
-        let seeds = top.intList("seeds")
-        if seeds.isEmpty { errors.append(ConfigError("seeds must list at least one seed", at: root["seeds"]?.location)) }
+        // An invalid `seeds` has already been reported (and left unset).
+        let seeds: [Int]
+        if case .intList(let values)? = top["seeds"] { seeds = values } else { seeds = [] }
+        if top["seeds"] != nil, seeds.isEmpty { errors.append(ConfigError("seeds must list at least one seed", at: root["seeds"]?.location)) }
         if Set(seeds).count != seeds.count { errors.append(ConfigError("seeds must be distinct, got \(seeds)", at: root["seeds"]?.location)) }
 
         let dataset = registry.resolve(.dataset, root["dataset"], path: "dataset", errors: &errors, fallbackLocation: root.location)
@@ -67,9 +71,21 @@ public struct ExperimentLoader: Sendable {
         let model = registry.resolve(.model, root["model"], path: "model", errors: &errors, fallbackLocation: root.location)
         let federation = Parameters.resolve(root["federation"], specs: Sections.federation, path: "federation", errors: &errors)
         let evaluation = Parameters.resolve(root["eval"], specs: Sections.evaluation, path: "eval", errors: &errors)
-        let methods = resolveMethods(root["methods"], root: root, errors: &errors)
+        var builds: [PendingBuild] = [dataset, partitioner, model].compactMap { $0 }.map {
+            PendingBuild(choice: $0, path: $0.kind == .partitioner ? "partition" : $0.kind.section, location: $0.location)
+        }
+        let methods = resolveMethods(root["methods"], root: root, errors: &errors, builds: &builds)
+        // Only a fully validated plugin can be built (its parameters are all present).
+        if errors.isEmpty {
+            for pending in builds { build(pending, errors: &errors) }
+        }
 
-        guard errors.isEmpty, let dataset, let partitioner, let model else { throw ConfigErrors(errors: errors) }
+        guard errors.isEmpty, let dataset, let partitioner, let model else {
+            throw ConfigErrors(errors: errors.enumerated().sorted { a, b in
+                let (la, lb) = (a.element.location, b.element.location)
+                return (la?.line ?? 0, la?.column ?? 0, a.offset) < (lb?.line ?? 0, lb?.column ?? 0, b.offset)
+            }.map(\.element))
+        }
         var spec = ExperimentSpec(name: name, seeds: seeds, dataset: dataset, partitioner: partitioner,
                                   clients: partitionCommon.int("clients"), model: model, federation: federation,
                                   evaluation: evaluation, methods: methods, output: top.string("output"), file: file,
@@ -78,7 +94,7 @@ public struct ExperimentLoader: Sendable {
         return spec
     }
 
-    func resolveMethods(_ node: YAMLNode?, root: YAMLNode, errors: inout [ConfigError]) -> [MethodSpec] {
+    func resolveMethods(_ node: YAMLNode?, root: YAMLNode, errors: inout [ConfigError], builds: inout [PendingBuild]) -> [MethodSpec] {
         guard let node, let items = node.items, !items.isEmpty else {
             let available = registry.methods.keys.sorted().joined(separator: ", ")
             errors.append(ConfigError("methods must be a non-empty list of method presets (available: \(available))",
@@ -89,7 +105,7 @@ public struct ExperimentLoader: Sendable {
         var labels: [String: SourceLocation] = [:]
         for (i, item) in items.enumerated() {
             let path = "methods[\(i)]"
-            guard let method = resolveMethod(item, path: path, errors: &errors) else { continue }
+            guard let method = resolveMethod(item, path: path, errors: &errors, builds: &builds) else { continue }
             if let first = labels[method.label] {
                 errors.append(ConfigError("\(path): method label '\(method.label)' is used twice (first at line \(first.line)); give one a distinct 'label'", at: item.location))
             }
@@ -100,7 +116,7 @@ public struct ExperimentLoader: Sendable {
     }
 
     /// Merges one `methods` item over its preset and validates the result.
-    func resolveMethod(_ item: YAMLNode, path: String, errors: inout [ConfigError]) -> MethodSpec? {
+    func resolveMethod(_ item: YAMLNode, path: String, errors: inout [ConfigError], builds: inout [PendingBuild]) -> MethodSpec? {
         let nameNode = item.scalarValue != nil ? item : item["name"]
         guard let nameNode, let presetName = nameNode.scalarValue, item.scalarValue != nil || item.entries != nil else {
             errors.append(ConfigError("\(path) must be a preset name or a mapping with 'name'", at: item.location))
@@ -117,16 +133,28 @@ public struct ExperimentLoader: Sendable {
         for entry in merged.entries ?? [] where !Sections.methodKeys.contains(entry.keyString) {
             errors.append(Parameters.unknownKey(entry.keyString, at: entry.key.location, path: path, valid: Sections.methodKeys))
         }
-        let label = (try? item["label"]?.string(path: "\(path).label")) ?? presetName
-        let trainer = registry.resolve(.trainer, merged["trainer"], path: "\(path).trainer", errors: &errors, fallbackLocation: merged.location)
-        let aggregator = registry.resolve(.aggregator, merged["aggregator"], path: "\(path).aggregator", errors: &errors, fallbackLocation: merged.location)
+        var label = presetName
+        var labelIsValid = true
+        if let labelNode = item["label"] {
+            // The label names the run's folder: the same rule as the experiment name.
+            if let text = labelNode.scalarValue, Self.isValidName(text) {
+                label = text
+            } else {
+                labelIsValid = false
+                errors.append(ConfigError("\(path).label must be non-empty and use only letters, digits, '-', '_' and '.', got \(labelNode.describedValue)",
+                                          at: labelNode.location))
+            }
+        }
+        // Locations fall back to the item: the merged mapping is located in the preset file.
+        let trainer = registry.resolve(.trainer, merged["trainer"], path: "\(path).trainer", errors: &errors, fallbackLocation: item.location)
+        let aggregator = registry.resolve(.aggregator, merged["aggregator"], path: "\(path).aggregator", errors: &errors, fallbackLocation: item.location)
         let generator = merged["generator"].flatMap { $0.isNull ? nil : registry.resolve(.generator, $0, path: "\(path).generator", errors: &errors) }
         let distiller = merged["distiller"].flatMap { $0.isNull ? nil : registry.resolve(.distiller, $0, path: "\(path).distiller", errors: &errors) }
         let flags = Parameters.resolve(merged.filtered(keys: ["personal", "local_start"]), specs: [
             .string("personal", default: PersonalState.none.rawValue, choices: PersonalState.allCases.map(\.rawValue), doc: "what a client keeps"),
             .string("local_start", optional: true, doc: "where local training starts"),
         ], path: path, errors: &errors)
-        let personal = PersonalState(rawValue: flags.string("personal")) ?? .none
+        let personal = flags.optionalString("personal").flatMap(PersonalState.init(rawValue:)) ?? .none
         var localStart: LocalStart
         switch personal {
         case .none: localStart = .global
@@ -140,11 +168,43 @@ public struct ExperimentLoader: Sendable {
             }
         }
         if generator != nil, distiller == nil {
-            errors.append(ConfigError("\(path): a generator needs a distiller to use its samples", at: merged["generator"]?.location))
+            // Point at what the experiment file wrote (the preset's own lines are in plugins/methods/).
+            errors.append(ConfigError("\(path): a generator needs a distiller to use its samples (the generator comes from \(item["generator"] == nil ? "preset '\(presetName)'" : "this entry"))",
+                                      at: item["distiller"]?.location ?? item["generator"]?.location ?? item.location))
         }
-        guard let trainer, let aggregator else { return nil }
+        for (key, choice) in [("trainer", trainer), ("aggregator", aggregator), ("generator", generator), ("distiller", distiller)] {
+            if let choice { builds.append(PendingBuild(choice: choice, path: "\(path).\(key)", location: item[key]?.location ?? item.location)) }
+        }
+        // An invalid label is reported; leaving the method out avoids a spurious duplicate-label error.
+        guard let trainer, let aggregator, labelIsValid else { return nil }
         return MethodSpec(label: label, preset: presetName, trainer: trainer, aggregator: aggregator, generator: generator,
                           distiller: distiller, personal: personal, localStart: localStart)
+    }
+}
+
+extension ExperimentLoader {
+    /// Experiment, run and method-label names become folder names.
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }
+    }
+
+    /// A validated plugin choice to build once, with where to report its failure.
+    struct PendingBuild {
+        var choice: PluginChoice
+        var path: String
+        var location: SourceLocation?
+    }
+
+    /// Builds a plugin once, so that the checks a plugin makes itself (constraints between its
+    /// parameters, e.g. synthetic's size_max >= size_min) are configuration errors at the plugin's
+    /// mapping, found by `exp validate`, rather than failures at run time. Plugins do no work in
+    /// their initialisers (data is read by `load()`, networks by `build`), so this is cheap.
+    func build(_ pending: PendingBuild, errors: inout [ConfigError]) {
+        do {
+            _ = try registry.make(pending.choice, as: Any.self)
+        } catch {
+            errors.append(ConfigError("\(pending.path): \(error)", at: pending.location ?? pending.choice.location))
+        }
     }
 }
 

@@ -16,13 +16,16 @@ public enum ParameterType: Sendable, Equatable {
     public var summary: String {
         switch self {
         case let .int(lo, hi): return "integer" + Self.range(lo.map(String.init), hi.map(String.init), exclusive: false)
-        case let .double(lo, hi, ex): return "number" + Self.range(lo.map { ParameterValue.format($0) }, hi.map { ParameterValue.format($0) }, exclusive: ex)
+        case let .double(lo, hi, ex): return "number" + Self.range(lo.map(Self.short), hi.map(Self.short), exclusive: ex)
         case .bool: return "boolean"
         case .string(let choices): return choices.map { "one of: " + $0.joined(separator: ", ") } ?? "string"
         case .path: return "path"
         case .intList(let lo): return "list of integers" + (lo.map { " >= \($0)" } ?? "")
         }
     }
+
+    /// 0, 0.5, 1e-05: numbers as people write them in messages.
+    static func short(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)" }
 
     private static func range(_ lo: String?, _ hi: String?, exclusive: Bool) -> String {
         switch (lo, hi) {
@@ -91,11 +94,11 @@ public struct ParameterSpec: Sendable, Equatable {
         case let .double(lo, hi, exclusive):
             let v: Double
             do { v = try node.double(path: path) } catch {
-                throw ConfigError("\(path) must be a \(type.summary), got \(node.describedValue)", at: node.location)
+                throw ConfigError("\(path) must be a \(type.summary), got \(node.describedNumber)", at: node.location)
             }
             let tooLow = lo.map { exclusive ? v <= $0 : v < $0 } ?? false
             if tooLow || (hi.map { v > $0 } ?? false) {
-                throw ConfigError("\(path) must be a \(type.summary), got \(ParameterValue.format(v))", at: node.location)
+                throw ConfigError("\(path) must be a \(type.summary), got \(ParameterType.short(v))", at: node.location)
             }
             return .double(v)
         case .bool:
@@ -113,9 +116,11 @@ public struct ParameterSpec: Sendable, Equatable {
         case .intList(let lo):
             guard let items = node.items else {
                 // A single integer is accepted as a one-element list.
-                return .intList([try node.int(path: path)])
+                do { return .intList([try node.int(path: path)]) } catch {
+                    throw ConfigError("\(path) must be a \(type.summary) (or one integer), got \(node.describedNumber)", at: node.location)
+                }
             }
-            let values = try items.map { try $0.int(path: path) }
+            let values = try items.enumerated().map { try $0.element.int(path: "\(path)[\($0.offset)]") }
             if let lo, let bad = zip(values, items).first(where: { $0.0 < lo }) {
                 throw ConfigError("\(path) must be a \(type.summary), got \(bad.0)", at: bad.1.location)
             }
@@ -132,5 +137,14 @@ extension YAMLNode {
         case .sequence: return "a list"
         case .mapping: return "a mapping"
         }
+    }
+
+    /// `describedValue` where a number was expected: `the string "0.1" (remove the quotes)`,
+    /// `.inf (not a finite number)`.
+    var describedNumber: String {
+        guard case .scalar(let s, let quoted) = kind else { return describedValue }
+        if quoted { return Double(s) != nil ? "the string \"\(s)\" (remove the quotes)" : "\"\(s)\"" }
+        if [".inf", "+.inf", "-.inf", ".nan"].contains(s.lowercased()) { return "\(s) (not a finite number)" }
+        return describedValue
     }
 }

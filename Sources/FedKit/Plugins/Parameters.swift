@@ -52,8 +52,10 @@ public struct Parameters: Sendable, Equatable {
 
     /// Validates the entries of a YAML mapping against `specs`. Keys in `ignoring` belong to
     /// the caller (e.g. `name`). Collects every error instead of stopping at the first.
+    /// `owner` (e.g. "trainer 'sgd'") names whose keys these are in unknown-key messages, which
+    /// matters when the plugin was chosen by a method preset rather than written in the file.
     public static func resolve(_ node: YAMLNode?, specs: [ParameterSpec], path: String, ignoring: Set<String> = [],
-                               errors: inout [ConfigError]) -> Parameters {
+                               owner: String? = nil, errors: inout [ConfigError]) -> Parameters {
         var result = Parameters()
         var given: [String: YAMLNode] = [:]
         if let node {
@@ -64,7 +66,7 @@ public struct Parameters: Sendable, Equatable {
                     if valid.contains(key) {
                         given[key] = entry.value
                     } else {
-                        errors.append(unknownKey(key, at: entry.key.location, path: path, valid: valid + ignoring.sorted()))
+                        errors.append(unknownKey(key, at: entry.key.location, path: path, valid: valid + ignoring.sorted(), owner: owner))
                     }
                 }
             } else if !node.isNull {
@@ -91,9 +93,11 @@ public struct Parameters: Sendable, Equatable {
         return result
     }
 
-    /// "unknown key 'alhpa' in partition; valid keys: alpha, clients, min_size (did you mean 'alpha'?)"
-    public static func unknownKey(_ key: String, at location: SourceLocation?, path: String, valid: [String]) -> ConfigError {
-        var message = "unknown key '\(key)'\(path.isEmpty ? "" : " in \(path)"); valid keys: \(valid.sorted().joined(separator: ", "))"
+    /// "unknown key 'alhpa' in partition (partitioner 'dirichlet'); valid keys: alpha, clients, min_size (did you mean 'alpha'?)"
+    public static func unknownKey(_ key: String, at location: SourceLocation?, path: String, valid: [String],
+                                  owner: String? = nil) -> ConfigError {
+        let place = path.isEmpty ? "" : " in \(path)" + (owner.map { " (\($0))" } ?? "")
+        var message = "unknown key '\(key)'\(place); valid keys: \(valid.sorted().joined(separator: ", "))"
         if let guess = closestMatch(to: key, in: valid) { message += " (did you mean '\(guess)'?)" }
         return ConfigError(message, at: location)
     }

@@ -91,7 +91,7 @@ public struct PluginRegistry: Sendable {
             return nil
         }
         let parameters = Parameters.resolve(node.entries != nil ? node : nil, specs: descriptor.parameters, path: path,
-                                            ignoring: extraKeys.union(["name"]), errors: &errors)
+                                            ignoring: extraKeys.union(["name"]), owner: "\(kind) '\(name)'", errors: &errors)
         return PluginChoice(kind: kind, name: name, parameters: parameters, location: node.location)
     }
 }

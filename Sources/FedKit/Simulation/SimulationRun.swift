@@ -61,7 +61,7 @@ public final class SimulationRun: @unchecked Sendable {
         finetuner = settings.finetuneEpochs > 0
             ? try registry.make(PluginChoice(kind: .trainer, name: "sgd"), as: (any TrainerPlugin).self) : nil
         let modelPlugin = try registry.make(spec.model, as: (any ModelPlugin).self)
-        let input = ModelInput(inputShape: dataset.inputShape, classes: dataset.classes, inputKind: dataset.inputKind)
+        let input = ModelInput(dataset)
         // The same initial weights for every method of a seed: a fair comparison.
         global = try modelPlugin.build(input, generator: RandomGenerator(seed: Seeds.derive(UInt64(seed), "model-init")))
         pool = try WorkerPool(count: settings.workers, threadsPerWorker: settings.threadsPerWorker) {

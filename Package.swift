@@ -69,7 +69,8 @@ let package = Package(
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], exclude: ["Corpus"]),
-        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "Torch", "Config"]),
+        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "Torch", "Config"],
+                    exclude: ["ConfigCorpus"]),
     ],
     cxxLanguageStandard: .cxx17
 )

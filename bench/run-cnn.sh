@@ -21,7 +21,11 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 if [[ -z "${FEDKIT_BENCH:-}" ]]; then
     scratch=()
     [[ -n "${SCRATCH:-}" ]] && scratch=(--scratch-path "$SCRATCH")
-    swift build -c release --product fedkit-bench "${scratch[@]}" >&2
+    build_log=$(mktemp)
+    echo "building fedkit-bench (release)..." >&2
+    swift build -c release --product fedkit-bench "${scratch[@]}" >"$build_log" 2>&1 \
+        || { cat "$build_log" >&2; rm -f "$build_log"; exit 1; }
+    rm -f "$build_log"
     FEDKIT_BENCH="$(swift build -c release "${scratch[@]}" --show-bin-path)/fedkit-bench"
 fi
 "$PYTHON" -c "import torch" || { echo "run-cnn.sh: $PYTHON cannot import torch" >&2; exit 1; }

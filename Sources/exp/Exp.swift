@@ -17,8 +17,11 @@ struct Exp: ParsableCommand {
         discussion: """
         `exp FILE` is short for `exp run FILE`.
 
-        Exit status: 0 success; 1 invalid input (the experiment file, a data file); 2 usage error;
-        3 a run failed (the other runs still finish and are written).
+        Exit status:
+          0  success
+          1  invalid input: the experiment file, a --set value, a data file
+          2  usage error: an unknown command or option, a missing argument
+          3  a run failed (the other runs still finish and are written)
         """,
         version: FedKitVersion.current,
         subcommands: [Run.self, Validate.self, Show.self, List.self, Partition.self],

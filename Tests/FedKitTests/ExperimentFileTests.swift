@@ -365,7 +365,9 @@ final class ExperimentFileTests: XCTestCase {
             XCTAssertTrue(again.resolved.hasSameContent(as: spec.resolved), name)
             XCTAssertEqual(again.name, spec.name)
             XCTAssertEqual(again.methods.map(\.label), spec.methods.map(\.label))
-            XCTAssertEqual(again.methods.map(\.trainer.parameters), spec.methods.map(\.trainer.parameters))
+            XCTAssertEqual(again.methods.map(\.trainer.parameters.values), spec.methods.map(\.trainer.parameters.values), name)
+            XCTAssertEqual(again.partitioner.parameters.values, spec.partitioner.parameters.values, name)
+            XCTAssertEqual(again.federation.values, spec.federation.values, name)
         }
     }
 
@@ -425,6 +427,78 @@ final class ExperimentFileTests: XCTestCase {
         }
     }
 
+    /// Every node of a rich experiment replaced by values of every shape, and every key removed:
+    /// the loader answers with a valid experiment or configuration errors, never a crash or
+    /// another kind of error.
+    func testMutatedExperimentsNeverCrash() throws {
+        let base = try YAMLParser.parse(string: """
+            name: mutated
+            seeds: [1, 2]
+            output: runs
+            dataset: { name: synthetic, users: 12, size_min: 20 }
+            partition: { name: dirichlet, alpha: 0.5, min_size: 2, clients: 10 }
+            model: { name: mlp, hidden: [16] }
+            federation: { rounds: 2, fraction: 0.5, lr: 0.05, clients_per_round: 3 }
+            eval: { local_test: holdout, holdout_fraction: 0.2 }
+            methods:
+              - fedavg
+              - { name: fedprox, label: prox, trainer: { mu: 0.1 }, personal: none }
+              - { name: fedbkd, generator: { noise_dim: 8 }, distiller: { temperature: 2, order: ensemble } }
+              - { name: fedrep, trainer: { name: head-then-body, head_epochs: 1 }, aggregator: { scope: body }, local_start: global }
+            """, fileName: "mutated.yaml")
+        let replacements: [YAMLNode] = try ["~", "x", "\"5\"", "0", "-1", "2.5", "1e400", ".nan", "true", "[]", "{}", "[1, x]", "{name: x}", "{a: [1]}"]
+            .map { try YAMLParser.parse(string: "v: \($0)", fileName: "mutated.yaml")["v"]! }
+
+        func paths(_ node: YAMLNode, _ prefix: [String]) -> [[String]] {
+            var result = [prefix]
+            if let entries = node.entries { for e in entries { result += paths(e.value, prefix + [e.keyString]) } }
+            if let items = node.items { for (i, item) in items.enumerated() { result += paths(item, prefix + [String(i)]) } }
+            return result
+        }
+        func removing(_ path: ArraySlice<String>, from node: YAMLNode) -> YAMLNode {
+            guard let first = path.first else { return node }
+            var copy = node
+            switch node.kind {
+            case .mapping(var entries):
+                if path.count == 1 { entries.removeAll { $0.keyString == first } } else if let i = entries.firstIndex(where: { $0.keyString == first }) {
+                    entries[i].value = removing(path.dropFirst(), from: entries[i].value)
+                }
+                copy.kind = .mapping(entries)
+            case .sequence(var items):
+                guard let i = Int(first), items.indices.contains(i) else { return node }
+                if path.count == 1 { items.remove(at: i) } else { items[i] = removing(path.dropFirst(), from: items[i]) }
+                copy.kind = .sequence(items)
+            case .scalar: break
+            }
+            return copy
+        }
+
+        XCTAssertNoThrow(try loader.resolve(base, file: "mutated.yaml"), "the base experiment is valid")
+        var variants: [(String, YAMLNode)] = []
+        for path in paths(base, []) where !path.isEmpty {
+            for r in replacements { variants.append(("\(path.joined(separator: ".")) = \(YAMLEmitter.emit(r).trimmingCharacters(in: .whitespacesAndNewlines))", try base.setting(path: path, to: r))) }
+            variants.append(("remove \(path.joined(separator: "."))", removing(path[...], from: base)))
+        }
+        var valid = 0, invalid = 0
+        for (what, root) in variants {
+            do {
+                _ = try loader.resolve(root, file: "mutated.yaml")
+                valid += 1
+            } catch let error as ConfigErrors {
+                invalid += 1
+                XCTAssertFalse(error.errors.isEmpty, what)
+                for e in error.errors where e.location == nil { XCTFail("\(what): an error without a position: \(e)") }
+            } catch let error as ConfigError {
+                invalid += 1
+                XCTAssertNotNil(error.location, "\(what): \(error)")
+            } catch {
+                XCTFail("\(what): \(type(of: error)): \(error)")
+            }
+        }
+        print("mutated experiments: \(variants.count) variants, \(valid) valid, \(invalid) rejected")
+        XCTAssertGreaterThan(invalid, variants.count / 2)
+    }
+
     func testYAMLReferenceIsCurrent() throws {
         let path = ExperimentCorpus.packageRoot.appendingPathComponent("docs/yaml-reference.md").path
         let committed = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(missing)"
@@ -435,7 +509,7 @@ final class ExperimentFileTests: XCTestCase {
             let i = zip(a, b).prefix { $0 == $1 }.count
             XCTFail("""
                 docs/yaml-reference.md is out of date; regenerate it from the package root with
-                    swift run exp list --markdown > docs/yaml-reference.md
+                    swift run --manifest-cache none exp list --markdown > docs/yaml-reference.md
                 first difference at line \(i + 1):
                   committed: \(i < a.count ? String(a[i]) : "(end of file)")
                   current:   \(i < b.count ? String(b[i]) : "(end of file)")

@@ -161,3 +161,64 @@ final class DeterminismTests: XCTestCase {
         TorchThreads.set(previous)
     }
 }
+
+/// Clients train on worker threads: each must get the same result as when run alone.
+final class ConcurrencyTests: XCTestCase {
+    static func trainClient(seed: UInt64) throws -> [Float] {
+        TorchThreads.set(1)
+        let g = RandomGenerator(seed: seed)
+        let net = try Network(body: [Conv2d(1, 4, kernel: 3, generator: g), Activation.relu, Flatten(),
+                                     Dropout(0.2, generator: g)],
+                              head: [Linear(4 * 4 * 4, 3, generator: g)], generator: g)
+        let x = try Tensor.randn([8, 1, 6, 6], generator: g)
+        let y = try Tensor.randint(0, 3, [8], generator: g)
+        let sgd = try SGD(net.parameters, learningRate: 0.1, momentum: 0.9)
+        for _ in 0..<5 {
+            try sgd.zeroGrad()
+            try Loss.crossEntropy(net(x), targets: y).backward()
+            try sgd.step()
+        }
+        return try net.stateDict().flattened().floats()
+    }
+
+    func testParallelClientsMatchSequential() throws {
+        let seeds: [UInt64] = [1, 2, 3, 4]
+        let sequential = try seeds.map { try Self.trainClient(seed: $0) }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var values: [UInt64: [Float]] = [:]
+            var errors: [String] = []
+        }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: seeds.count) { i in
+            do {
+                let v = try Self.trainClient(seed: seeds[i])
+                results.lock.lock(); results.values[seeds[i]] = v; results.lock.unlock()
+            } catch {
+                results.lock.lock(); results.errors.append("\(error)"); results.lock.unlock()
+            }
+        }
+        XCTAssertEqual(results.errors, [])
+        for (i, seed) in seeds.enumerated() {
+            XCTAssertEqual(results.values[seed], sequential[i], "client \(seed)")
+        }
+    }
+
+    func testGradModeIsPerThread() throws {
+        final class Flag: @unchecked Sendable { var value = false }
+        let w = try Tensor([Float(1), 2]).requiringGrad()
+        try withoutGrad {
+            XCTAssertFalse(try (w * 2).requiresGrad)
+            let other = Flag()
+            let done = DispatchSemaphore(value: 0)
+            let worker = Thread {
+                other.value = (try? (w * 2).requiresGrad) ?? false
+                done.signal()
+            }
+            worker.start()
+            done.wait()
+            XCTAssertTrue(other.value, "withoutGrad on one thread must not switch gradients off on another")
+        }
+        XCTAssertTrue(try (w * 2).requiresGrad)
+    }
+}

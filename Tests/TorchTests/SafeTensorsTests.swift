@@ -188,30 +188,38 @@ final class SafeTensorsTests: XCTestCase {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    func requirePythonSafetensors() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
-              let probe = try? python("import safetensors.torch", []), probe.status == 0 else {
-            throw XCTSkip("/usr/bin/python3 cannot import safetensors (install: /usr/bin/python3 -m pip install --break-system-packages safetensors)")
-        }
-    }
-
-    func testFileLoadsInPython() throws {
-        try requirePythonSafetensors()
-        let file = path("py.safetensors")
+    /// One Python process (importing torch is slow): it loads the file FedKit wrote with
+    /// `safetensors.torch.load_file`, reports it as JSON, and writes a file of its own that FedKit then reads.
+    func testInteroperabilityWithPythonSafetensors() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("/usr/bin/python3 is absent") }
+        let ours = path("ours.safetensors"), theirs = path("theirs.safetensors")
         let entries = try sampleEntries()
-        try SafeTensors.write(entries, metadata: metadata, to: file)
+        try SafeTensors.write(entries, metadata: metadata, to: ours)
         let script = """
         import json, sys
-        from safetensors import safe_open
-        from safetensors.torch import load_file
+        try:
+            import torch
+            from safetensors import safe_open
+            from safetensors.torch import load_file, save_file
+        except ImportError as e:
+            print(e)
+            sys.exit(77)
         tensors = load_file(sys.argv[1])
         with safe_open(sys.argv[1], framework="pt") as f:
             meta = f.metadata()
         out = {name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": t.flatten().tolist()} for name, t in tensors.items()}
+        save_file({"w": torch.tensor([[1.5, -2.0], [0.25, 8.0]]), "i": torch.tensor([3, -4, 5], dtype=torch.int64),
+                   "b": torch.tensor([True, False, True])}, sys.argv[2], metadata={"k": "v"})
         print(json.dumps({"tensors": out, "metadata": meta}))
         """
-        let (status, output) = try python(script, [file])
+        let (status, output) = try python(script, [ours, theirs])
+        if status == 77 {
+            throw XCTSkip("/usr/bin/python3 cannot import torch and safetensors (\(output.trimmingCharacters(in: .whitespacesAndNewlines))); "
+                          + "install with /usr/bin/python3 -m pip install --break-system-packages safetensors")
+        }
         XCTAssertEqual(status, 0, output)
+
+        // Python read FedKit's file.
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], output)
         XCTAssertEqual(json["metadata"] as? [String: String], metadata)
         let tensors = try XCTUnwrap(json["tensors"] as? [String: [String: Any]])
@@ -232,22 +240,11 @@ final class SafeTensorsTests: XCTestCase {
                 XCTAssertEqual(values.map { ($0 as? NSNumber)?.boolValue ?? false }, try tensor.ints().map { $0 != 0 }, name)
             }
         }
-    }
 
-    func testPythonWrittenFileLoads() throws {
-        try requirePythonSafetensors()
-        let file = path("from-python.safetensors")
-        let script = """
-        import sys, torch
-        from safetensors.torch import save_file
-        save_file({"w": torch.tensor([[1.5, -2.0], [0.25, 8.0]]), "i": torch.tensor([3, -4, 5], dtype=torch.int64),
-                   "b": torch.tensor([True, False, True])}, sys.argv[1], metadata={"k": "v"})
-        """
-        let (status, output) = try python(script, [file])
-        XCTAssertEqual(status, 0, output)
-        let (entries, meta) = try SafeTensors.read(file)
+        // FedKit reads Python's file.
+        let (read, meta) = try SafeTensors.read(theirs)
         XCTAssertEqual(meta, ["k": "v"])
-        let byName = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.tensor) })
+        let byName = Dictionary(uniqueKeysWithValues: read.map { ($0.name, $0.tensor) })
         XCTAssertEqual(try byName["w"]?.floats(), [1.5, -2, 0.25, 8])
         XCTAssertEqual(byName["w"]?.shape, [2, 2])
         XCTAssertEqual(try byName["i"]?.ints(), [3, -4, 5])

@@ -30,10 +30,11 @@ cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test:
   --seed N              partition / initialisation / sampling seed (default 1)
   --root DIR            Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
   --partition-out FILE  write each client's train and test indices as JSON (for the PyTorch reference)
+  --partition-only 1    stop after writing the partition (no training)
 """
 
 let fedAvgOptionKeys: Set<String> = ["rounds", "clients", "alpha", "epochs", "batch", "lr", "momentum", "workers", "threads",
-                                     "eval-batch", "seed", "root", "partition-out"]
+                                     "eval-batch", "seed", "root", "partition-out", "partition-only"]
 
 /// Peak resident set size of this process, in MiB (getrusage: kilobytes on Linux).
 func peakRSSMiB() -> Double {
@@ -87,9 +88,11 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
     let loadStart = clock.now
-    let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
+    var dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
     let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry, cacheDirectory: nil)
+    dataset = try dataset.withoutTrainingSamples()  // as ExperimentRunner does after the last seed's partition
     let loadSeconds = seconds(clock.now - loadStart)
+    let loadRSS = peakRSSMiB()
 
     if let path = options.values["partition-out"] {
         // One JSON object: per client its training indices (into the training set) and its
@@ -103,9 +106,19 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
+    if options.values["partition-only"].map({ ["1", "true", "yes"].contains($0) }) ?? false { return }
+
+    // The run writes its folder as `exp run` does (rounds.jsonl flushed every round), in a temporary place.
+    let directory = NSTemporaryDirectory() + "fedkit-bench-fedavg-\(ProcessInfo.processInfo.processIdentifier)"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let manifest = RunManifest(experiment: spec.name, method: "fedavg", seed: seed, experimentFile: spec.file, gitCommit: "bench",
+                               datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
+                               fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
+                               startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
+    let writer = try RunWriter(directory: directory, config: yaml, manifest: manifest)
     let times = RoundTimes()
     let run = try SimulationRun(spec: spec, method: spec.methods[0], seed: seed, dataset: dataset, clients: federation.clients,
-                                registry: registry, writer: nil, progress: { times.mark($0.round) })
+                                registry: registry, writer: writer, progress: { times.mark($0.round) })
     times.start()
     let result = try run.run()
     let perRound = times.durations()
@@ -122,6 +135,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         ("train_loss", String(format: "%.5f", last?.trainLoss ?? .nan)),
         ("global_accuracy", String(format: "%.5f", last?.globalAccuracy ?? .nan)),
         ("personalized_weighted", String(format: "%.5f", last?.personalized?.weightedMean ?? .nan)),
+        ("load_max_rss_mib", String(format: "%.1f", loadRSS)),
         ("max_rss_mib", String(format: "%.1f", peakRSSMiB())),
     ]
     print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")

@@ -30,15 +30,17 @@ public final class ExperimentRunner: @unchecked Sendable {
     public func run() throws -> Outcome {
         let datasetPlugin = try registry.make(spec.dataset, as: (any DatasetPlugin).self)
         log("loading dataset \(spec.dataset.name)")
-        let dataset = try datasetPlugin.load()
+        var dataset = try datasetPlugin.load()
         log("\(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test samples, \(dataset.classes) classes, input \(dataset.inputShape)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try RunWriter.writeAtomically(YAMLEmitter.emit(spec.resolved), to: "\(directory)/config.yaml")
         var results: [RunResult] = []
         var failures: [RunFailure] = []
-        for seed in spec.seeds {
+        for (index, seed) in spec.seeds.enumerated() {
             let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry,
                                                     cacheDirectory: "\(spec.output)/.cache/partitions")
+            // After the last partition, runs read only the clients' own copies: free the full training set.
+            if index == spec.seeds.count - 1 { dataset = try dataset.withoutTrainingSamples() }
             log("seed \(seed): \(federation.summaryLine)")
             for method in spec.methods {
                 do {

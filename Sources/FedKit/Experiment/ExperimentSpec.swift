@@ -31,7 +31,7 @@ public struct ExperimentLoader: Sendable {
         var root = try YAMLParser.parse(file: path)
         for assignment in overrides {
             let (keyPath, value) = try YAMLOverride.parse(assignment)
-            root = try root.setting(path: keyPath, to: value)
+            root = try Self.expandingMethodShorthand(root, for: keyPath).setting(path: keyPath, to: value)
         }
         return try resolve(root, file: path)
     }
@@ -183,6 +183,16 @@ public struct ExperimentLoader: Sendable {
 }
 
 extension ExperimentLoader {
+    /// `methods: [fedprox]` with `--set methods[0].trainer.mu=0.5`: a method written as a bare
+    /// preset name becomes `{name: fedprox}` first, so that its fields can be overridden.
+    static func expandingMethodShorthand(_ root: YAMLNode, for keyPath: [String]) throws -> YAMLNode {
+        guard keyPath.count > 2, keyPath[0] == "methods", let index = Int(keyPath[1]),
+              let items = root["methods"]?.items, items.indices.contains(index),
+              items[index].scalarValue != nil, !items[index].isNull else { return root }
+        let item = items[index]
+        return try root.setting(path: ["methods", keyPath[1]], to: .mapping([("name", item)], at: item.location))
+    }
+
     /// Experiment, run and method-label names become folder names.
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name != "." && name != ".." && name.allSatisfy { $0.isLetter || $0.isNumber || "-_.".contains($0) }

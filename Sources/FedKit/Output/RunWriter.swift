@@ -81,6 +81,21 @@ public struct RunManifest: Codable, Sendable {
     public var startedAt: String
     public var host: String
 
+    public init(experiment: String, method: String, seed: Int, experimentFile: String, gitCommit: String, datasetHash: String,
+                partitionHash: String, fedkitVersion: String, torchVersion: String, startedAt: String, host: String) {
+        self.experiment = experiment
+        self.method = method
+        self.seed = seed
+        self.experimentFile = experimentFile
+        self.gitCommit = gitCommit
+        self.datasetHash = datasetHash
+        self.partitionHash = partitionHash
+        self.fedkitVersion = fedkitVersion
+        self.torchVersion = torchVersion
+        self.startedAt = startedAt
+        self.host = host
+    }
+
     enum CodingKeys: String, CodingKey {
         case experiment, method, seed, host
         case experimentFile = "experiment_file"

@@ -32,10 +32,13 @@ public enum YAMLReference {
         ## Method entries
 
         A method is a preset (`plugins/methods/NAME.yaml`) or a mapping that starts from one and overrides
-        fields: `name` (the preset), `label` (the run's name; defaults to the preset name; must be unique),
+        fields: `name` (the preset), `label` (the run's folder name; defaults to the preset name; must be unique and
+        use only letters, digits, `-`, `_` and `.`),
         `trainer`, `aggregator`, `generator`, `distiller` (plugin mappings; naming another plugin replaces the
         preset's choice), `personal` (`none` | `head` | `model`: what a client keeps and is evaluated with),
         `local_start` (`global` | `personal` | `global-body`: where local training starts; default from `personal`).
+        On the command line, `--set methods[1].trainer.mu=0.5` overrides a field of the second method, also when the
+        file names it by its preset alone.
 
 
         """

@@ -5,7 +5,8 @@ import Torch
 ///
 /// States are held as one contiguous vector per client (names kept once per layout). When
 /// the held bytes exceed `memoryBudget`, the least recently used states are written to
-/// `spillDirectory` as safetensors files and reloaded on demand.
+/// `spillDirectory` as safetensors files and reloaded on demand (a state read back and not
+/// replaced since is not written again when it spills a second time).
 public final class ClientStateStore: @unchecked Sendable {
     struct Layout { var names: [String]; var shapes: [[Int]] }
     struct Slot { var layout: Int; var flat: Tensor?; var lastUse: Int; var onDisk: Bool }
@@ -51,8 +52,29 @@ public final class ClientStateStore: @unchecked Sendable {
         }
     }
 
-    /// The stored state of `client` as fresh tensors, or nil.
+    /// The stored state of `client` as fresh tensors (one copy of the stored vector), or nil.
     public func get(_ client: Int) throws -> StateDict? {
+        guard let (flat, layout) = try held(client) else { return nil }
+        return try Self.views(of: withoutGrad { try flat.clone() }, layout: layout)
+    }
+
+    /// Copies the stored state of `client` into the matching entries of `layer` (other entries keep
+    /// their values), straight from the stored vector: no intermediate copy. False when none is stored.
+    @discardableResult
+    public func load(_ client: Int, into layer: any Layer) throws -> Bool {
+        guard let (flat, layout) = try held(client) else { return false }
+        // The views keep `flat` alive even if a concurrent put or spill replaces it.
+        try layer.load(Self.views(of: flat, layout: layout), strict: false)
+        return true
+    }
+
+    /// Entry names of the stored state of `client` (no tensor work), or nil.
+    public func names(_ client: Int) -> [String]? {
+        lock.withLock { slots[client].map { layouts[$0.layout].names } }
+    }
+
+    /// The stored vector of `client` (read back from disk if it was spilled) and its layout.
+    private func held(_ client: Int) throws -> (Tensor, Layout)? {
         try lock.withLock {
             guard var slot = slots[client] else { return nil }
             clock += 1
@@ -66,17 +88,29 @@ public final class ClientStateStore: @unchecked Sendable {
                     throw PluginError("client state file \(path) is empty")
                 }
                 flat = loaded
-                slot.flat = loaded
+                slot.flat = loaded  // the file stays valid until the next put: a later spill need not rewrite it
                 heldBytes += loaded.count * 4
             }
             slots[client] = slot
             try spillIfNeeded(keeping: client)
-            let layout = layouts[slot.layout]
-            let tensors = try layout.shapes.map { try Tensor.zeros($0) }
-            let state = StateDict(zip(layout.names, tensors).map { ($0, $1) })
-            try state.load(flat: flat)
-            return state
+            return (flat, layouts[slot.layout])
         }
+    }
+
+    /// Entries that are views (slices) of `flat`, in layout order.
+    private static func views(of flat: Tensor, layout: Layout) throws -> StateDict {
+        var offset = 0
+        var entries: [(name: String, tensor: Tensor)] = []
+        entries.reserveCapacity(layout.names.count)
+        for (name, shape) in zip(layout.names, layout.shapes) {
+            let count = shape.reduce(1, *)
+            entries.append((name, try flat.slice(offset..<(offset + count)).view(shape)))
+            offset += count
+        }
+        guard offset == flat.count else {
+            throw PluginError("client state holds \(flat.count) values, its layout \(offset)")
+        }
+        return StateDict(entries)
     }
 
     private func spillPath(_ client: Int) -> String { "\(spillDirectory ?? ".")/client-\(client).safetensors" }
@@ -87,7 +121,7 @@ public final class ClientStateStore: @unchecked Sendable {
         let victims = slots.filter { $0.value.flat != nil && $0.key != keep }.sorted { $0.value.lastUse < $1.value.lastUse }
         for (client, slot) in victims where heldBytes > memoryBudget {
             guard let flat = slot.flat else { continue }
-            try SafeTensors.write([("state", flat)], to: spillPath(client))
+            if !slot.onDisk { try SafeTensors.write([("state", flat)], to: spillPath(client)) }
             slots[client]?.flat = nil
             slots[client]?.onDisk = true
             heldBytes -= flat.count * 4

@@ -9,6 +9,13 @@ public struct RunSettings: Sendable {
     public var evalBatchSize: Int
     public var lastRounds: Int
     public var finetuneEpochs: Int
+    /// Whether each client's test split is made of rows of the dataset's test set (`local_test`
+    /// matched or natural; not holdout). Then every client tested with the global model (or its
+    /// body) is served by one pass of the global model over the test set.
+    public var clientTestsFromTestSet: Bool
+    /// Bytes of client personal state kept in memory before the least recently used states spill
+    /// to the run folder (1 GiB; 1,000 personal cnn-cifar100 models are 4.3 GB).
+    public var stateMemoryBudget: Int = 1 << 30
 
     public init(federation: Parameters, evaluation: Parameters, clients: Int) {
         rounds = federation.int("rounds")
@@ -24,6 +31,7 @@ public struct RunSettings: Sendable {
         evalBatchSize = evaluation.int("batch_size")
         lastRounds = evaluation.int("last_rounds")
         finetuneEpochs = evaluation.int("finetune_epochs")
+        clientTestsFromTestSet = evaluation.optionalString("local_test") != LocalTestMode.holdout.rawValue
     }
 
     /// Whether round `r` (1-based) is evaluated.

@@ -42,6 +42,11 @@ public final class SimulationRun: @unchecked Sendable {
     let pool: WorkerPool
     let store: ClientStateStore
     var timesSampled: [Int]
+    /// Per client, the rows of the dataset's test set its test split is made of (checked label by
+    /// label), or nil when it is tested on other data (holdout): see `evaluate`.
+    let testRows: [[Int]?]
+    /// Every client's personalised accuracy at the latest evaluation (clients.csv reuses the final one).
+    var lastClientAccuracies: [Double]?
 
     public init(spec: ExperimentSpec, method: MethodSpec, seed: Int, dataset: DatasetSplits, clients: [ClientData],
                 registry: PluginRegistry, writer: RunWriter?, progress: (@Sendable (RunProgress) -> Void)? = nil) throws {
@@ -67,8 +72,21 @@ public final class SimulationRun: @unchecked Sendable {
         pool = try WorkerPool(count: settings.workers, threadsPerWorker: settings.threadsPerWorker) {
             try modelPlugin.build(input, generator: RandomGenerator(seed: 0))
         }
-        store = ClientStateStore(spillDirectory: writer.map { $0.directory + "/client-state" })
+        store = ClientStateStore(memoryBudget: settings.stateMemoryBudget, spillDirectory: writer.map { $0.directory + "/client-state" })
         timesSampled = Array(repeating: 0, count: clients.count)
+        testRows = Self.testRows(clients: clients, test: dataset.test, fromTestSet: settings.clientTestsFromTestSet)
+    }
+
+    /// The test-set rows of each client's test split, when the splits are drawn from the test set.
+    static func testRows(clients: [ClientData], test: LabeledSamples, fromTestSet: Bool) -> [[Int]?] {
+        guard fromTestSet else { return clients.map { _ in nil } }
+        let labels = test.labelArray
+        return clients.map { client in
+            let rows = client.testIndices
+            guard rows.count == client.test.count,
+                  zip(rows, client.test.labelArray).allSatisfy({ $0 >= 0 && $0 < labels.count && labels[$0] == $1 }) else { return nil }
+            return rows
+        }
     }
 
     var seed64: UInt64 { UInt64(seed) }
@@ -78,6 +96,10 @@ public final class SimulationRun: @unchecked Sendable {
         let start = Date()
         var records: [RoundRecord] = []
         TorchThreads.set(settings.workers * settings.threadsPerWorker)
+        // OpenBLAS's pool is process-wide: parallel workers must not share (and spin on) it.
+        let blasBefore = BLASThreads.current
+        BLASThreads.set(BLASThreads.count(workers: settings.workers, threadsPerWorker: settings.threadsPerWorker))
+        defer { if let blasBefore { BLASThreads.set(blasBefore) } }
         for round in 1...settings.rounds {
             let roundStart = Date()
             var timing = RoundTiming(round: round, localSeconds: 0, aggregateSeconds: 0, serverSeconds: 0, evalSeconds: 0, totalSeconds: 0)
@@ -86,7 +108,9 @@ public final class SimulationRun: @unchecked Sendable {
 
             // 1. Local updates, in parallel.
             var t = Date()
-            let globalSnapshot = try global.stateDict().copy()
+            // The round's global model for the trainers: detached views, not a copy (nothing writes
+            // the global model until every client of the round has finished).
+            let globalSnapshot = StateDict(try global.stateDict().entries.map { ($0.name, try $0.tensor.detached()) })
             let outcomes = try pool.map(sampled) { worker, client in
                 try self.trainClient(client, round: round, worker: worker, global: globalSnapshot)
             }
@@ -226,34 +250,111 @@ public final class SimulationRun: @unchecked Sendable {
     /// when it has none yet (never a random head).
     func evaluationState(client: Int, worker: Worker) throws {
         try worker.model.load(global.stateDict())
-        guard method.personal != .none, let personal = try store.get(client) else { return }
-        try worker.model.load(personal, strict: false)
+        guard method.personal != .none else { return }
+        try store.load(client, into: worker.model)
+    }
+
+    /// How one client's personalised accuracy is computed.
+    enum ClientTest {
+        /// Tested with the global model on rows of the test set: read off the global pass.
+        case globalRows([Int])
+        /// Its own head on the global body, on rows of the test set: the head applied to the
+        /// global pass's body features of those rows.
+        case head([Int])
+        /// Its own model (or data outside the test set): a forward pass over its test split.
+        case full
+    }
+
+    func clientTests() -> [ClientTest] {
+        clients.indices.map { c in
+            guard let rows = testRows[c] else { return .full }
+            guard method.personal != .none, let names = store.names(c) else { return .globalRows(rows) }
+            return names.allSatisfy({ $0.hasPrefix("head.") }) ? .head(rows) : .full
+        }
+    }
+
+    /// The global model over the whole test set in evaluation batches spread over the workers:
+    /// per-sample correctness, and the body's features when `features` is set.
+    func globalTestPass(features keepFeatures: Bool) throws -> (correct: [Bool], features: Tensor?) {
+        let test = dataset.test
+        guard test.count > 0 else { return ([], nil) }
+        let state = global.stateDict()
+        let size = settings.evalBatchSize
+        let starts = Array(stride(from: 0, to: test.count, by: size))
+        let parts = try pool.map(starts) { worker, start -> (predictions: [Int], features: Tensor?) in
+            let model = worker.model
+            try model.load(state)
+            model.setTraining(false)
+            return try withoutGrad {
+                let x = try test.inputs.slice(start..<Swift.min(start + size, test.count))
+                guard keepFeatures else { return (try model.forward(x).argmax(dim: 1).ints(), nil) }
+                let f = try model.features(x)
+                return (try model.head.forward(f).argmax(dim: 1).ints(), f)
+            }
+        }
+        let correct = zip(parts.flatMap(\.predictions), test.labelArray).map { $0 == $1 }
+        return (correct, keepFeatures ? try Tensor.cat(parts.compactMap(\.features)) : nil)
+    }
+
+    /// Every client's accuracy with the model DESIGN §7 names (see `evaluationState`), plus the global
+    /// model's accuracy on the whole test set when the method has a global model.
+    ///
+    /// When a client's test split is rows of the test set (local_test: matched or natural), a client
+    /// tested with the global model needs no pass of its own: one pass of the global model over the
+    /// test set serves them all (FedAvg, FedProx, and every client not sampled yet), and clients with
+    /// a personal head get their head applied to that pass's body features. Only whole personal
+    /// models (Local, Ditto, FedBKD) and holdout splits run a forward pass per client.
+    func personalizedAccuracies() throws -> (clients: [Double], global: Double?) {
+        let tests = clientTests()
+        let needsFeatures = tests.contains { if case .head = $0 { return true } else { return false } }
+        let needsPass = aggregator.updatesGlobalModel || tests.contains { if case .full = $0 { return false } else { return true } }
+        let pass = needsPass ? try globalTestPass(features: needsFeatures) : nil
+        let batchSize = settings.evalBatchSize
+        let accuracies = try pool.map(Array(clients.indices)) { worker, client -> Double in
+            switch tests[client] {
+            case .globalRows(let rows):
+                return Accuracy.fraction(rows.map { pass!.correct[$0] })
+            case .head(let rows):
+                guard !rows.isEmpty, let features = pass?.features else { return 0 }
+                let model = worker.model
+                try self.store.load(client, into: model)
+                model.setTraining(false)
+                let labels = self.clients[client].test.labelArray
+                var correct = 0
+                try withoutGrad {
+                    for start in stride(from: 0, to: rows.count, by: batchSize) {
+                        let end = Swift.min(start + batchSize, rows.count)
+                        let logits = try model.head.forward(features.rows(Array(rows[start..<end])))
+                        for (i, p) in try logits.argmax(dim: 1).ints().enumerated() where p == labels[start + i] { correct += 1 }
+                    }
+                }
+                return Double(correct) / Double(rows.count)
+            case .full:
+                try self.evaluationState(client: client, worker: worker)
+                worker.model.setTraining(false)
+                return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test, batchSize: batchSize))
+            }
+        }
+        let globalAccuracy = aggregator.updatesGlobalModel ? pass.map { Accuracy.fraction($0.correct) } : nil
+        return (accuracies, globalAccuracy)
     }
 
     func evaluate(into record: inout RoundRecord) throws {
-        global.setTraining(false)
-        defer { global.setTraining(true) }
-        if aggregator.updatesGlobalModel {
-            record.globalAccuracy = Accuracy.fraction(try Accuracy.correctness(of: global, on: dataset.test, batchSize: settings.evalBatchSize))
-        }
-        let all = Array(clients.indices)
-        let accuracies = try pool.map(all) { worker, client -> Double in
-            try self.evaluationState(client: client, worker: worker)
-            worker.model.setTraining(false)
-            return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test,
-                                                              batchSize: self.settings.evalBatchSize))
-        }
+        let (accuracies, globalAccuracy) = try personalizedAccuracies()
+        lastClientAccuracies = accuracies
+        record.globalAccuracy = globalAccuracy
         let sizes = clients.map(\.test.count)
         record.personalized = PersonalizedAccuracy(accuracies: accuracies, testSizes: sizes)
         if let finetuner {
-            let tuned = try pool.map(all) { worker, client -> Double in
+            let globalSnapshot = try global.stateDict().copy()
+            let tuned = try pool.map(Array(clients.indices)) { worker, client -> Double in
                 try self.evaluationState(client: client, worker: worker)
                 worker.model.setTraining(true)
                 var local = self.settings.local
                 local.epochs = self.settings.finetuneEpochs
                 let context = ClientTrainingContext(
                     client: client, round: record.round, model: worker.model, scratch: worker.scratch,
-                    data: self.clients[client].train, global: try self.global.stateDict().copy(), personal: nil, settings: local,
+                    data: self.clients[client].train, global: globalSnapshot, personal: nil, settings: local,
                     generator: RandomGenerator(seed: Seeds.derive(self.seed64, "finetune", record.round, client)))
                 _ = try finetuner.train(context)
                 worker.model.setTraining(false)
@@ -264,16 +365,11 @@ public final class SimulationRun: @unchecked Sendable {
         }
     }
 
-    /// Per-client final figures for clients.csv.
+    /// Per-client final figures for clients.csv (the final round is always evaluated: its
+    /// accuracies are reused, not recomputed).
     func clientReport() throws -> [ClientRow] {
-        let all = Array(clients.indices)
-        let accuracies = try pool.map(all) { worker, client -> Double in
-            try self.evaluationState(client: client, worker: worker)
-            worker.model.setTraining(false)
-            return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test,
-                                                              batchSize: self.settings.evalBatchSize))
-        }
-        return all.map { c in
+        let accuracies = try lastClientAccuracies ?? personalizedAccuracies().clients
+        return clients.indices.map { c in
             ClientRow(client: c, trainSamples: clients[c].train.count, testSamples: clients[c].test.count,
                       classes: clients[c].classCounts.filter { $0 > 0 }.count, timesSampled: timesSampled[c],
                       hasPersonalState: store.contains(c), personalizedAccuracy: accuracies[c])

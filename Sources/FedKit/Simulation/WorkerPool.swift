@@ -27,7 +27,9 @@ public final class WorkerPool: @unchecked Sendable {
         self.threadsPerWorker = threadsPerWorker
     }
 
-    /// Applies `job` to every item; the first error stops the remaining items and is rethrown.
+    /// Applies `job` to every item; an error stops the items not yet started, and the error of the
+    /// lowest failing item is rethrown (the same one whatever the number of workers). The calling
+    /// thread's torch thread count is restored afterwards (it may run jobs itself).
     public func map<Item, Result>(_ items: [Item], _ job: (Worker, Item) throws -> Result) throws -> [Result] {
         guard !items.isEmpty else { return [] }
         return try withoutActuallyEscaping(job) { job in try map(items, escaping: job) }
@@ -35,6 +37,8 @@ public final class WorkerPool: @unchecked Sendable {
 
     private func map<Item, Result>(_ items: [Item], escaping job: @escaping (Worker, Item) throws -> Result) throws -> [Result] {
         let state = PoolState<Result>(count: items.count)
+        let callerThreads = TorchThreads.current
+        defer { TorchThreads.set(callerThreads) }
         let run: (Int) -> Void = { w in
             TorchThreads.set(self.threadsPerWorker)
             let worker = self.workers[w]
@@ -42,7 +46,7 @@ public final class WorkerPool: @unchecked Sendable {
                 do {
                     state.store(i, try job(worker, items[i]))
                 } catch {
-                    state.fail(error)
+                    state.fail(i, error)
                 }
             }
         }
@@ -69,7 +73,7 @@ final class PoolState<Result>: @unchecked Sendable {
     private let lock = NSLock()
     private var nextIndex = 0
     private var values: [Result?]
-    private var error: (any Error)?
+    private var error: (index: Int, error: any Error)?
 
     init(count: Int) { values = Array(repeating: nil, count: count) }
 
@@ -82,11 +86,13 @@ final class PoolState<Result>: @unchecked Sendable {
     }
 
     func store(_ i: Int, _ value: Result) { lock.withLock { values[i] = value } }
-    func fail(_ e: any Error) { lock.withLock { if error == nil { error = e } } }
+    /// Items are handed out in order, so every item below a failing one has started and runs to
+    /// its end: keeping the lowest index makes the reported error independent of scheduling.
+    func fail(_ i: Int, _ e: any Error) { lock.withLock { if error == nil || i < error!.index { error = (i, e) } } }
 
     func results() throws -> [Result] {
         try lock.withLock {
-            if let error { throw error }
+            if let error { throw error.error }
             return values.map { $0! }
         }
     }

@@ -18,6 +18,7 @@ struct Run: ParsableCommand {
     var out: String?
 
     func run() throws {
+        OpenMPSettings.ensurePassiveWaiting()
         let registry = try builtinRegistry()
         var spec = try experiment.load(registry: registry)
         if let only {
@@ -105,5 +106,20 @@ final class StatusLine: @unchecked Sendable {
             FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
             lineShown = false
         }
+    }
+}
+
+/// OpenMP's default "active" waiting makes idle torch threads spin, which slows the parallel
+/// client workers several-fold on a small machine. libgomp reads OMP_WAIT_POLICY when it is
+/// loaded, before `main`, so when it is unset `exp run` sets it and re-executes itself once.
+enum OpenMPSettings {
+    static func ensurePassiveWaiting() {
+        guard getenv("OMP_WAIT_POLICY") == nil else { return }
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
+        let arguments = CommandLine.arguments
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &argv)
+        // execv returns only on failure: carry on with the default policy.
+        argv.forEach { free($0) }
     }
 }

@@ -16,14 +16,20 @@ public final class ClientStateStore: @unchecked Sendable {
     private var clock = 0
     private var heldBytes = 0
     private let lock = NSLock()
-    public let memoryBudget: Int
+    private var budget: Int
     public let spillDirectory: String?
+
+    /// Bytes of state kept in memory before the least recently used states spill (takes effect at the next put or get).
+    public var memoryBudget: Int {
+        get { lock.withLock { budget } }
+        set { lock.withLock { budget = newValue } }
+    }
 
     /// - Parameters:
     ///   - memoryBudget: bytes of state kept in memory before spilling (Int.max: never spill).
     ///   - spillDirectory: where spilled states go; required for spilling.
     public init(memoryBudget: Int = .max, spillDirectory: String? = nil) {
-        self.memoryBudget = memoryBudget
+        budget = memoryBudget
         self.spillDirectory = spillDirectory
     }
 
@@ -116,10 +122,10 @@ public final class ClientStateStore: @unchecked Sendable {
     private func spillPath(_ client: Int) -> String { "\(spillDirectory ?? ".")/client-\(client).safetensors" }
 
     private func spillIfNeeded(keeping keep: Int? = nil) throws {
-        guard heldBytes > memoryBudget, let dir = spillDirectory else { return }
+        guard heldBytes > budget, let dir = spillDirectory else { return }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let victims = slots.filter { $0.value.flat != nil && $0.key != keep }.sorted { $0.value.lastUse < $1.value.lastUse }
-        for (client, slot) in victims where heldBytes > memoryBudget {
+        for (client, slot) in victims where heldBytes > budget {
             guard let flat = slot.flat else { continue }
             if !slot.onDisk { try SafeTensors.write([("state", flat)], to: spillPath(client)) }
             slots[client]?.flat = nil

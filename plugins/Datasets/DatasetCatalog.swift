@@ -2,8 +2,8 @@ import FedKit
 
 /// The built-in dataset plugins, registered by BuiltinPlugins.
 public enum DatasetCatalog {
-    public static let plugins: [any Plugin.Type] = [
+    public static var plugins: [any Plugin.Type] { [
         CIFAR10Dataset.self, CIFAR100Dataset.self, MNISTDataset.self, FashionMNISTDataset.self,
         FEMNISTDataset.self, Sent140Dataset.self, SyntheticDataset.self,
-    ]
+    ] }
 }

@@ -2,8 +2,8 @@ import FedKit
 
 /// The built-in partitioner plugins, registered by BuiltinPlugins.
 public enum PartitionerCatalog {
-    public static let plugins: [any Plugin.Type] = [
+    public static var plugins: [any Plugin.Type] { [
         IIDPartitioner.self, DirichletPartitioner.self, ShardsPartitioner.self, NaturalPartitioner.self,
         QuantitySkewPartitioner.self,
-    ]
+    ] }
 }

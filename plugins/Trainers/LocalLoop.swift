@@ -1,17 +1,6 @@
 import FedKit
 import Torch
 
-extension Plugin {
-    /// `parameters` with every declared default filled in: YAML resolution already does this,
-    /// plugins built in code (tests, the engine's fine-tuner) may pass fewer.
-    static func withDefaults(_ parameters: Parameters) -> Parameters {
-        var filled = parameters
-        for spec in descriptor.parameters where filled[spec.name] == nil {
-            if let value = spec.defaultValue { filled.set(spec.name, value) }
-        }
-        return filled
-    }
-}
 
 /// A pull toward fixed anchor values: adds mu/2 * ||w - anchor||^2 to the objective of the
 /// optimised parameters (FedProx's proximal term, Ditto's personal regulariser).

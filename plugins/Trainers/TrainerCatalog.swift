@@ -2,7 +2,7 @@ import FedKit
 
 /// The built-in trainer plugins, registered by BuiltinPlugins.
 public enum TrainerCatalog {
-    public static let plugins: [any Plugin.Type] = [
+    public static var plugins: [any Plugin.Type] { [
         SGDTrainer.self, ProxTrainer.self, HeadThenBodyTrainer.self, DittoTrainer.self,
-    ]
+    ] }
 }

@@ -28,3 +28,15 @@ public struct PluginError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+extension Plugin {
+    /// `parameters` with every declared default filled in. YAML resolution already does this;
+    /// plugins built in code (tests, the engine's fine-tuner, other plugins) may pass fewer.
+    public static func withDefaults(_ parameters: Parameters) -> Parameters {
+        var filled = parameters
+        for spec in descriptor.parameters where filled[spec.name] == nil {
+            if let value = spec.defaultValue { filled.set(spec.name, value) }
+        }
+        return filled
+    }
+}

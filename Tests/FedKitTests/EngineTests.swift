@@ -169,7 +169,7 @@ final class EngineTests: XCTestCase {
                 if method.hasPrefix("fedbkd") { XCTAssertFalse(r.server.isEmpty, "\(method) reports server-step metrics") }
             }
             let rows = try EngineFixture.lines("\(run)/clients.csv")
-            XCTAssertEqual(rows.first, "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy")
+            XCTAssertEqual(rows.first, "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy")
             XCTAssertEqual(rows.count, 1 + clients, method)
             let sampled = rows.dropFirst().map { Int($0.split(separator: ",")[4])! }
             XCTAssertEqual(sampled.reduce(0, +), 3 * rounds, method)

@@ -24,6 +24,8 @@ public enum Sections {
         .int("matched_test_size", min: 1, optional: true,
              doc: "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)"),
         .int("finetune_epochs", default: 0, min: 0, doc: "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing"),
+        .bool("personal_global_test", default: false,
+              doc: "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes"),
         .int("last_rounds", default: 10, min: 1, doc: "report the mean over the last N evaluations beside the final one"),
         .int("batch_size", default: 1000, min: 1, doc: "evaluation batch size (no-grad)"),
     ]

@@ -41,9 +41,9 @@ public final class RunWriter: @unchecked Sendable {
 
     /// Writes clients.csv.
     public func writeClients(_ rows: [ClientRow]) throws {
-        var csv = "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy\n"
+        var csv = "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy\n"
         for r in rows {
-            csv += "\(r.client),\(r.trainSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.personalizedAccuracy)\n"
+            csv += "\(r.client),\(r.trainSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.personalizedAccuracy),\(r.globalTestAccuracy.map { "\($0)" } ?? "")\n"
         }
         try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
     }

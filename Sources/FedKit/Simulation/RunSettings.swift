@@ -9,6 +9,8 @@ public struct RunSettings: Sendable {
     public var evalBatchSize: Int
     public var lastRounds: Int
     public var finetuneEpochs: Int
+    /// Test every client's personal model on the whole test set after the last round.
+    public var personalGlobalTest: Bool
     /// Whether each client's test split is made of rows of the dataset's test set (`local_test`
     /// matched or natural; not holdout). Then every client tested with the global model (or its
     /// body) is served by one pass of the global model over the test set.
@@ -31,6 +33,7 @@ public struct RunSettings: Sendable {
         evalBatchSize = evaluation.int("batch_size")
         lastRounds = evaluation.int("last_rounds")
         finetuneEpochs = evaluation.int("finetune_epochs")
+        personalGlobalTest = evaluation.bool("personal_global_test")
         clientTestsFromTestSet = evaluation.optionalString("local_test") != LocalTestMode.holdout.rawValue
     }
 

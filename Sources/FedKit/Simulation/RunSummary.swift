@@ -2,7 +2,8 @@
 public enum RunSummary {
     /// The metrics reported per run, in table order.
     public static let metricNames = ["global_accuracy", "personalized_weighted", "personalized_mean", "personalized_std",
-                                     "personalized_bottom_decile", "personalized_worst", "personalized_ft_weighted"]
+                                     "personalized_bottom_decile", "personalized_worst", "personalized_ft_weighted",
+                                     "personal_on_global_test_mean", "personal_on_global_test_max"]
 
     /// Metric name -> (value at the final evaluation, mean over the last `last` evaluations).
     public static func metrics(_ records: [RoundRecord], last: Int) -> [String: (final: Double, lastMean: Double)] {

@@ -160,7 +160,14 @@ public final class SimulationRun: @unchecked Sendable {
         let clientRows = try clientReport()
         try writer?.writeClients(clientRows)
         try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
-        return RunResult(method: method.label, seed: seed, records: records, summary: RunSummary.metrics(records, last: settings.lastRounds))
+        var summary = RunSummary.metrics(records, last: settings.lastRounds)
+        let onGlobalTest = clientRows.compactMap(\.globalTestAccuracy)
+        if !onGlobalTest.isEmpty {
+            let mean = onGlobalTest.reduce(0, +) / Double(onGlobalTest.count)
+            summary["personal_on_global_test_mean"] = (mean, mean)
+            summary["personal_on_global_test_max"] = (onGlobalTest.max()!, onGlobalTest.max()!)
+        }
+        return RunResult(method: method.label, seed: seed, records: records, summary: summary)
     }
 
     struct ClientOutcome {
@@ -370,10 +377,20 @@ public final class SimulationRun: @unchecked Sendable {
     /// accuracies are reused, not recomputed).
     func clientReport() throws -> [ClientRow] {
         let accuracies = try lastClientAccuracies ?? personalizedAccuracies().clients
+        var onGlobalTest: [Double]? = nil
+        if settings.personalGlobalTest, method.personal != .none {
+            onGlobalTest = try pool.map(Array(clients.indices)) { worker, client -> Double in
+                try self.evaluationState(client: client, worker: worker)
+                worker.model.setTraining(false)
+                return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.dataset.test,
+                                                                  batchSize: self.settings.evalBatchSize))
+            }
+        }
         return clients.indices.map { c in
             ClientRow(client: c, trainSamples: clients[c].train.count, testSamples: clients[c].test.count,
                       classes: clients[c].classCounts.filter { $0 > 0 }.count, timesSampled: timesSampled[c],
-                      hasPersonalState: store.contains(c), personalizedAccuracy: accuracies[c])
+                      hasPersonalState: store.contains(c), personalizedAccuracy: accuracies[c],
+                      globalTestAccuracy: onGlobalTest?[c])
         }
     }
 }
@@ -402,4 +419,6 @@ public struct ClientRow: Sendable {
     public var timesSampled: Int
     public var hasPersonalState: Bool
     public var personalizedAccuracy: Double
+    /// The client's personal model on the whole test set (eval.personal_global_test), else nil.
+    public var globalTestAccuracy: Double?
 }

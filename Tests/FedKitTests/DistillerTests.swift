@@ -80,7 +80,7 @@ final class DistillerTests: XCTestCase {
             let g = try ConditionalMLPGenerator(parameters: Parameters(["epochs": .int(2), "steps": .int(2)]))
             let context = try toy.context(seed: 21, global: toy.averagedGlobal())
             try g.train(context)
-            try distiller(["samples": .int(200), "feature_weight": .double(0.5)]).distill(context, source: PluginSource(generator: g))
+            try distiller(["samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5)]).distill(context, source: PluginSource(generator: g))
             return try [flat(context.global.stateDict())] + context.teachers.map { try flat($0.state) }
         }
         XCTAssertEqual(try run(), try run())

@@ -18,7 +18,8 @@ import Torch
 ///   teacher ensemble, logits sum_k w_{k,y} theta_k(x).
 /// Loss: T^2 KL(softmax(teacher/T) || softmax(student/T)) on logits, plus `feature_weight`
 /// times the same KL on the body's output (penultimate features, flattened, softmax over the
-/// feature dimension). Students run in eval mode (no dropout; batch-norm statistics are not
+/// feature dimension), plus `label_weight` times the cross-entropy against the samples'
+/// conditioning labels (off by default). Students run in eval mode (no dropout; batch-norm statistics are not
 /// moved toward synthetic data); SGD with momentum, a fresh optimiser per student and direction.
 public struct BidirectionalDistiller: DistillerPlugin {
     public static let descriptor = PluginDescriptor(
@@ -37,6 +38,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
                     doc: "local -> global: client after client (published), or one pass against the class-weighted teacher ensemble"),
             .string("directions", default: "both", choices: ["both", "g2l", "l2g"],
                     doc: "which distillation directions run (ablations: fedbkd-g2l, fedbkd-l2g)"),
+            .double("label_weight", default: 0, min: 0,
+                    doc: "weight of an extra cross-entropy between each student and the synthetic samples' conditioning labels (0: pure distillation, as published; meaningful only with a generator)"),
             .double("lr", default: 0.01, min: 0, minExclusive: true, doc: "SGD learning rate of the students"),
             .double("momentum", default: 0.5, min: 0, max: 0.999, doc: "SGD momentum"),
             .double("weight_decay", default: 0, min: 0, doc: "SGD weight decay on weights (rank >= 2 tensors) only"),
@@ -50,6 +53,7 @@ public struct BidirectionalDistiller: DistillerPlugin {
     public let l2gEpochs: Int
     public let temperature: Double
     public let featureWeight: Double
+    public let labelWeight: Double
     public let order: Order
     public let globalToLocal: Bool
     public let localToGlobal: Bool
@@ -65,6 +69,7 @@ public struct BidirectionalDistiller: DistillerPlugin {
         l2gEpochs = p.int("l2g_epochs")
         temperature = p.double("temperature")
         featureWeight = p.double("feature_weight")
+        labelWeight = p.double("label_weight")
         guard let order = Order(rawValue: p.string("order")) else {
             throw PluginError("bidirectional: order must be sequential or ensemble, got '\(p.string("order"))'")
         }
@@ -129,7 +134,7 @@ public struct BidirectionalDistiller: DistillerPlugin {
         for k in active {
             globalBefore[k] = try outputs(global, sets[k]!, kind: kind, grad: false)
         }
-        let union: (inputs: Tensor, targets: Outputs)?
+        let union: (inputs: Tensor, labels: [Int], targets: Outputs)?
         do {
             let needsEnsemble = localToGlobal && order == .ensemble && l2gEpochs > 0
             let unionInputs = needsEnsemble ? try Tensor.cat(active.map { sets[$0]! }) : nil
@@ -149,7 +154,7 @@ public struct BidirectionalDistiller: DistillerPlugin {
                     ensemble = Outputs(logits: logits, features: features)
                 }
             }
-            union = unionInputs.map { ($0, ensemble!) }
+            union = unionInputs.map { ($0, unionLabels, ensemble!) }
         }
 
         // Global -> local: each personal model's body learns from the aggregated global model.
@@ -162,7 +167,7 @@ public struct BidirectionalDistiller: DistillerPlugin {
                 if g2lEpochs > 0 {
                     let freeze = try GradientFreeze(student.head.parameters)
                     defer { try? freeze.restore() }
-                    try fit(student, parameters: student.body.parameters, inputs: x, targets: globalBefore[k]!,
+                    try fit(student, parameters: student.body.parameters, inputs: x, labels: labels[k], targets: globalBefore[k]!,
                             epochs: g2lEpochs, kind: kind, generator: context.generator)
                 }
                 after.append(try Self.kl(teacher: globalBefore[k]!.logits, student: outputs(student, x, kind: kind, grad: false).logits))
@@ -177,11 +182,11 @@ public struct BidirectionalDistiller: DistillerPlugin {
             let before = try active.map { try Self.kl(teacher: teacherBefore[$0]!.logits, student: globalBefore[$0]!.logits) }
             if l2gEpochs > 0 {
                 if let union {
-                    try fit(global, parameters: global.parameters, inputs: union.inputs, targets: union.targets,
+                    try fit(global, parameters: global.parameters, inputs: union.inputs, labels: union.labels, targets: union.targets,
                             epochs: l2gEpochs, kind: kind, generator: context.generator)
                 } else {
                     for k in active {
-                        try fit(global, parameters: global.parameters, inputs: sets[k]!, targets: teacherBefore[k]!,
+                        try fit(global, parameters: global.parameters, inputs: sets[k]!, labels: labels[k], targets: teacherBefore[k]!,
                                 epochs: l2gEpochs, kind: kind, generator: context.generator)
                     }
                 }
@@ -206,10 +211,11 @@ public struct BidirectionalDistiller: DistillerPlugin {
     }
 
     /// Trains `parameters` of `network` to match `targets` on `inputs`: shuffled mini-batches,
-    /// T^2 KL on logits (+ feature term), SGD with momentum.
-    func fit(_ network: Network, parameters: [Tensor], inputs: Tensor, targets: Outputs, epochs: Int, kind: InputKind,
-             generator: RandomGenerator) throws {
+    /// T^2 KL on logits (+ feature term, + label cross-entropy), SGD with momentum.
+    func fit(_ network: Network, parameters: [Tensor], inputs: Tensor, labels: [Int], targets: Outputs, epochs: Int,
+             kind: InputKind, generator: RandomGenerator) throws {
         let n = inputs.shape[0]
+        let y = try Tensor(labels)
         guard n > 0, !parameters.isEmpty else { return }
         let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(parameters, weightDecay: weightDecay),
                                 learningRate: learningRate, momentum: momentum)
@@ -223,6 +229,9 @@ public struct BidirectionalDistiller: DistillerPlugin {
                                                    temperature: temperature)
                 if featureWeight > 0, let f = out.features, let t = targets.features {
                     loss = try loss + Loss.distillationKL(student: f, teacher: t.indexSelect(dim: 0, index), temperature: temperature) * featureWeight
+                }
+                if labelWeight > 0 {
+                    loss = try loss + Loss.crossEntropy(out.logits, targets: y.indexSelect(dim: 0, index)) * labelWeight
                 }
                 let value = try loss.item()
                 guard value.isFinite else {

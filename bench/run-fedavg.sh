@@ -14,7 +14,8 @@
 #
 # Environment: ROUNDS (3), REPS (2), CLIENTS (20), ALPHA (0.1), SEED (1), PYTHON (/usr/bin/python3),
 # PY_THREADS (2), WORKERS (2), THREADS_PER_WORKER (1), SCRATCH (swift build --scratch-path, default
-# .build), FEDKIT_BENCH (a prebuilt fedkit-bench: skips the build), OUT (keep the JSON lines in this file).
+# .build), FEDKIT_BENCH (a prebuilt fedkit-bench: skips the build), OUT (keep the JSON lines in this file),
+# OMP_WAIT_POLICY (PASSIVE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,12 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 PY_THREADS=${PY_THREADS:-2}
 WORKERS=${WORKERS:-2}
 THREADS_PER_WORKER=${THREADS_PER_WORKER:-1}
+
+# libgomp's default active waiting makes idle OpenMP threads spin; on a 2-core machine that also
+# runs anything else this slows a 2-thread PyTorch process several-fold (docs/benchmarks.md, "CNN
+# training step"). `exp run` sets PASSIVE for itself; both programs get it here so that the
+# comparison does not reward FedKit for the reference's spinning. OMP_WAIT_POLICY=ACTIVE to compare as shipped.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 if [[ -z "${FEDKIT_BENCH:-}" ]]; then
     scratch=()
@@ -50,7 +57,7 @@ pytorch=("$PYTHON" bench/python/fedavg_reference.py --partition "$partition" --r
          --momentum 0.5 --epochs 1 --threads "$PY_THREADS" --seed "$SEED")
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB" >&2
-echo "torch (python): $("$PYTHON" -c 'import torch; print(torch.__version__)')" >&2
+echo "torch (python): $("$PYTHON" -c 'import torch; print(torch.__version__)'), OMP_WAIT_POLICY=$OMP_WAIT_POLICY" >&2
 for ((rep = 1; rep <= REPS; rep++)); do
     # Alternate which one goes first.
     if (( rep % 2 == 1 )); then order=(fedkit pytorch); else order=(pytorch fedkit); fi
@@ -67,17 +74,19 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = {impl: [r for r in rows if r["impl"] == impl] for impl in ("fedkit", "pytorch")}
 print()
-print(f"{'':8} {'runs':>4} {'s/round (median of runs)':>24} {'min-max':>15} {'all rounds':>36} {'peak RSS MiB':>12} {'global acc':>10}")
-median = {}
+print(f"{'':8} {'runs':>4} {'s/round: median run':>20} {'median round':>13} {'fastest round':>14} {'all rounds':>38} {'peak RSS MiB':>12} {'global acc':>10}")
+stats = {}
 for impl, rs in by.items():
     means = [r["mean_round_s"] for r in rs]
-    median[impl] = statistics.median(means)
     rounds = [s for r in rs for s in r["round_seconds"]]
-    print(f"{impl:8} {len(rs):>4} {median[impl]:>24.2f} {min(means):>7.2f}-{max(means):<7.2f} "
-          f"{' '.join(f'{s:.1f}' for s in rounds):>36} {max(r['max_rss_mib'] for r in rs):>12.0f} "
+    stats[impl] = (statistics.median(means), statistics.median(rounds), min(rounds))
+    print(f"{impl:8} {len(rs):>4} {stats[impl][0]:>20.2f} {stats[impl][1]:>13.2f} {stats[impl][2]:>14.2f} "
+          f"{' '.join(f'{s:.1f}' for s in rounds):>38} {max(r['max_rss_mib'] for r in rs):>12.0f} "
           f"{statistics.mean(r['global_accuracy'] for r in rs):>10.4f}")
 loads = [r[k] for r in rows for k in ("load_before", "load_after")]
-print(f"\nPyTorch / FedKit time per round: {median['pytorch'] / median['fedkit']:.2f}x "
-      f"(FedKit peak memory {max(r['max_rss_mib'] for r in by['fedkit']):.0f} MiB vs "
-      f"{max(r['max_rss_mib'] for r in by['pytorch']):.0f} MiB); load average during the runs {min(loads):.2f}-{max(loads):.2f}")
+f, p = stats["fedkit"], stats["pytorch"]
+print(f"\nPyTorch / FedKit time per round: {p[0] / f[0]:.2f}x by the median run, {p[1] / f[1]:.2f}x by the median round, "
+      f"{p[2] / f[2]:.2f}x by the fastest round")
+print(f"peak memory: FedKit {max(r['max_rss_mib'] for r in by['fedkit']):.0f} MiB, PyTorch {max(r['max_rss_mib'] for r in by['pytorch']):.0f} MiB; "
+      f"load average around the runs {min(loads):.2f}-{max(loads):.2f} (the benchmark itself counts: about 2)")
 PY

@@ -323,16 +323,21 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/engine/summary.csv"))
     }
 
-    /// With two workers, the reported failure is the lowest failing client's, as with one worker.
+    /// With two workers, the reported failure is the same as with one: the first failing client in
+    /// start order (clients start largest first).
     func testFailureReportedIsTheSameWithOneAndTwoWorkers() throws {
         var failures: [Int: RunFailure] = [:]
+        var largest = -1
         for workers in [1, 2] {
             let yaml = EngineFixture.yaml(output: "unused", methods: "[{ name: fedavg, trainer: { name: test-poison, round: 2 } }]",
                                           rounds: 3, perRound: "fraction: 1.0", workers: workers)
-            XCTAssertThrowsError(try EngineFixture.simulation(yaml).run()) { failures[workers] = $0 as? RunFailure }
+            let run = try EngineFixture.simulation(yaml)
+            let sizes = run.clients.map(\.train.count)
+            largest = sizes.indices.max { sizes[$0] != sizes[$1] ? sizes[$0] < sizes[$1] : $0 > $1 }!
+            XCTAssertThrowsError(try run.run()) { failures[workers] = $0 as? RunFailure }
         }
         XCTAssertEqual(failures[1]?.description, failures[2]?.description)
-        XCTAssertEqual(failures[1]?.client, 0)
+        XCTAssertEqual(failures[1]?.client, largest)
         XCTAssertEqual(failures[1]?.round, 2)
     }
 
@@ -519,7 +524,7 @@ final class EngineTests: XCTestCase {
     // MARK: - Worker pool
 
     func testWorkerPoolKeepsOrderReportsTheLowestFailureAndRestoresThreads() throws {
-        let pool = try WorkerPool(count: 2, threadsPerWorker: 1) { try Network(body: [], head: [], generator: RandomGenerator(seed: 0)) }
+        let pool = try WorkerPool(count: 2, threadsPerWorker: 1) { Network(body: [], head: [], generator: RandomGenerator(seed: 0)) }
         XCTAssertEqual(try pool.map(Array(0..<50)) { _, i in i * i }, (0..<50).map { $0 * $0 })
         XCTAssertEqual(try pool.map([Int]()) { _, i in i }, [])
         struct Boom: Error { let item: Int }
@@ -530,6 +535,13 @@ final class EngineTests: XCTestCase {
                 return i
             }) { XCTAssertEqual(($0 as? Boom)?.item, 7) }
         }
+        // With costs, jobs start largest first (seen in order with one worker); results stay in input order.
+        let single = try WorkerPool(count: 1, threadsPerWorker: 1) { Network(body: [], head: [], generator: RandomGenerator(seed: 0)) }
+        let started = LogLines()
+        let costs = [3, 9, 1, 9, 5]
+        XCTAssertEqual(try single.map(Array(0..<5), cost: { costs[$0] }) { _, i -> Int in started.append("\(i)"); return 10 * i },
+                       [0, 10, 20, 30, 40])
+        XCTAssertEqual(started.all, ["1", "3", "4", "0", "2"])
         TorchThreads.set(2)
         _ = try pool.map(Array(0..<4)) { _, i in i }
         XCTAssertEqual(TorchThreads.current, 2, "the caller's torch thread count is restored")

@@ -122,6 +122,13 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     times.start()
     let result = try run.run()
     let perRound = times.durations()
+    // Phase times of every round, from the run's timings.jsonl.
+    var phases: [String: [Double]] = [:]
+    for line in (try? String(contentsOfFile: "\(directory)/timings.jsonl", encoding: .utf8))?.split(separator: "\n") ?? [] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+        for key in ["local_s", "aggregate_s", "eval_s"] { phases[key, default: []].append(object[key] as? Double ?? .nan) }
+    }
+    func list(_ values: [Double]) -> String { "[" + values.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "]" }
     let last = result.records.last
     let mean = perRound.reduce(0, +) / Double(max(1, perRound.count))
     let fields: [(String, String)] = [
@@ -129,7 +136,9 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         ("train_samples", "\(federation.clients.reduce(0) { $0 + $1.train.count })"),
         ("client_test_samples", "\(federation.clients.reduce(0) { $0 + $1.test.count })"),
         ("workers", "\(workers)"), ("threads_per_worker", "\(threads)"),
-        ("round_seconds", "[" + perRound.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "]"),
+        ("round_seconds", list(perRound)),
+        ("local_seconds", list(phases["local_s"] ?? [])), ("aggregate_seconds", list(phases["aggregate_s"] ?? [])),
+        ("eval_seconds", list(phases["eval_s"] ?? [])),
         ("mean_round_s", String(format: "%.3f", mean)),
         ("load_s", String(format: "%.3f", loadSeconds)),
         ("train_loss", String(format: "%.5f", last?.trainLoss ?? .nan)),

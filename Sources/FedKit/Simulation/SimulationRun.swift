@@ -112,7 +112,8 @@ public final class SimulationRun: @unchecked Sendable {
             // The round's global model for the trainers: detached views, not a copy (nothing writes
             // the global model until every client of the round has finished).
             let globalSnapshot = StateDict(try global.stateDict().entries.map { ($0.name, try $0.tensor.detached()) })
-            let outcomes = try pool.map(sampled) { worker, client in
+            // Largest clients first, so that no long client runs alone at the end of the round.
+            let outcomes = try pool.map(sampled, cost: { self.clients[$0].train.count }) { worker, client in
                 try self.trainClient(client, round: round, worker: worker, global: globalSnapshot)
             }
             for o in outcomes {

@@ -27,26 +27,36 @@ public final class WorkerPool: @unchecked Sendable {
         self.threadsPerWorker = threadsPerWorker
     }
 
-    /// Applies `job` to every item; an error stops the items not yet started, and the error of the
-    /// lowest failing item is rethrown (the same one whatever the number of workers). The calling
-    /// thread's torch thread count is restored afterwards (it may run jobs itself).
-    public func map<Item, Result>(_ items: [Item], _ job: (Worker, Item) throws -> Result) throws -> [Result] {
+    /// Applies `job` to every item; results come back in input order. Items start in input order,
+    /// or by decreasing `cost` when given (largest first: the longest jobs do not end up alone at
+    /// the end of a round while the other workers idle). An error stops the items not yet started,
+    /// and the error of the first failing item in start order is rethrown (the same one whatever
+    /// the number of workers). The calling thread's torch thread count is restored afterwards (it
+    /// may run jobs itself).
+    public func map<Item, Result>(_ items: [Item], cost: ((Item) -> Int)? = nil,
+                                  _ job: (Worker, Item) throws -> Result) throws -> [Result] {
         guard !items.isEmpty else { return [] }
-        return try withoutActuallyEscaping(job) { job in try map(items, escaping: job) }
+        var order = Array(items.indices)
+        if let cost {
+            let costs = items.map(cost)
+            order.sort { costs[$0] != costs[$1] ? costs[$0] > costs[$1] : $0 < $1 }
+        }
+        return try withoutActuallyEscaping(job) { job in try map(items, order: order, escaping: job) }
     }
 
-    private func map<Item, Result>(_ items: [Item], escaping job: @escaping (Worker, Item) throws -> Result) throws -> [Result] {
+    private func map<Item, Result>(_ items: [Item], order: [Int], escaping job: @escaping (Worker, Item) throws -> Result) throws -> [Result] {
         let state = PoolState<Result>(count: items.count)
         let callerThreads = TorchThreads.current
         defer { TorchThreads.set(callerThreads) }
         let run: (Int) -> Void = { w in
             TorchThreads.set(self.threadsPerWorker)
             let worker = self.workers[w]
-            while let i = state.next() {
+            while let position = state.next() {
+                let i = order[position]
                 do {
                     state.store(i, try job(worker, items[i]))
                 } catch {
-                    state.fail(i, error)
+                    state.fail(position, error)
                 }
             }
         }
@@ -86,8 +96,8 @@ final class PoolState<Result>: @unchecked Sendable {
     }
 
     func store(_ i: Int, _ value: Result) { lock.withLock { values[i] = value } }
-    /// Items are handed out in order, so every item below a failing one has started and runs to
-    /// its end: keeping the lowest index makes the reported error independent of scheduling.
+    /// Positions are handed out in order, so every position below a failing one has started and runs
+    /// to its end: keeping the lowest position makes the reported error independent of scheduling.
     func fail(_ i: Int, _ e: any Error) { lock.withLock { if error == nil || i < error!.index { error = (i, e) } } }
 
     func results() throws -> [Result] {

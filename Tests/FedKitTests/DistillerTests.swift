@@ -60,6 +60,32 @@ final class DistillerTests: XCTestCase {
         XCTAssertTrue(context.workspace[0].parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored")
     }
 
+    /// `g2l_classes: seen`: the KL is between the two models' distributions renormalised over the
+    /// client's classes, and distillation lowers it while changing only the body.
+    func testGlobalToLocalOverTheClientsClassesOnly() throws {
+        let mask = try BidirectionalDistiller.seenClassMask([0.5, 0, 0.25, 0])
+        XCTAssertEqual(try mask.floats(), [0, -1e4, 0, -1e4])
+        let teacher = try Tensor([1, 5, 0, -2] as [Float], shape: [1, 4]), student = try Tensor([0, -3, 2, 7] as [Float], shape: [1, 4])
+        // Over classes 0 and 2 only: p = softmax(1, 0), q = softmax(0, 2).
+        let p = [exp(1.0), 1].map { $0 / (exp(1.0) + 1) }, q = [1, exp(2.0)].map { $0 / (1 + exp(2.0)) }
+        let expected = p[0] * log(p[0] / q[0]) + p[1] * log(p[1] / q[1])
+        XCTAssertEqual(try BidirectionalDistiller.kl(teacher: teacher + mask, student: student + mask), expected, accuracy: 1e-5)
+
+        let toy = try FedBKDToy()
+        let context = try toy.context(global: toy.averagedGlobal())
+        try distiller(["directions": .string("g2l"), "g2l_classes": .string("seen")]).distill(context, source: BlobSource())
+        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]), klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
+        XCTAssertTrue(klBefore.isFinite && klAfter.isFinite)
+        XCTAssertLessThan(klAfter, klBefore, "\(klBefore) -> \(klAfter)")
+        for k in toy.teachers.indices {
+            XCTAssertEqual(try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
+        }
+        let all = try toy.context(global: toy.averagedGlobal())
+        try distiller(["directions": .string("g2l")]).distill(all, source: BlobSource())
+        XCTAssertNotEqual(try flat(all.teachers[0].state), try flat(context.teachers[0].state), "the restriction changes the result")
+        XCTAssertThrowsError(try distiller(["g2l_classes": .string("some")]))
+    }
+
     func testBothDirectionsReportBothKLs() throws {
         let toy = try FedBKDToy()
         let context = try toy.context(global: toy.averagedGlobal())

@@ -19,7 +19,9 @@ import Torch
 /// Loss: T^2 KL(softmax(teacher/T) || softmax(student/T)) on logits, plus `feature_weight`
 /// times the same KL on the body's output (penultimate features, flattened, softmax over the
 /// feature dimension), plus `label_weight` times the cross-entropy against the samples'
-/// conditioning labels (off by default). Students run in eval mode (no dropout; batch-norm statistics are not
+/// conditioning labels (off by default). `g2l_classes: seen` restricts global -> local to the
+/// client's classes: the global model's relative beliefs among them, which the personal head can
+/// express, instead of its full distribution (see docs/fedbkd.md). Students run in eval mode (no dropout; batch-norm statistics are not
 /// moved toward synthetic data); SGD with momentum, a fresh optimiser per student and direction.
 public struct BidirectionalDistiller: DistillerPlugin {
     public static let descriptor = PluginDescriptor(
@@ -40,6 +42,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
                     doc: "which distillation directions run (ablations: fedbkd-g2l, fedbkd-l2g)"),
             .double("label_weight", default: 0, min: 0,
                     doc: "weight of an extra cross-entropy between each student and the synthetic samples' conditioning labels (0: pure distillation, as published; meaningful only with a generator)"),
+            .string("g2l_classes", default: "all", choices: ["all", "seen"],
+                    doc: "global -> local: match the global model's logits over all classes (published), or only over the classes the client has data for (both softmaxes restricted to them: the personal head knows only those)"),
             .double("lr", default: 0.01, min: 0, minExclusive: true, doc: "SGD learning rate of the students"),
             .double("momentum", default: 0.5, min: 0, max: 0.999, doc: "SGD momentum"),
             .double("weight_decay", default: 0, min: 0, doc: "SGD weight decay on weights (rank >= 2 tensors) only"),
@@ -55,6 +59,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
     public let featureWeight: Double
     public let labelWeight: Double
     public let order: Order
+    /// Global -> local distils only over the client's seen classes (`g2l_classes: seen`).
+    public let globalToLocalSeenClassesOnly: Bool
     public let globalToLocal: Bool
     public let localToGlobal: Bool
     public let learningRate: Double
@@ -74,6 +80,10 @@ public struct BidirectionalDistiller: DistillerPlugin {
             throw PluginError("bidirectional: order must be sequential or ensemble, got '\(p.string("order"))'")
         }
         self.order = order
+        guard ["all", "seen"].contains(p.string("g2l_classes")) else {
+            throw PluginError("bidirectional: g2l_classes must be all or seen, got '\(p.string("g2l_classes"))'")
+        }
+        globalToLocalSeenClassesOnly = p.string("g2l_classes") == "seen"
         let directions = p.string("directions")
         guard ["both", "g2l", "l2g"].contains(directions) else {
             throw PluginError("bidirectional: directions must be both, g2l or l2g, got '\(directions)'")
@@ -163,14 +173,19 @@ public struct BidirectionalDistiller: DistillerPlugin {
             for k in active {
                 let x = sets[k]!
                 try student.load(teachers[k].state)
-                before.append(try Self.kl(teacher: globalBefore[k]!.logits, student: teacherBefore[k]!.logits))
+                // With `g2l_classes: seen`, both softmaxes are restricted to the client's classes.
+                let mask = globalToLocalSeenClassesOnly ? try Self.seenClassMask(weights[k]) : nil
+                let masked = { (logits: Tensor) throws -> Tensor in try mask.map { try logits + $0 } ?? logits }
+                var targets = globalBefore[k]!
+                targets.logits = try masked(targets.logits)
+                before.append(try Self.kl(teacher: targets.logits, student: masked(teacherBefore[k]!.logits)))
                 if g2lEpochs > 0 {
                     let freeze = try GradientFreeze(student.head.parameters)
                     defer { try? freeze.restore() }
-                    try fit(student, parameters: student.body.parameters, inputs: x, labels: labels[k], targets: globalBefore[k]!,
-                            epochs: g2lEpochs, kind: kind, generator: context.generator)
+                    try fit(student, parameters: student.body.parameters, inputs: x, labels: labels[k], targets: targets,
+                            epochs: g2lEpochs, kind: kind, generator: context.generator, logitMask: mask)
                 }
-                after.append(try Self.kl(teacher: globalBefore[k]!.logits, student: outputs(student, x, kind: kind, grad: false).logits))
+                after.append(try Self.kl(teacher: targets.logits, student: masked(outputs(student, x, kind: kind, grad: false).logits)))
                 context.teachers[k].state = try student.stateDict().copy()
             }
             context.metrics["distill.g2l.kl_before"] = Self.mean(before)
@@ -212,8 +227,10 @@ public struct BidirectionalDistiller: DistillerPlugin {
 
     /// Trains `parameters` of `network` to match `targets` on `inputs`: shuffled mini-batches,
     /// T^2 KL on logits (+ feature term, + label cross-entropy), SGD with momentum.
+    /// `logitMask` (0 for kept classes, a large negative number for the others) is added to the
+    /// student's logits; the targets come already masked.
     func fit(_ network: Network, parameters: [Tensor], inputs: Tensor, labels: [Int], targets: Outputs, epochs: Int,
-             kind: InputKind, generator: RandomGenerator) throws {
+             kind: InputKind, generator: RandomGenerator, logitMask: Tensor? = nil) throws {
         let n = inputs.shape[0]
         let y = try Tensor(labels)
         guard n > 0, !parameters.isEmpty else { return }
@@ -224,7 +241,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
             let permutation = try Tensor.randperm(n, generator: generator)
             for start in stride(from: 0, to: n, by: batchSize) {
                 let index = try permutation.slice(dim: 0, start..<min(n, start + batchSize))
-                let out = try outputs(network, inputs.indexSelect(dim: 0, index), kind: kind, grad: true)
+                var out = try outputs(network, inputs.indexSelect(dim: 0, index), kind: kind, grad: true)
+                if let logitMask { out.logits = try out.logits + logitMask }
                 var loss = try Loss.distillationKL(student: out.logits, teacher: targets.logits.indexSelect(dim: 0, index),
                                                    temperature: temperature)
                 if featureWeight > 0, let f = out.features, let t = targets.features {
@@ -282,6 +300,12 @@ public struct BidirectionalDistiller: DistillerPlugin {
     /// KL(softmax(teacher) || softmax(student)) at temperature 1, averaged over samples.
     static func kl(teacher: Tensor, student: Tensor) throws -> Double {
         try withoutGrad { try Loss.klDivergence(logP: F.logSoftmax(teacher, dim: 1), logQ: F.logSoftmax(student, dim: 1)).item() }
+    }
+
+    /// A [1, classes] row: 0 for the classes a client has data for (weight > 0), -1e4 for the
+    /// others, so that softmax gives them probability 0 (exactly, in float32) and KL stays finite.
+    static func seenClassMask(_ weights: [Double]) throws -> Tensor {
+        try Tensor(weights.map { $0 > 0 ? Float(0) : Float(-1e4) }, shape: [1, weights.count])
     }
 
     static func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }

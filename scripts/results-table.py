@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Markdown results table from FedKit run folders (docs/results.md is made with it).
+
+    python3 scripts/results-table.py runs/fmnist-shards2 [more experiment folders ...]
+
+Each folder is an experiment's output (`<method>/seed-<s>/rounds.jsonl`, `clients.csv`,
+`timings.jsonl`). Several folders of the same experiment (e.g. seeds run separately with
+`exp run --seeds 2 --out DIR`) are merged: a (method, seed) pair must appear only once.
+Metrics follow DESIGN §7: the final round and the mean of the last N evaluations (N =
+`eval.last_rounds` of the run's config.yaml), never the best round; mean ± sample std over
+seeds, in %. Standard library only.
+"""
+import csv
+import json
+import math
+import os
+import re
+import sys
+
+
+def last_rounds(run_dir):
+    with open(os.path.join(run_dir, "config.yaml")) as f:
+        m = re.search(r"^\s*last_rounds:\s*(\d+)", f.read(), re.M)
+    if not m:
+        sys.exit(f"{run_dir}/config.yaml: no eval.last_rounds")
+    return int(m.group(1))
+
+
+def method_order(experiment_dir):
+    """Method labels in the experiment file's order (from the resolved config.yaml)."""
+    path = os.path.join(experiment_dir, "config.yaml")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return re.findall(r'^    label: "?([^"\n]+)"?$', f.read(), re.M)
+
+
+def run_metrics(run_dir):
+    records = []
+    with open(os.path.join(run_dir, "rounds.jsonl")) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                sys.exit(f"{run_dir}/rounds.jsonl:{number}: not JSON ({e})")
+    n = last_rounds(run_dir)
+    out = {"rounds": len(records)}
+
+    def series(get):
+        values = [v for v in (get(r) for r in records) if v is not None]
+        return values
+
+    metrics = {
+        "global": lambda r: r.get("global_accuracy"),
+        "personal": lambda r: (r.get("personalized") or {}).get("weightedMean"),
+        "worst": lambda r: (r.get("personalized") or {}).get("worst"),
+        "bottom": lambda r: (r.get("personalized") or {}).get("bottomDecile"),
+    }
+    for name, get in metrics.items():
+        values = series(get)
+        if values:
+            out[name] = values[-1]
+            out[name + "_last"] = sum(values[-n:]) / len(values[-n:])
+    clients = os.path.join(run_dir, "clients.csv")
+    if os.path.exists(clients):
+        with open(clients) as f:
+            rows = list(csv.DictReader(f))
+        column = next((c for c in (rows[0].keys() if rows else []) if "global_test" in c), None)
+        values = [float(r[column]) for r in rows if column and r[column] not in ("", None)]
+        if values:
+            out["pgt_mean"] = sum(values) / len(values)
+            out["pgt_max"] = max(values)
+    timings = os.path.join(run_dir, "timings.jsonl")
+    if os.path.exists(timings):
+        with open(timings) as f:
+            rows = [json.loads(l) for l in f if l.strip()]
+        if rows:
+            out["s_round"] = sum(r.get("total_s", 0) for r in rows) / len(rows)
+            out["server_share"] = sum(r.get("server_s", 0) for r in rows) / max(1e-9, sum(r.get("total_s", 0) for r in rows))
+    return out
+
+
+def stat(values, percent=True):
+    if not values:
+        return "–"
+    scale = 100 if percent else 1
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0
+    return f"{scale * mean:.1f} ± {scale * std:.1f}" if percent else f"{mean:.1f}"
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.exit(__doc__)
+    runs = {}  # method -> seed -> metrics
+    order = []
+    for experiment in argv[1:]:
+        if not os.path.isdir(experiment):
+            sys.exit(f"{experiment}: not a folder")
+        order += [m for m in method_order(experiment) if m not in order]
+        for method in sorted(os.listdir(experiment)):
+            method_dir = os.path.join(experiment, method)
+            if not os.path.isdir(method_dir) or method.startswith("."):
+                continue
+            for seed_dir in sorted(os.listdir(method_dir)):
+                run_dir = os.path.join(method_dir, seed_dir)
+                if not seed_dir.startswith("seed-") or not os.path.exists(os.path.join(run_dir, "rounds.jsonl")):
+                    continue
+                seed = int(seed_dir[5:])
+                if seed in runs.setdefault(method, {}):
+                    sys.exit(f"{run_dir}: {method} seed {seed} appears twice")
+                runs[method][seed] = run_metrics(run_dir)
+    order += sorted(m for m in runs if m not in order)
+    columns = [("global", "global"), ("global_last", "global, last N"), ("personal", "personal (w)"),
+               ("personal_last", "personal, last N"), ("worst", "worst client"), ("pgt_mean", "personal on global test (mean)"),
+               ("pgt_max", "(best client)")]
+    present = [c for c in columns if any(c[0] in m for r in runs.values() for m in r.values())]
+    print("| method | seeds | rounds | " + " | ".join(title for _, title in present) + " | s/round |")
+    print("|---|---|---:|" + "---:|" * len(present) + "---:|")
+    for method in order:
+        if method not in runs:
+            continue
+        seeds = sorted(runs[method])
+        ms = [runs[method][s] for s in seeds]
+        cells = [stat([m[key] for m in ms if key in m]) for key, _ in present]
+        rounds = sorted({m["rounds"] for m in ms})
+        print(f"| {method} | {','.join(map(str, seeds))} | {'/'.join(map(str, rounds))} | " + " | ".join(cells)
+              + f" | {stat([m['s_round'] for m in ms if 's_round' in m], percent=False)} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

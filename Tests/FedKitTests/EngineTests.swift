@@ -393,7 +393,7 @@ final class EngineTests: XCTestCase {
         for c in 0..<6 { try store.put(c, try state([Array(values[c][0..<6]), Array(values[c][6...])], shapes: [[3, 2], [4]])) }
         XCTAssertEqual(store.count, 6)
         XCTAssertLessThanOrEqual(store.bytesInMemory, 2 * stateBytes)
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/spill").filter { $0.hasSuffix(".safetensors") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/spill").filter { $0.hasSuffix(".state") }
         XCTAssertGreaterThanOrEqual(files.count, 4, "the least recently used states went to disk: \(files)")
         // Every state comes back exactly, in any order, and memory stays within budget.
         for c in [0, 5, 2, 1, 4, 3, 0] {
@@ -432,8 +432,19 @@ final class EngineTests: XCTestCase {
         run.store.memoryBudget = 1  // spill everything but the state in use
         let spilled = try run.run()
         XCTAssertEqual(spilled.records, inMemory.records)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/client-state"))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/checkpoint/personal.safetensors"))
+        XCTAssertGreaterThan(run.store.spillWrites, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/run/client-state"), "spill files are scratch, removed at the end")
+        // Every client's final personal model is in the checkpoint, one file per client.
+        let globalNames = try SafeTensors.read(dir + "/run/checkpoint/global.safetensors").entries.map(\.name)
+        let clientRows = try String(contentsOfFile: dir + "/run/clients.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let withState = clientRows.filter { $0.split(separator: ",")[5] == "true" }.map { Int($0.split(separator: ",")[0])! }
+        XCTAssertFalse(withState.isEmpty)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/run/checkpoint/personal")
+        XCTAssertEqual(Set(files), Set(withState.map { "client-\($0).safetensors" }))
+        for c in withState {
+            let saved = try SafeTensors.read(dir + "/run/checkpoint/personal/client-\(c).safetensors").entries
+            XCTAssertEqual(saved.map(\.name), globalNames, "local: the personal state is the whole model")
+        }
     }
 
     // MARK: - Metrics

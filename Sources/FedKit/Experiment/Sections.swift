@@ -14,6 +14,8 @@ public enum Sections {
         .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
         .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
         .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
+        .int("state_memory_mb", default: 1024, min: 1,
+             doc: "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/"),
     ]
 
     public static let evaluation: [ParameterSpec] = [

@@ -48,17 +48,20 @@ public final class RunWriter: @unchecked Sendable {
         try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
     }
 
-    /// Saves the final global model and every stored personal state as safetensors under checkpoint/.
+    /// Saves the final global model and every stored personal state as safetensors under
+    /// checkpoint/ (`global.safetensors`, `personal/client-<c>.safetensors`), one client at a time:
+    /// a thousand spilled personal models are never all in memory at once.
     public func saveCheckpoint(global: StateDict, store: ClientStateStore, clients: Int, round: Int) throws {
         let dir = "\(directory)/checkpoint"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try global.save(to: "\(dir)/global.safetensors", metadata: ["round": String(round)])
-        var personal: [(name: String, tensor: Tensor)] = []
         for c in 0..<clients {
             guard let state = try store.get(c) else { continue }
-            personal += state.entries.map { ("client\(c).\($0.name)", $0.tensor) }
+            if c == 0 || !FileManager.default.fileExists(atPath: "\(dir)/personal") {
+                try FileManager.default.createDirectory(atPath: "\(dir)/personal", withIntermediateDirectories: true)
+            }
+            try state.save(to: "\(dir)/personal/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
         }
-        if !personal.isEmpty { try SafeTensors.write(personal, metadata: ["round": String(round)], to: "\(dir)/personal.safetensors") }
     }
 
     /// Writes `text` to a temporary file and renames it over `path`: never half-written.

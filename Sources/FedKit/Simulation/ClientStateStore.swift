@@ -5,7 +5,7 @@ import Torch
 ///
 /// States are held as one contiguous vector per client (names kept once per layout). When
 /// the held bytes exceed `memoryBudget`, the least recently used states are written to
-/// `spillDirectory` as safetensors files and reloaded on demand (a state read back and not
+/// `spillDirectory` (raw float32 files, `SpillFile`) and reloaded on demand (a state read back and not
 /// replaced since is not written again when it spills a second time).
 public final class ClientStateStore: @unchecked Sendable {
     struct Layout { var names: [String]; var shapes: [[Int]] }
@@ -15,6 +15,7 @@ public final class ClientStateStore: @unchecked Sendable {
     private var slots: [Int: Slot] = [:]
     private var clock = 0
     private var heldBytes = 0
+    private var writes = 0
     private let lock = NSLock()
     private var budget: Int
     public let spillDirectory: String?
@@ -35,6 +36,20 @@ public final class ClientStateStore: @unchecked Sendable {
 
     /// Number of clients with a stored state.
     public var count: Int { lock.withLock { slots.count } }
+
+    /// Number of times a state was written to the spill directory.
+    public var spillWrites: Int { lock.withLock { writes } }
+
+    /// Deletes the spill directory (the run is over and its states are checkpointed); the store
+    /// keeps only what is in memory afterwards.
+    public func discardSpilledStates() {
+        lock.withLock {
+            guard let dir = spillDirectory else { return }
+            slots = slots.filter { $0.value.flat != nil }
+            for key in slots.keys { slots[key]?.onDisk = false }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
 
     /// Bytes currently held in memory.
     public var bytesInMemory: Int { lock.withLock { heldBytes } }
@@ -89,10 +104,7 @@ public final class ClientStateStore: @unchecked Sendable {
             if let held = slot.flat {
                 flat = held
             } else {
-                let path = spillPath(client)
-                guard let loaded = try SafeTensors.read(path).entries.first?.tensor else {
-                    throw PluginError("client state file \(path) is empty")
-                }
+                let loaded = try SpillFile.read(spillPath(client))
                 flat = loaded
                 slot.flat = loaded  // the file stays valid until the next put: a later spill need not rewrite it
                 heldBytes += loaded.count * 4
@@ -119,7 +131,7 @@ public final class ClientStateStore: @unchecked Sendable {
         return StateDict(entries)
     }
 
-    private func spillPath(_ client: Int) -> String { "\(spillDirectory ?? ".")/client-\(client).safetensors" }
+    private func spillPath(_ client: Int) -> String { "\(spillDirectory ?? ".")/client-\(client).state" }
 
     private func spillIfNeeded(keeping keep: Int? = nil) throws {
         guard heldBytes > budget, let dir = spillDirectory else { return }
@@ -127,7 +139,10 @@ public final class ClientStateStore: @unchecked Sendable {
         let victims = slots.filter { $0.value.flat != nil && $0.key != keep }.sorted { $0.value.lastUse < $1.value.lastUse }
         for (client, slot) in victims where heldBytes > budget {
             guard let flat = slot.flat else { continue }
-            if !slot.onDisk { try SafeTensors.write([("state", flat)], to: spillPath(client)) }
+            if !slot.onDisk {
+                try SpillFile.write(flat, to: spillPath(client))
+                writes += 1
+            }
             slots[client]?.flat = nil
             slots[client]?.onDisk = true
             heldBytes -= flat.count * 4

@@ -16,8 +16,9 @@ public struct RunSettings: Sendable {
     /// body) is served by one pass of the global model over the test set.
     public var clientTestsFromTestSet: Bool
     /// Bytes of client personal state kept in memory before the least recently used states spill
-    /// to the run folder (1 GiB; 1,000 personal cnn-cifar100 models are 4.3 GB).
-    public var stateMemoryBudget: Int = 1 << 30
+    /// to the run folder (`federation.state_memory_mb`, 1 GiB by default; 1,000 personal
+    /// cnn-cifar100 models are 4.3 GB).
+    public var stateMemoryBudget: Int
 
     public init(federation: Parameters, evaluation: Parameters, clients: Int) {
         rounds = federation.int("rounds")
@@ -30,6 +31,7 @@ public struct RunSettings: Sendable {
         workers = federation.int("workers")
         threadsPerWorker = federation.int("threads_per_worker")
         evalEvery = federation.int("eval_every")
+        stateMemoryBudget = federation.int("state_memory_mb") << 20
         evalBatchSize = evaluation.int("batch_size")
         lastRounds = evaluation.int("last_rounds")
         finetuneEpochs = evaluation.int("finetune_epochs")

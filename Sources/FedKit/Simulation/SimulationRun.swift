@@ -113,13 +113,17 @@ public final class SimulationRun: @unchecked Sendable {
             // the global model until every client of the round has finished).
             let globalSnapshot = StateDict(try global.stateDict().entries.map { ($0.name, try $0.tensor.detached()) })
             // Largest clients first, so that no long client runs alone at the end of the round.
+            // Personal states go to the store as each client finishes, and updates nobody reads are
+            // dropped: a round of 1,000 clients holds 1,000 states only when they are aggregated.
+            let updatesNeeded = aggregator.updatesGlobalModel || distiller != nil
             let outcomes = try pool.map(sampled, cost: { self.clients[$0].train.count }) { worker, client in
-                try self.trainClient(client, round: round, worker: worker, global: globalSnapshot)
+                var outcome = try self.trainClient(client, round: round, worker: worker, global: globalSnapshot)
+                if let personal = outcome.personal { try self.store.put(client, personal) }
+                outcome.personal = nil
+                if !updatesNeeded { outcome.update.state = StateDict([]) }
+                return outcome
             }
-            for o in outcomes {
-                timesSampled[o.update.client] += 1
-                if let personal = o.personal { try store.put(o.update.client, personal) }
-            }
+            for o in outcomes { timesSampled[o.update.client] += 1 }
             timing.localSeconds = Date().timeIntervalSince(t)
 
             // 2. Aggregation.
@@ -161,6 +165,7 @@ public final class SimulationRun: @unchecked Sendable {
         let clientRows = try clientReport()
         try writer?.writeClients(clientRows)
         try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
+        if writer != nil { store.discardSpilledStates() }  // scratch: the checkpoint holds every state now
         var summary = RunSummary.metrics(records, last: settings.lastRounds)
         let onGlobalTest = clientRows.compactMap(\.globalTestAccuracy)
         if !onGlobalTest.isEmpty {

@@ -132,7 +132,14 @@ final class DistillerTests: XCTestCase {
         let teachers = try (0..<2).map { Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, 5]) }
         let context = ServerRoundContext(round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,
                                          inputShape: [6], inputKind: .tokens(vocabulary: 20), generator: RandomGenerator(seed: 3))
-        try distiller(["samples": .int(40), "order": .string("ensemble")]).distill(context, source: GaussianNoiseSource(shape: [6]))
+        // The engine draws the noise in the models' sample space: sequences of embedding vectors.
+        let shape = try SampleSpace.shape(context)
+        XCTAssertEqual(shape, [6, 8])
+        try distiller(["samples": .int(40), "order": .string("ensemble")]).distill(context, source: GaussianNoiseSource(shape: shape))
+        // Noise of the token shape is refused with a clear message, not fed to the embedding.
+        XCTAssertThrowsError(try distiller().distill(context, source: GaussianNoiseSource(shape: [6]))) {
+            XCTAssertTrue("\($0)".contains("gave samples of shape"), "\($0)")
+        }
         XCTAssertLessThan(context.metrics["distill.l2g.kl_after"]!, context.metrics["distill.l2g.kl_before"]! + 1e-6)
         XCTAssertTrue(context.metrics["distill.g2l.kl_after"]?.isFinite ?? false)
     }

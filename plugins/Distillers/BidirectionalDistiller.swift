@@ -116,11 +116,6 @@ public struct BidirectionalDistiller: DistillerPlugin {
         let weights = TeacherWeights.make(teachers, classes: context.classes)
         let labels = try Self.allocate(total: samples, weights: weights, classes: context.classes, generator: context.generator)
 
-        // Plain noise in the input space means embedding-space noise for token models.
-        var source = source
-        if case .tokens = kind, let noise = source as? GaussianNoiseSource, noise.shape != shape {
-            source = GaussianNoiseSource(shape: shape)
-        }
         let sets: [Tensor?] = try labels.map { l in
             guard !l.isEmpty else { return nil }
             let x = try withoutGrad { try source.sample(labels: Tensor(l), generator: context.generator) }

@@ -245,7 +245,8 @@ public final class SimulationRun: @unchecked Sendable {
                 try generator.train(context)
                 source = GeneratorSource(generator: generator)
             } else {
-                source = GaussianNoiseSource(shape: dataset.inputShape)
+                // The space the models are fed in: for token models, sequences of embedding vectors.
+                source = GaussianNoiseSource(shape: try SampleSpace.shape(context))
             }
             try distiller.distill(context, source: source)
         } catch let failure as RunFailure {
@@ -402,9 +403,10 @@ public final class SimulationRun: @unchecked Sendable {
 }
 
 /// A generator as a distiller's sample source.
-struct GeneratorSource: SyntheticDataSource {
-    let generator: any GeneratorPlugin
-    func sample(labels: Tensor, generator rng: RandomGenerator) throws -> Tensor { try generator.sample(labels: labels, generator: rng) }
+public struct GeneratorSource: SyntheticDataSource {
+    public let generator: any GeneratorPlugin
+    public init(generator: any GeneratorPlugin) { self.generator = generator }
+    public func sample(labels: Tensor, generator rng: RandomGenerator) throws -> Tensor { try generator.sample(labels: labels, generator: rng) }
 }
 
 /// Plain Gaussian noise in the input space (the `fedbkd-noise` ablation: no generator).

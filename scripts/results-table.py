@@ -2,6 +2,7 @@
 """Markdown results table from FedKit run folders (docs/results.md is made with it).
 
     python3 scripts/results-table.py runs/fmnist-shards2 [more experiment folders ...]
+    python3 scripts/results-table.py --timing fedrep runs/fmnist-shards2 ...   # seconds per round by phase
 
 Each folder is an experiment's output (`<method>/seed-<s>/rounds.jsonl`, `clients.csv`,
 `timings.jsonl`). Several folders of the same experiment (e.g. seeds run separately with
@@ -75,8 +76,9 @@ def run_metrics(run_dir):
         with open(timings) as f:
             rows = [json.loads(l) for l in f if l.strip()]
         if rows:
-            out["s_round"] = sum(r.get("total_s", 0) for r in rows) / len(rows)
-            out["server_share"] = sum(r.get("server_s", 0) for r in rows) / max(1e-9, sum(r.get("total_s", 0) for r in rows))
+            for key in ("total_s", "local_s", "aggregate_s", "server_s", "eval_s"):
+                out[key] = sum(r.get(key, 0) for r in rows) / len(rows)
+            out["s_round"] = out["total_s"]
     return out
 
 
@@ -89,7 +91,30 @@ def stat(values, percent=True):
     return f"{scale * mean:.1f} ± {scale * std:.1f}" if percent else f"{mean:.1f}"
 
 
+def timing_table(runs, order, reference):
+    """Mean seconds per round by phase, and each method's time per round relative to `reference`
+    on the same seeds (the runs of one seed share a process and the machine's state)."""
+    print("| method | seeds | s/round | local | server steps | evaluation | server share | vs " + reference + " |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for method in order:
+        if method not in runs:
+            continue
+        seeds = sorted(s for s in runs[method] if "total_s" in runs[method][s])
+        if not seeds:
+            continue
+        ms = [runs[method][s] for s in seeds]
+        mean = lambda key: sum(m[key] for m in ms) / len(ms)
+        ratios = [runs[method][s]["total_s"] / runs[reference][s]["total_s"]
+                  for s in seeds if s in runs.get(reference, {}) and "total_s" in runs[reference][s]]
+        ratio = f"{sum(ratios) / len(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "–"
+        print(f"| {method} | {','.join(map(str, seeds))} | {mean('total_s'):.1f} | {mean('local_s'):.1f} | {mean('server_s'):.1f} | "
+              f"{mean('eval_s'):.1f} | {100 * mean('server_s') / mean('total_s'):.0f} % | {ratio} |")
+
+
 def main(argv):
+    timing = None
+    if len(argv) > 2 and argv[1] == "--timing":
+        timing, argv = argv[2], [argv[0]] + argv[3:]
     if len(argv) < 2:
         sys.exit(__doc__)
     runs = {}  # method -> seed -> metrics
@@ -111,6 +136,9 @@ def main(argv):
                     sys.exit(f"{run_dir}: {method} seed {seed} appears twice")
                 runs[method][seed] = run_metrics(run_dir)
     order += sorted(m for m in runs if m not in order)
+    if timing:
+        timing_table(runs, order, timing)
+        return
     columns = [("global", "global"), ("global_last", "global, last N"), ("personal", "personal (w)"),
                ("personal_last", "personal, last N"), ("worst", "worst client"), ("pgt_mean", "personal on global test (mean)"),
                ("pgt_max", "(best client)")]

@@ -409,6 +409,37 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(store.get(3)).flattened().floats(), values[3])
     }
 
+    /// Spill files: exact round trip (also empty), atomic writes, and damaged files named with
+    /// their path and the byte where they go wrong.
+    func testSpillFileRoundTripAndDamagedFiles() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let values: [Float] = [1.5, -2, .greatestFiniteMagnitude, 0, 3e-38]
+        try SpillFile.write(Tensor(values), to: dir + "/a.state")
+        XCTAssertEqual(try SpillFile.read(dir + "/a.state").floats(), values)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a.state.partial"))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: dir + "/a.state")[.size] as? Int, 16 + 5 * 4)
+        try SpillFile.write(Tensor([Float]()), to: dir + "/empty.state")
+        XCTAssertEqual(try SpillFile.read(dir + "/empty.state").floats(), [])
+        // A view of a larger tensor is written as its own values.
+        let big = try Tensor((0..<12).map(Float.init), shape: [3, 4])
+        try SpillFile.write(big.slice(dim: 1, 1..<3), to: dir + "/view.state")  // not contiguous
+        XCTAssertEqual(try SpillFile.read(dir + "/view.state").floats(), [1, 2, 5, 6, 9, 10])
+
+        let whole = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.state"))
+        try whole.prefix(30).write(to: URL(fileURLWithPath: dir + "/short.state"))
+        XCTAssertThrowsError(try SpillFile.read(dir + "/short.state")) {
+            XCTAssertTrue("\($0)".contains("short.state at byte 8"), "\($0)")
+        }
+        var wrong = whole
+        wrong[0] = 0x58
+        try wrong.write(to: URL(fileURLWithPath: dir + "/magic.state"))
+        XCTAssertThrowsError(try SpillFile.read(dir + "/magic.state")) {
+            XCTAssertTrue("\($0)".contains("magic.state at byte 0: not a client state file"), "\($0)")
+        }
+        XCTAssertThrowsError(try SpillFile.read(dir + "/missing.state")) { XCTAssertTrue("\($0)".contains("missing.state"), "\($0)") }
+        XCTAssertThrowsError(try SpillFile.write(Tensor(values), to: dir + "/no/such/dir/x.state"))
+    }
+
     func testClientStateStoreWithoutSpillDirectoryKeepsEverything() throws {
         let store = ClientStateStore(memoryBudget: 8)
         for c in 0..<3 { try store.put(c, try state([[Float(c), 1, 2]], shapes: [[3]])) }

@@ -18,7 +18,9 @@ enum SpillFile {
         var header = magic
         withUnsafeBytes(of: UInt64(flat.count).littleEndian) { header += $0 }
         try writeAll(fd, header.withUnsafeBytes { $0 }, path: temporary)
-        try flat.contiguous().withUnsafeFloats { try writeAll(fd, UnsafeRawBufferPointer($0), path: temporary) }
+        if flat.count > 0 {  // an empty tensor has no data pointer
+            try flat.contiguous().withUnsafeFloats { try writeAll(fd, UnsafeRawBufferPointer($0), path: temporary) }
+        }
         closed = true
         guard close(fd) == 0, rename(temporary, path) == 0 else {
             let message = String(cString: strerror(errno))

@@ -17,6 +17,9 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Results folder (default: the file's `output`, else runs).", valueName: "DIR"))
     var out: String?
 
+    @Flag(help: ArgumentHelp("Keep runs already complete in the results folder with the same resolved configuration; run the others from round 1. The summary covers both."))
+    var resume = false
+
     func run() throws {
         OpenMPSettings.ensurePassiveWaiting()
         let registry = try builtinRegistry()
@@ -40,6 +43,7 @@ struct Run: ParsableCommand {
         try checkDataFiles(spec, registry: registry)
 
         let runner = ExperimentRunner(spec: spec, registry: registry)
+        runner.resume = resume
         let status = StatusLine()
         runner.log = { line in status.log(line) }
         runner.progress = { status.update($0) }

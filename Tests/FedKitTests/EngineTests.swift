@@ -48,7 +48,8 @@ enum EngineFixture {
     /// partitioned over `clients` clients, MLP with one hidden layer of 16.
     static func yaml(name: String = "engine", output: String, methods: String, clients: Int = 6, rounds: Int = 3,
                      perRound: String = "clients_per_round: 3", workers: Int = 2, lr: Double = 0.05,
-                     localTest: String = "matched", evalEvery: Int = 1, extraFederation: String = "", seeds: String = "[1]") -> String {
+                     localTest: String = "matched", evalEvery: Int = 1, extraFederation: String = "", seeds: String = "[1]",
+                     personalGlobalTest: Bool = false) -> String {
         """
         name: \(name)
         seeds: \(seeds)
@@ -58,7 +59,7 @@ enum EngineFixture {
         model: { name: mlp, hidden: [16] }
         federation: { rounds: \(rounds), \(perRound), local_epochs: 1, batch_size: 8, lr: \(lr), workers: \(workers),
                       eval_every: \(evalEvery)\(extraFederation) }
-        eval: { local_test: \(localTest), last_rounds: 2, batch_size: 16 }
+        eval: { local_test: \(localTest), last_rounds: 2, batch_size: 16, personal_global_test: \(personalGlobalTest) }
         methods: \(methods)
         """
     }
@@ -68,8 +69,9 @@ enum EngineFixture {
     }
 
     /// Runs every method of `yaml`; log lines are collected, not printed.
-    static func run(_ yaml: String) throws -> (outcome: ExperimentRunner.Outcome, runner: ExperimentRunner, log: [String]) {
+    static func run(_ yaml: String, resume: Bool = false) throws -> (outcome: ExperimentRunner.Outcome, runner: ExperimentRunner, log: [String]) {
         let runner = ExperimentRunner(spec: try spec(yaml), registry: registry)
+        runner.resume = resume
         let lines = LogLines()
         runner.log = { lines.append($0) }
         let outcome = try runner.run()
@@ -321,6 +323,36 @@ final class EngineTests: XCTestCase {
             XCTAssertNotNil(failure.client, failure.description)
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/engine/summary.csv"))
+    }
+
+    /// `--resume` keeps complete runs of the same configuration and reruns incomplete or changed
+    /// ones; the summary is the same as a fresh run's.
+    func testResumeKeepsCompleteRunsAndRerunsTheRest() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let yaml = EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, personalGlobalTest: true)
+        let first = try EngineFixture.run(yaml)
+        let experiment = first.runner.directory
+        let summary = try String(contentsOfFile: experiment + "/summary.csv", encoding: .utf8)
+        let roundsFile = { (method: String) in experiment + "/\(method)/seed-1/rounds.jsonl" }
+        let fedavgRounds = try String(contentsOfFile: roundsFile("fedavg"), encoding: .utf8)
+        let localRounds = try String(contentsOfFile: roundsFile("local"), encoding: .utf8)
+        // local stopped after round 1.
+        try String(localRounds.split(separator: "\n")[0] + "\n").write(toFile: roundsFile("local"), atomically: true, encoding: .utf8)
+
+        let second = try EngineFixture.run(yaml, resume: true)
+        XCTAssertTrue(second.log.contains { $0.hasPrefix("run fedavg seed 1: complete") && $0.hasSuffix("kept (--resume)") }, "\(second.log)")
+        XCTAssertTrue(second.log.contains { $0.hasPrefix("run local seed 1 ->") }, "the incomplete run starts again: \(second.log)")
+        XCTAssertEqual(try String(contentsOfFile: roundsFile("fedavg"), encoding: .utf8), fedavgRounds)
+        XCTAssertEqual(try String(contentsOfFile: roundsFile("local"), encoding: .utf8), localRounds, "rerun from round 1, same records")
+        XCTAssertEqual(try String(contentsOfFile: experiment + "/summary.csv", encoding: .utf8), summary)
+        XCTAssertEqual(second.outcome.results.map(\.records), first.outcome.results.map(\.records))
+
+        // Another configuration: nothing is kept.
+        let changed = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, lr: 0.02,
+                                                               personalGlobalTest: true), resume: true)
+        XCTAssertFalse(changed.log.contains { $0.contains("kept (--resume)") }, "\(changed.log)")
+        // Without --resume, everything runs.
+        XCTAssertFalse(try EngineFixture.run(yaml).log.contains { $0.contains("kept (--resume)") })
     }
 
     /// With two workers, the reported failure is the same as with one: the first failing client in

@@ -9,6 +9,9 @@ public final class ExperimentRunner: @unchecked Sendable {
     public let registry: PluginRegistry
     /// Called after every round of every run.
     public var progress: (@Sendable (RunProgress) -> Void)?
+    /// Keep runs already complete in the output folder with the same resolved configuration
+    /// (`exp run --resume`); the others run from round 1.
+    public var resume = false
     /// Called with plain log lines.
     public var log: @Sendable (String) -> Void = { print($0) }
 
@@ -67,6 +70,14 @@ public final class ExperimentRunner: @unchecked Sendable {
         single.methods = [method]
         single.seeds = [seed]
         let config = YAMLEmitter.emit(ResolvedExperiment.yaml(for: single, registry: registry))
+        if resume {
+            let settings = RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: federation.clients.count)
+            if let done = CompletedRun.load(directory: runDirectory, method: method.label, seed: seed, config: config,
+                                            rounds: settings.rounds, lastRounds: settings.lastRounds) {
+                log("run \(method.label) seed \(seed): complete in \(runDirectory), kept (--resume)")
+                return done
+            }
+        }
         let manifest = RunManifest(
             experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
             gitCommit: Provenance.gitCommit(), datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,

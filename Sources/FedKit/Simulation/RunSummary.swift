@@ -6,7 +6,10 @@ public enum RunSummary {
                                      "personal_on_global_test_mean", "personal_on_global_test_max"]
 
     /// Metric name -> (value at the final evaluation, mean over the last `last` evaluations).
-    public static func metrics(_ records: [RoundRecord], last: Int) -> [String: (final: Double, lastMean: Double)] {
+    /// `personalOnGlobalTest`: every client's personal model on the whole test set after the last
+    /// round (eval.personal_global_test), reported as its mean and maximum.
+    public static func metrics(_ records: [RoundRecord], last: Int,
+                               personalOnGlobalTest: [Double] = []) -> [String: (final: Double, lastMean: Double)] {
         var series: [String: [Double]] = [:]
         for r in records {
             if let g = r.globalAccuracy { series["global_accuracy", default: []].append(g) }
@@ -23,6 +26,11 @@ public enum RunSummary {
         for (name, values) in series where !values.isEmpty {
             let tail = values.suffix(last)
             result[name] = (values.last!, tail.reduce(0, +) / Double(tail.count))
+        }
+        if !personalOnGlobalTest.isEmpty {
+            let mean = personalOnGlobalTest.reduce(0, +) / Double(personalOnGlobalTest.count)
+            result["personal_on_global_test_mean"] = (mean, mean)
+            result["personal_on_global_test_max"] = (personalOnGlobalTest.max()!, personalOnGlobalTest.max()!)
         }
         return result
     }

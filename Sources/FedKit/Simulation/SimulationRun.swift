@@ -166,13 +166,8 @@ public final class SimulationRun: @unchecked Sendable {
         try writer?.writeClients(clientRows)
         try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
         if writer != nil { store.discardSpilledStates() }  // scratch: the checkpoint holds every state now
-        var summary = RunSummary.metrics(records, last: settings.lastRounds)
-        let onGlobalTest = clientRows.compactMap(\.globalTestAccuracy)
-        if !onGlobalTest.isEmpty {
-            let mean = onGlobalTest.reduce(0, +) / Double(onGlobalTest.count)
-            summary["personal_on_global_test_mean"] = (mean, mean)
-            summary["personal_on_global_test_max"] = (onGlobalTest.max()!, onGlobalTest.max()!)
-        }
+        let summary = RunSummary.metrics(records, last: settings.lastRounds,
+                                         personalOnGlobalTest: clientRows.compactMap(\.globalTestAccuracy))
         return RunResult(method: method.label, seed: seed, records: records, summary: summary)
     }
 

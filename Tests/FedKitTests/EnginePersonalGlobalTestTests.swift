@@ -6,8 +6,7 @@ import XCTest
 final class EnginePersonalGlobalTestTests: XCTestCase {
     func testPersonalModelsAreTestedOnTheWholeTestSet() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        var yaml = EngineFixture.yaml(output: dir, methods: "[local, fedavg]", rounds: 2)
-        yaml = yaml.replacingOccurrences(of: "eval: { local_test: matched,", with: "eval: { personal_global_test: true, local_test: matched,")
+        let yaml = EngineFixture.yaml(output: dir, methods: "[local, fedavg]", rounds: 2, personalGlobalTest: true)
         let (outcome, runner, _) = try EngineFixture.run(yaml)
         XCTAssertTrue(outcome.failures.isEmpty, "\(outcome.failures)")
 

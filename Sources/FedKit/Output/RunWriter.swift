@@ -55,11 +55,9 @@ public final class RunWriter: @unchecked Sendable {
         let dir = "\(directory)/checkpoint"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try global.save(to: "\(dir)/global.safetensors", metadata: ["round": String(round)])
+        if store.count > 0 { try FileManager.default.createDirectory(atPath: "\(dir)/personal", withIntermediateDirectories: true) }
         for c in 0..<clients {
             guard let state = try store.get(c) else { continue }
-            if c == 0 || !FileManager.default.fileExists(atPath: "\(dir)/personal") {
-                try FileManager.default.createDirectory(atPath: "\(dir)/personal", withIntermediateDirectories: true)
-            }
             try state.save(to: "\(dir)/personal/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
         }
     }

@@ -6,28 +6,40 @@ import Torch
 ///
 /// `scope: all` averages every entry, parameters and buffers (batch-norm running statistics)
 /// alike; `scope: body` averages only `body.*` entries and leaves the global head untouched
-/// (FedPer, FedRep: heads stay personal). Each client state is flattened into one vector and
-/// accumulated with one fused multiply-add; the mean is scattered back into the global tensors
-/// in place.
+/// (FedPer, FedRep: heads stay personal); `scope: top` averages only the last `top_layers` layers
+/// that hold entries, the head first (LG-FedAvg: the lower layers stay local). Each client state
+/// is flattened into one vector and accumulated with one fused multiply-add; the mean is scattered
+/// back into the global tensors in place.
+///
+/// `server_lr` (beta) moves the global model part of the way: w <- (1 - beta) w + beta * mean
+/// (pFedMe's server step; SCAFFOLD's global step size). beta = 1 is FedAvg.
 public struct WeightedAverage: AggregatorPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "weighted-average",
         summary: "weighted mean of the client models (FedAvg); all entries or the body only",
         parameters: [
-            .string("scope", default: "all", choices: ["all", "body"],
-                    doc: "which entries are averaged and exchanged: the whole model, or the body (the head stays personal)"),
+            .string("scope", default: "all", choices: ["all", "body", "top"],
+                    doc: "which entries are averaged and exchanged: the whole model, the body (the head stays personal), or the top_layers last layers (the lower layers stay local: LG-FedAvg)"),
+            .int("top_layers", default: 2, min: 1,
+                 doc: "with scope top: how many layers, counted from the output (the head's layers first), are averaged"),
+            .double("server_lr", default: 1, min: 0, max: 2, minExclusive: true,
+                    doc: "server step size beta: w <- (1 - beta) w + beta * mean (1: plain average; pFedMe's beta)"),
             .string("weighting", default: "samples", choices: ["samples", "uniform"],
                     doc: "client weights: proportional to training samples, or equal"),
         ])
 
     public let scope: String
     public let weighting: String
+    public let topLayers: Int
+    public let serverLearningRate: Double
 
     public init(parameters: Parameters) throws {
         let p = Self.withDefaults(parameters)
         scope = p.string("scope")
         weighting = p.string("weighting")
-        guard ["all", "body"].contains(scope) else { throw PluginError("weighted-average: unknown scope '\(scope)'") }
+        topLayers = p.int("top_layers")
+        serverLearningRate = p.double("server_lr")
+        guard ["all", "body", "top"].contains(scope) else { throw PluginError("weighted-average: unknown scope '\(scope)'") }
         guard ["samples", "uniform"].contains(weighting) else {
             throw PluginError("weighted-average: unknown weighting '\(weighting)'")
         }
@@ -36,7 +48,23 @@ public struct WeightedAverage: AggregatorPlugin {
     public var updatesGlobalModel: Bool { true }
 
     /// The entries this aggregator averages and exchanges.
-    public func communicated(_ state: StateDict) -> StateDict { scope == "body" ? state.under("body") : state }
+    public func communicated(_ state: StateDict) -> StateDict {
+        switch scope {
+        case "body": return state.under("body")
+        case "top": return Self.topLayers(topLayers, of: state)
+        default: return state
+        }
+    }
+
+    /// The entries of the last `count` layers of `state` (a layer: the entries sharing a name up to
+    /// the last dot, e.g. `body.7.weight` and `body.7.bias`), in state order.
+    public static func topLayers(_ count: Int, of state: StateDict) -> StateDict {
+        func layer(_ name: String) -> Substring { name.lastIndex(of: ".").map { name[..<$0] } ?? Substring(name) }
+        var layers: [Substring] = []
+        for name in state.names where layers.last != layer(name) { layers.append(layer(name)) }
+        let kept = Set(layers.suffix(count))
+        return state.filter { kept.contains(layer($0)) }
+    }
 
     public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
         guard !updates.isEmpty else { return }
@@ -57,6 +85,10 @@ public struct WeightedAverage: AggregatorPlugin {
                 try flat.mul_(weight)
                 sum = flat
             }
+        }
+        if serverLearningRate != 1 {
+            try sum!.mul_(serverLearningRate)
+            try sum!.add_(target.flattened(), alpha: 1 - serverLearningRate)
         }
         try target.load(flat: sum!)
     }

@@ -48,14 +48,17 @@ struct PhaseResult {
 ///
 /// The optimiser (SGD with momentum, weight decay on weights only) is created once per call;
 /// gradients are dropped before every step; a NaN or infinite loss stops training at once.
+/// `settings` replaces the federation's SGD settings (SCAFFOLD's plain SGD); `adjustGradients`
+/// runs after the backward pass and the proximal term, before the step (SCAFFOLD's correction).
 enum LocalLoop {
     static func run(_ context: ClientTrainingContext, epochs: Int, parameters: [Tensor],
                     data: LabeledSamples? = nil, augment: Bool = true, proximal: ProximalTerm? = nil,
+                    settings override: LocalHyperparameters? = nil, adjustGradients: (([Tensor]) throws -> Void)? = nil,
                     phase: String? = nil, loss: (_ inputs: Tensor, _ labels: Tensor) throws -> Tensor) throws -> PhaseResult {
         var result = PhaseResult()
         let samples = data ?? context.data
         guard epochs > 0, !parameters.isEmpty, samples.count > 0 else { return result }
-        let settings = context.settings
+        let settings = override ?? context.settings
         let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(parameters, weightDecay: settings.weightDecay),
                                 learningRate: settings.learningRate, momentum: settings.momentum)
         let augmentation = augment ? context.augmentation : nil
@@ -73,6 +76,7 @@ enum LocalLoop {
                 }
                 try value.backward()
                 try proximal?.addGradient(to: parameters)
+                try adjustGradients?(parameters)
                 try optimizer.step()
                 total += scalar
                 batches += 1

@@ -159,7 +159,7 @@ public struct ExperimentLoader: Sendable {
         switch personal {
         case .none: localStart = .global
         case .head: localStart = .globalBody
-        case .model: localStart = .personal
+        case .model, .unshared: localStart = .personal
         }
         if let text = flags.optionalString("local_start") {
             if let value = LocalStart(rawValue: text) { localStart = value } else {

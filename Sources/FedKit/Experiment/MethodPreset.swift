@@ -26,6 +26,9 @@ public enum PersonalState: String, Sendable, CaseIterable {
     case head
     /// A whole personal model (Local, Ditto, FedBKD).
     case model
+    /// The entries the aggregator does not exchange (LG-FedAvg: the local lower layers; the
+    /// shared top layers come from the global model).
+    case unshared
 }
 
 /// Where a client's local training starts each round.

@@ -39,10 +39,21 @@ public final class ClientTrainingContext: @unchecked Sendable {
     /// Seeded for this (round, client) pair: batch order, dropout, augmentation.
     public let generator: RandomGenerator
     public let augmentation: (any Augmentation)?
+    /// What the server sent with this round besides the global model (`RoundPayloadSource`;
+    /// SCAFFOLD's control variate c). Empty when the aggregator sends nothing.
+    public let payload: StateDict
+    /// State this client keeps across rounds besides its personal model (SCAFFOLD's c_i, APFL's
+    /// alpha), nil before its first round. A trainer that sets it has it stored for the client's
+    /// next round (in a store of its own, bounded by `federation.state_memory_mb` like the
+    /// personal states).
+    public var carried: StateDict?
+    /// What the client sends back besides its model (SCAFFOLD's delta c_i), read by the
+    /// aggregator as `ClientUpdate.upload`. Empty by default.
+    public var upload = StateDict([])
 
     public init(client: Int, round: Int, model: Network, scratch: Network, data: LabeledSamples, global: StateDict,
                 personal: StateDict?, settings: LocalHyperparameters, generator: RandomGenerator,
-                augmentation: (any Augmentation)? = nil) {
+                augmentation: (any Augmentation)? = nil, payload: StateDict = StateDict([]), carried: StateDict? = nil) {
         self.client = client
         self.round = round
         self.model = model
@@ -53,6 +64,8 @@ public final class ClientTrainingContext: @unchecked Sendable {
         self.settings = settings
         self.generator = generator
         self.augmentation = augmentation
+        self.payload = payload
+        self.carried = carried
     }
 }
 
@@ -76,10 +89,13 @@ public struct ClientUpdate: @unchecked Sendable {
     public var state: StateDict
     /// Number of training samples (the aggregation weight).
     public var samples: Int
+    /// What the trainer sent besides the model (`ClientTrainingContext.upload`).
+    public var upload: StateDict
 
-    public init(client: Int, state: StateDict, samples: Int) {
+    public init(client: Int, state: StateDict, samples: Int, upload: StateDict = StateDict([])) {
         self.client = client
         self.state = state
         self.samples = samples
+        self.upload = upload
     }
 }

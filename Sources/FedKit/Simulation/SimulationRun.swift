@@ -41,6 +41,14 @@ public final class SimulationRun: @unchecked Sendable {
     let global: Network
     let pool: WorkerPool
     let store: ClientStateStore
+    /// Client state kept across rounds besides the personal model (`ClientTrainingContext.carried`).
+    let carriedStore: ClientStateStore
+    /// The aggregator, when it keeps server state and sends a payload with each round.
+    let payloadSource: (any RoundPayloadSource)?
+    /// The aggregator, when its server step also moves the participants' personal states.
+    let participantRefresh: (any ParticipantRefresh)?
+    /// The trainer, when its clients are tested with a composed model.
+    let evaluationComposition: (any EvaluationComposition)?
     var timesSampled: [Int]
     /// Per client, the rows of the dataset's test set its test split is made of (checked label by
     /// label), or nil when it is tested on other data (holdout): see `evaluate`.
@@ -74,6 +82,11 @@ public final class SimulationRun: @unchecked Sendable {
             try modelPlugin.build(input, generator: RandomGenerator(seed: 0))
         }
         store = ClientStateStore(memoryBudget: settings.stateMemoryBudget, spillDirectory: writer.map { $0.directory + "/client-state" })
+        carriedStore = ClientStateStore(memoryBudget: settings.stateMemoryBudget,
+                                        spillDirectory: writer.map { $0.directory + "/client-carried-state" })
+        payloadSource = aggregator as? any RoundPayloadSource
+        participantRefresh = aggregator as? any ParticipantRefresh
+        evaluationComposition = trainer as? any EvaluationComposition
         timesSampled = Array(repeating: 0, count: clients.count)
         testRows = Self.testRows(clients: clients, test: dataset.test, fromTestSet: settings.clientTestsFromTestSet)
     }
@@ -101,6 +114,8 @@ public final class SimulationRun: @unchecked Sendable {
         let blasBefore = BLASThreads.current
         BLASThreads.set(BLASThreads.count(workers: settings.workers, threadsPerWorker: settings.threadsPerWorker))
         defer { if let blasBefore { BLASThreads.set(blasBefore) } }
+        try payloadSource?.start(FederationFacts(clients: clients.count, seed: seed64, global: global.stateDict().copy(),
+                                                 localLearningRate: settings.local.learningRate))
         for round in 1...settings.rounds {
             let roundStart = Date()
             var timing = RoundTiming(round: round, localSeconds: 0, aggregateSeconds: 0, serverSeconds: 0, evalSeconds: 0, totalSeconds: 0)
@@ -116,10 +131,13 @@ public final class SimulationRun: @unchecked Sendable {
             // Personal states go to the store as each client finishes, and updates nobody reads are
             // dropped: a round of 1,000 clients holds 1,000 states only when they are aggregated.
             let updatesNeeded = aggregator.updatesGlobalModel || distiller != nil
+            let payload = try payloadSource?.payload(round: round) ?? StateDict([])
             let outcomes = try pool.map(sampled, cost: { self.clients[$0].train.count }) { worker, client in
-                var outcome = try self.trainClient(client, round: round, worker: worker, global: globalSnapshot)
+                var outcome = try self.trainClient(client, round: round, worker: worker, global: globalSnapshot, payload: payload)
                 if let personal = outcome.personal { try self.store.put(client, personal) }
+                if let carried = outcome.carried { try self.carriedStore.put(client, carried) }
                 outcome.personal = nil
+                outcome.carried = nil
                 if !updatesNeeded { outcome.update.state = StateDict([]) }
                 return outcome
             }
@@ -131,6 +149,13 @@ public final class SimulationRun: @unchecked Sendable {
             if aggregator.updatesGlobalModel {
                 try aggregator.aggregate(into: global.stateDict(), updates: outcomes.map(\.update))
                 try checkFinite(global.stateDict(), round: round, what: "the aggregated global model")
+            }
+            if let participantRefresh {
+                let aggregated = global.stateDict()
+                for client in sampled {
+                    guard let personal = try store.get(client) else { continue }
+                    try store.put(client, participantRefresh.refreshed(personal: personal, client: client, round: round, global: aggregated))
+                }
             }
             timing.aggregateSeconds = Date().timeIntervalSince(t)
 
@@ -147,9 +172,11 @@ public final class SimulationRun: @unchecked Sendable {
             let totalSamples = outcomes.reduce(0) { $0 + $1.update.samples }
             let trainLoss = outcomes.reduce(0.0) { $0 + $1.report.trainLoss * Double($1.update.samples) } / Double(max(1, totalSamples))
             let communicated = aggregator.updatesGlobalModel ? aggregator.communicated(global.stateDict()).scalarCount * 4 : 0
+            // Payloads and uploads (SCAFFOLD's control variates) travel besides the model.
+            let uploaded = outcomes.map { $0.update.upload.scalarCount * 4 }.max() ?? 0
             var record = RoundRecord(round: round, sampledClients: sampled, trainLoss: trainLoss, globalAccuracy: nil,
-                                     personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated,
-                                     bytesDownPerClient: communicated, server: serverMetrics)
+                                     personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated + uploaded,
+                                     bytesDownPerClient: communicated + payload.scalarCount * 4, server: serverMetrics)
             if settings.evaluates(round: round) {
                 try evaluate(into: &record)
             }
@@ -165,7 +192,12 @@ public final class SimulationRun: @unchecked Sendable {
         let clientRows = try clientReport()
         try writer?.writeClients(clientRows)
         try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
-        if writer != nil { store.discardSpilledStates() }  // scratch: the checkpoint holds every state now
+        try writer?.saveCarriedStates(carriedStore, server: (aggregator as? any RoundCarriedState)?.saveCarriedState(),
+                                      clients: clients.count, round: settings.rounds)
+        if writer != nil {  // scratch: the checkpoint holds every state now
+            store.discardSpilledStates()
+            carriedStore.discardSpilledStates()
+        }
         let summary = RunSummary.metrics(records, last: settings.lastRounds,
                                          personalOnGlobalTest: clientRows.compactMap(\.globalTestAccuracy))
         return RunResult(method: method.label, seed: seed, records: records, summary: summary)
@@ -174,11 +206,14 @@ public final class SimulationRun: @unchecked Sendable {
     struct ClientOutcome {
         var update: ClientUpdate
         var personal: StateDict?
+        /// What the client keeps besides its personal model (nil: nothing to store).
+        var carried: StateDict?
         var report: LocalTrainingReport
     }
 
     /// Loads the client's start state into the worker's model and runs the trainer.
-    func trainClient(_ client: Int, round: Int, worker: Worker, global: StateDict) throws -> ClientOutcome {
+    func trainClient(_ client: Int, round: Int, worker: Worker, global: StateDict,
+                     payload: StateDict = StateDict([])) throws -> ClientOutcome {
         let personal = try store.get(client)
         let model = worker.model
         try model.load(global)
@@ -192,7 +227,8 @@ public final class SimulationRun: @unchecked Sendable {
         let context = ClientTrainingContext(
             client: client, round: round, model: model, scratch: worker.scratch, data: clients[client].train,
             global: global, personal: personal, settings: settings.local,
-            generator: RandomGenerator(seed: Seeds.derive(seed64, "train", round, client)), augmentation: dataset.augmentation)
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "train", round, client)), augmentation: dataset.augmentation,
+            payload: payload, carried: try carriedStore.get(client))
         let report: LocalTrainingReport
         do {
             report = try trainer.train(context)
@@ -209,10 +245,14 @@ public final class SimulationRun: @unchecked Sendable {
             case .none: kept = nil
             case .head: kept = state.under("head")
             case .model: kept = state
+            case .unshared:
+                let shared = Set(aggregator.communicated(state).names)
+                kept = state.filter { !shared.contains($0) }
             }
         }
-        return ClientOutcome(update: ClientUpdate(client: client, state: state, samples: clients[client].train.count),
-                             personal: kept, report: report)
+        return ClientOutcome(update: ClientUpdate(client: client, state: state, samples: clients[client].train.count,
+                                                  upload: context.upload),
+                             personal: kept, carried: context.carried, report: report)
     }
 
     func checkFinite(_ state: StateDict, round: Int, client: Int? = nil, what: String) throws {
@@ -257,11 +297,21 @@ public final class SimulationRun: @unchecked Sendable {
     }
 
     /// The state a client is tested with (DESIGN §7): its personal model, or the global model
-    /// when it has none yet (never a random head).
-    func evaluationState(client: Int, worker: Worker) throws {
+    /// when it has none yet (never a random head); then, when the trainer composes the tested
+    /// model (`EvaluationComposition`: APFL's mixture, Per-FedAvg's local step), that composition,
+    /// seeded by (seed, round, client).
+    func evaluationState(client: Int, worker: Worker, round: Int) throws {
         try worker.model.load(global.stateDict())
-        guard method.personal != .none else { return }
-        try store.load(client, into: worker.model)
+        if method.personal != .none { try store.load(client, into: worker.model) }
+        guard let evaluationComposition else { return }
+        worker.model.setTraining(true)
+        worker.model.generator.reseed(Seeds.derive(seed64, "evaluate-dropout", round, client))
+        let context = ClientTrainingContext(
+            client: client, round: round, model: worker.model, scratch: worker.scratch, data: clients[client].train,
+            global: global.stateDict(), personal: method.personal != .none ? try store.get(client) : nil,
+            settings: settings.local, generator: RandomGenerator(seed: Seeds.derive(seed64, "evaluate", round, client)),
+            carried: try carriedStore.get(client))
+        try evaluationComposition.composeEvaluationModel(context)
     }
 
     /// How one client's personalised accuracy is computed.
@@ -277,7 +327,7 @@ public final class SimulationRun: @unchecked Sendable {
 
     func clientTests() -> [ClientTest] {
         clients.indices.map { c in
-            guard let rows = testRows[c] else { return .full }
+            guard let rows = testRows[c], evaluationComposition == nil else { return .full }
             guard method.personal != .none, let names = store.names(c) else { return .globalRows(rows) }
             return names.allSatisfy({ $0.hasPrefix("head.") }) ? .head(rows) : .full
         }
@@ -314,7 +364,7 @@ public final class SimulationRun: @unchecked Sendable {
     /// test set serves them all (FedAvg, FedProx, and every client not sampled yet), and clients with
     /// a personal head get their head applied to that pass's body features. Only whole personal
     /// models (Local, Ditto, FedBKD) and holdout splits run a forward pass per client.
-    func personalizedAccuracies() throws -> (clients: [Double], global: Double?) {
+    func personalizedAccuracies(round: Int) throws -> (clients: [Double], global: Double?) {
         let tests = clientTests()
         let needsFeatures = tests.contains { if case .head = $0 { return true } else { return false } }
         let needsPass = aggregator.updatesGlobalModel || tests.contains { if case .full = $0 { return false } else { return true } }
@@ -340,7 +390,7 @@ public final class SimulationRun: @unchecked Sendable {
                 }
                 return Double(correct) / Double(rows.count)
             case .full:
-                try self.evaluationState(client: client, worker: worker)
+                try self.evaluationState(client: client, worker: worker, round: round)
                 worker.model.setTraining(false)
                 return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test, batchSize: batchSize))
             }
@@ -350,7 +400,7 @@ public final class SimulationRun: @unchecked Sendable {
     }
 
     func evaluate(into record: inout RoundRecord) throws {
-        let (accuracies, globalAccuracy) = try personalizedAccuracies()
+        let (accuracies, globalAccuracy) = try personalizedAccuracies(round: record.round)
         lastClientAccuracies = accuracies
         record.globalAccuracy = globalAccuracy
         let sizes = clients.map(\.test.count)
@@ -358,7 +408,7 @@ public final class SimulationRun: @unchecked Sendable {
         if let finetuner {
             let globalSnapshot = try global.stateDict().copy()
             let tuned = try pool.map(Array(clients.indices)) { worker, client -> Double in
-                try self.evaluationState(client: client, worker: worker)
+                try self.evaluationState(client: client, worker: worker, round: record.round)
                 worker.model.setTraining(true)
                 var local = self.settings.local
                 local.epochs = self.settings.finetuneEpochs
@@ -378,11 +428,11 @@ public final class SimulationRun: @unchecked Sendable {
     /// Per-client final figures for clients.csv (the final round is always evaluated: its
     /// accuracies are reused, not recomputed).
     func clientReport() throws -> [ClientRow] {
-        let accuracies = try lastClientAccuracies ?? personalizedAccuracies().clients
+        let accuracies = try lastClientAccuracies ?? personalizedAccuracies(round: settings.rounds).clients
         var onGlobalTest: [Double]? = nil
-        if settings.personalGlobalTest, method.personal != .none {
+        if settings.personalGlobalTest, method.personal != .none || evaluationComposition != nil {
             onGlobalTest = try pool.map(Array(clients.indices)) { worker, client -> Double in
-                try self.evaluationState(client: client, worker: worker)
+                try self.evaluationState(client: client, worker: worker, round: self.settings.rounds)
                 worker.model.setTraining(false)
                 return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.dataset.test,
                                                                   batchSize: self.settings.evalBatchSize))

@@ -1,0 +1,118 @@
+import BuiltinPlugins
+import Config
+@testable import FedKit
+import Foundation
+import Torch
+import XCTest
+
+/// The personalised-FL baselines through the engine: 2-round runs of every preset, their state
+/// kept across rounds, and byte-identical results with one and two workers.
+final class BaselineEngineTests: XCTestCase {
+    static let presets = ["lg-fedavg", "fedbabu", "scaffold"]
+
+    /// The engine fixture with a two-hidden-layer MLP (so that LG-FedAvg has a local layer).
+    func yaml(output: String, methods: String, rounds: Int = 2, workers: Int = 2, clients: Int = 6) -> String {
+        EngineFixture.yaml(output: output, methods: methods, clients: clients, rounds: rounds, workers: workers)
+            .replacingOccurrences(of: "hidden: [16]", with: "hidden: [16, 16]")
+    }
+
+    func testEveryBaselinePresetRunsTwoRounds() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let presets = Self.presets.filter { EngineFixture.registry.methods[$0] != nil }
+        XCTAssertEqual(presets, Self.presets, "every baseline preset is bundled")
+        let (outcome, runner, _) = try EngineFixture.run(yaml(output: dir, methods: "[" + presets.joined(separator: ", ") + "]"))
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        XCTAssertEqual(outcome.results.map(\.method), runner.spec.methods.map(\.label))
+        for result in outcome.results {
+            XCTAssertEqual(result.records.map(\.round), [1, 2], result.method)
+            for r in result.records {
+                XCTAssertTrue(r.trainLoss.isFinite, result.method)
+                let p = try XCTUnwrap(r.personalized, result.method)
+                XCTAssertEqual(p.clients, 6)
+                XCTAssertTrue((0...1).contains(p.weightedMean), result.method)
+                XCTAssertNotNil(r.globalAccuracy, result.method)
+                XCTAssertGreaterThan(r.bytesUpPerClient, 0, result.method)
+            }
+            let config = try String(contentsOfFile: "\(dir)/engine/\(result.method)/seed-1/config.yaml", encoding: .utf8)
+            XCTAssertNoThrow(try EngineFixture.spec(config), "\(result.method): config.yaml loads back")
+        }
+    }
+
+    /// The same file and seed give byte-identical rounds.jsonl and clients.csv with 1 and 2 workers.
+    func testStatefulBaselinesAreIdenticalWithOneAndTwoWorkers() throws {
+        let methods = "[" + Self.presets.joined(separator: ", ") + "]"
+        var files: [Int: [String: Data]] = [:]
+        for workers in [1, 2] {
+            let dir = try EngineFixture.temporaryDirectory(self)
+            let (outcome, runner, _) = try EngineFixture.run(yaml(output: dir, methods: methods, rounds: 3, workers: workers))
+            XCTAssertEqual(outcome.failures.map(\.description), [])
+            for label in runner.spec.methods.map(\.label) {
+                for name in ["rounds.jsonl", "clients.csv"] {
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                }
+            }
+        }
+        XCTAssertEqual(files[1]?.count, 2 * Self.presets.count)
+        for (name, one) in files[1]! {
+            XCTAssertFalse(one.isEmpty, name)
+            XCTAssertEqual(one, files[2]?[name], "\(name) differs between workers=1 and workers=2")
+        }
+    }
+
+    /// LG-FedAvg: the lower layers never leave the client. The global model's lower layers stay at
+    /// their initial values, each participant keeps exactly the unshared entries, and the top
+    /// layers are the average.
+    func testLGFedAvgLowerLayersNeverLeaveTheClient() throws {
+        let run = try EngineFixture.simulation(yaml(output: "unused", methods: "[lg-fedavg]", rounds: 2))
+        let initial = try run.global.stateDict().copy()
+        let shared = run.aggregator.communicated(initial).names
+        XCTAssertEqual(shared, ["body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"])
+        _ = try run.run()
+        let global = run.global.stateDict()
+        let lower = global.filter { !shared.contains($0) }
+        XCTAssertEqual(try lower.flattened().floats(), try initial.filter { !shared.contains($0) }.flattened().floats(),
+                       "the global model never receives lower layers")
+        XCTAssertGreaterThan(try distance(global.filter(shared.contains), initial.filter(shared.contains)), 0)
+        var kept: [[Float]] = []
+        for c in 0..<6 where run.store.contains(c) {
+            let state = try XCTUnwrap(run.store.get(c))
+            XCTAssertEqual(state.names, ["body.1.weight", "body.1.bias"], "client \(c) keeps only its lower layers")
+            kept.append(try state.flattened().floats())
+        }
+        XCTAssertGreaterThan(kept.count, 1)
+        XCTAssertNotEqual(kept[0], kept[1], "each client has its own lower layers")
+    }
+
+    /// FedBABU: the global head is the initial one after training; evaluation fine-tunes per client.
+    func testFedBABUGlobalHeadStaysAtItsInitialWeights() throws {
+        let run = try EngineFixture.simulation(yaml(output: "unused", methods: "[fedbabu]", rounds: 2))
+        let initial = try run.global.stateDict().copy()
+        let result = try run.run()
+        XCTAssertEqual(try run.global.stateDict().under("head").flattened().floats(), try initial.under("head").flattened().floats())
+        XCTAssertGreaterThan(try distance(run.global.stateDict().under("body"), initial.under("body")), 0)
+        XCTAssertEqual(run.store.count, 0, "FedBABU keeps nothing per client")
+        XCTAssertNotNil(result.records.last?.personalized)
+    }
+
+    /// SCAFFOLD keeps c on the server and every participant's c_i in the carried store; c is
+    /// (1/N) times the sum of the participants' c_i (both start at zero).
+    func testScaffoldKeepsControlVariatesAcrossRounds() throws {
+        let run = try EngineFixture.simulation(yaml(output: "unused", methods: "[scaffold]", rounds: 3))
+        _ = try run.run()
+        let server = try XCTUnwrap(run.aggregator as? any RoundPayloadSource)
+        let c = try server.payload(round: 4)
+        XCTAssertEqual(c.names, run.global.namedParameters.map(\.name))
+        let sum = try c.flattened().zerosLike()
+        var participants = 0
+        for client in 0..<6 {
+            guard let ci = try run.carriedStore.get(client) else { continue }
+            participants += 1
+            XCTAssertEqual(ci.names, c.names)
+            try sum.add_(ci.flattened())
+        }
+        XCTAssertGreaterThan(participants, 3)
+        let expected = try (sum * (1.0 / 6)).floats(), actual = try c.flattened().floats()
+        for (a, e) in zip(actual, expected) { XCTAssertEqual(a, e, accuracy: 1e-5) }
+        XCTAssertGreaterThan(try c.flattened().norm().item(), 0)
+    }
+}

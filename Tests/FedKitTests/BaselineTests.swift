@@ -1,0 +1,163 @@
+import Aggregators
+import FedKit
+import Torch
+import Trainers
+import XCTest
+
+/// The defining property of each personalised-FL baseline (docs/baselines.md), on tiny problems.
+final class BaselineTests: XCTestCase {
+    func floats(_ state: StateDict) throws -> [Float] { try state.flattened().floats() }
+
+    func assertClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5, _ message: String = "",
+                     file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, message, file: file, line: line)
+        let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst, tolerance, message, file: file, line: line)
+    }
+
+    /// A state like `parameters` filled with seeded Gaussian values times `scale`.
+    func randomState(like parameters: [(name: String, tensor: Tensor)], seed: UInt64, scale: Double = 0.1) throws -> StateDict {
+        let g = RandomGenerator(seed: seed)
+        return StateDict(try parameters.map { ($0.name, try Tensor.randn($0.tensor.shape, generator: g) * scale) })
+    }
+
+    // MARK: - LG-FedAvg
+
+    func testTopLayersScopeSelectsTheLastLayersWithEntries() throws {
+        let state = StateDict(try ["body.1.weight", "body.1.bias", "body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"]
+            .map { ($0, try Tensor.zeros([1])) })
+        XCTAssertEqual(WeightedAverage.topLayers(2, of: state).names, ["body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"])
+        XCTAssertEqual(WeightedAverage.topLayers(1, of: state).names, ["head.0.weight", "head.0.bias"])
+        XCTAssertEqual(WeightedAverage.topLayers(9, of: state).names, state.names)
+    }
+
+    func testServerStepSizeMovesTheGlobalModelPartOfTheWay() throws {
+        let global = StateDict([("w", try Tensor([Float(1), 2]))])
+        let updates = [ClientUpdate(client: 0, state: StateDict([("w", try Tensor([Float(3), 6]))]), samples: 1),
+                       ClientUpdate(client: 1, state: StateDict([("w", try Tensor([Float(5), 2]))]), samples: 1)]
+        let beta = try WeightedAverage(parameters: Parameters(["server_lr": .double(0.5), "weighting": .string("uniform")]))
+        try beta.aggregate(into: global, updates: updates)
+        // (1 - 0.5) * [1, 2] + 0.5 * [4, 4]
+        XCTAssertEqual(try global.flattened().floats(), [2.5, 3])
+    }
+
+    // MARK: - FedBABU
+
+    func testFedBABUNeverChangesTheHeadDuringTraining() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context(epochs: 3, momentum: 0.5)
+        let start = try context.model.stateDict().copy()
+        let report = try FedBABUTrainer(parameters: Parameters()).train(context)
+        XCTAssertEqual(report.steps, 15)
+        let end = context.model.stateDict()
+        XCTAssertEqual(try floats(end.under("head")), try floats(start.under("head")), "the head keeps its initial weights")
+        XCTAssertGreaterThan(try distance(end.under("body"), start.under("body")), 0)
+        XCTAssertTrue(context.model.head.parameters.allSatisfy(\.requiresGrad), "the head is trainable again afterwards")
+    }
+
+    func testFedBABUFineTunesOnlyForEvaluation() throws {
+        let toy = try ToyProblem()
+        for part in ["full", "head"] {
+            let trainer = try FedBABUTrainer(parameters: Parameters(["finetune_epochs": .int(2), "finetune": .string(part)]))
+            let context = try toy.context()
+            let start = try context.model.stateDict().copy()
+            let before = try toy.loss(context.model)
+            try trainer.composeEvaluationModel(context)
+            let end = context.model.stateDict()
+            XCTAssertGreaterThan(try distance(end.under("head"), start.under("head")), 0, part)
+            if part == "head" {
+                XCTAssertEqual(try floats(end.under("body")), try floats(start.under("body")), "head fine-tuning leaves the body")
+            } else {
+                XCTAssertGreaterThan(try distance(end.under("body"), start.under("body")), 0)
+            }
+            XCTAssertLessThan(try toy.loss(context.model), before, part)
+            XCTAssertNil(context.personal)
+            XCTAssertNil(context.carried)
+            XCTAssertTrue(context.upload.isEmpty)
+        }
+    }
+
+    // MARK: - SCAFFOLD
+
+    /// c_i+ = c_i - c + (x - y_i) / (K lr) and delta c_i = c_i+ - c_i, with K the local steps taken.
+    func testScaffoldControlVariateUpdateRule() throws {
+        let toy = try ToyProblem()
+        let probe = try toy.network()
+        let c = try randomState(like: probe.namedParameters, seed: 1)
+        let ci = try randomState(like: probe.namedParameters, seed: 2)
+        let model = try toy.network()
+        let lr = 0.05
+        let context = ClientTrainingContext(
+            client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data,
+            global: try model.stateDict().copy(), personal: nil,
+            settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: lr, momentum: 0.5, weightDecay: 1e-4),
+            generator: RandomGenerator(seed: 5), payload: c, carried: ci)
+        let report = try ScaffoldTrainer(parameters: Parameters()).train(context)
+        XCTAssertEqual(report.steps, 10)
+        let x = try floats(context.global), y = try floats(model.stateDict())
+        let cv = try floats(c), civ = try floats(ci)
+        let scale = Float(1 / (Double(report.steps) * lr))
+        var expected: [Float] = []
+        for i in 0..<x.count {
+            let drift: Float = (x[i] - y[i]) * scale
+            expected.append(civ[i] - cv[i] + drift)
+        }
+        let carried = try XCTUnwrap(context.carried)
+        XCTAssertEqual(carried.names, probe.namedParameters.map(\.name))
+        assertClose(try floats(carried), expected, tolerance: 1e-4)
+        assertClose(try floats(context.upload), zip(expected, civ).map { $0 - $1 }, tolerance: 1e-4)
+    }
+
+    /// With c = c_i the correction vanishes: SCAFFOLD's local update is plain SGD; with c != c_i it is not.
+    func testScaffoldCorrectionVanishesWhenTheVariatesAgree() throws {
+        let toy = try ToyProblem()
+        let probe = try toy.network()
+        let same = try randomState(like: probe.namedParameters, seed: 3)
+        func trained(payload: StateDict, carried: StateDict?) throws -> [Float] {
+            let model = try toy.network()
+            let context = ClientTrainingContext(
+                client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data,
+                global: try model.stateDict().copy(), personal: nil,
+                settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: 0.1, momentum: 0, weightDecay: 1e-4),
+                generator: RandomGenerator(seed: 5), payload: payload, carried: carried)
+            _ = try ScaffoldTrainer(parameters: Parameters()).train(context)
+            return try floats(model.stateDict())
+        }
+        let sgdContext = try toy.context(epochs: 2, lr: 0.1, momentum: 0)
+        _ = try SGDTrainer(parameters: Parameters()).train(sgdContext)
+        let sgd = try floats(sgdContext.model.stateDict())
+        assertClose(try trained(payload: same, carried: same), sgd, tolerance: 1e-5)
+        assertClose(try trained(payload: StateDict([]), carried: nil), sgd, tolerance: 1e-6)
+        let corrected = try trained(payload: same, carried: randomState(like: probe.namedParameters, seed: 4))
+        XCTAssertGreaterThan(zip(corrected, sgd).map { abs($0 - $1) }.max() ?? 0, 1e-3)
+    }
+
+    /// x <- x + lr_g mean(y_i - x); c <- c + (1/N) sum delta c_i, accumulated across rounds and saved.
+    func testScaffoldServerUpdate() throws {
+        let aggregator = try ScaffoldAggregator(parameters: Parameters())
+        let global = StateDict([("w", try Tensor([Float(1), 1]))])
+        try aggregator.start(FederationFacts(clients: 10, seed: 1, global: try global.copy(), localLearningRate: 0.1))
+        XCTAssertTrue(try aggregator.payload(round: 1).isEmpty, "c is zero before the first aggregation")
+        func update(_ client: Int, _ y: [Float], _ dc: [Float], samples: Int) throws -> ClientUpdate {
+            ClientUpdate(client: client, state: StateDict([("w", try Tensor(y))]), samples: samples,
+                         upload: StateDict([("w", try Tensor(dc))]))
+        }
+        try aggregator.aggregate(into: global, updates: [try update(0, [3, 1], [1, 2], samples: 1), try update(1, [1, 5], [3, -2], samples: 9)])
+        XCTAssertEqual(try floats(global), [2, 3], "uniform mean of the client models (lr_g = 1)")
+        XCTAssertEqual(try floats(aggregator.payload(round: 2)), [0.4, 0])
+        try aggregator.aggregate(into: global, updates: [try update(2, [2, 3], [1, 1], samples: 4)])
+        XCTAssertEqual(try floats(aggregator.payload(round: 3)), [0.5, 0.1])
+        // Exact resume: the saved state restores c and N.
+        let restored = try ScaffoldAggregator(parameters: Parameters())
+        try restored.restoreCarriedState(aggregator.saveCarriedState())
+        XCTAssertEqual(try floats(restored.payload(round: 3)), [0.5, 0.1])
+        try restored.aggregate(into: StateDict([("w", try Tensor([Float(0), 0]))]), updates: [try update(3, [0, 0], [10, 0], samples: 1)])
+        XCTAssertEqual(try floats(restored.payload(round: 4)), [1.5, 0.1])
+        // A half-step server (lr_g = 0.5) moves x halfway to the mean.
+        let half = try ScaffoldAggregator(parameters: Parameters(["server_lr": .double(0.5)]))
+        try half.start(FederationFacts(clients: 2, seed: 1, global: global, localLearningRate: 0.1))
+        let x = StateDict([("w", try Tensor([Float(0), 0]))])
+        try half.aggregate(into: x, updates: [try update(0, [2, 4], [0, 0], samples: 1)])
+        XCTAssertEqual(try floats(x), [1, 2])
+    }
+}

@@ -160,4 +160,67 @@ final class BaselineTests: XCTestCase {
         try half.aggregate(into: x, updates: [try update(0, [2, 4], [0, 0], samples: 1)])
         XCTAssertEqual(try floats(x), [1, 2])
     }
+
+    // MARK: - APFL
+
+    /// A full-batch context: one step per epoch, so that one step can be checked by hand.
+    func fullBatchContext(_ toy: ToyProblem, lr: Double, personal: StateDict? = nil, carried: StateDict? = nil,
+                          epochs: Int = 1) throws -> ClientTrainingContext {
+        let model = try toy.network()
+        return ClientTrainingContext(
+            client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data,
+            global: try model.stateDict().copy(), personal: personal,
+            settings: LocalHyperparameters(epochs: epochs, batchSize: toy.data.count, learningRate: lr, momentum: 0, weightDecay: 0),
+            generator: RandomGenerator(seed: 5), carried: carried)
+    }
+
+    /// The gradient of the toy loss at `state`, entry by entry (parameters only).
+    func gradient(_ toy: ToyProblem, at state: [Float]) throws -> [Float] {
+        let net = try toy.network()
+        try net.stateDict().load(flat: Tensor(state))
+        try Loss.crossEntropy(net.forward(toy.data.inputs), targets: toy.data.labels).backward()
+        return try net.parameters.flatMap { try XCTUnwrap($0.grad).flattened().floats() }
+    }
+
+    /// One step by hand: v1 = v0 - lr alpha0 g, alpha1 = alpha0 - lr <v0 - w0, g>, g = grad f(alpha0 v0 + (1 - alpha0) w0).
+    func testAPFLMixedModelAndAlphaGradient() throws {
+        let toy = try ToyProblem()
+        let lr = 0.1, alpha0 = 0.6
+        let v0state = try toy.network(seed: 123).stateDict().copy()
+        let context = try fullBatchContext(toy, lr: lr, personal: v0state, carried: StateDict([("alpha", try Tensor([Float(alpha0)]))]))
+        let w0 = try floats(context.global), v0 = try floats(v0state)
+        let mixed = zip(v0, w0).map { Float(alpha0) * $0 + Float(1 - alpha0) * $1 }
+        let g = try gradient(toy, at: mixed)
+        let report = try APFLTrainer(parameters: Parameters()).train(context)
+        XCTAssertEqual(report.steps, 1)
+        XCTAssertTrue(context.personalSetByTrainer)
+        let v1 = try floats(XCTUnwrap(context.personal))
+        assertClose(v1, zip(v0, g).map { $0 - Float(lr * alpha0) * $1 }, tolerance: 1e-5, "v1")
+        let dot = zip(zip(v0, w0), g).reduce(0.0) { $0 + Double(($1.0.0 - $1.0.1) * $1.1) }
+        let alpha1 = try XCTUnwrap(context.carried).tensors[0].item()
+        XCTAssertEqual(alpha1, alpha0 - lr * dot, accuracy: 1e-5)
+        XCTAssertNotEqual(alpha1, alpha0, accuracy: 1e-7)
+        // w takes a plain SGD step on its own loss (the global update).
+        let gw = try gradient(toy, at: w0)
+        assertClose(try floats(context.model.stateDict()), zip(w0, gw).map { $0 - Float(lr) * $1 }, tolerance: 1e-5, "w1")
+        // Fixed alpha stays put.
+        let fixed = try fullBatchContext(toy, lr: lr, personal: v0state)
+        _ = try APFLTrainer(parameters: Parameters(["adaptive": .bool(false)])).train(fixed)
+        XCTAssertEqual(try XCTUnwrap(fixed.carried).tensors[0].item(), 0.75, accuracy: 1e-7)
+    }
+
+    /// Tested with alpha v + (1 - alpha) w_global; with the global model before the client's first round.
+    func testAPFLEvaluatesTheMixture() throws {
+        let toy = try ToyProblem()
+        let v = try toy.network(seed: 123).stateDict().copy()
+        let trainer = try APFLTrainer(parameters: Parameters())
+        let context = try fullBatchContext(toy, lr: 0.1, personal: v, carried: StateDict([("alpha", try Tensor([Float(0.3)]))]))
+        try context.model.load(v)
+        try trainer.composeEvaluationModel(context)
+        let expected = zip(try floats(v), try floats(context.global)).map { Float(0.3) * $0 + Float(0.7) * $1 }
+        assertClose(try floats(context.model.stateDict()), expected, tolerance: 1e-6)
+        let fresh = try fullBatchContext(toy, lr: 0.1)
+        try trainer.composeEvaluationModel(fresh)
+        XCTAssertEqual(try floats(fresh.model.stateDict()), try floats(fresh.global))
+    }
 }

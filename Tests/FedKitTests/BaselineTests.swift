@@ -223,4 +223,45 @@ final class BaselineTests: XCTestCase {
         try trainer.composeEvaluationModel(fresh)
         XCTAssertEqual(try floats(fresh.model.stateDict()), try floats(fresh.global))
     }
+
+    // MARK: - Per-FedAvg
+
+    /// On a full batch (D = D' = D''), one meta-step: first-order w1 = w0 - beta grad f(w0 - alpha grad f(w0));
+    /// Hessian-free w1 = w0 - beta (g - alpha H g), g = grad f(w0 - alpha grad f(w0)), H g by an
+    /// independent central difference.
+    func testPerFedAvgMetaGradientInBothVariants() throws {
+        let toy = try ToyProblem()
+        let alpha = 0.5, beta = 0.2
+        let w0 = try floats(toy.network().stateDict())
+        let g0 = try gradient(toy, at: w0)
+        let inner = zip(w0, g0).map { $0 - Float(alpha) * $1 }
+        let g = try gradient(toy, at: inner)
+        let firstOrder = zip(w0, g).map { $0 - Float(beta) * $1 }
+        let h = 1e-2
+        let plus = try gradient(toy, at: zip(w0, g).map { $0 + Float(h) * $1 })
+        let minus = try gradient(toy, at: zip(w0, g).map { $0 - Float(h) * $1 })
+        let hg = zip(plus, minus).map { ($0 - $1) / Float(2 * h) }
+        let hessianFree = (0..<w0.count).map { w0[$0] - Float(beta) * (g[$0] - Float(alpha) * hg[$0]) }
+
+        for (variant, expected) in [("first-order", firstOrder), ("hessian-free", hessianFree)] {
+            let context = try fullBatchContext(toy, lr: 0.01)
+            let trainer = try PerFedAvgTrainer(parameters: Parameters([
+                "variant": .string(variant), "alpha": .double(alpha), "beta": .double(beta), "delta": .double(1e-3)]))
+            let report = try trainer.train(context)
+            XCTAssertEqual(report.steps, 1, variant)
+            assertClose(try floats(context.model.stateDict()), expected, tolerance: variant == "first-order" ? 1e-5 : 2e-3, variant)
+        }
+        // The Hessian term matters on this problem.
+        XCTAssertGreaterThan(zip(firstOrder, hessianFree).map { abs($0 - $1) }.max() ?? 0, 1e-3)
+    }
+
+    /// Tested after one step w - alpha grad f(w; D) from the global model (D: one mini-batch, here the whole data).
+    func testPerFedAvgPersonalisesWithOneStepAtTestTime() throws {
+        let toy = try ToyProblem()
+        let context = try fullBatchContext(toy, lr: 0.01)
+        let w0 = try floats(context.global)
+        try PerFedAvgTrainer(parameters: Parameters(["alpha": .double(0.3)])).composeEvaluationModel(context)
+        let g0 = try gradient(toy, at: w0)
+        assertClose(try floats(context.model.stateDict()), zip(w0, g0).map { $0 - Float(0.3) * $1 }, tolerance: 1e-5)
+    }
 }

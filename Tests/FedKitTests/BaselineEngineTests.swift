@@ -8,7 +8,7 @@ import XCTest
 /// The personalised-FL baselines through the engine: 2-round runs of every preset, their state
 /// kept across rounds, and byte-identical results with one and two workers.
 final class BaselineEngineTests: XCTestCase {
-    static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf"]
+    static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf", "pfedme"]
 
     /// The engine fixture with a two-hidden-layer MLP (so that LG-FedAvg has a local layer).
     func yaml(output: String, methods: String, rounds: Int = 2, workers: Int = 2, clients: Int = 6) -> String {

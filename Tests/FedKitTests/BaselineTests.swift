@@ -264,4 +264,44 @@ final class BaselineTests: XCTestCase {
         let g0 = try gradient(toy, at: w0)
         assertClose(try floats(context.model.stateDict()), zip(w0, g0).map { $0 - Float(0.3) * $1 }, tolerance: 1e-5)
     }
+
+    // MARK: - pFedMe
+
+    /// With many inner steps, theta solves the inner problem: grad f(theta) + lambda (theta - w0) ~ 0;
+    /// the local model then moves w1 = w0 - lr lambda (w0 - theta) and is what the client sends.
+    func testPFedMeSolvesTheInnerProblemAndPullsTheLocalModel() throws {
+        let toy = try ToyProblem()
+        let lambda = 2.0, lr = 0.05
+        let context = try fullBatchContext(toy, lr: lr)
+        let w0 = try floats(context.global)
+        let trainer = try PFedMeTrainer(parameters: Parameters([
+            "lambda": .double(lambda), "inner_steps": .int(400), "personal_lr": .double(0.1)]))
+        let report = try trainer.train(context)
+        XCTAssertEqual(report.steps, 1)
+        XCTAssertTrue(context.personalSetByTrainer)
+        let theta = try floats(XCTUnwrap(context.personal))
+        let g = try gradient(toy, at: theta)
+        let stationarity = zip(g, zip(theta, w0)).map { Double($0 + Float(lambda) * ($1.0 - $1.1)) }
+        let residual = stationarity.map { $0 * $0 }.reduce(0, +).squareRoot()
+        let start = try gradient(toy, at: w0).map { Double($0 * $0) }.reduce(0, +).squareRoot()
+        XCTAssertLessThan(residual, 1e-3 * start, "theta is the proximal point (residual \(residual), |grad f(w0)| \(start))")
+        XCTAssertGreaterThan(try distance(XCTUnwrap(context.personal), context.global), 0)
+        let w1 = zip(w0, theta).map { $0 - Float(lr * lambda) * ($0 - $1) }
+        assertClose(try floats(context.model.stateDict()), w1, tolerance: 1e-6)
+    }
+
+    /// Larger lambda keeps theta closer to the local model (the Moreau envelope's trade-off).
+    func testPFedMeLargerLambdaKeepsThetaCloser() throws {
+        let toy = try ToyProblem()
+        var distances: [Double] = []
+        for lambda in [0.5, 5.0, 50.0] {
+            let context = try fullBatchContext(toy, lr: 0.001)
+            let trainer = try PFedMeTrainer(parameters: Parameters([
+                "lambda": .double(lambda), "inner_steps": .int(50), "personal_lr": .double(0.01)]))
+            _ = try trainer.train(context)
+            distances.append(try distance(XCTUnwrap(context.personal), context.global))
+        }
+        XCTAssertGreaterThan(distances[0], distances[1])
+        XCTAssertGreaterThan(distances[1], distances[2])
+    }
 }

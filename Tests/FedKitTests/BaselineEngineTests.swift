@@ -8,7 +8,10 @@ import XCTest
 /// The personalised-FL baselines through the engine: 2-round runs of every preset, their state
 /// kept across rounds, and byte-identical results with one and two workers.
 final class BaselineEngineTests: XCTestCase {
-    static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf", "pfedme"]
+    static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf", "pfedme", "l2gd"]
+    /// The methods as written in the test experiments: the fixture's lr 0.05 needs a smaller L2GD
+    /// lambda (averaging step lr lambda / p <= 1).
+    static let methods = "[" + presets.map { $0 == "l2gd" ? "{ name: l2gd, aggregator: { lambda: 1 } }" : $0 }.joined(separator: ", ") + "]"
 
     /// The engine fixture with a two-hidden-layer MLP (so that LG-FedAvg has a local layer).
     func yaml(output: String, methods: String, rounds: Int = 2, workers: Int = 2, clients: Int = 6) -> String {
@@ -20,7 +23,7 @@ final class BaselineEngineTests: XCTestCase {
         let dir = try EngineFixture.temporaryDirectory(self)
         let presets = Self.presets.filter { EngineFixture.registry.methods[$0] != nil }
         XCTAssertEqual(presets, Self.presets, "every baseline preset is bundled")
-        let (outcome, runner, _) = try EngineFixture.run(yaml(output: dir, methods: "[" + presets.joined(separator: ", ") + "]"))
+        let (outcome, runner, _) = try EngineFixture.run(yaml(output: dir, methods: Self.methods))
         XCTAssertEqual(outcome.failures.map(\.description), [])
         XCTAssertEqual(outcome.results.map(\.method), runner.spec.methods.map(\.label))
         for result in outcome.results {
@@ -40,7 +43,7 @@ final class BaselineEngineTests: XCTestCase {
 
     /// The same file and seed give byte-identical rounds.jsonl and clients.csv with 1 and 2 workers.
     func testStatefulBaselinesAreIdenticalWithOneAndTwoWorkers() throws {
-        let methods = "[" + Self.presets.joined(separator: ", ") + "]"
+        let methods = Self.methods
         var files: [Int: [String: Data]] = [:]
         for workers in [1, 2] {
             let dir = try EngineFixture.temporaryDirectory(self)

@@ -304,4 +304,67 @@ final class BaselineTests: XCTestCase {
         XCTAssertGreaterThan(distances[0], distances[1])
         XCTAssertGreaterThan(distances[1], distances[2])
     }
+
+    // MARK: - L2GD
+
+    /// Over many rounds the fraction of averaging steps among all L2GD steps is p; a round's local
+    /// run has mean 1/p steps and its averaging run 1/(1 - p); the draws are a function of (seed, round).
+    func testL2GDExpectedNumberOfAveragingSteps() throws {
+        let p = 0.3
+        let aggregator = try L2GDAggregator(parameters: Parameters(["p": .double(p), "lambda": .double(1)]))
+        try aggregator.start(FederationFacts(clients: 4, seed: 7, global: StateDict([]), localLearningRate: 0.1))
+        let rounds = 20_000
+        var local = 0, averaging = 0
+        for r in 1...rounds {
+            let runs = aggregator.coinRuns(round: r)
+            XCTAssertGreaterThanOrEqual(min(runs.local, runs.averaging), 1)
+            local += runs.local
+            averaging += runs.averaging
+        }
+        XCTAssertEqual(Double(averaging) / Double(local + averaging), p, accuracy: 0.01)
+        XCTAssertEqual(Double(local) / Double(rounds), 1 / p, accuracy: 0.1)
+        XCTAssertEqual(Double(averaging) / Double(rounds), 1 / (1 - p), accuracy: 0.03)
+        let again = try L2GDAggregator(parameters: Parameters(["p": .double(p), "lambda": .double(1)]))
+        try again.start(FederationFacts(clients: 4, seed: 7, global: StateDict([]), localLearningRate: 0.1))
+        XCTAssertEqual(again.coinRuns(round: 123).local, aggregator.coinRuns(round: 123).local)
+        XCTAssertEqual(try again.payload(round: 5).tensors[0].item(), Double(aggregator.coinRuns(round: 5).local))
+        XCTAssertEqual(try again.payload(round: 5).tensors[1].item(), 1 / (1 - p), accuracy: 1e-6)
+    }
+
+    /// m averaging steps x <- x - theta (x - x_bar) give x_bar + (1 - theta)^m (x - x_bar); the global model is x_bar.
+    func testL2GDAveragingStepPullsParticipantsTowardTheMean() throws {
+        let aggregator = try L2GDAggregator(parameters: Parameters(["p": .double(0.5), "lambda": .double(2)]))
+        try aggregator.start(FederationFacts(clients: 2, seed: 3, global: StateDict([]), localLearningRate: 0.1))
+        let global = StateDict([("w", try Tensor([Float(0), 0]))])
+        let a = StateDict([("w", try Tensor([Float(2), 0]))]), b = StateDict([("w", try Tensor([Float(0), 4]))])
+        try aggregator.aggregate(into: global, updates: [ClientUpdate(client: 0, state: a, samples: 1), ClientUpdate(client: 1, state: b, samples: 3)])
+        XCTAssertEqual(try floats(global), [1, 2], "uniform mean")
+        let round = (1...50).first { aggregator.coinRuns(round: $0).averaging > 1 }!
+        let m = aggregator.coinRuns(round: round).averaging
+        var x: [Float] = [2, 0]
+        for _ in 0..<m { x = zip(x, [Float(1), 2]).map { $0 - 0.4 * ($0 - $1) } }  // theta = 0.1 * 2 / 0.5
+        assertClose(try floats(aggregator.refreshed(personal: a, client: 0, round: round, global: global)), x, tolerance: 1e-6)
+        // theta > 1 would overshoot the mean: refused at the start.
+        let tooStrong = try L2GDAggregator(parameters: Parameters(["p": .double(0.1), "lambda": .double(20)]))
+        XCTAssertThrowsError(try tooStrong.start(FederationFacts(clients: 2, seed: 1, global: StateDict([]), localLearningRate: 0.01))) {
+            XCTAssertTrue("\($0)".contains("exceeds 1"), "\($0)")
+        }
+    }
+
+    /// The client takes exactly the K local steps the server drew, at lr / (1 - p); without the payload it refuses.
+    func testL2GDTrainerTakesTheDrawnNumberOfLocalSteps() throws {
+        let toy = try ToyProblem()
+        let model = try toy.network()
+        let payload = StateDict([("local_steps", try Tensor([Float(7)])), ("step_scale", try Tensor([Float(2)]))])
+        let context = ClientTrainingContext(
+            client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data, global: try model.stateDict().copy(),
+            personal: nil, settings: LocalHyperparameters(epochs: 1, batchSize: 8, learningRate: 0.05), generator: RandomGenerator(seed: 5),
+            payload: payload)
+        let before = try toy.loss(model)
+        XCTAssertEqual(try L2GDTrainer(parameters: Parameters()).train(context).steps, 7)
+        XCTAssertLessThan(try toy.loss(model), before)
+        XCTAssertThrowsError(try L2GDTrainer(parameters: Parameters()).train(toy.context())) {
+            XCTAssertTrue("\($0)".contains("l2gd aggregator's round payload"), "\($0)")
+        }
+    }
 }

@@ -92,7 +92,7 @@ final class PluginGuideTests: XCTestCase {
             ("{ name: trimmed-mean, trim: -0.1 }", ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got -0.1"),
             ("{ name: trimmed-mean, trim: lots }", ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got \"lots\""),
             ("{ name: trimmed-mean, trimm: 0.1 }", ":7:61: unknown key 'trimm' in methods[0].aggregator (aggregator 'trimmed-mean'); valid keys: name, trim (did you mean 'trim'?)"),
-            ("{ name: trimed-mean }", ":7:47: unknown aggregator 'trimed-mean' in methods[0].aggregator; available: none, trimmed-mean, weighted-average (did you mean 'trimmed-mean'?)"),
+            ("{ name: trimed-mean }", ":7:47: unknown aggregator 'trimed-mean' in methods[0].aggregator; available: l2gd, none, scaffold, trimmed-mean, weighted-average (did you mean 'trimmed-mean'?)"),
         ]
         for (aggregator, expected) in cases {
             let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(

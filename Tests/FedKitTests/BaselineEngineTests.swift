@@ -118,4 +118,18 @@ final class BaselineEngineTests: XCTestCase {
         for (a, e) in zip(actual, expected) { XCTAssertEqual(a, e, accuracy: 1e-5) }
         XCTAssertGreaterThan(try c.flattened().norm().item(), 0)
     }
+
+    /// Every baseline learns the tiny problem: its personalised accuracy ends well above chance (4 classes).
+    func testEveryBaselineLearns() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let yaml = EngineFixture.yaml(output: dir, methods: Self.methods, rounds: 8, perRound: "fraction: 1.0", lr: 0.1)
+            .replacingOccurrences(of: "hidden: [16]", with: "hidden: [16, 16]")
+            .replacingOccurrences(of: "{ name: l2gd, aggregator: { lambda: 1 } }", with: "{ name: l2gd, aggregator: { lambda: 0.5 } }")
+        let (outcome, _, _) = try EngineFixture.run(yaml)
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        for result in outcome.results {
+            let last = try XCTUnwrap(result.records.last?.personalized?.weightedMean, result.method)
+            XCTAssertGreaterThan(last, 0.4, "\(result.method): \(result.records.map { $0.personalized?.weightedMean ?? -1 })")
+        }
+    }
 }

@@ -132,4 +132,19 @@ final class BaselineEngineTests: XCTestCase {
             XCTAssertGreaterThan(last, 0.4, "\(result.method): \(result.records.map { $0.personalized?.weightedMean ?? -1 })")
         }
     }
+
+    /// SCAFFOLD's first round is FedAvg's with plain SGD and a uniform mean (c = c_k = 0); the second is not.
+    func testScaffoldFirstRoundIsFedAvg() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let yaml = yaml(output: dir, methods: "[scaffold, { name: fedavg, aggregator: { weighting: uniform } }]", rounds: 2)
+            .replacingOccurrences(of: "eval_every: 1", with: "eval_every: 1, momentum: 0")
+        let (outcome, _, _) = try EngineFixture.run(yaml)
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        let scaffold = outcome.results[0].records, fedavg = outcome.results[1].records
+        XCTAssertEqual(scaffold[0].globalAccuracy, fedavg[0].globalAccuracy)
+        XCTAssertEqual(scaffold[0].personalized, fedavg[0].personalized)
+        XCTAssertEqual(scaffold[0].trainLoss, fedavg[0].trainLoss)
+        XCTAssertNotEqual(scaffold[1].trainLoss, fedavg[1].trainLoss, "from round 2 the control variates correct the local steps")
+        XCTAssertEqual(scaffold[1].bytesDownPerClient, 2 * fedavg[1].bytesDownPerClient, "c travels with the model")
+    }
 }

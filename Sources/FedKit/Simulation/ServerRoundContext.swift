@@ -23,7 +23,8 @@ public final class ServerRoundContext: @unchecked Sendable {
     /// Network instances of the same architecture for teachers / students (load states into them).
     public let workspace: [Network]
     /// The sampled clients' models. A distiller may replace `state` (the personal model after
-    /// global-to-local distillation); the engine stores it back.
+    /// global-to-local distillation); the engine stores it back for `personal: model`, or, with
+    /// `evaluate_with: round-output`, only evaluates it this round (never stores it).
     public var teachers: [Teacher]
     public let classes: Int
     public let inputShape: [Int]

@@ -304,6 +304,8 @@ final class GeneratorTests: XCTestCase {
         let context = try toy.context()
         try published(["epochs": .int(2), "steps": .int(3)]).train(context)
         XCTAssertEqual(context.metrics["generator.steps"], 2 * 3 * 3)
+        // Uniform teacher weights, two teachers per class: still a fraction.
+        XCTAssertTrue((0...1).contains(try XCTUnwrap(context.metrics["generator.teacher_accuracy"])))
         for key in ["generator.ce", "generator.diversity", "generator.teacher_accuracy"] {
             XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
         }

@@ -465,19 +465,22 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         } else {
             labels = try LabelDraw.draw(max(256, batchSize), probabilities: round.labelProbabilities, generator: round.context.generator)
         }
-        let count = labels.count
-        guard count > 0 else { return 0 }
+        guard !labels.isEmpty else { return 0 }
         let x = try sample(labels: Tensor(labels), generator: round.context.generator)
         return try withoutGrad {
-            var correct = 0.0
+            var correct = 0.0, possible = 0.0
             for k in round.weights.indices {
                 let rows = labels.indices.filter { round.weights[k][labels[$0]] > 0 }
                 guard !rows.isEmpty else { continue }
                 let logits = try SampleSpace.logits(round.slots.network(k), x.indexSelect(dim: 0, Tensor(rows)), kind: round.kind)
                 let predicted = try logits.argmax(dim: 1).ints()
-                for (r, p) in zip(rows, predicted) where p == labels[r] { correct += round.weights[k][labels[r]] }
+                for (r, p) in zip(rows, predicted) {
+                    possible += round.weights[k][labels[r]]
+                    if p == labels[r] { correct += round.weights[k][labels[r]] }
+                }
             }
-            return correct / Double(count)
+            // Normalised by the total weight, so uniform teacher weights (several teachers per class) stay in [0, 1].
+            return possible > 0 ? correct / possible : 0
         }
     }
 }

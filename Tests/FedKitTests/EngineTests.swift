@@ -30,6 +30,18 @@ struct PoisonTrainer: TrainerPlugin {
 
 /// Shared set-up of the engine tests: tiny experiments on the `synthetic` dataset with an MLP.
 enum EngineFixture {
+    /// Every FedBKD preset: the published method, the improved one, and their ablations.
+    static let fedBKDPresets = ["fedbkd", "fedbkd-g2l", "fedbkd-l2g", "fedbkd-noise",
+                                "fedbkd-plus", "fedbkd-plus-g2l", "fedbkd-plus-l2g", "fedbkd-plus-noise"]
+
+    /// A FedBKD preset shrunk for tests (small generator, few synthetic samples and epochs;
+    /// the published schedules and batch rule kept).
+    static func shrunkFedBKD(_ preset: String) -> String {
+        let distiller = "distiller: { samples: 32, g2l_epochs: 1, l2g_epochs: 1 }"
+        let generator = "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, samples: 32, epochs: 1, steps: 2 }"
+        return "{ name: \(preset), trainer: { head_epochs: 2 }, \(distiller)\(preset.hasSuffix("noise") ? "" : ", " + generator) }"
+    }
+
     static let registry: PluginRegistry = {
         var registry = try! BuiltinPlugins.registry()
         registry.register(PoisonTrainer.self)
@@ -114,12 +126,9 @@ final class EngineTests: XCTestCase {
         var methods = ["fedavg", "{ name: fedprox, trainer: { mu: 0.01 } }", "local", "fedper",
                        "{ name: fedrep, trainer: { head_epochs: 2 } }", "ditto"]
         // The FedBKD presets, shrunk (small generator, few synthetic samples and epochs).
-        let small = "trainer: { head_epochs: 2 }, distiller: { samples: 32, batch_size: 16, g2l_epochs: 1, l2g_epochs: 1 }"
-        let generator = "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, epochs: 1, steps: 2 }"
-        for preset in ["fedbkd", "fedbkd-g2l", "fedbkd-l2g"] where EngineFixture.registry.methods[preset] != nil {
-            methods.append("{ name: \(preset), \(small), \(generator) }")
+        for preset in EngineFixture.fedBKDPresets where EngineFixture.registry.methods[preset] != nil {
+            methods.append(EngineFixture.shrunkFedBKD(preset))
         }
-        if EngineFixture.registry.methods["fedbkd-noise"] != nil { methods.append("{ name: fedbkd-noise, \(small) }") }
         let rounds = 3, clients = 6
         let yaml = EngineFixture.yaml(output: dir, methods: "[" + methods.joined(separator: ", ") + "]", clients: clients, rounds: rounds)
         let (outcome, runner, _) = try EngineFixture.run(yaml)
@@ -228,6 +237,32 @@ final class EngineTests: XCTestCase {
         for (name, one) in files[1]! {
             XCTAssertFalse(one.isEmpty, name)
             XCTAssertEqual(one, files[2]?[name], "\(name) differs between workers=1 and workers=2")
+        }
+    }
+
+    /// The FedBKD presets (published and improved) give byte-identical rounds with 1 and 2 workers.
+    func testFedBKDRoundsAreByteIdenticalWithOneAndTwoWorkers() throws {
+        let methods = "[" + EngineFixture.fedBKDPresets.map { EngineFixture.shrunkFedBKD($0) }.joined(separator: ", ") + "]"
+        var files: [Int: [String: Data]] = [:]
+        for workers in [1, 2] {
+            let dir = try EngineFixture.temporaryDirectory(self)
+            let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, rounds: 2, workers: workers))
+            XCTAssertEqual(outcome.failures.map(\.description), [])
+            for label in runner.spec.methods.map(\.label) {
+                for name in ["rounds.jsonl", "clients.csv"] {
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                }
+            }
+        }
+        XCTAssertEqual(files[1]?.count, 2 * EngineFixture.fedBKDPresets.count)
+        // Server steps report their wall time (`*.seconds`): the only entries allowed to differ.
+        func timeless(_ data: Data?) -> String {
+            let text = String(decoding: data ?? Data(), as: UTF8.self)
+            return text.replacingOccurrences(of: #""[a-z0-9_.]*\.seconds":[0-9.e+-]+,?"#, with: "", options: .regularExpression)
+        }
+        for (name, one) in files[1]! {
+            XCTAssertFalse(one.isEmpty, name)
+            XCTAssertEqual(timeless(one), timeless(files[2]?[name]), "\(name) differs between workers=1 and workers=2")
         }
     }
 

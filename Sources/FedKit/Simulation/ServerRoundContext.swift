@@ -31,11 +31,14 @@ public final class ServerRoundContext: @unchecked Sendable {
     public let inputKind: InputKind
     /// Seeded for this round's server steps.
     public let generator: RandomGenerator
+    /// The federation's local mini-batch size (FedBKD's distillation batch is a multiple of it);
+    /// nil when the round is built outside a federation (tests).
+    public let localBatchSize: Int?
     /// Metrics the steps report for this round (e.g. "generator.loss", "distill.kl_before").
     public var metrics: [String: Double] = [:]
 
     public init(round: Int, global: Network, workspace: [Network], teachers: [Teacher], classes: Int,
-                inputShape: [Int], inputKind: InputKind, generator: RandomGenerator) {
+                inputShape: [Int], inputKind: InputKind, generator: RandomGenerator, localBatchSize: Int? = nil) {
         self.round = round
         self.global = global
         self.workspace = workspace
@@ -44,6 +47,7 @@ public final class ServerRoundContext: @unchecked Sendable {
         self.inputShape = inputShape
         self.inputKind = inputKind
         self.generator = generator
+        self.localBatchSize = localBatchSize
     }
 }
 

@@ -238,6 +238,11 @@ public final class SimulationRun: @unchecked Sendable {
 
     /// Generator training and distillation against the sampled clients' models.
     func serverSteps(round: Int, sampled: [Int], outcomes: [ClientOutcome], distiller: any DistillerPlugin) throws -> [String: Double] {
+        // One worker's thread count, whatever the number of workers: parallel reductions split
+        // by thread count would otherwise make the server steps' results depend on `workers`.
+        let callerThreads = TorchThreads.current
+        TorchThreads.set(settings.threadsPerWorker)
+        defer { TorchThreads.set(callerThreads) }
         var teachers: [Teacher] = []
         for o in outcomes {
             let client = o.update.client
@@ -247,7 +252,7 @@ public final class SimulationRun: @unchecked Sendable {
         let context = ServerRoundContext(
             round: round, global: global, workspace: pool.workers.flatMap { [$0.model, $0.scratch] }, teachers: teachers,
             classes: dataset.classes, inputShape: dataset.inputShape, inputKind: dataset.inputKind,
-            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)))
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)), localBatchSize: settings.local.batchSize)
         do {
             let source: any SyntheticDataSource
             if let generator {

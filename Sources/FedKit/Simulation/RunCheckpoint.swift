@@ -193,7 +193,7 @@ public final class RunCheckpointer: @unchecked Sendable {
         }
         if !content.carried.isEmpty { try fm.createDirectory(atPath: partial + "/carried", withIntermediateDirectories: true) }
         for (role, state) in content.carried { try write(state, "carried/\(role).safetensors", ["round": round, "role": role]) }
-        TestKillHook.checkpointWritten(round: content.round)
+        TestHooks.checkpointWritten(round: content.round)
         let state = RunCheckpoint.State(
             format: RunCheckpoint.formatVersion, config: config, round: content.round, rounds: content.rounds,
             timesSampled: content.timesSampled, lastClientAccuracies: content.lastClientAccuracies, records: content.records,
@@ -215,15 +215,24 @@ public final class RunCheckpointer: @unchecked Sendable {
     }
 }
 
-/// Test hook (documented in docs/sweeps.md): `FEDKIT_TEST_KILL_IN_ROUND=N` kills the process with
-/// SIGKILL after round N's record is written and before its checkpoint;
-/// `FEDKIT_TEST_KILL_DURING_CHECKPOINT=N` kills it in the middle of writing round N's checkpoint
-/// (its tensors written, its state.json not). The kill-and-resume tests use them to stop a run at
-/// a deterministic point; nothing else reads these variables.
-public enum TestKillHook {
-    static let inRound = ProcessInfo.processInfo.environment["FEDKIT_TEST_KILL_IN_ROUND"].flatMap(Int.init)
-    static let duringCheckpoint = ProcessInfo.processInfo.environment["FEDKIT_TEST_KILL_DURING_CHECKPOINT"].flatMap(Int.init)
+/// Test hooks (documented in docs/sweeps.md), read here and nowhere else:
+/// - `FEDKIT_TEST_KILL_IN_ROUND=N`: the process kills itself (SIGKILL) after round N's record is
+///   written and before its checkpoint;
+/// - `FEDKIT_TEST_KILL_DURING_CHECKPOINT=N`: it kills itself in the middle of writing round N's
+///   checkpoint (tensors written, state.json not);
+/// - `FEDKIT_TEST_ROUND_DELAY=SECONDS`: it sleeps that long after every round, so that a test can
+///   requeue a Slurm task while it runs.
+/// The kill-and-resume tests use them to stop a run at a deterministic point.
+public enum TestHooks {
+    static let environment = ProcessInfo.processInfo.environment
+    static let killInRound = environment["FEDKIT_TEST_KILL_IN_ROUND"].flatMap(Int.init)
+    static let killDuringCheckpoint = environment["FEDKIT_TEST_KILL_DURING_CHECKPOINT"].flatMap(Int.init)
+    static let roundDelay = environment["FEDKIT_TEST_ROUND_DELAY"].flatMap(Double.init)
 
-    static func roundRecorded(round: Int) { if round == inRound { kill(getpid(), SIGKILL) } }
-    static func checkpointWritten(round: Int) { if round == duringCheckpoint { kill(getpid(), SIGKILL) } }
+    static func roundRecorded(round: Int) {
+        if round == killInRound { kill(getpid(), SIGKILL) }
+        if let roundDelay, roundDelay > 0 { Thread.sleep(forTimeInterval: roundDelay) }
+    }
+
+    static func checkpointWritten(round: Int) { if round == killDuringCheckpoint { kill(getpid(), SIGKILL) } }
 }

@@ -44,7 +44,7 @@ extension SimulationRun {
 
     /// After round `round`'s record is written: a checkpoint when one is due.
     func afterRound(_ round: Int, records: [RoundRecord]) throws {
-        TestKillHook.roundRecorded(round: round)
+        TestHooks.roundRecorded(round: round)
         guard let checkpointer, let writer, checkpointer.isDue(round: round, rounds: settings.rounds) else { return }
         let lengths = try writer.lengths()
         try checkpointer.save(RunCheckpointContent(

@@ -180,9 +180,10 @@ public struct SweepPlanner: Sendable {
             return parts.joined(separator: ",")
         }
         let exact = cells.map { cell in cell.filter { $0.axis.kind == .setting }.map { "\($0.axis.key)=\(YAMLEmitter.flow($0.value))" }.joined(separator: "\n") }
-        var counts: [String: Int] = [:]
-        for n in names { counts[n, default: 0] += 1 }
-        for i in names.indices where counts[names[i]]! > 1 || names[i].count > 120 {
+        // Cells that differ only in their method or seed share a folder; others must not.
+        var settingsByName: [String: Set<String>] = [:]
+        for (n, e) in zip(names, exact) { settingsByName[n, default: []].insert(e) }
+        for i in names.indices where settingsByName[names[i]]!.count > 1 || names[i].count > 120 {
             var h = FNV1a()
             h.combine(exact[i])
             names[i] = String(names[i].prefix(120)) + "~" + h.hex.prefix(8)

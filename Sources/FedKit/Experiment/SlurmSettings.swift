@@ -17,7 +17,7 @@ public enum SlurmSettings {
     ]
 
     /// `extra`: further `#SBATCH` lines, written as given (e.g. "--qos=long", "--constraint=avx2").
-    public static let extraDoc = "list of strings: further #SBATCH options written as given (e.g. [\"--qos=long\", \"--gres=gpu:1\"])"
+    public static let extraDoc = "further #SBATCH options written as given, e.g. [\"--qos=long\", \"--gres=gpu:1\"]"
 
     static func resolve(_ node: YAMLNode?, errors: inout [ConfigError]) -> Parameters {
         var result = Parameters.resolve(node, specs: specs, path: "slurm", ignoring: ["extra"], errors: &errors)

@@ -205,6 +205,12 @@ enum ExecutablePath {
 
 /// `exp sweep --status`.
 enum SweepStatusReport {
+    /// ", updated 12 s ago".
+    static func age(_ iso: String) -> String {
+        guard let date = ISO8601DateFormatter().date(from: iso) else { return "" }
+        return ", updated \(LocalSweep.duration(Date().timeIntervalSince(date))) ago"
+    }
+
     static func print(_ plan: SweepPlan) {
         if (try? plan.checkTaskFile()) == nil {
             Exp.report("note: \(plan.taskFile) is missing or was planned from other settings; showing the plan of \(plan.base.file) as given")
@@ -218,7 +224,9 @@ enum SweepStatusReport {
             var round = "", place = ""
             switch state {
             case .done: round = "\(rounds)/\(rounds)"
-            case let .running(r, total, host, job): round = "\(r)/\(total)"; place = job.map { "slurm \($0)" } ?? host
+            case let .running(r, total, host, job, updated):
+                round = "\(r)/\(total)"
+                place = (job.map { "slurm \($0) on \(host)" } ?? host) + Self.age(updated)
             case .failed(let message): place = String(message.prefix(80))
             case .interrupted(let r): round = r.map { "\($0)/\(rounds)" } ?? "0/\(rounds)"; place = r == nil ? "restarts" : "resumes from checkpoint"
             case .pending: round = "0/\(rounds)"
@@ -231,6 +239,9 @@ enum SweepStatusReport {
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
         let order = ["done", "running", "failed", "interrupted", "pending"]
+        if counts["running", default: 0] > 0 {
+            Swift.print("\n(a task on another host whose node died stays \"running\" until its job is requeued or cancelled: compare its last update with a round's duration)")
+        }
         Swift.print("\n\(plan.tasks.count) task(s): " + order.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", "))
     }
 }

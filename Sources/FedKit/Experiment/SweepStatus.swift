@@ -6,8 +6,9 @@ import Foundation
 public enum TaskState: Sendable, Equatable {
     /// Complete, with the planned configuration.
     case done
-    /// status.json says running (and, on this host, its process is alive); the round reached.
-    case running(round: Int, rounds: Int, host: String, slurmJob: String?)
+    /// status.json says running (and, on this host, its process is alive); the round reached and
+    /// when status.json was last written (ISO 8601).
+    case running(round: Int, rounds: Int, host: String, slurmJob: String?, updatedAt: String)
     /// status.json says failed.
     case failed(message: String)
     /// Stopped before the end (killed, pre-empted): continues from the checkpoint's round.
@@ -52,12 +53,13 @@ extension SweepPlan {
         if completedResult(i) != nil { return .done }
         guard let written = try? String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8),
               RunFingerprint.of(text: written) == tasks[i].config else { return .pending }
-        let checkpointRound = (try? RunCheckpoint.load(run: dir, config: tasks[i].config))??.state.round
+        let checkpointRound = RunCheckpoint.round(in: dir)
         guard let status = RunStatus.read(dir) else { return .interrupted(checkpointRound: checkpointRound) }
         switch status.state {
         case .failed: return .failed(message: status.message ?? "")
         case .running where !status.processIsGone:
-            return .running(round: status.round, rounds: status.rounds, host: status.host, slurmJob: status.slurmJob)
+            return .running(round: status.round, rounds: status.rounds, host: status.host, slurmJob: status.slurmJob,
+                            updatedAt: status.updatedAt)
         default: return .interrupted(checkpointRound: checkpointRound)
         }
     }

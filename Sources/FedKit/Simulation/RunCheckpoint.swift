@@ -65,6 +65,16 @@ public struct RunCheckpoint: Sendable {
         return fm.fileExists(atPath: folder(run) + "/state.json") || fm.fileExists(atPath: previousFolder(run) + "/state.json")
     }
 
+    /// The round of the run folder's latest checkpoint from its state.json alone (no file is
+    /// checked: for status listings), or nil.
+    public static func round(in run: String) -> Int? {
+        for dir in [folder(run), previousFolder(run)] {
+            if let data = FileManager.default.contents(atPath: dir + "/state.json"),
+               let state = try? JSONDecoder().decode(State.self, from: data) { return state.round }
+        }
+        return nil
+    }
+
     /// Reads and checks the latest checkpoint of the run folder `run`: nil when there is none;
     /// throws `CheckpointError` when it is damaged, of another format, or made with another
     /// configuration than `config` (a fingerprint, `RunFingerprint`).

@@ -215,9 +215,13 @@ public final class RunCheckpointer: @unchecked Sendable {
         // Swap: checkpoint -> checkpoint.previous, checkpoint.partial -> checkpoint, drop previous.
         let current = RunCheckpoint.folder(run), previous = RunCheckpoint.previousFolder(run)
         if fm.fileExists(atPath: previous) {
-            // A previous swap was interrupted after its first rename: keep whichever is complete.
-            if fm.fileExists(atPath: current + "/state.json") { try fm.removeItem(atPath: previous) }
-            else { if fm.fileExists(atPath: current) { try fm.removeItem(atPath: current) }; try fm.moveItem(atPath: previous, toPath: current) }
+            // An earlier swap was interrupted: keep whichever of the two is complete as the current one.
+            if fm.fileExists(atPath: current + "/state.json") {
+                try fm.removeItem(atPath: previous)
+            } else {
+                if fm.fileExists(atPath: current) { try fm.removeItem(atPath: current) }
+                try fm.moveItem(atPath: previous, toPath: current)
+            }
         }
         if fm.fileExists(atPath: current) { try fm.moveItem(atPath: current, toPath: previous) }
         try fm.moveItem(atPath: partial, toPath: current)

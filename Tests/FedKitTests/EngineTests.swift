@@ -410,8 +410,11 @@ final class EngineTests: XCTestCase {
         let roundsFile = { (method: String) in experiment + "/\(method)/seed-1/rounds.jsonl" }
         let fedavgRounds = try String(contentsOfFile: roundsFile("fedavg"), encoding: .utf8)
         let localRounds = try String(contentsOfFile: roundsFile("local"), encoding: .utf8)
-        // local stopped after round 1.
+        // local stopped after round 1, before its first checkpoint (checkpoint_every is 10): no
+        // checkpoint to continue from. (Cutting rounds.jsonl behind a checkpoint is an error instead:
+        // see CheckpointResumeTests.)
         try String(localRounds.split(separator: "\n")[0] + "\n").write(toFile: roundsFile("local"), atomically: true, encoding: .utf8)
+        for name in ["checkpoint", "clients.csv"] { try FileManager.default.removeItem(atPath: experiment + "/local/seed-1/\(name)") }
 
         let second = try EngineFixture.run(yaml, resume: true)
         XCTAssertTrue(second.log.contains { $0.hasPrefix("run fedavg seed 1: complete") && $0.hasSuffix("kept (--resume)") }, "\(second.log)")

@@ -19,7 +19,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 case "${1:-local}" in
     local) config=bench/memory-1000-clients.yaml; run="$out/memory-1000-clients/local/seed-1"; states_dir=personal ;;
-    scaffold) config=bench/memory-1000-clients-scaffold.yaml; run="$out/memory-1000-clients-scaffold/scaffold/seed-1"; states_dir=carried ;;
+    scaffold) config=bench/memory-1000-clients-scaffold.yaml; run="$out/memory-1000-clients-scaffold/scaffold/seed-1"; states_dir=client-carried ;;
     *) echo "run-memory.sh: unknown case '$1' (local or scaffold)" >&2; exit 2 ;;
 esac
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; state_memory_mb=${STATE_MB:-1024}" >&2
@@ -33,7 +33,7 @@ if [[ $states_dir == personal ]]; then
     states=$(awk -F, 'NR > 1 && $6 == "true" {n++} END {print n + 0}' "$run/clients.csv")
     echo "clients with a personal model: $states; their checkpoint: $checkpoint_files files, $checkpoint_mb MB (all of it passed through the store)"
 else
-    echo "clients with a carried state: $checkpoint_files files in checkpoint/carried, $checkpoint_mb MB (all of it passed through the carried-state store)"
+    echo "clients with a carried state: $checkpoint_files files in checkpoint/client-carried, $checkpoint_mb MB (all of it passed through the carried-state store)"
 fi
 echo "peak RSS: $((rss_kib / 1024)) MiB; wall: $wall"
 grep -h "personal" "$out/log" | tail -2

@@ -31,7 +31,9 @@ final class BaselineEngineTests: XCTestCase {
             for r in result.records {
                 XCTAssertTrue(r.trainLoss.isFinite, result.method)
                 let p = try XCTUnwrap(r.personalized, result.method)
-                XCTAssertEqual(p.clients, 6)
+                // evaluate_with: global scores every client, personal only those that have trained.
+                let scoresAll = runner.spec.methods.first { $0.label == result.method }?.evaluateWith == .global
+                XCTAssertEqual(p.clients, scoresAll ? 6 : r.participants, result.method)
                 XCTAssertTrue((0...1).contains(p.weightedMean), result.method)
                 XCTAssertNotNil(r.globalAccuracy, result.method)
                 XCTAssertGreaterThan(r.bytesUpPerClient, 0, result.method)

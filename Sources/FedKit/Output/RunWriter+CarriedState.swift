@@ -2,21 +2,17 @@ import Foundation
 import Torch
 
 extension RunWriter {
-    /// Saves what a run carries besides the global and personal models, under checkpoint/:
-    /// each client's carried state (`carried/client-<c>.safetensors`, one client at a time) and the
-    /// server-side plugin state (`server.safetensors`, from `RoundCarriedState`). Writes nothing
-    /// for a method that carries nothing.
-    public func saveCarriedStates(_ store: ClientStateStore, server: StateDict?, clients: Int, round: Int) throws {
-        let dir = "\(directory)/checkpoint"
-        if let server, !server.isEmpty {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try server.save(to: "\(dir)/server.safetensors", metadata: ["round": String(round)])
-        }
+    /// Saves each client's carried state (`ClientTrainingContext.carried`: SCAFFOLD's c_k, APFL's
+    /// alpha) under checkpoint/client-carried/client-<c>.safetensors, one client at a time, for a run
+    /// without round checkpoints (round checkpoints hold the same files). Writes nothing for a
+    /// method that carries nothing.
+    public func saveClientCarriedStates(_ store: ClientStateStore, clients: Int, round: Int) throws {
         guard store.count > 0 else { return }
-        try FileManager.default.createDirectory(atPath: "\(dir)/carried", withIntermediateDirectories: true)
+        let dir = "\(directory)/checkpoint/client-carried"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for c in 0..<clients {
             guard let state = try store.get(c) else { continue }
-            try state.save(to: "\(dir)/carried/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
+            try state.save(to: "\(dir)/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
         }
     }
 }

@@ -1,7 +1,12 @@
-/// One client's data: its training samples, its own test split and its training label counts.
+/// One client's data: its training samples, its own test and validation splits and its training
+/// label counts.
 public struct ClientData: @unchecked Sendable {
     public var train: LabeledSamples
     public var test: LabeledSamples
+    /// Carved from the client's training data (`eval.validation_fraction`), never trained on:
+    /// what variants and hyperparameters are chosen on. Empty when the fraction is 0 (or the
+    /// client is too small to give any).
+    public var validation: LabeledSamples
     /// Training samples per class (`classes` entries), after any holdout was removed.
     public var classCounts: [Int]
     /// Indices of `train` in the dataset's training set.
@@ -9,13 +14,18 @@ public struct ClientData: @unchecked Sendable {
     /// Indices of `test`: into the dataset's test set (`matched`, `natural`) or its training set
     /// (`holdout`, `from-partition`; for a partition file, the training set is the file's pool).
     public var testIndices: [Int]
+    /// Indices of `validation` in the dataset's training set.
+    public var validationIndices: [Int]
 
-    public init(train: LabeledSamples, test: LabeledSamples, classCounts: [Int], trainIndices: [Int], testIndices: [Int]) {
+    public init(train: LabeledSamples, test: LabeledSamples, validation: LabeledSamples, classCounts: [Int],
+                trainIndices: [Int], testIndices: [Int], validationIndices: [Int]) {
         self.train = train
         self.test = test
+        self.validation = validation
         self.classCounts = classCounts
         self.trainIndices = trainIndices
         self.testIndices = testIndices
+        self.validationIndices = validationIndices
     }
 }
 
@@ -47,20 +57,30 @@ public enum LocalTestMode: String, Sendable, CaseIterable {
 /// - from-partition: `partitionTests[k]`, indices into the training set (the partition file's
 ///   pool), exactly as given; every client needs a non-empty list.
 ///
-/// All randomness comes from `Seeds.stream(seed, "local-test", client)`, so a client's split does
-/// not depend on the other clients.
+/// Then the validation split (`validationFraction` > 0) is carved from what is left for training:
+/// v = round(n_train x fraction) samples (at most n_train - 1, so a client keeps at least one
+/// training sample; 0 for clients too small to give one), split over classes by largest
+/// remainder like holdout, each class's share a seeded random subset. The global validation set
+/// is the union of the clients' validation splits.
+///
+/// All randomness comes from `Seeds.stream(seed, "local-test", client)` and
+/// `Seeds.stream(seed, "validation", client)`, so a client's splits do not depend on the other
+/// clients.
 public enum ClientSplits {
     public static func make(dataset: DatasetSplits, partition: [[Int]], localTest: String, holdoutFraction: Double,
-                            matchedTestSize: Int?, seed: Int, partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
+                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
+                            partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
         guard let mode = LocalTestMode(rawValue: localTest) else {
             throw PluginError("unknown local_test '\(localTest)'; valid: \(LocalTestMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return try make(dataset: dataset, partition: partition, mode: mode, holdoutFraction: holdoutFraction,
-                        matchedTestSize: matchedTestSize, seed: seed, partitionTests: partitionTests)
+                        matchedTestSize: matchedTestSize, validationFraction: validationFraction, seed: seed,
+                        partitionTests: partitionTests)
     }
 
     public static func make(dataset: DatasetSplits, partition: [[Int]], mode: LocalTestMode, holdoutFraction: Double,
-                            matchedTestSize: Int?, seed: Int, partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
+                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
+                            partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
         let trainLabels = dataset.train.labelArray
         let testLabels = dataset.test.labelArray
         let classes = dataset.classes
@@ -93,6 +113,9 @@ public enum ClientSplits {
                     throw PluginError("partition: client \(client) has test index \(i), outside 0..<\(n)")
                 }
             }
+        }
+        guard validationFraction >= 0, validationFraction < 1 else {
+            throw PluginError("validation_fraction must be in [0, 1), got \(validationFraction)")
         }
 
         // Test indices per class (for matched).
@@ -144,11 +167,20 @@ public enum ClientSplits {
             guard !trainIndices.isEmpty else {
                 throw PluginError("client \(client) has no training samples left after the local test split")
             }
+            var validationIndices: [Int] = []
+            if validationFraction > 0 {
+                var stream = Seeds.stream(streamSeed, "validation", client)
+                let size = Swift.min(trainIndices.count - 1, Int((Double(trainIndices.count) * validationFraction).rounded()))
+                (trainIndices, validationIndices) = stratifiedSplit(trainIndices, labels: trainLabels, size: size, random: &stream)
+            }
             let train = try dataset.train.subset(trainIndices)
             let test = testFromTrain ? try dataset.train.subset(testIndices) : try dataset.test.subset(testIndices)
-            result.append(ClientData(train: train, test: test,
+            let validation = validationIndices.isEmpty
+                ? try LabeledSamples(inputs: dataset.train.inputs.slice(0..<0).clone(), labels: [])
+                : try dataset.train.subset(validationIndices)
+            result.append(ClientData(train: train, test: test, validation: validation,
                                      classCounts: classCounts(of: trainIndices, labels: trainLabels, classes: classes),
-                                     trainIndices: trainIndices, testIndices: testIndices))
+                                     trainIndices: trainIndices, testIndices: testIndices, validationIndices: validationIndices))
         }
         return result
     }
@@ -220,6 +252,16 @@ public enum ClientSplits {
                         random: inout SplitMix64) -> (train: [Int], test: [Int]) {
         let n = indices.count
         let total = Swift.min(n - 1, Swift.max(1, Int((Double(n) * fraction).rounded())))
+        let split = stratifiedSplit(indices, labels: labels, size: total, random: &random)
+        return (split.kept, split.taken)
+    }
+
+    /// `size` of `indices` taken out, split over classes by largest remainder of their counts (never
+    /// more than a class has), each class's share a seeded random subset; both parts keep the
+    /// original order.
+    static func stratifiedSplit(_ indices: [Int], labels: [Int], size total: Int,
+                                random: inout SplitMix64) -> (kept: [Int], taken: [Int]) {
+        guard total > 0 else { return (indices, []) }
         var byClass: [Int: [Int]] = [:]
         var classOrder: [Int] = []
         for i in indices {

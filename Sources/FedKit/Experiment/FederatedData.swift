@@ -44,7 +44,8 @@ public struct FederatedData: @unchecked Sendable {
         }
         let clients = try ClientSplits.make(dataset: dataset, partition: assignment, localTest: localTest,
                                             holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"), seed: seed)
+                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
+                                            validationFraction: evaluation.double("validation_fraction"), seed: seed)
         let summary = PartitionSummary(assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
         return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine)
     }
@@ -87,7 +88,8 @@ public struct FederatedData: @unchecked Sendable {
         let tests = file.clients.map(\.test)
         let clients = try ClientSplits.make(dataset: data, partition: assignment, localTest: localTest,
                                             holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"), seed: seed,
+                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
+                                            validationFraction: evaluation.double("validation_fraction"), seed: seed,
                                             partitionTests: fromPartition ? tests : nil)
         let summary = PartitionSummary(assignment: assignment, labels: data.train.labelArray, classes: data.classes)
         let hash = file.hasTestIndices

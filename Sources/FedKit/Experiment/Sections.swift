@@ -14,6 +14,8 @@ public enum Sections {
         .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
         .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
         .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
+        .int("checkpoint_every", default: 10, min: 1,
+             doc: "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly"),
         .int("state_memory_mb", default: 1024, min: 1,
              doc: "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/"),
     ]
@@ -25,6 +27,8 @@ public enum Sections {
                 doc: "fraction of each client's data held out for testing when local_test is holdout"),
         .int("matched_test_size", min: 1, optional: true,
              doc: "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)"),
+        .double("validation_fraction", default: 0.1, min: 0, max: 0.5,
+                doc: "fraction of each client's training data carved out (seeded, stratified by class) as its validation split, never trained on; the global validation set is their union. Per-round validation metrics go to rounds.jsonl and the summary; choose variants and hyperparameters on them. 0 disables"),
         .int("finetune_epochs", default: 0, min: 0, doc: "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing"),
         .bool("personal_global_test", default: false,
               doc: "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes"),
@@ -37,6 +41,6 @@ public enum Sections {
         .int("clients", default: 100, min: 1, doc: "number of clients (for natural: the maximum number of users kept)"),
     ]
 
-    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output"]
-    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start"]
+    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output", "sweep", "slurm"]
+    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start", "evaluate_with"]
 }

@@ -22,6 +22,8 @@ public enum YAMLReference {
         | `federation` | mapping | defaults | shared training settings, below |
         | `eval` | mapping | defaults | evaluation protocol, below |
         | `methods` | list | required | method presets by name, or mappings `{name: PRESET, label: ..., trainer: {...}, ...}` overriding any field |
+        | `sweep` | mapping | none | a grid of runs for `exp sweep` (below); `exp run` then runs one task with `--task I` |
+        | `slurm` | mapping | defaults | what each task of `exp sweep --backend slurm` asks Slurm for (below) |
 
 
         """
@@ -29,14 +31,42 @@ public enum YAMLReference {
         md += section("eval", Sections.evaluation)
         md += section("partition (common keys)", Sections.partitionCommon)
         md += """
+        ## `sweep`
+
+        `grid:` maps keys to lists of values; the runs are their cartesian product. `zip:` is a list of
+        such mappings whose lists have equal lengths and vary together (one group). Keys are key paths as
+        for `--set` (`federation.lr`, `partition.alpha`, `methods[1].trainer.mu`), or `method` (labels of
+        `methods`) and `seed`; methods and seeds not swept are crossed with every cell. `name`, `output`,
+        `sweep` and `slurm` cannot be swept. `--grid KEY=V1,V2` adds or replaces an axis. Each task runs
+        one cell, method and seed in `<output>/<name>/<cell>/<method>/seed-<s>/`, the cell named
+        `key=value,...` from the swept settings; the task list is `<output>/<name>/tasks.jsonl`.
+        See docs/sweeps.md.
+
+        ```yaml
+        sweep:
+          grid:
+            federation.lr: [0.01, 0.05]
+            partition.alpha: [0.1, 0.5]
+          zip:
+            - { federation.local_epochs: [1, 5], federation.batch_size: [10, 50] }
+        ```
+
+
+        """
+        md += section("slurm", SlurmSettings.specs)
+        md.removeLast()
+        md += "| `extra` | list of strings | (unset) | \(SlurmSettings.extraDoc) |\n\n"
+        md += """
         ## Method entries
 
         A method is a preset (`plugins/methods/NAME.yaml`) or a mapping that starts from one and overrides
         fields: `name` (the preset), `label` (the run's folder name; defaults to the preset name; must be unique and
         use only letters, digits, `-`, `_` and `.`),
         `trainer`, `aggregator`, `generator`, `distiller` (plugin mappings; naming another plugin replaces the
-        preset's choice), `personal` (`none` | `head` | `model`: what a client keeps and is evaluated with),
-        `local_start` (`global` | `personal` | `global-body`: where local training starts; default from `personal`).
+        preset's choice), `personal` (`none` | `head` | `model`: what a client keeps),
+        `local_start` (`global` | `personal` | `global-body`: where local training starts; default from `personal`),
+        `evaluate_with` (`global` | `personal` | `round-output`: which model a client is tested with; default
+        `personal` when the method keeps personal state, else `global`; see docs/architecture.md).
         On the command line, `--set methods[1].trainer.mu=0.5` overrides a field of the second method, also when the
         file names it by its preset alone.
 

@@ -53,8 +53,12 @@ struct Partition: ParsableCommand {
 
         let localTest = spec.evaluation.string("local_test")
         let samePool = localTest == LocalTestMode.holdout.rawValue || localTest == LocalTestMode.fromPartition.rawValue
+        // Training lists as partitioned, before the validation split (eval.validation_fraction), which
+        // FedKit carves again, identically, from the same seed when it reads the file back.
         let file = PartitionFile(pool: federation.pool, clients: federation.clients.enumerated().map { k, client in
-            PartitionFile.Client(id: String(k), train: client.trainIndices, test: samePool ? client.testIndices : nil)
+            let held = samePool ? Set(client.testIndices) : []
+            return PartitionFile.Client(id: String(k), train: federation.assignment[k].filter { !held.contains($0) },
+                                        test: samePool ? client.testIndices : nil)
         })
         let (name, text): (String, String)
         switch format {

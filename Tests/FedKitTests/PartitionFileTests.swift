@@ -96,8 +96,10 @@ final class PartitionFileTests: XCTestCase {
         let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
         let expected = try FederatedData.make(spec: spec, dataset: dataset, seed: 3, registry: registry, cacheDirectory: nil)
         XCTAssertEqual(written.pool, .train)
-        XCTAssertEqual(written.clients.map(\.train), expected.clients.map(\.trainIndices))
+        // The file holds each client's samples before the validation split (carved again when read back).
+        XCTAssertEqual(written.clients.map { Set($0.train) }, expected.clients.map { Set($0.trainIndices + $0.validationIndices) })
         XCTAssertEqual(written.clients.map { $0.test ?? [] }, expected.clients.map(\.testIndices))
+        XCTAssertTrue(expected.clients.contains { !$0.validationIndices.isEmpty }, "the default validation split applies")
 
         let reread = try EngineFixture.spec(Self.yaml(partition: "{ name: from-file, path: \"\(dir)/partition-seed-3.json\", clients: 5 }",
                                                     localTest: "from-partition", output: dir))
@@ -106,12 +108,13 @@ final class PartitionFileTests: XCTestCase {
         XCTAssertEqual(again.clients.map(\.testIndices), expected.clients.map(\.testIndices))
         XCTAssertEqual(again.clients.map(\.test.labelArray), expected.clients.map(\.test.labelArray))
         XCTAssertEqual(again.clients.map(\.train.labelArray), expected.clients.map(\.train.labelArray))
+        XCTAssertEqual(again.clients.map(\.validationIndices), expected.clients.map(\.validationIndices))
         XCTAssertNil(again.pooledDataset)
 
         // The flwr layout: training lists only.
         XCTAssertEqual(try ExpTool.run(["partition", "\(dir)/original.yaml", "--out", dir, "--format", "flwr"]).status, 0)
         let flwr = try PartitionFile.read(path: "\(dir)/partition-seed-3.flwr.json", pool: nil)
-        XCTAssertEqual(flwr.clients.map(\.train), expected.clients.map(\.trainIndices))
+        XCTAssertEqual(flwr.clients.map(\.train), written.clients.map(\.train))
     }
 
     /// Pool train+test: the runs' training set is the pool, the global test set the clients' test samples.

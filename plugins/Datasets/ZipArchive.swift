@@ -2,9 +2,18 @@ import FedKit
 
 /// Raw DEFLATE (RFC 1951) decompression for the zip reader: the single place where the zip/npz
 /// code reaches a DEFLATE implementation (today the repository's own `Inflate`; a zlib-backed one
-/// can replace this body without touching the callers). Errors carry the offset in `bytes`.
+/// can replace this body without touching the callers). Failures are `RawDeflateFailure`s.
 func inflateRawDeflate(_ bytes: [UInt8]) throws -> [UInt8] {
-    try Inflate.inflate(bytes)
+    do { return try Inflate.inflate(bytes) } catch let failure as Inflate.Failure {
+        throw RawDeflateFailure(message: failure.message, offset: failure.offset)
+    }
+}
+
+/// A corrupt or truncated DEFLATE stream: what is wrong and the byte offset in the compressed input
+/// (as far as the decoder knows it).
+struct RawDeflateFailure: Error {
+    var message: String
+    var offset: Int
 }
 
 /// A read-only zip archive held in memory (what `np.savez` / `np.savez_compressed` write):
@@ -48,7 +57,7 @@ struct ZipArchive {
         switch entry.method {
         case 0: data = raw
         case 8:
-            do { data = try inflateRawDeflate(raw) } catch let failure as Inflate.Failure {
+            do { data = try inflateRawDeflate(raw) } catch let failure as RawDeflateFailure {
                 throw error("'\(name)': \(failure.message)", at: start + failure.offset)
             }
         default:

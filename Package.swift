@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "exp", targets: ["exp"]),
         .library(name: "FedKit", targets: ["FedKit"]),
         .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "FedKitTesting", targets: ["FedKitTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,6 +63,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers for plugin authors' tests: a toy problem, an aggregator harness, fixed teachers
+        // and a two-round engine run (docs/plugins.md).
+        .target(name: "FedKitTesting", dependencies: ["FedKit", "BuiltinPlugins", "Models", "Torch", "Config"]),
         .executableTarget(
             name: "fedkit-bench",
             dependencies: ["Torch", "FedKit", "BuiltinPlugins"],
@@ -69,7 +73,7 @@ let package = Package(
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], exclude: ["Corpus"]),
-        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "Torch", "Config"],
+        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "FedKitTesting", "Torch", "Config"],
                     exclude: ["ConfigCorpus"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -5,24 +5,27 @@ public struct CIFAR100Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar100",
         summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
-        parameters: [
-            .path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin"),
-            .string("label", default: "fine", choices: ["fine", "coarse"],
-                    doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)"),
-            ImageParameters.normalize,
-            ImageParameters.augment,
-        ])
+        keys: [root, label, ImageParameters.normalize, ImageParameters.augment])
+
+    /// Which of CIFAR-100's two labels is the class.
+    public enum Label: String, CaseIterable, Sendable {
+        case fine, coarse
+    }
+
+    public static let root = ParameterKey.path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin")
+    public static let label = ParameterKey.choice(
+        "label", default: Label.fine, doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)")
 
     public let root: String
     public let coarse: Bool
     public let normalize: Bool
     public let augment: Bool
 
-    public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        coarse = parameters.string("label") == "coarse"
-        normalize = parameters.bool("normalize")
-        augment = parameters.bool("augment")
+    public init(parameters p: Parameters) throws {
+        root = p[Self.root]
+        coarse = p[Self.label] == .coarse
+        normalize = p[ImageParameters.normalize]
+        augment = p[ImageParameters.augment]
     }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {

@@ -5,12 +5,10 @@ public struct CIFAR10Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar10",
         summary: "CIFAR-10, official binary version (cifar-10-batches-bin): 50,000 + 10,000 32x32 colour images, 10 classes",
-        parameters: [
-            .path("root", default: "data/cifar-10-batches-bin",
-                  doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin"),
-            ImageParameters.normalize,
-            ImageParameters.augment,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.augment])
+
+    public static let root = ParameterKey.path("root", default: "data/cifar-10-batches-bin",
+                  doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
 
     public static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     public static let testFiles = ["test_batch.bin"]
@@ -19,10 +17,10 @@ public struct CIFAR10Dataset: DatasetPlugin {
     public let normalize: Bool
     public let augment: Bool
 
-    public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        normalize = parameters.bool("normalize")
-        augment = parameters.bool("augment")
+    public init(parameters p: Parameters) throws {
+        root = p[Self.root]
+        normalize = p[ImageParameters.normalize]
+        augment = p[ImageParameters.augment]
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {

@@ -7,11 +7,9 @@ public struct FEMNISTDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "femnist",
         summary: "LEAF FEMNIST (JSON): 28x28 handwritten characters, 62 classes, writers kept as natural users",
-        parameters: [
-            .path("root", default: "data/femnist", doc: "folder with LEAF's train/ and test/ folders of .json files"),
-            ImageParameters.normalize,
-            ImageParameters.augmentNoFlip,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.augmentNoFlip])
+
+    public static let root = ParameterKey.path("root", default: "data/femnist", doc: "folder with LEAF's train/ and test/ folders of .json files")
 
     public static let classes = 62
     public static let pixels = 28 * 28
@@ -20,10 +18,10 @@ public struct FEMNISTDataset: DatasetPlugin {
     public let normalize: Bool
     public let augment: Bool
 
-    public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        normalize = parameters.bool("normalize")
-        augment = parameters.bool("augment")
+    public init(parameters p: Parameters) throws {
+        root = p[Self.root]
+        normalize = p[ImageParameters.normalize]
+        augment = p[ImageParameters.augmentNoFlip]
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {

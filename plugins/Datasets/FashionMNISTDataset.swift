@@ -5,21 +5,19 @@ public struct FashionMNISTDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "fashion-mnist",
         summary: "Fashion-MNIST, IDX format (gzipped or not): 60,000 + 10,000 28x28 grey-scale images, 10 classes",
-        parameters: [
-            .path("root", default: "/usr/share/datasets/fashion-mnist",
-                  doc: "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them"),
-            ImageParameters.normalize,
-            ImageParameters.augment,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.augment])
+
+    public static let root = ParameterKey.path("root", default: "/usr/share/datasets/fashion-mnist",
+                  doc: "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them")
 
     public let root: String
     public let normalize: Bool
     public let augment: Bool
 
-    public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        normalize = parameters.bool("normalize")
-        augment = parameters.bool("augment")
+    public init(parameters p: Parameters) throws {
+        root = p[Self.root]
+        normalize = p[ImageParameters.normalize]
+        augment = p[ImageParameters.augment]
     }
 
     public init(root: String = "/usr/share/datasets/fashion-mnist", normalize: Bool = true, augment: Bool = false) {

@@ -95,10 +95,10 @@ public struct RandomCropFlip: Augmentation {
 
 /// Shared parameter declarations for image datasets.
 enum ImageParameters {
-    static let normalize = ParameterSpec.bool("normalize", default: true,
-                                              doc: "normalise each channel with the dataset's mean and std (docs/datasets.md)")
-    static let augment = ParameterSpec.bool("augment", default: false,
-                                            doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
-    static let augmentNoFlip = ParameterSpec.bool("augment", default: false,
-                                                  doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
+    public static let normalize = ParameterKey.bool("normalize", default: true,
+                                             doc: "normalise each channel with the dataset's mean and std (docs/datasets.md)")
+    public static let augment = ParameterKey.bool("augment", default: false,
+                                           doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
+    public static let augmentNoFlip = ParameterKey.bool("augment", default: false,
+                                                 doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
 }

@@ -5,21 +5,19 @@ public struct MNISTDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "mnist",
         summary: "MNIST digits, IDX format (gzipped or not): 60,000 + 10,000 28x28 grey-scale images, 10 classes",
-        parameters: [
-            .path("root", default: "data/mnist",
-                  doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)"),
-            ImageParameters.normalize,
-            ImageParameters.augmentNoFlip,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.augmentNoFlip])
+
+    public static let root = ParameterKey.path("root", default: "data/mnist",
+                  doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)")
 
     public let root: String
     public let normalize: Bool
     public let augment: Bool
 
-    public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        normalize = parameters.bool("normalize")
-        augment = parameters.bool("augment")
+    public init(parameters p: Parameters) throws {
+        root = p[Self.root]
+        normalize = p[ImageParameters.normalize]
+        augment = p[ImageParameters.augmentNoFlip]
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {

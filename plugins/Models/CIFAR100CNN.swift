@@ -10,15 +10,16 @@ public struct CIFAR100CNN: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "cnn-cifar100",
         summary: "CNN for 32x32 colour images: conv 64-conv 128-fc 256-fc 128-dropout | head fc ->classes (FedRep/FedBKD CIFAR-100)",
-        parameters: [
-            .double("dropout", default: 0.6, min: 0, max: 0.99,
-                    doc: "dropout probability after the last body layer (the features the head sees)"),
-        ])
+        keys: [dropout])
+
+    public static let dropout = ParameterKey.double(
+        "dropout", default: 0.6, min: 0, max: 0.99,
+        doc: "dropout probability after the last body layer (the features the head sees)")
 
     public let dropout: Double
 
-    public init(parameters: Parameters) throws {
-        dropout = Self.withDefaults(parameters).double("dropout")
+    public init(parameters p: Parameters) throws {
+        dropout = p[Self.dropout]
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {

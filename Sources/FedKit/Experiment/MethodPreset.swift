@@ -26,6 +26,15 @@ public enum PersonalState: String, Sendable, CaseIterable {
     case head
     /// A whole personal model (Local, Ditto, FedBKD).
     case model
+
+    /// Where local training starts unless a method's `local_start` says otherwise.
+    public var defaultLocalStart: LocalStart {
+        switch self {
+        case .none: return .global
+        case .head: return .globalBody
+        case .model: return .personal
+        }
+    }
 }
 
 /// Where a client's local training starts each round.

@@ -37,7 +37,7 @@ public final class SimulationRun: @unchecked Sendable {
     let aggregator: any AggregatorPlugin
     let generator: (any GeneratorPlugin)?
     let distiller: (any DistillerPlugin)?
-    let finetuner: (any TrainerPlugin)?
+    let finetuner: FineTuning?
     let global: Network
     let pool: WorkerPool
     let store: ClientStateStore
@@ -64,8 +64,7 @@ public final class SimulationRun: @unchecked Sendable {
         aggregator = try registry.make(method.aggregator, as: (any AggregatorPlugin).self)
         generator = try method.generator.map { try registry.make($0, as: (any GeneratorPlugin).self) }
         distiller = try method.distiller.map { try registry.make($0, as: (any DistillerPlugin).self) }
-        finetuner = settings.finetuneEpochs > 0
-            ? try registry.make(PluginChoice(kind: .trainer, name: "sgd"), as: (any TrainerPlugin).self) : nil
+        finetuner = settings.finetuneEpochs > 0 ? FineTuning() : nil
         let modelPlugin = try registry.make(spec.model, as: (any ModelPlugin).self)
         let input = ModelInput(dataset)
         // The same initial weights for every method of a seed: a fair comparison.
@@ -128,17 +127,19 @@ public final class SimulationRun: @unchecked Sendable {
 
             // 2. Aggregation.
             t = Date()
+            var serverMetrics: [String: Double] = [:]
             if aggregator.updatesGlobalModel {
-                try aggregator.aggregate(into: global.stateDict(), updates: outcomes.map(\.update))
+                let aggregate = try aggregator.aggregate(outcomes.map(\.update), global: globalSnapshot)
+                try global.stateDict().update(from: aggregate.state)
+                serverMetrics = aggregate.metrics
                 try checkFinite(global.stateDict(), round: round, what: "the aggregated global model")
             }
             timing.aggregateSeconds = Date().timeIntervalSince(t)
 
             // 3-4. Server steps (generator, distillation).
             t = Date()
-            var serverMetrics: [String: Double] = [:]
             if let distiller {
-                serverMetrics = try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)
+                serverMetrics.merge(try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)) { $1 }
             }
             timing.serverSeconds = Date().timeIntervalSince(t)
 
@@ -202,8 +203,8 @@ public final class SimulationRun: @unchecked Sendable {
         let state = try model.stateDict().copy()
         try checkFinite(state, round: round, client: client, what: "the local model")
         let kept: StateDict?
-        if context.personalSetByTrainer {
-            kept = context.personal
+        if let personal = report.personal {
+            kept = personal
         } else {
             switch method.personal {
             case .none: kept = nil

@@ -11,7 +11,7 @@ let methodPresetFiles: [Resource] = {
 
 /// Plugin targets live under plugins/<Kind>/ and depend only on FedKit (and Torch).
 func pluginTarget(_ name: String, extra: [Target.Dependency] = []) -> Target {
-    .target(name: name, dependencies: ["FedKit", "Torch", "Config"] + extra, path: "plugins/\(name)")
+    .target(name: name, dependencies: ["FedKit", "FedKitBasics", "Torch", "Config"] + extra, path: "plugins/\(name)")
 }
 
 let package = Package(
@@ -36,12 +36,16 @@ let package = Package(
                 .linkedLibrary("stdc++"),
             ]
         ),
-        .target(name: "Torch", dependencies: ["CTorch"]),
+        // Text helpers every layer shares: one hex formatter, one string escaper, one shape formatter.
+        .target(name: "FedKitBasics"),
+        .target(name: "Torch", dependencies: ["CTorch", "FedKitBasics"]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
-        .target(name: "Config", dependencies: ["CYAML"]),
-        .target(name: "FedKit", dependencies: ["Torch", "Config"]),
-        pluginTarget("Datasets"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Config", dependencies: ["CYAML", "FedKitBasics"]),
+        .target(name: "FedKit", dependencies: ["Torch", "Config", "FedKitBasics"]),
+        pluginTarget("Datasets", extra: ["CZlib"]),
         pluginTarget("Partitioners"),
         pluginTarget("Models"),
         pluginTarget("Trainers"),

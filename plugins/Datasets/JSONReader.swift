@@ -1,3 +1,4 @@
+import FedKitBasics
 import Foundation
 
 /// A JSON value. Arrays that hold only numbers are kept as one `[Float]` (`numbers`), so LEAF
@@ -89,7 +90,7 @@ public enum JSONReader {
             guard pos < end else { return "the end of the data (the file is truncated)" }
             let b = bytes[pos]
             if b >= 0x20 && b < 0x7f { return "'\(Character(UnicodeScalar(b)))'" }
-            return "byte 0x\(String(b, radix: 16))"
+            return "byte 0x\(Hex.digits(b, count: 2))"
         }
 
         @inline(__always)

@@ -44,7 +44,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Config", dependencies: ["CYAML", "FedKitBasics"]),
-        .target(name: "FedKit", dependencies: ["Torch", "Config", "FedKitBasics"]),
+        // The commit the binary is built from (manifest.json), generated at every build.
+        .target(name: "BuildCommit", plugins: ["BuildCommitPlugin"]),
+        .plugin(name: "BuildCommitPlugin", capability: .buildTool()),
+        .target(name: "FedKit", dependencies: ["Torch", "Config", "FedKitBasics", "BuildCommit"]),
         pluginTarget("Datasets", extra: ["CZlib"]),
         pluginTarget("Partitioners"),
         pluginTarget("Models"),

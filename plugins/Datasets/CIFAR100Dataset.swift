@@ -47,22 +47,15 @@ public struct CIFAR100Dataset: DatasetPlugin {
         var hasher = ContentHasher()
         hasher.combine("cifar100")
         hasher.combine(coarse ? "coarse" : "fine")
+        let stats = ImageStatistics.cifar100
         func split(_ name: String) throws -> LabeledSamples {
-            var pixels: [UInt8] = []
-            var labels: [Int] = []
-            let path = DataFiles.join(root, name)
-            try CIFARBinary.read(path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
-                                 pixels: &pixels, labels: &labels, hasher: &hasher)
-            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: normalize ? .cifar100 : nil)
-            return try LabeledSamples(inputs: images, labels: labels)
+            try CIFARBinary.split([name], root: root, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
+                                  statistics: normalize ? stats : nil, hasher: &hasher)
         }
         let train = try split("train.bin")
         let test = try split("test.bin")
-        let stats = ImageStatistics.cifar100
-        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
-                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: normalize ? stats.normalizedZero : [0, 0, 0]) : nil,
+        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: CIFARBinary.imageShape,
+                             augmentation: CIFARBinary.augmentation(augment, normalize: normalize, statistics: stats),
                              contentHash: hasher.hex)
     }
 }

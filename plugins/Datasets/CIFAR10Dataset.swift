@@ -39,24 +39,15 @@ public struct CIFAR10Dataset: DatasetPlugin {
         try DataFiles.requireAll(requiredFiles(), dataset: "cifar10")
         var hasher = ContentHasher()
         hasher.combine("cifar10")
+        let stats = ImageStatistics.cifar10
         func split(_ files: [String]) throws -> LabeledSamples {
-            var pixels: [UInt8] = []
-            var labels: [Int] = []
-            for name in files {
-                try CIFARBinary.read(DataFiles.join(root, name), dataset: "cifar10", labelRanges: [10], labelIndex: 0,
-                                     pixels: &pixels, labels: &labels, hasher: &hasher)
-            }
-            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: normalize ? .cifar10 : nil)
-            return try LabeledSamples(inputs: images, labels: labels)
+            try CIFARBinary.split(files, root: root, dataset: "cifar10", labelRanges: [10], labelIndex: 0,
+                                  statistics: normalize ? stats : nil, hasher: &hasher)
         }
         let train = try split(Self.trainFiles)
         let test = try split(Self.testFiles)
-        let stats = ImageStatistics.cifar10
-        return DatasetSplits(name: "cifar10", train: train, test: test, classes: 10, inputShape: [3, 32, 32],
-                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: normalize ? stats.normalizedZero : [0, 0, 0]) : nil,
+        return DatasetSplits(name: "cifar10", train: train, test: test, classes: 10, inputShape: CIFARBinary.imageShape,
+                             augmentation: CIFARBinary.augmentation(augment, normalize: normalize, statistics: stats),
                              contentHash: hasher.hex)
     }
 }
-

@@ -22,7 +22,11 @@ public enum Quoting {
             default:
                 switch style {
                 case .json:
-                    if c.value < 0x20 { out += "\\u" + Hex.digits(c.value, count: 4) } else { out.unicodeScalars.append(c) }
+                    if c.value < 0x20 {
+                        out += "\\u" + Hex.digits(c.value, count: 4)
+                    } else {
+                        out.unicodeScalars.append(c)
+                    }
                 case .yaml:
                     out += yamlEscape(c)
                 }

@@ -9,7 +9,9 @@ public enum AggregatorHarness {
     }
 
     /// One update per row (client i, `samples[i]` samples, default 1 each).
-    public static func updates(_ rows: [(weight: [Float], bias: [Float])], samples: [Int]? = nil) throws -> [ClientUpdate] {
+    public static func updates(
+        _ rows: [(weight: [Float], bias: [Float])], samples: [Int]? = nil
+    ) throws -> [ClientUpdate] {
         try rows.enumerated().map { i, row in
             ClientUpdate(client: i, state: try state(row.weight, row.bias), samples: samples?[i] ?? 1)
         }
@@ -18,8 +20,10 @@ public enum AggregatorHarness {
     /// Aggregates and writes the result into `global`, as the engine does after every round
     /// (entries the result does not list keep their values). Returns the aggregator's result.
     @discardableResult
-    public static func apply(_ aggregator: some AggregatorPlugin, to global: StateDict,
-                             _ updates: [ClientUpdate]) throws -> AggregationResult {
+    public static func apply(
+        _ aggregator: some AggregatorPlugin, to global: StateDict,
+        _ updates: [ClientUpdate]
+    ) throws -> AggregationResult {
         guard aggregator.updatesGlobalModel else { return .unchanged }
         let result = try aggregator.aggregate(updates, global: global)
         try global.update(from: result.state)

@@ -15,11 +15,14 @@ public struct FixedTeachers {
     public init(classCounts: [[Int]] = [[20, 0], [0, 20]], round: Int = 1, seed: UInt64 = 7) throws {
         let problem = try ToyProblem()
         let teachers = try classCounts.enumerated().map { i, counts in
-            Teacher(client: i, state: try problem.network(seed: seed + UInt64(i) + 1).stateDict().copy(), classCounts: counts)
+            Teacher(
+                client: i, state: try problem.network(seed: seed + UInt64(i) + 1).stateDict().copy(),
+                classCounts: counts)
         }
         self.problem = problem
         context = ServerRoundContext(
-            round: round, global: try problem.network(seed: seed), workspace: [try problem.network(), try problem.network()],
+            round: round, global: try problem.network(seed: seed),
+            workspace: [try problem.network(), try problem.network()],
             teachers: teachers, classes: problem.input.classes, inputShape: problem.input.inputShape,
             inputKind: problem.input.inputKind, generator: RandomGenerator(seed: seed))
     }

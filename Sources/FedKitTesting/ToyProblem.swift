@@ -32,14 +32,17 @@ public struct ToyProblem {
 
     /// Client 0's context in round 1: its model and the round's global model both hold
     /// `network(seed:)`'s weights; the scratch network holds other weights.
-    public func context(epochs: Int = 3, lr: Double = 0.1, momentum: Double = 0, personal: StateDict? = nil,
-                        seed: UInt64 = 11) throws -> ClientTrainingContext {
+    public func context(
+        epochs: Int = 3, lr: Double = 0.1, momentum: Double = 0, personal: StateDict? = nil,
+        seed: UInt64 = 11
+    ) throws -> ClientTrainingContext {
         let model = try network(seed: seed)
         return ClientTrainingContext(
             client: 0, round: 1, model: model, scratch: try network(seed: 99), data: data,
             global: try model.stateDict().copy(), personal: personal,
-            settings: LocalHyperparameters(epochs: epochs, batchSize: 8, learningRate: lr, momentum: momentum,
-                                           weightDecay: 1e-4),
+            settings: LocalHyperparameters(
+                epochs: epochs, batchSize: 8, learningRate: lr, momentum: momentum,
+                weightDecay: 1e-4),
             generator: RandomGenerator(seed: 5))
     }
 

@@ -27,15 +27,19 @@ public enum TwoRoundRun {
     }
 
     /// Validates the experiment and runs it; returns one record per round.
-    public static func records(registry: PluginRegistry, method: String, rounds: Int = 2, seed: Int = 1) throws -> [RoundRecord] {
+    public static func records(
+        registry: PluginRegistry, method: String, rounds: Int = 2, seed: Int = 1
+    ) throws -> [RoundRecord] {
         let text = yaml(method: method, rounds: rounds, seed: seed)
         let spec = try ExperimentLoader(registry: registry).resolve(
             YAMLParser.parse(string: text, fileName: "two-round-run.yaml"), file: "two-round-run.yaml")
         let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
-        let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: spec.seeds[0], registry: registry,
-                                                cacheDirectory: nil)
-        let run = try SimulationRun(spec: spec, method: spec.methods[0], seed: spec.seeds[0], dataset: dataset,
-                                    clients: federation.clients, registry: registry, writer: nil)
+        let federation = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: spec.seeds[0], registry: registry,
+            cacheDirectory: nil)
+        let run = try SimulationRun(
+            spec: spec, method: spec.methods[0], seed: spec.seeds[0], dataset: dataset,
+            clients: federation.clients, registry: registry, writer: nil)
         return try run.run().records
     }
 }

@@ -213,7 +213,7 @@ final class EngineTests: XCTestCase {
         }
     }
 
-    // MARK: - Evaluation protocol (DESIGN §7)
+    // MARK: - Evaluation protocol (docs/design.md §7)
 
     /// Every client is in the personalised metric, including the never-sampled ones, which are tested
     /// with the global model (never with a random head); sampled clients use their own state. Checked

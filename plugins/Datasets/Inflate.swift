@@ -31,17 +31,22 @@ public enum Inflate {
                 pos = try gzipHeader(input, at: pos)
                 pos += try decompress(input, from: pos, windowBits: -MAX_WBITS, format: "deflate", into: &output)
                 guard pos + 8 <= input.count else {
-                    throw Failure(message: "gzip trailer (CRC-32 and size) is missing: the file is truncated", offset: input.count)
+                    throw Failure(
+                        message: "gzip trailer (CRC-32 and size) is missing: the file is truncated", offset: input.count
+                    )
                 }
                 let crc = readLE32(input, pos)
                 let size = readLE32(input, pos + 4)
                 let actualCRC = output[memberStart...].withUnsafeBufferPointer { CRC32.checksum($0) }
                 guard crc == actualCRC else {
-                    throw Failure(message: "gzip CRC-32 mismatch (stored \(Hex.digits(crc, count: 8)), data gives "
-                                      + "\(Hex.digits(actualCRC, count: 8))): the file is corrupt", offset: pos)
+                    throw Failure(
+                        message: "gzip CRC-32 mismatch (stored \(Hex.digits(crc, count: 8)), data gives "
+                            + "\(Hex.digits(actualCRC, count: 8))): the file is corrupt", offset: pos)
                 }
                 guard size == UInt32(truncatingIfNeeded: output.count - memberStart) else {
-                    throw Failure(message: "gzip size mismatch (stored \(size), decoded \(output.count - memberStart))", offset: pos + 4)
+                    throw Failure(
+                        message: "gzip size mismatch (stored \(size), decoded \(output.count - memberStart))",
+                        offset: pos + 4)
                 }
                 pos += 8
                 // Trailing zero padding after the last member is tolerated.
@@ -62,21 +67,26 @@ public enum Inflate {
         try decompressWhole(bytes, windowBits: MAX_WBITS, format: "zlib", expectedSize: expectedSize)
     }
 
-    static func decompressWhole(_ bytes: [UInt8], windowBits: Int32, format: String, expectedSize: Int?) throws -> [UInt8] {
+    static func decompressWhole(
+        _ bytes: [UInt8], windowBits: Int32, format: String, expectedSize: Int?
+    ) throws -> [UInt8] {
         try bytes.withUnsafeBufferPointer { input in
             var output: [UInt8] = []
             output.reserveCapacity(expectedSize ?? Swift.max(1024, input.count * 4))
             let used = try decompress(input, from: 0, windowBits: windowBits, format: format, into: &output)
             guard used == input.count else {
-                throw Failure(message: "\(input.count - used) bytes after the end of the \(format) stream", offset: used)
+                throw Failure(
+                    message: "\(input.count - used) bytes after the end of the \(format) stream", offset: used)
             }
             return output
         }
     }
 
     /// Inflates one stream starting at `start`, appending to `output`; returns the bytes consumed.
-    static func decompress(_ input: UnsafeBufferPointer<UInt8>, from start: Int, windowBits: Int32, format: String,
-                           into output: inout [UInt8]) throws -> Int {
+    static func decompress(
+        _ input: UnsafeBufferPointer<UInt8>, from start: Int, windowBits: Int32, format: String,
+        into output: inout [UInt8]
+    ) throws -> Int {
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw Failure(message: "zlib could not start (out of memory?)", offset: start)
@@ -119,24 +129,28 @@ public enum Inflate {
     static func gzipHeader(_ input: UnsafeBufferPointer<UInt8>, at start: Int) throws -> Int {
         guard start + 10 <= input.count else { throw Failure(message: "gzip header is truncated", offset: input.count) }
         guard input[start] == 0x1f, input[start + 1] == 0x8b else {
-            throw Failure(message: "not a gzip member (magic \(Hex.digits(input[start], count: 2)) "
-                              + "\(Hex.digits(input[start + 1], count: 2)), expected 1f 8b)", offset: start)
+            throw Failure(
+                message: "not a gzip member (magic \(Hex.digits(input[start], count: 2)) "
+                    + "\(Hex.digits(input[start + 1], count: 2)), expected 1f 8b)", offset: start)
         }
         guard input[start + 2] == 8 else {
-            throw Failure(message: "unsupported gzip compression method \(input[start + 2]) (only 8, deflate)", offset: start + 2)
+            throw Failure(
+                message: "unsupported gzip compression method \(input[start + 2]) (only 8, deflate)", offset: start + 2)
         }
         let flags = input[start + 3]
         guard flags & 0xE0 == 0 else { throw Failure(message: "reserved gzip header flags set", offset: start + 3) }
         var pos = start + 10
-        if flags & 4 != 0 { // FEXTRA
-            guard pos + 2 <= input.count else { throw Failure(message: "gzip header is truncated", offset: input.count) }
+        if flags & 4 != 0 {  // FEXTRA
+            guard pos + 2 <= input.count else {
+                throw Failure(message: "gzip header is truncated", offset: input.count)
+            }
             pos += 2 + (Int(input[pos]) | Int(input[pos + 1]) << 8)
         }
-        for bit: UInt8 in [8, 16] where flags & bit != 0 { // FNAME, FCOMMENT: zero-terminated
+        for bit: UInt8 in [8, 16] where flags & bit != 0 {  // FNAME, FCOMMENT: zero-terminated
             while pos < input.count && input[pos] != 0 { pos += 1 }
             pos += 1
         }
-        if flags & 2 != 0 { pos += 2 } // FHCRC
+        if flags & 2 != 0 { pos += 2 }  // FHCRC
         guard pos < input.count else { throw Failure(message: "gzip header is truncated", offset: input.count) }
         return pos
     }

@@ -11,9 +11,11 @@ struct CIFARConvNet {
     var dropout: Double?
 
     func build(_ input: ModelInput, model name: String, generator g: RandomGenerator) throws -> Network {
-        let image = try ModelInputChecks.image(input, model: name, channels: 3, hint: "use cnn-fmnist or mlp for grey images")
-        let out = try ModelInputChecks.convBlocksOutput((image.height, image.width), blocks: 2, kernel: 5, padding: 0,
-                                                        model: name, shape: input.inputShape)
+        let image = try ModelInputChecks.image(
+            input, model: name, channels: 3, hint: "use cnn-fmnist or mlp for grey images")
+        let out = try ModelInputChecks.convBlocksOutput(
+            (image.height, image.width), blocks: 2, kernel: 5, padding: 0,
+            model: name, shape: input.inputShape)
         var body: [any Layer] = [
             try Conv2d(3, conv.0, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
             try Conv2d(conv.0, conv.1, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),

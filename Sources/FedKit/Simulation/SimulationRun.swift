@@ -21,7 +21,7 @@ public struct RunResult: Sendable {
     public var summary: [String: (final: Double, lastMean: Double)]
 }
 
-/// One method on one seed: the round loop of DESIGN §5.
+/// One method on one seed: the round loop of docs/design.md §5.
 public final class SimulationRun: @unchecked Sendable {
     public let method: MethodSpec
     public let seed: Int

@@ -70,16 +70,19 @@ public enum LocalLoop {
     ///   - proximal: a pull toward anchors added to the gradients (FedProx, Ditto).
     ///   - phase: named in the error when the loss diverges ("head", "body", ...).
     ///   - loss: the batch loss from inputs and int64 labels.
-    public static func run(_ context: ClientTrainingContext, epochs: Int, parameters: [Tensor],
-                           data: LabeledSamples? = nil, augment: Bool = true, proximal: ProximalTerm? = nil,
-                           phase: String? = nil,
-                           loss: (_ inputs: Tensor, _ labels: Tensor) throws -> Tensor) throws -> PhaseResult {
+    public static func run(
+        _ context: ClientTrainingContext, epochs: Int, parameters: [Tensor],
+        data: LabeledSamples? = nil, augment: Bool = true, proximal: ProximalTerm? = nil,
+        phase: String? = nil,
+        loss: (_ inputs: Tensor, _ labels: Tensor) throws -> Tensor
+    ) throws -> PhaseResult {
         var result = PhaseResult()
         let samples = data ?? context.data
         guard epochs > 0, !parameters.isEmpty, samples.count > 0 else { return result }
         let settings = context.settings
-        let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(parameters, weightDecay: settings.weightDecay),
-                                learningRate: settings.learningRate, momentum: settings.momentum)
+        let optimizer = try SGD(
+            ParameterGroup.decayingWeightsOnly(parameters, weightDecay: settings.weightDecay),
+            learningRate: settings.learningRate, momentum: settings.momentum)
         let augmentation = augment ? context.augmentation : nil
         for epoch in 1...epochs {
             var total = 0.0
@@ -90,8 +93,9 @@ public enum LocalLoop {
                 let value = try loss(inputs, batch.labels)
                 let scalar = try value.item()
                 guard scalar.isFinite else {
-                    throw PluginError("loss became \(scalar.isNaN ? "nan" : "inf") at epoch \(epoch), step \(batches + 1)"
-                                      + (phase.map { " (\($0) phase)" } ?? ""))
+                    throw PluginError(
+                        "loss became \(scalar.isNaN ? "nan" : "inf") at epoch \(epoch), step \(batches + 1)"
+                            + (phase.map { " (\($0) phase)" } ?? ""))
                 }
                 try value.backward()
                 try proximal?.addGradient(to: parameters)
@@ -121,8 +125,9 @@ public struct FineTuning: Sendable {
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
         let model = context.model
-        let result = try LocalLoop.run(context, epochs: context.settings.epochs, parameters: model.parameters,
-                                       loss: LocalLoop.crossEntropy(model))
+        let result = try LocalLoop.run(
+            context, epochs: context.settings.epochs, parameters: model.parameters,
+            loss: LocalLoop.crossEntropy(model))
         return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
     }
 }

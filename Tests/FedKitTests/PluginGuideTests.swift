@@ -39,14 +39,49 @@ final class PluginGuideTests: XCTestCase {
         return block
     }
 
-    func testGuideShowsTheCompiledExampleVerbatim() throws {
-        let example = try String(contentsOfFile: Self.examplePath, encoding: .utf8)
+    static let trainerExamplePath = here.appendingPathComponent("PluginGuideTrainerExample.swift").path
+
+    func testGuideShowsTheCompiledExamplesVerbatim() throws {
+        let examples = try [Self.examplePath, Self.trainerExamplePath].map { try String(contentsOfFile: $0, encoding: .utf8) }
         let swift = try Self.blocks("swift")
-        XCTAssertEqual(swift.count, 1, "docs/plugins.md should have exactly one ```swift block: the compiled example")
-        XCTAssertEqual(swift.first, example, """
-            the ```swift block of docs/plugins.md differs from Tests/FedKitTests/PluginGuideExample.swift; \
-            the two must hold the same text (edit one, copy it to the other)
-            """)
+        XCTAssertEqual(swift.count, 2, "docs/plugins.md should have exactly two ```swift blocks: the compiled examples")
+        for (block, (example, file)) in zip(swift, zip(examples, ["PluginGuideExample.swift", "PluginGuideTrainerExample.swift"])) {
+            XCTAssertEqual(block, example, """
+                a ```swift block of docs/plugins.md differs from Tests/FedKitTests/\(file); \
+                the two must hold the same text (edit one, copy it to the other)
+                """)
+        }
+    }
+
+    /// The trainer example on the toy problem: the head keeps its weights, the body learns.
+    func testTrainerExampleTrainsOnlyTheBody() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context(epochs: 5)
+        let head = try context.model.head.stateDict().copy()
+        let body = try context.model.body.stateDict().copy()
+        let before = try toy.loss(context.model)
+        let report = try BodyOnlyTrainer.make().train(context)
+        XCTAssertEqual(report.steps, 5 * 5)  // 5 epochs of 40 samples in batches of 8
+        XCTAssertNil(report.personal)
+        XCTAssertEqual(try context.model.head.stateDict().flattened().floats(), try head.flattened().floats())
+        XCTAssertGreaterThan(try distance(context.model.body.stateDict(), body), 0)
+        XCTAssertLessThan(try toy.loss(context.model), before)
+        XCTAssertTrue(context.model.head.parameters.allSatisfy(\.requiresGrad), "the head is unfrozen afterwards")
+        let three = try BodyOnlyTrainer.make(Parameters().setting(BodyOnlyTrainer.epochs, 3)).train(try toy.context())
+        XCTAssertEqual(three.steps, 3 * 5)
+    }
+
+    /// Both examples registered beside the built-ins and run by the engine for two rounds.
+    func testBothExamplesRunTwoRoundsInTheEngine() throws {
+        var registry = try registry()
+        try registry.register(BodyOnlyTrainer.self)
+        let trimmed = try TwoRoundRun.records(registry: registry, method: "fedavg-trimmed")
+        XCTAssertEqual(trimmed.map(\.round), [1, 2])
+        // 3 clients per round, trim 0.2: floor(0.6) = 0 dropped per side.
+        XCTAssertEqual(trimmed.map { $0.server["trimmed_mean.dropped_per_side"] }, [0, 0])
+        let babu = try TwoRoundRun.records(registry: registry, method: "{ name: fedavg, label: fedbabu, trainer: { name: body-only } }")
+        XCTAssertEqual(babu.count, 2)
+        XCTAssertTrue(babu.allSatisfy { ($0.globalAccuracy ?? -1) >= 0 && $0.trainLoss.isFinite })
     }
 
     func presetText() throws -> String { try Self.block("yaml", startingWith: "# FedAvg with a coordinate-wise trimmed mean") }

@@ -18,9 +18,7 @@ public struct CIFAR10Dataset: DatasetPlugin {
     public let augment: Bool
 
     public init(parameters p: Parameters) throws {
-        root = p[Self.root]
-        normalize = p[ImageParameters.normalize]
-        augment = p[ImageParameters.augment]
+        self.init(root: p[Self.root], normalize: p[ImageParameters.normalize], augment: p[ImageParameters.augment])
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {

@@ -15,9 +15,7 @@ public struct FashionMNISTDataset: DatasetPlugin {
     public let augment: Bool
 
     public init(parameters p: Parameters) throws {
-        root = p[Self.root]
-        normalize = p[ImageParameters.normalize]
-        augment = p[ImageParameters.augment]
+        self.init(root: p[Self.root], normalize: p[ImageParameters.normalize], augment: p[ImageParameters.augment])
     }
 
     public init(root: String = "/usr/share/datasets/fashion-mnist", normalize: Bool = true, augment: Bool = false) {

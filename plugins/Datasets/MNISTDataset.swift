@@ -15,9 +15,7 @@ public struct MNISTDataset: DatasetPlugin {
     public let augment: Bool
 
     public init(parameters p: Parameters) throws {
-        root = p[Self.root]
-        normalize = p[ImageParameters.normalize]
-        augment = p[ImageParameters.augmentNoFlip]
+        self.init(root: p[Self.root], normalize: p[ImageParameters.normalize], augment: p[ImageParameters.augmentNoFlip])
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {

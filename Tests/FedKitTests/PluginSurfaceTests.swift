@@ -92,3 +92,14 @@ final class PluginSurfaceTests: XCTestCase {
 
 /// `dirichlet`, whose alpha has no default (a required parameter).
 typealias DirichletPartitionerFixture = Partitioners.DirichletPartitioner
+
+/// manifest.json's commit is the one embedded at build time (BuildCommitPlugin).
+final class BuildCommitTests: XCTestCase {
+    func testTheEmbeddedCommitIsAHashOrUnknown() throws {
+        let commit = Provenance.gitCommit()
+        let hash = commit.split(separator: "+", maxSplits: 1).first.map(String.init) ?? ""
+        let suffix = commit.dropFirst(hash.count)
+        XCTAssertTrue(commit == "unknown" || (hash.count == 40 && hash.allSatisfy(\.isHexDigit)), commit)
+        XCTAssertTrue(["", "+dirty", "+archive", "+unknown-status"].contains(String(suffix)), commit)
+    }
+}

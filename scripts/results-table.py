@@ -9,7 +9,11 @@ Each folder is an experiment's output (`<method>/seed-<s>/rounds.jsonl`, `client
 `exp run --seeds 2 --out DIR`) are merged: a (method, seed) pair must appear only once.
 Metrics follow DESIGN §7: the final round and the mean of the last N evaluations (N =
 `eval.last_rounds` of the run's config.yaml), never the best round; mean ± sample std over
-seeds, in %. Standard library only.
+seeds, in %. Personalised figures are over the clients trained so far ("clients": how many at
+the final evaluation); "val" columns are the same figures on the validation splits
+(eval.validation_fraction): choose settings on them, report the test columns. Runs written
+before the evaluation protocol of issue 9 (no "participants" in rounds.jsonl: every client
+scored, no validation split) are named on stderr. Standard library only.
 """
 import csv
 import json
@@ -56,12 +60,20 @@ def run_metrics(run_dir):
         "personal": lambda r: (r.get("personalized") or {}).get("weightedMean"),
         "worst": lambda r: (r.get("personalized") or {}).get("worst"),
         "bottom": lambda r: (r.get("personalized") or {}).get("bottomDecile"),
+        "val_global": lambda r: (r.get("validation") or {}).get("global_accuracy"),
+        "val_personal": lambda r: ((r.get("validation") or {}).get("personalized") or {}).get("weightedMean"),
     }
     for name, get in metrics.items():
         values = series(get)
         if values:
             out[name] = values[-1]
             out[name + "_last"] = sum(values[-n:]) / len(values[-n:])
+    scored = series(lambda r: (r.get("personalized") or {}).get("clients"))
+    if scored:
+        out["clients"] = scored[-1]
+    if records and "participants" not in records[0]:
+        print(f"{run_dir}: written before the issue-9 evaluation protocol (never-trained clients scored, no validation split)",
+              file=sys.stderr)
     clients = os.path.join(run_dir, "clients.csv")
     if os.path.exists(clients):
         with open(clients) as f:
@@ -141,7 +153,9 @@ def main(argv):
         return
     columns = [("global", "global"), ("global_last", "global, last N"), ("personal", "personal (w)"),
                ("personal_last", "personal, last N"), ("worst", "worst client"), ("pgt_mean", "personal on global test (mean)"),
-               ("pgt_max", "(best client)")]
+               ("pgt_max", "(best client)"), ("clients", "clients scored"), ("val_global", "val global"),
+               ("val_global_last", "val global, last N"), ("val_personal", "val personal (w)"),
+               ("val_personal_last", "val personal, last N")]
     present = [c for c in columns if any(c[0] in m for r in runs.values() for m in r.values())]
     print("| method | seeds | rounds | " + " | ".join(title for _, title in present) + " | s/round |")
     print("|---|---|---:|" + "---:|" * len(present) + "---:|")
@@ -150,7 +164,7 @@ def main(argv):
             continue
         seeds = sorted(runs[method])
         ms = [runs[method][s] for s in seeds]
-        cells = [stat([m[key] for m in ms if key in m]) for key, _ in present]
+        cells = [stat([m[key] for m in ms if key in m], percent=key != "clients") for key, _ in present]
         rounds = sorted({m["rounds"] for m in ms})
         print(f"| {method} | {','.join(map(str, seeds))} | {'/'.join(map(str, rounds))} | " + " | ".join(cells)
               + f" | {stat([m['s_round'] for m in ms if 's_round' in m], percent=False)} |")

@@ -18,6 +18,10 @@ public struct ExperimentSpec: Sendable {
     public var file: String
     /// The fully resolved experiment (defaults filled in) as YAML.
     public var resolved: YAMLNode
+    /// The `sweep:` section's grid (empty without one): `exp sweep` plans it into tasks.
+    public var sweep = SweepGrid()
+    /// The `slurm:` section (`SlurmSettings`), defaults filled in.
+    public var slurm = Parameters()
 }
 
 /// Reads and validates experiment files against a registry.
@@ -68,6 +72,8 @@ public struct ExperimentLoader: Sendable {
         let model = registry.resolve(.model, root["model"], path: "model", errors: &errors, fallbackLocation: root.location)
         let federation = Parameters.resolve(root["federation"], specs: Sections.federation, path: "federation", errors: &errors)
         let evaluation = Parameters.resolve(root["eval"], specs: Sections.evaluation, path: "eval", errors: &errors)
+        let sweep = root["sweep"].map { SweepGrid.parse($0, errors: &errors) } ?? SweepGrid()
+        let slurm = SlurmSettings.resolve(root["slurm"], errors: &errors)
         var builds: [PendingBuild] = [dataset, partitioner, model].compactMap { $0 }.map {
             PendingBuild(choice: $0, path: $0.kind == .partitioner ? "partition" : $0.kind.section, location: $0.location)
         }
@@ -88,6 +94,8 @@ public struct ExperimentLoader: Sendable {
                                   evaluation: evaluation, methods: methods, output: top[Sections.output], file: file,
                                   resolved: root)
         spec.resolved = ResolvedExperiment.yaml(for: spec, registry: registry)
+        spec.sweep = sweep
+        spec.slurm = slurm
         return spec
     }
 
@@ -154,6 +162,24 @@ public struct ExperimentLoader: Sendable {
         let valid = errors.count == flagErrors
         let personal = valid ? flags[Sections.personal] : .none
         let localStart = (valid ? flags[Sections.localStart] : nil) ?? personal.defaultLocalStart
+        let evaluateWith = (valid ? flags[Sections.evaluateWith] : nil) ?? .defaultFor(personal)
+        // Point at the experiment file's line when it wrote the key, else at the method entry.
+        let evaluateLocation = item["evaluate_with"]?.location ?? item.location
+        let personalWhere = item["personal"] == nil ? "preset '\(presetName)' has personal: none" : "personal: none"
+        if evaluateWith == .personal, personal == .none {
+            errors.append(ConfigError("\(path): evaluate_with: personal needs personal state, but \(personalWhere); use evaluate_with: global or set personal: head or model",
+                                      at: evaluateLocation))
+        }
+        if evaluateWith == .roundOutput {
+            if distiller == nil {
+                errors.append(ConfigError("\(path): evaluate_with: round-output tests this round's clients with the model the distiller left for them, but the method has no distiller; use evaluate_with: personal or global",
+                                          at: evaluateLocation))
+            }
+            if personal == .none {
+                errors.append(ConfigError("\(path): evaluate_with: round-output tests the clients not sampled this round with their personal state, but \(personalWhere); set personal: head or model",
+                                          at: evaluateLocation))
+            }
+        }
         if generator != nil, distiller == nil {
             // Point at what the experiment file wrote (the preset's own lines are in plugins/methods/).
             errors.append(ConfigError("\(path): a generator needs a distiller to use its samples (the generator comes from \(item["generator"] == nil ? "preset '\(presetName)'" : "this entry"))",
@@ -165,7 +191,7 @@ public struct ExperimentLoader: Sendable {
         // An invalid label is reported; leaving the method out avoids a spurious duplicate-label error.
         guard let trainer, let aggregator, labelIsValid else { return nil }
         return MethodSpec(label: label, preset: presetName, trainer: trainer, aggregator: aggregator, generator: generator,
-                          distiller: distiller, personal: personal, localStart: localStart)
+                          distiller: distiller, personal: personal, localStart: localStart, evaluateWith: evaluateWith)
     }
 }
 

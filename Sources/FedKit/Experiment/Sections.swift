@@ -14,6 +14,8 @@ public enum Sections {
         .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
         .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
         .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
+        .int("checkpoint_every", default: 10, min: 1,
+             doc: "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly"),
         .int("state_memory_mb", default: 1024, min: 1,
              doc: "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/"),
     ]
@@ -25,6 +27,8 @@ public enum Sections {
                 doc: "fraction of each client's data held out for testing when local_test is holdout"),
         .int("matched_test_size", min: 1, optional: true,
              doc: "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)"),
+        .double("validation_fraction", default: 0.1, min: 0, max: 0.5,
+                doc: "fraction of each client's training data carved out (seeded, stratified by class) as its validation split, never trained on; the global validation set is their union. Per-round validation metrics go to rounds.jsonl and the summary; choose variants and hyperparameters on them. 0 disables"),
         .int("finetune_epochs", default: 0, min: 0, doc: "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing"),
         .bool("personal_global_test", default: false,
               doc: "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes"),
@@ -54,9 +58,13 @@ public enum Sections {
     public static let localStart = ParameterKey.optionalChoice(
         "local_start", LocalStart.self,
         doc: "where local training starts: the global model, the client's personal model, or the global body with the client's own head (default: global for personal none, global-body for head, personal for model)")
+    /// A method's `evaluate_with`: which model a client is tested with (docs/design.md §7).
+    public static let evaluateWith = ParameterKey.optionalChoice(
+        "evaluate_with", EvaluationModel.self,
+        doc: "which model a client is tested with: the global model, its personal state, or (FedBKD as published) this round's server output for the sampled clients and the personal state for the others (default: personal when the method keeps personal state, else global)")
     /// The method keys that hold a value (the others name plugins or the preset, see `methodKeys`).
-    public static let method: [ParameterSpec] = [personal.spec, localStart.spec]
+    public static let method: [ParameterSpec] = [personal.spec, localStart.spec, evaluateWith.spec]
 
-    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output"]
-    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start"]
+    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output", "sweep", "slurm"]
+    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start", "evaluate_with"]
 }

@@ -18,7 +18,9 @@ public enum HTMLReport {
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         let legend = methods.enumerated().map { "<span style=\"color:\(colors[$0.offset % colors.count])\">■ \(escape($0.element))</span>" }.joined()
         for (title, pick) in [("Global accuracy", { (r: RoundRecord) in r.globalAccuracy }),
-                              ("Personalized accuracy (weighted mean)", { (r: RoundRecord) in r.personalized?.weightedMean })] {
+                              ("Personalized accuracy (weighted mean over the clients trained so far)", { (r: RoundRecord) in r.personalized?.weightedMean }),
+                              ("Validation: global accuracy", { (r: RoundRecord) in r.validation?.globalAccuracy }),
+                              ("Validation: personalized accuracy (weighted mean)", { (r: RoundRecord) in r.validation?.personalized?.weightedMean })] {
             var series: [(String, [(Double, Double)])] = []
             for (i, m) in methods.enumerated() {
                 let runs = results.filter { $0.method == m }
@@ -27,6 +29,7 @@ public enum HTMLReport {
                 let points = byRound.keys.sorted().map { (Double($0), byRound[$0]!.reduce(0, +) / Double(byRound[$0]!.count)) }
                 series.append((colors[i % colors.count], points))
             }
+            guard series.contains(where: { !$0.1.isEmpty }) else { continue }
             html += "<h2>\(title)</h2><div class=\"legend\">\(legend)</div>" + svg(series, rounds: spec.federation.int("rounds"))
         }
         return html + "</body></html>\n"

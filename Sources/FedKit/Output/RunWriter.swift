@@ -27,6 +27,35 @@ public final class RunWriter: @unchecked Sendable {
         encoder.outputFormatting = [.sortedKeys]
     }
 
+    /// Reopens a run folder to continue it from a checkpoint: config.yaml and manifest.json stay,
+    /// rounds.jsonl and timings.jsonl are cut back to their lengths at the checkpoint's round (the
+    /// rounds after it run again). Throws when rounds.jsonl is shorter than the checkpoint says.
+    public init(resuming directory: String, roundsBytes: UInt64, timingsBytes: UInt64) throws {
+        self.directory = directory
+        let roundsPath = "\(directory)/rounds.jsonl", timingsPath = "\(directory)/timings.jsonl"
+        let fm = FileManager.default
+        let roundsSize = ((try? fm.attributesOfItem(atPath: roundsPath))?[.size] as? NSNumber)?.uint64Value ?? 0
+        guard roundsSize >= roundsBytes else {
+            throw CheckpointError(path: roundsPath, message: "\(roundsSize) bytes, the checkpoint recorded \(roundsBytes): the run folder was changed after the checkpoint")
+        }
+        if !fm.fileExists(atPath: timingsPath) { fm.createFile(atPath: timingsPath, contents: nil) }
+        rounds = try FileHandle(forWritingTo: URL(fileURLWithPath: roundsPath))
+        timings = try FileHandle(forWritingTo: URL(fileURLWithPath: timingsPath))
+        try rounds.truncate(atOffset: roundsBytes)
+        try rounds.seekToEnd()
+        // Timings are wall times: a file shorter than recorded (not synced before a crash) is kept as it is.
+        let timingsEnd = try timings.seekToEnd()
+        if timingsEnd > timingsBytes { try timings.truncate(atOffset: timingsBytes) }
+        try timings.seekToEnd()
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    /// Current lengths of rounds.jsonl and timings.jsonl in bytes (recorded in checkpoints).
+    public func lengths() throws -> (rounds: UInt64, timings: UInt64) {
+        (try rounds.offset(), try timings.offset())
+    }
+
     deinit {
         try? rounds.close()
         try? timings.close()
@@ -39,11 +68,13 @@ public final class RunWriter: @unchecked Sendable {
         try rounds.synchronize()
     }
 
-    /// Writes clients.csv.
+    /// Writes clients.csv (global_test_accuracy stays the last column: CompletedRun reads it back).
     public func writeClients(_ rows: [ClientRow]) throws {
-        var csv = "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy\n"
+        // A never-trained client is marked in evaluated_with and gets empty accuracy cells.
+        func cell(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
+        var csv = "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy\n"
         for r in rows {
-            csv += "\(r.client),\(r.trainSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.personalizedAccuracy),\(r.globalTestAccuracy.map { "\($0)" } ?? "")\n"
+            csv += "\(r.client),\(r.trainSamples),\(r.validationSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.evaluatedWith),\(cell(r.personalizedAccuracy)),\(cell(r.validationAccuracy)),\(cell(r.globalTestAccuracy))\n"
         }
         try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
     }

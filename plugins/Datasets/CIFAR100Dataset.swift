@@ -5,33 +5,33 @@ public struct CIFAR100Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar100",
         summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
-        keys: [root, label, ImageParameters.normalize, ImageParameters.augment])
-
-    /// Which of CIFAR-100's two labels is the class.
-    public enum Label: String, CaseIterable, Sendable {
-        case fine, coarse
-    }
-
-    public static let root = ParameterKey.path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin")
-    public static let label = ParameterKey.choice(
-        "label", default: Label.fine, doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)")
+        parameters: [
+            .path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin"),
+            .string("label", default: "fine", choices: ["fine", "coarse"],
+                    doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)"),
+            ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
+            ImageParameters.augment,
+        ])
 
     public let root: String
     public let coarse: Bool
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
-    public init(parameters p: Parameters) throws {
-        root = p[Self.root]
-        coarse = p[Self.label] == .coarse
-        normalize = p[ImageParameters.normalize]
-        augment = p[ImageParameters.augment]
+    public init(parameters: Parameters) throws {
+        root = parameters.string("root")
+        coarse = parameters.string("label") == "coarse"
+        statistics = try ImageParameters.statistics(parameters, dataset: "cifar100", standard: .cifar100)
+        augment = parameters.bool("augment")
     }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
         self.root = root
         self.coarse = coarse
-        self.normalize = normalize
+        self.statistics = normalize ? .cifar100 : nil
         self.augment = augment
     }
 
@@ -47,15 +47,21 @@ public struct CIFAR100Dataset: DatasetPlugin {
         var hasher = ContentHasher()
         hasher.combine("cifar100")
         hasher.combine(coarse ? "coarse" : "fine")
-        let stats = ImageStatistics.cifar100
         func split(_ name: String) throws -> LabeledSamples {
-            try CIFARBinary.split([name], root: root, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
-                                  statistics: normalize ? stats : nil, hasher: &hasher)
+            var pixels: [UInt8] = []
+            var labels: [Int] = []
+            let path = DataFiles.join(root, name)
+            try CIFARBinary.read(path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
+                                 pixels: &pixels, labels: &labels, hasher: &hasher)
+            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
+                                                    statistics: statistics)
+            return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split("train.bin")
         let test = try split("test.bin")
-        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: CIFARBinary.imageShape,
-                             augmentation: CIFARBinary.augmentation(augment, normalize: normalize, statistics: stats),
+        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
+                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
+                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
                              contentHash: hasher.hex)
     }
 }

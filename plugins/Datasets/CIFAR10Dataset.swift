@@ -5,25 +5,32 @@ public struct CIFAR10Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar10",
         summary: "CIFAR-10, official binary version (cifar-10-batches-bin): 50,000 + 10,000 32x32 colour images, 10 classes",
-        keys: [root, ImageParameters.normalize, ImageParameters.augment])
-
-    public static let root = ParameterKey.path("root", default: "data/cifar-10-batches-bin",
-                  doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
+        parameters: [
+            .path("root", default: "data/cifar-10-batches-bin",
+                  doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin"),
+            ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
+            ImageParameters.augment,
+        ])
 
     public static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     public static let testFiles = ["test_batch.bin"]
 
     public let root: String
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
-    public init(parameters p: Parameters) throws {
-        self.init(root: p[Self.root], normalize: p[ImageParameters.normalize], augment: p[ImageParameters.augment])
+    public init(parameters: Parameters) throws {
+        root = parameters.string("root")
+        statistics = try ImageParameters.statistics(parameters, dataset: "cifar10", standard: .cifar10)
+        augment = parameters.bool("augment")
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.normalize = normalize
+        self.statistics = normalize ? .cifar10 : nil
         self.augment = augment
     }
 
@@ -37,15 +44,23 @@ public struct CIFAR10Dataset: DatasetPlugin {
         try DataFiles.requireAll(requiredFiles(), dataset: "cifar10")
         var hasher = ContentHasher()
         hasher.combine("cifar10")
-        let stats = ImageStatistics.cifar10
         func split(_ files: [String]) throws -> LabeledSamples {
-            try CIFARBinary.split(files, root: root, dataset: "cifar10", labelRanges: [10], labelIndex: 0,
-                                  statistics: normalize ? stats : nil, hasher: &hasher)
+            var pixels: [UInt8] = []
+            var labels: [Int] = []
+            for name in files {
+                try CIFARBinary.read(DataFiles.join(root, name), dataset: "cifar10", labelRanges: [10], labelIndex: 0,
+                                     pixels: &pixels, labels: &labels, hasher: &hasher)
+            }
+            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
+                                                    statistics: statistics)
+            return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split(Self.trainFiles)
         let test = try split(Self.testFiles)
-        return DatasetSplits(name: "cifar10", train: train, test: test, classes: 10, inputShape: CIFARBinary.imageShape,
-                             augmentation: CIFARBinary.augmentation(augment, normalize: normalize, statistics: stats),
+        return DatasetSplits(name: "cifar10", train: train, test: test, classes: 10, inputShape: [3, 32, 32],
+                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
+                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
                              contentHash: hasher.hex)
     }
 }
+

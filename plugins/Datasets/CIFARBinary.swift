@@ -4,28 +4,6 @@ import FedKit
 /// (1024 red, 1024 green, 1024 blue, each row-major 32x32), i.e. [3, 32, 32] per image.
 enum CIFARBinary {
     static let pixelsPerImage = 3 * 32 * 32
-    static let imageShape = [3, 32, 32]
-
-    /// One split read from `files` (in order) under `root`: images [N, 3, 32, 32] scaled to [0, 1]
-    /// and normalised with `statistics` when given; every byte read goes into `hasher`.
-    static func split(_ files: [String], root: String, dataset: String, labelRanges: [Int], labelIndex: Int,
-                      statistics: ImageStatistics?, hasher: inout ContentHasher) throws -> LabeledSamples {
-        var pixels: [UInt8] = []
-        var labels: [Int] = []
-        for name in files {
-            try read(DataFiles.join(root, name), dataset: dataset, labelRanges: labelRanges, labelIndex: labelIndex,
-                     pixels: &pixels, labels: &labels, hasher: &hasher)
-        }
-        let images = try ImageTensors.fromBytes(pixels, shape: [labels.count] + imageShape, statistics: statistics)
-        return try LabeledSamples(inputs: images, labels: labels)
-    }
-
-    /// The CIFAR training augmentation (4-pixel padding, random crop, horizontal flip), padding
-    /// with black in normalised units when the images are normalised.
-    static func augmentation(_ augment: Bool, normalize: Bool, statistics: ImageStatistics) -> (any Augmentation)? {
-        guard augment else { return nil }
-        return RandomCropFlip(padding: 4, flip: true, padValue: normalize ? statistics.normalizedZero : [0, 0, 0])
-    }
 
     /// Reads one file. Each record starts with one label byte per entry of `labelRanges` (CIFAR-10:
     /// [10]; CIFAR-100: [20, 100], coarse then fine), each checked against its range;

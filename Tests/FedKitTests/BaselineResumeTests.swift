@@ -36,9 +36,9 @@ extension FailingTrainer: EvaluationComposition where T: EvaluationComposition {
 final class BaselineResumeTests: XCTestCase {
     static let registry: PluginRegistry = {
         var registry = try! BuiltinPlugins.registry()
-        registry.register(FailingTrainer<ScaffoldTrainer>.self)
-        registry.register(FailingTrainer<APFLTrainer>.self)
-        registry.register(FailingTrainer<L2GDTrainer>.self)
+        try! registry.register(FailingTrainer<ScaffoldTrainer>.self)
+        try! registry.register(FailingTrainer<APFLTrainer>.self)
+        try! registry.register(FailingTrainer<L2GDTrainer>.self)
         return registry
     }()
 

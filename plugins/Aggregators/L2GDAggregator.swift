@@ -77,8 +77,8 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
                           ("step_scale", try Tensor([Float(1 / (1 - probability))]))])
     }
 
-    public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
-        try average.aggregate(into: global, updates: updates)
+    public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
+        try average.aggregate(updates, global: global)
     }
 
     /// x_bar + (1 - theta)^m (x_i - x_bar), entry by entry.

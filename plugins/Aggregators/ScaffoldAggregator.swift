@@ -44,9 +44,9 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     /// c, the same for every client of the round.
     public func payload(round: Int) throws -> StateDict { control }
 
-    public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
-        guard !updates.isEmpty else { return }
-        try average.aggregate(into: global, updates: updates)
+    public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
+        guard !updates.isEmpty else { return .unchanged }
+        let result = try average.aggregate(updates, global: global)
         guard clients > 0 else { throw PluginError("scaffold: aggregate called before start (the number of clients is unknown)") }
         // c <- c + (1/N) sum delta c_i, entry by entry; c starts at zero with the names clients send.
         let names = updates[0].upload.names
@@ -68,6 +68,7 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
             }
         }
         control = StateDict(next.map { (name: $0.0, tensor: $0.1) })
+        return result
     }
 
     public func saveCarriedState() throws -> StateDict {

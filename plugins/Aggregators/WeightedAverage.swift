@@ -9,7 +9,7 @@ import Torch
 /// (FedPer, FedRep: heads stay personal); `scope: top` averages only the last `top_layers` layers
 /// that hold entries, the head first (LG-FedAvg: the lower layers stay local). Each client state
 /// is flattened into one vector and accumulated with one fused multiply-add; the mean is scattered
-/// back into the global tensors in place.
+/// into a copy of the averaged entries, which the engine writes into the global model.
 ///
 /// `server_lr` (beta) moves the global model part of the way: w <- (1 - beta) w + beta * mean
 /// (pFedMe's server step; SCAFFOLD's global step size). beta = 1 is FedAvg.
@@ -17,32 +17,40 @@ public struct WeightedAverage: AggregatorPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "weighted-average",
         summary: "weighted mean of the client models (FedAvg); all entries or the body only",
-        parameters: [
-            .string("scope", default: "all", choices: ["all", "body", "top"],
-                    doc: "which entries are averaged and exchanged: the whole model, the body (the head stays personal), or the top_layers last layers (the lower layers stay local: LG-FedAvg)"),
-            .int("top_layers", default: 2, min: 1,
-                 doc: "with scope top: how many layers, counted from the output (the head's layers first), are averaged"),
-            .double("server_lr", default: 1, min: 0, max: 2, minExclusive: true,
-                    doc: "server step size beta: w <- (1 - beta) w + beta * mean (1: plain average; pFedMe's beta)"),
-            .string("weighting", default: "samples", choices: ["samples", "uniform"],
-                    doc: "client weights: proportional to training samples, or equal"),
-        ])
+        keys: [scope, topLayers, serverLearningRate, weighting])
 
-    public let scope: String
-    public let weighting: String
+    /// Which entries are averaged and exchanged.
+    public enum Scope: String, CaseIterable, Sendable {
+        case all, body, top
+    }
+
+    /// How clients are weighted.
+    public enum Weighting: String, CaseIterable, Sendable {
+        case samples, uniform
+    }
+
+    public static let scope = ParameterKey.choice(
+        "scope", default: Scope.all,
+        doc: "which entries are averaged and exchanged: the whole model, the body (the head stays personal), or the top_layers last layers (the lower layers stay local: LG-FedAvg)")
+    public static let topLayers = ParameterKey.int(
+        "top_layers", default: 2, min: 1,
+        doc: "with scope top: how many layers, counted from the output (the head's layers first), are averaged")
+    public static let serverLearningRate = ParameterKey.double(
+        "server_lr", default: 1, min: 0, max: 2, minExclusive: true,
+        doc: "server step size beta: w <- (1 - beta) w + beta * mean (1: plain average; pFedMe's beta)")
+    public static let weighting = ParameterKey.choice(
+        "weighting", default: Weighting.samples, doc: "client weights: proportional to training samples, or equal")
+
+    public let scope: Scope
+    public let weighting: Weighting
     public let topLayers: Int
     public let serverLearningRate: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        scope = p.string("scope")
-        weighting = p.string("weighting")
-        topLayers = p.int("top_layers")
-        serverLearningRate = p.double("server_lr")
-        guard ["all", "body", "top"].contains(scope) else { throw PluginError("weighted-average: unknown scope '\(scope)'") }
-        guard ["samples", "uniform"].contains(weighting) else {
-            throw PluginError("weighted-average: unknown weighting '\(weighting)'")
-        }
+    public init(parameters p: Parameters) throws {
+        scope = p[Self.scope]
+        weighting = p[Self.weighting]
+        topLayers = p[Self.topLayers]
+        serverLearningRate = p[Self.serverLearningRate]
     }
 
     public var updatesGlobalModel: Bool { true }
@@ -50,9 +58,9 @@ public struct WeightedAverage: AggregatorPlugin {
     /// The entries this aggregator averages and exchanges.
     public func communicated(_ state: StateDict) -> StateDict {
         switch scope {
-        case "body": return state.under("body")
-        case "top": return Self.topLayers(topLayers, of: state)
-        default: return state
+        case .body: return state.under("body")
+        case .top: return Self.topLayers(topLayers, of: state)
+        case .all: return state
         }
     }
 
@@ -66,10 +74,10 @@ public struct WeightedAverage: AggregatorPlugin {
         return state.filter { kept.contains(layer($0)) }
     }
 
-    public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
-        guard !updates.isEmpty else { return }
-        let target = communicated(global)
-        guard !target.isEmpty else { return }
+    public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
+        guard !updates.isEmpty else { return .unchanged }
+        let target = try communicated(global).copy()
+        guard !target.isEmpty else { return .unchanged }
         let weights = try clientWeights(updates)
         let names = target.names
         var sum: Tensor?
@@ -86,16 +94,18 @@ public struct WeightedAverage: AggregatorPlugin {
                 sum = flat
             }
         }
+        guard let sum else { return .unchanged }
         if serverLearningRate != 1 {
-            try sum!.mul_(serverLearningRate)
-            try sum!.add_(target.flattened(), alpha: 1 - serverLearningRate)
+            try sum.mul_(serverLearningRate)
+            try sum.add_(target.flattened(), alpha: 1 - serverLearningRate)
         }
-        try target.load(flat: sum!)
+        try target.load(flat: sum)
+        return AggregationResult(state: target)
     }
 
     /// Normalised client weights, in update order.
     func clientWeights(_ updates: [ClientUpdate]) throws -> [Double] {
-        if weighting == "uniform" { return Array(repeating: 1 / Double(updates.count), count: updates.count) }
+        if weighting == .uniform { return Array(repeating: 1 / Double(updates.count), count: updates.count) }
         if let bad = updates.first(where: { $0.samples < 0 }) {
             throw PluginError("weighted-average: client \(bad.client) reports \(bad.samples) samples")
         }

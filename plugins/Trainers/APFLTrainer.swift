@@ -98,12 +98,11 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
         let names = Set(mixed.namedParameters.map(\.name))
         var vByName: [String: Tensor] = [:]
         for (entry, v) in zip(mixed.namedParameters, personal) { vByName[entry.name] = v }
-        context.personal = StateDict(try model.stateDict().entries.map { entry in
+        let v = StateDict(try model.stateDict().entries.map { entry in
             (entry.name, names.contains(entry.name) ? vByName[entry.name]! : try entry.tensor.clone())
         })
-        context.personalSetByTrainer = true
-        context.carried = StateDict([("alpha", try Tensor([Float(a)]))])
-        return LocalTrainingReport(trainLoss: lastLoss, steps: steps)
+        return LocalTrainingReport(trainLoss: lastLoss, steps: steps, personal: v,
+                                   carried: StateDict([("alpha", try Tensor([Float(a)]))]))
     }
 
     /// alpha v + (1 - alpha) w, w the current global model; the global model for a client that never trained.

@@ -78,9 +78,8 @@ public struct PFedMeTrainer: TrainerPlugin {
             lastLoss = total / Double(max(1, batches))
         }
         for p in theta { try p.zeroGrad() }
-        context.personal = try model.stateDict().copy()
-        context.personalSetByTrainer = true
+        let personal = try model.stateDict().copy()
         try withoutGrad { for (p, w) in zip(theta, local) { try p.copy_(w) } }
-        return LocalTrainingReport(trainLoss: lastLoss, steps: steps)
+        return LocalTrainingReport(trainLoss: lastLoss, steps: steps, personal: personal)
     }
 }

@@ -57,9 +57,8 @@ public struct ScaffoldTrainer: TrainerPlugin {
                 delta.append((name, try next - ci))
             }
         }
-        context.carried = StateDict(updated)
-        context.upload = StateDict(delta)
-        return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
+        return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps,
+                                   carried: StateDict(updated), upload: StateDict(delta))
     }
 }
 

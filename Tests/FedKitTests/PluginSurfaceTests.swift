@@ -58,7 +58,7 @@ final class PluginSurfaceTests: XCTestCase {
         XCTAssertEqual(body.scope, .body)
         XCTAssertEqual(try WeightedAverage.make().weighting, .samples)
         XCTAssertThrowsError(try WeightedAverage.make(Parameters(["scope": .string("head")]))) { error in
-            XCTAssertTrue("\(error)".contains("scope must be one of: all, body; got \"head\""), "\(error)")
+            XCTAssertTrue("\(error)".contains("scope must be one of: all, body, top; got \"head\""), "\(error)")
         }
     }
 
@@ -78,7 +78,7 @@ final class PluginSurfaceTests: XCTestCase {
         for spec in Sections.topLevel + Sections.method {
             XCTAssertTrue(md.contains("| `\(spec.name)` | \(spec.type.summary) | \(spec.defaultText) |"), spec.name)
         }
-        XCTAssertEqual(Sections.personal.spec.type, .string(choices: ["none", "head", "model"]))
+        XCTAssertEqual(Sections.personal.spec.type, .string(choices: ["none", "head", "model", "unshared"]))
     }
 
     func testFixedTeachersHarness() throws {

@@ -23,7 +23,7 @@ public struct FederationFacts: Sendable {
 /// An aggregator that keeps server state across rounds and sends every sampled client a payload
 /// with the round, besides the global model (SCAFFOLD's server control variate c; L2GD's
 /// server-drawn number of local steps). Trainers read it as `context.payload`; what clients send
-/// back besides their model is `context.upload`, which the aggregator reads as `ClientUpdate.upload`.
+/// back besides their model is `LocalTrainingReport.upload`, which the aggregator reads as `ClientUpdate.upload`.
 /// The instance lives for one run (method x seed); adopt `RoundCarriedState` too, so that its
 /// state is checkpointed.
 public protocol RoundPayloadSource: AnyObject {

@@ -28,6 +28,8 @@ public final class ExperimentRunner: @unchecked Sendable {
         public var results: [RunResult]
         public var failures: [RunFailure]
         public var summaryPath: String
+        /// What summary.csv and report.html were made from (every run in the experiment's folder).
+        public var report: Report
     }
 
     public func run() throws -> Outcome {
@@ -58,10 +60,15 @@ public final class ExperimentRunner: @unchecked Sendable {
                 }
             }
         }
-        let summaryPath = "\(directory)/summary.csv"
-        try RunWriter.writeAtomically(SummaryTable.csv(results, methods: spec.methods.map(\.label)), to: summaryPath)
-        try? RunWriter.writeAtomically(HTMLReport.render(spec: spec, results: results, failures: failures), to: "\(directory)/report.html")
-        return Outcome(results: results, failures: failures, summaryPath: summaryPath)
+        // The same collect step as `exp report`: the summary is made from the run folders' files.
+        let report: Report
+        do {
+            report = try ReportCollector.collect(directories: [directory])
+            try report.write(to: directory)
+        } catch {
+            throw ReportError("the runs are written, but the summary is not: \(error) (fix it, then run `exp report \(directory)`)")
+        }
+        return Outcome(results: results, failures: failures, summaryPath: "\(directory)/summary.csv", report: report)
     }
 
     func runOne(_ method: MethodSpec, seed: Int, dataset: DatasetSplits, federation: FederatedData) throws -> RunResult {
@@ -84,10 +91,18 @@ public final class ExperimentRunner: @unchecked Sendable {
             fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
             startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
         let writer = try RunWriter(directory: runDirectory, config: config, manifest: manifest)
+        try writer.writePartition(federation.partition)
         log("run \(method.label) seed \(seed) -> \(runDirectory)")
-        let run = try SimulationRun(spec: spec, method: method, seed: seed, dataset: dataset, clients: federation.clients,
-                                    registry: registry, writer: writer, progress: progress)
-        return try run.run()
+        do {
+            let run = try SimulationRun(spec: spec, method: method, seed: seed, dataset: dataset, clients: federation.clients,
+                                        registry: registry, writer: writer, progress: progress)
+            return try run.run()
+        } catch {
+            // The run folder says why it stopped: the collect step reads only per-run files.
+            let failure = error as? RunFailure ?? RunFailure(method: method.label, seed: seed, message: "\(error)")
+            try? writer.writeFailure(failure.description)
+            throw failure
+        }
     }
 }
 

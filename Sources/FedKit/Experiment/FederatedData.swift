@@ -7,6 +7,8 @@ public struct FederatedData: @unchecked Sendable {
     public var clients: [ClientData]
     public var partitionHash: String
     public var summaryLine: String
+    /// Sizes and per-class counts of the partition (partition.csv of every run of this seed).
+    public var partition: PartitionSummary
 
     /// Partitions the training set (through the on-disk cache) and assembles client data.
     public static func make(spec: ExperimentSpec, dataset: DatasetSplits, seed: Int, registry: PluginRegistry,
@@ -31,7 +33,8 @@ public struct FederatedData: @unchecked Sendable {
                                             holdoutFraction: evaluation.double("holdout_fraction"),
                                             matchedTestSize: evaluation.optionalInt("matched_test_size"), seed: seed)
         let summary = PartitionSummary(assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
-        return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine)
+        return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine,
+                             partition: summary)
     }
 }
 

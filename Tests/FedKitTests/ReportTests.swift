@@ -371,3 +371,53 @@ final class ReportTests: XCTestCase {
         try assertBalanced(report.html())
     }
 }
+
+/// `exp report` through the built tool.
+final class ReportCommandTests: XCTestCase {
+    func testExpReport() throws {
+        _ = try ExpTool.requireBinary()
+        let root = try ReportFixture.temporaryDirectory(self)
+        try ReportFixture.standard(root)
+        let other = try ReportFixture.temporaryDirectory(self)
+        try ReportFixture.writeRun("\(other)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
+        try "seeds: [1\n".write(toFile: "\(other)/e/m/seed-1/config.yaml", atomically: true, encoding: .utf8)
+        let empty = try ReportFixture.temporaryDirectory(self)
+        let out = try ReportFixture.temporaryDirectory(self) + "/new/folder"
+        let results = try ExpTool.runAll([
+            ["report", root],
+            ["report", "--markdown", "\(root)/exp"],
+            ["report", "--timing", "B", root],
+            ["report", root, "\(root)/exp"],
+            ["report", root, "\(root)/exp", "--out", out],
+            ["report", empty],
+            ["report", other],
+            ["report", "--timing", "nope", root],
+        ])
+        for r in results { XCTAssertFalse(r.crashed, r.summary) }
+        let (written, markdown, timing, several, withOut, none, badConfig, badTiming) =
+            (results[0], results[1], results[2], results[3], results[4], results[5], results[6], results[7])
+        XCTAssertEqual(written.status, 0, written.summary)
+        XCTAssertTrue(written.stdout.contains("A [federation.lr=0.05]"), written.summary)
+        XCTAssertTrue(written.stderr.contains("incomplete (1 of 3 rounds)"), written.summary)
+        for file in ["summary.csv", "report.html"] { XCTAssertTrue(FileManager.default.fileExists(atPath: "\(root)/\(file)"), file) }
+
+        XCTAssertEqual(markdown.status, 0, markdown.summary)
+        XCTAssertTrue(markdown.stdout.hasPrefix("| method | seeds | rounds | global |"), markdown.summary)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(root)/exp/summary.csv"), "--markdown writes nothing without --out")
+        XCTAssertEqual(timing.status, 0, timing.summary)
+        XCTAssertTrue(timing.stdout.contains("| vs B |"), timing.summary)
+
+        XCTAssertEqual(several.status, 2, several.summary)
+        XCTAssertTrue(several.stderr.contains("--out"), several.summary)
+        XCTAssertEqual(withOut.status, 0, withOut.summary)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/report.html"))
+
+        XCTAssertEqual(none.status, 1, none.summary)
+        XCTAssertTrue(none.stderr.contains("no run folders found"), none.summary)
+        XCTAssertEqual(badConfig.status, 1, badConfig.summary)
+        XCTAssertTrue(badConfig.stderr.contains("\(other)/e/m/seed-1/config.yaml:"), "file:line:col: \(badConfig.summary)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(other)/summary.csv"), "nothing half-written")
+        XCTAssertEqual(badTiming.status, 1, badTiming.summary)
+        XCTAssertTrue(badTiming.stderr.contains("no method labelled 'nope'"), badTiming.summary)
+    }
+}

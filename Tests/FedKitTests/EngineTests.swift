@@ -134,7 +134,7 @@ final class EngineTests: XCTestCase {
         let summary = try EngineFixture.lines("\(experiment)/summary.csv")
         let methodsInSummary = summary.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[1] }
         XCTAssertEqual(Set(methodsInSummary.map(String.init)), Set(labels))
-        XCTAssertEqual(outcome.report.experiments.first?.groups.map(\.label), labels)
+        XCTAssertEqual(outcome.report?.experiments.first?.groups.map(\.label), labels)
         let report = try String(contentsOfFile: "\(experiment)/report.html", encoding: .utf8)
         for label in labels { XCTAssertTrue(report.contains(label), "report.html should name \(label)") }
 

@@ -358,6 +358,35 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(report.notes.count, 1)
     }
 
+    /// `exp run` ends with the collect step; a sweep task switches it off and writes no shared file.
+    func testExperimentRunnerCollectStep() throws {
+        let dir = try ReportFixture.temporaryDirectory(self)
+        let yaml = EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2)
+        let runner = ExperimentRunner(spec: try EngineFixture.spec(yaml), registry: EngineFixture.registry)
+        runner.log = { _ in }
+        runner.collectsReport = false
+        let quiet = try runner.run()
+        XCTAssertNil(quiet.report)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/engine/summary.csv"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/engine/report.html"))
+        // The collect step afterwards gives what `exp run` gives by itself.
+        let collected = try ReportCollector.collect(directories: ["\(dir)/engine"])
+        let (outcome, _, _) = try EngineFixture.run(yaml)
+        let report = try XCTUnwrap(outcome.report)
+        XCTAssertEqual(collected.experiments.first?.groups.map(\.label), ["fedavg", "local"])
+        XCTAssertEqual(report.experiments.first?.groups.map(\.label), ["fedavg", "local"])
+        for metric in ["global_accuracy", "personalized.weightedMean"] {
+            XCTAssertEqual(collected.experiments[0].groups[0].statistics(metric), report.experiments[0].groups[0].statistics(metric))
+        }
+        // Records read back equal the run's own.
+        XCTAssertEqual(report.runs.first { $0.method == "fedavg" }?.metrics["global_accuracy"]?.final,
+                       outcome.results.first { $0.method == "fedavg" }?.records.last?.globalAccuracy)
+        let partition = try CSVTable(text: String(contentsOfFile: "\(dir)/engine/fedavg/seed-1/partition.csv", encoding: .utf8),
+                                     path: "partition.csv")
+        XCTAssertEqual(partition.rows.count, 6, "one row per client")
+        XCTAssertEqual(report.runs.first?.classCounts?.count, 6)
+    }
+
     func testCommittedResultRunsAreReadable() throws {
         let runs = ExperimentCorpus.packageRoot.appendingPathComponent("experiments/results/runs").path
         guard FileManager.default.fileExists(atPath: runs) else { throw XCTSkip("\(runs) is absent") }

@@ -12,6 +12,9 @@ public final class ExperimentRunner: @unchecked Sendable {
     /// Keep runs already complete in the output folder with the same resolved configuration
     /// (`exp run --resume`); the others run from round 1.
     public var resume = false
+    /// End with the collect step over the experiment's folder (summary.csv, report.html). A sweep
+    /// task turns it off: one collect step after all tasks makes the summary, not every run at once.
+    public var collectsReport = true
     /// Called with plain log lines.
     public var log: @Sendable (String) -> Void = { print($0) }
 
@@ -27,9 +30,11 @@ public final class ExperimentRunner: @unchecked Sendable {
     public struct Outcome: Sendable {
         public var results: [RunResult]
         public var failures: [RunFailure]
-        public var summaryPath: String
-        /// What summary.csv and report.html were made from (every run in the experiment's folder).
-        public var report: Report
+        /// summary.csv, or nil when `collectsReport` is off.
+        public var summaryPath: String?
+        /// What summary.csv and report.html were made from (every run in the experiment's folder);
+        /// nil when `collectsReport` is off.
+        public var report: Report?
     }
 
     public func run() throws -> Outcome {
@@ -61,6 +66,7 @@ public final class ExperimentRunner: @unchecked Sendable {
             }
         }
         // The same collect step as `exp report`: the summary is made from the run folders' files.
+        guard collectsReport else { return Outcome(results: results, failures: failures, summaryPath: nil, report: nil) }
         let report: Report
         do {
             report = try ReportCollector.collect(directories: [directory])

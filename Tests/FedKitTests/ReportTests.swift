@@ -133,6 +133,14 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(Report.cells(SeedStatistics([0.5, 0.7]), percent: true)[0], "60.00 ± 14.14")
     }
 
+    func testAxisTicks() {
+        XCTAssertEqual(SVG.ticks(1, 2, count: 10, integers: true), [1, 2])
+        XCTAssertEqual(SVG.ticks(1, 100, count: 10, integers: true), [10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+        XCTAssertEqual(SVG.ticks(0, 1).map { ($0 * 1e6).rounded() / 1e6 }, [0, 0.2, 0.4, 0.6, 0.8, 1])
+        XCTAssertEqual(SVG.ticks(0.31, 0.33).count, 5)
+        XCTAssertEqual(SVG.ticks(3, 3), [3])
+    }
+
     // MARK: - Collect and summary.csv
 
     func testSummaryCSVIsTidyAndReadsEveryNumber() throws {

@@ -23,18 +23,19 @@ enum SVG {
     }
 
     /// About `count` round tick values covering lo...hi (steps of 1, 2 or 5 times a power of ten).
-    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+    /// With `integers`, steps are whole numbers (rounds).
+    static func ticks(_ lo: Double, _ hi: Double, count: Int = 5, integers: Bool = false) -> [Double] {
         guard hi > lo else { return [lo] }
         let raw = (hi - lo) / Double(max(1, count))
         let magnitude = pow(10, floor(log10(raw)))
-        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        var out: [Double] = []
-        var v = (lo / step).rounded(.up) * step
-        while v <= hi + step * 1e-9 {
-            out.append(Swift.abs(v) < step * 1e-9 ? 0 : v)
-            v += step
+        var step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        if integers { step = Swift.max(1, step.rounded()) }
+        let first = (lo / step - 1e-9).rounded(.up), last = (hi / step + 1e-9).rounded(.down)
+        guard first <= last else { return [] }
+        return (Int(first)...Int(last)).map { k in
+            let v = Double(k) * step
+            return Swift.abs(v) < step * 1e-9 ? 0 : v
         }
-        return out
     }
 
     /// A label cut to `limit` characters (the full text stays in a tooltip).
@@ -70,7 +71,7 @@ struct LineChart {
         y0 -= pad; y1 += pad
         if percent { y0 = Swift.max(0, y0); y1 = Swift.min(1, y1) }
         let yTicks = SVG.ticks(y0, y1)
-        y0 = Swift.min(y0, yTicks.first!); y1 = Swift.max(y1, yTicks.last!)
+        y0 = Swift.min(y0, yTicks.first ?? y0); y1 = Swift.max(y1, yTicks.last ?? y1)
         func x(_ v: Double) -> Double { left + (x1 > x0 ? (v - x0) / (x1 - x0) * plotW : plotW / 2) }
         func y(_ v: Double) -> Double { top + plotH - (v - y0) / (y1 - y0) * plotH }
 
@@ -82,7 +83,7 @@ struct LineChart {
                 : String(format: "%g", t)
             out += SVG.text(label, x: left - 6, y: y(t) + 4, anchor: "end")
         }
-        let xTicks = SVG.ticks(x0, x1, count: 10).filter { $0 == $0.rounded() }
+        let xTicks = SVG.ticks(x0, x1, count: 10, integers: true)
         for t in xTicks.isEmpty ? [x0] : xTicks {
             out += "<line x1=\"\(SVG.n(x(t)))\" x2=\"\(SVG.n(x(t)))\" y1=\"\(SVG.n(top + plotH))\" y2=\"\(SVG.n(top + plotH + 4))\" stroke=\"#999\"/>"
             out += SVG.text(String(Int(t)), x: x(t), y: top + plotH + 16, anchor: "middle")

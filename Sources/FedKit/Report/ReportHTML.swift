@@ -27,7 +27,7 @@ extension Report {
         body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1140px;margin:1.5em auto;padding:0 1em;color:#222;font-size:14px}
         h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}h3{margin-top:1.6em}h4{margin:1.2em 0 .3em;font-size:1em}
         table{border-collapse:collapse;margin:.4em 0}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
-        th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}table.left td{text-align:left}
+        th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}table.left td,table.left th{text-align:left}table.small{font-size:12px}.scroll{overflow-x:auto}
         .note{color:#666}.warn{color:#a40}pre{background:#f6f6f6;padding:.8em;overflow:auto;font-size:12px}
         svg.chart{display:block;margin:.3em 0}svg text{font-family:system-ui,sans-serif;fill:#333}
         </style></head><body>
@@ -233,9 +233,10 @@ extension Report {
     func manifests(_ experiment: ExperimentResults) -> String {
         let prefix = Self.commonFolder(experiment.runs.map(\.directory))
         var out = "<h3>Runs</h3>\n<p class=\"note\">Run folders under <code>\(HTML.escape(prefix.isEmpty ? "." : prefix))</code>; "
-            + "from each run's manifest.json (hover a commit for all of it).</p>\n<table class=\"left\">"
+            + "from each run's manifest.json (hover a commit for all of it).</p>\n<div class=\"scroll\"><table class=\"left small\">"
         let keys = ["dataset_hash", "partition_hash", "fedkit_version", "started_at", "host"]
-        out += HTML.row(["run folder", "method", "seed", "state", "rounds", "git commit"] + keys, header: true)
+        out += HTML.row(["run folder", "method", "seed", "state", "rounds", "git commit", "dataset", "partition", "FedKit", "started", "host"],
+                        header: true)
         for group in experiment.groups {
             for run in group.runs {
                 let manifest = Dictionary(run.manifest.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
@@ -247,7 +248,7 @@ extension Report {
                                 + keys.map { HTML.escape(manifest[$0] ?? "–") })
             }
         }
-        out += "</table>\n"
+        out += "</table></div>\n"
         for group in experiment.groups {
             guard let run = group.runs.first else { continue }
             out += "<details><summary>config.yaml of \(HTML.escape(group.label)) (seed \(run.seed); the other seeds differ at most in "

@@ -24,6 +24,29 @@ public final class Adam: Optimizer {
 
     public var parameters: [Tensor] { groups.flatMap(\.parameters) }
 
+    /// Steps taken so far (Adam's bias correction depends on it).
+    public var steps: Int { stepCount }
+
+    /// Copies of the first and second moment estimates, one pair per parameter in order.
+    public func momentCopies() throws -> [(m: Tensor, v: Tensor)] {
+        try moments.map { (try $0.m.clone(), try $0.v.clone()) }
+    }
+
+    /// Restores moments and the step count saved by `momentCopies()` / `steps` (exact resume).
+    public func restore(moments saved: [(m: Tensor, v: Tensor)], steps: Int) throws {
+        guard saved.count == moments.count, steps >= 0 else {
+            throw TorchError("adam", "expected \(moments.count) moment pairs and a step count >= 0, got \(saved.count) and \(steps)")
+        }
+        for (mine, theirs) in zip(moments, saved) {
+            guard mine.m.shape == theirs.m.shape, mine.v.shape == theirs.v.shape else {
+                throw TorchError("adam", "moment shape \(theirs.m.shape) does not match parameter shape \(mine.m.shape)")
+            }
+            try mine.m.copy_(theirs.m)
+            try mine.v.copy_(theirs.v)
+        }
+        stepCount = steps
+    }
+
     public func step() throws {
         stepCount += 1
         var i = 0

@@ -24,6 +24,11 @@ struct Partition: ParsableCommand {
                                                 cacheDirectory: "\(spec.output)/.cache/partitions")
         let summary = PartitionSummary(assignment: federation.assignment, labels: dataset.train.labelArray, classes: dataset.classes)
         print(summary.text)
+        let validation = federation.clients.reduce(0) { $0 + $1.validation.count }
+        let fraction = spec.evaluation.double("validation_fraction")
+        print(validation > 0
+              ? "validation: \(validation) training samples (eval.validation_fraction \(fraction), stratified per client, seed \(seed)) held out from training; the counts above include them"
+              : "validation: none (eval.validation_fraction \(fraction))")
         let dir = out ?? "\(spec.output)/\(spec.name)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/partition-seed-\(seed).csv"

@@ -90,7 +90,9 @@ final class StatusLine: @unchecked Sendable {
         lock.withLock {
             let eta = p.round > 0 ? p.elapsedSeconds / Double(p.round) * Double(p.rounds - p.round) : 0
             let global = p.globalAccuracy.map { String(format: "global %.2f%%", 100 * $0) } ?? "global –"
-            let personal = p.personalizedAccuracy.map { String(format: "personal %.2f%%", 100 * $0) } ?? "personal –"
+            let personal = p.personalizedAccuracy.map {
+                String(format: "personal %.2f%%", 100 * $0) + " (\(p.personalizedClients ?? 0)/\(p.clients) clients)"
+            } ?? "personal –"
             let text = "\(p.method) seed \(p.seed)  round \(p.round)/\(p.rounds)  \(global)  \(personal)  ETA \(Int(eta.rounded()))s"
             if isTerminal {
                 clear()

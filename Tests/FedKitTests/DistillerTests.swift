@@ -20,9 +20,124 @@ struct BlobSource: SyntheticDataSource {
 }
 
 final class DistillerTests: XCTestCase {
+    /// The improved (fedbkd-plus) distiller's settings: logits, client shares, per-batch steps.
+    static let plus: [String: ParameterValue] = [
+        "synthetic_set": .string("client-share"), "batch_size": .int(64), "space": .string("logits"),
+        "kl": .string("teacher-student"), "g2l_epochs": .int(3), "l2g_epochs": .int(4), "l2g_steps": .string("per-batch"),
+        "l2g_trains": .string("all"), "weight_decay": .double(0),
+    ]
+
+    /// The improved distiller with `parameters` on top.
     func distiller(_ parameters: [String: ParameterValue] = [:]) throws -> BidirectionalDistiller {
+        try BidirectionalDistiller(parameters: Parameters(Self.plus.merging(parameters) { $1 }))
+    }
+
+    /// The published distiller (plugin defaults) with `parameters` on top.
+    func published(_ parameters: [String: ParameterValue] = [:]) throws -> BidirectionalDistiller {
         try BidirectionalDistiller(parameters: Parameters(parameters))
     }
+
+    // MARK: - Published (authors' code)
+
+    /// Global -> local as published: with the aggregated model as a fixed teacher, only each
+    /// client's body changes, its head does not, the global model does not, and the KL between
+    /// the softmaxed penultimate features falls; 4 epochs of per-batch steps at 2 x the local batch.
+    func testPublishedGlobalToLocalChangesOnlyTheBodyAndLowersTheFeatureKL() throws {
+        let toy = try FedBKDToy()
+        let global = try toy.averagedGlobal()
+        let globalBefore = try flat(global.stateDict())
+        let context = try toy.context(global: global, localBatchSize: 5)
+        let d = try published(["directions": .string("g2l"), "samples": .int(300)])
+        // The loss the student minimises, measured here on every client's set before and after.
+        func featureKL(_ states: [StateDict]) throws -> Double {
+            let net = try FedBKDToy.network(seed: 0)
+            net.setTraining(false)
+            var total = 0.0
+            for (k, classes) in FedBKDToy.seen.enumerated() {
+                try net.load(states[k])
+                let x = try BlobSource().sample(labels: Tensor(classes.flatMap { [Int](repeating: $0, count: 50) }), generator: RandomGenerator(seed: 5))
+                let student = try withoutGrad { try net.features(x) }, teacher = try withoutGrad { try global.features(x) }
+                total += try withoutGrad { try d.kl(student: student, teacher: teacher, temperature: 1).item() }
+            }
+            return total / 3
+        }
+        let before = try featureKL(toy.teachers.map(\.state))
+        try d.distill(context, source: BlobSource())
+        let after = try featureKL(context.teachers.map(\.state))
+        XCTAssertLessThan(after, before * 0.8, "feature KL \(before) -> \(after)")
+        XCTAssertLessThan(try XCTUnwrap(context.metrics["distill.g2l.kl_after"]), try XCTUnwrap(context.metrics["distill.g2l.kl_before"]))
+        XCTAssertEqual(try flat(global.stateDict()), globalBefore, "the teacher (global model) is fixed")
+        for k in toy.teachers.indices {
+            let old = toy.teachers[k].state, new = context.teachers[k].state
+            XCTAssertEqual(try flat(new.under("head")), try flat(old.under("head")), "client \(k)'s head never changes")
+            XCTAssertNotEqual(try flat(new.under("body")), try flat(old.under("body")), "client \(k)'s body learns")
+        }
+        // 100 samples per class, 2 classes per client, batches of 2 x 5: 20 steps per epoch, 4 epochs, 3 clients.
+        XCTAssertEqual(context.metrics["distill.g2l.steps"], 3 * 4 * 20)
+        XCTAssertEqual(context.metrics["distill.samples"], 600)
+    }
+
+    /// Local -> global as published: the running global model's body learns, 3 SGD steps per
+    /// client (each on the loss summed over the client's batches), its head never changes, and
+    /// the client models are left as they were.
+    func testPublishedLocalToGlobalTakesThreeStepsPerClientAndKeepsTheHead() throws {
+        let toy = try FedBKDToy()
+        let global = try toy.averagedGlobal()
+        let head = try flat(global.stateDict().under("head")), body = try flat(global.stateDict().under("body"))
+        let context = try toy.context(global: global, localBatchSize: 5)
+        try published(["directions": .string("l2g"), "samples": .int(300)]).distill(context, source: BlobSource())
+        XCTAssertEqual(context.metrics["distill.l2g.steps"], 3 * 3, "3 optimiser steps per client, 3 clients")
+        XCTAssertEqual(try flat(global.stateDict().under("head")), head, "the global head never changes")
+        XCTAssertNotEqual(try flat(global.stateDict().under("body")), body)
+        XCTAssertLessThan(try XCTUnwrap(context.metrics["distill.l2g.kl_after"]), try XCTUnwrap(context.metrics["distill.l2g.kl_before"]))
+        for k in toy.teachers.indices { XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state)) }
+        XCTAssertTrue(global.parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored, no gradient left")
+
+        // The same with per-batch steps: 20 per epoch per client (the step count follows the schedule).
+        let perBatch = try toy.context(global: toy.averagedGlobal(), localBatchSize: 5)
+        try published(["directions": .string("l2g"), "samples": .int(300), "l2g_steps": .string("per-batch")]).distill(perBatch, source: BlobSource())
+        XCTAssertEqual(perBatch.metrics["distill.l2g.steps"], 3 * 3 * 20)
+    }
+
+    /// Both directions as published: no head changes anywhere; the round's distilled client
+    /// models are left in the context (the engine evaluates them).
+    func testPublishedBothDirectionsNeverChangeAHead() throws {
+        let toy = try FedBKDToy()
+        let global = try toy.averagedGlobal()
+        let head = try flat(global.stateDict().under("head"))
+        let context = try toy.context(global: global, localBatchSize: 5)
+        try published(["samples": .int(150)]).distill(context, source: BlobSource())
+        XCTAssertEqual(try flat(global.stateDict().under("head")), head)
+        for k in toy.teachers.indices {
+            XCTAssertEqual(try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
+            XCTAssertNotEqual(try flat(context.teachers[k].state.under("body")), try flat(toy.teachers[k].state.under("body")))
+        }
+        XCTAssertEqual(context.metrics["distill.l2g.steps"], 9)
+    }
+
+    /// The published loss is KL(softmax(student) || softmax(teacher)) without temperature.
+    func testPublishedKLIsStudentFirst() throws {
+        let s = try Tensor([1, 0] as [Float], shape: [1, 2]), t = try Tensor([0, 2] as [Float], shape: [1, 2])
+        let p = [exp(1.0), 1].map { $0 / (exp(1.0) + 1) }, q = [1, exp(2.0)].map { $0 / (1 + exp(2.0)) }
+        let expected = p[0] * log(p[0] / q[0]) + p[1] * log(p[1] / q[1])
+        XCTAssertEqual(try published().kl(student: s, teacher: t, temperature: 1).item(), expected, accuracy: 1e-5)
+        let reverse = q[0] * log(q[0] / p[0]) + q[1] * log(q[1] / p[1])
+        XCTAssertEqual(try distiller().kl(student: s, teacher: t, temperature: 1).item(), reverse, accuracy: 1e-5)
+    }
+
+    func testPublishedBatchIsTwiceTheLocalBatchAndNeedsIt() throws {
+        let toy = try FedBKDToy()
+        XCTAssertEqual(try published().distillationBatchSize(toy.context(localBatchSize: 10)), 20)
+        XCTAssertEqual(try published(["batch_size": .int(7)]).distillationBatchSize(toy.context(localBatchSize: 10)), 7)
+        XCTAssertThrowsError(try published().distill(toy.context(), source: BlobSource())) {
+            XCTAssertTrue("\($0)".contains("federation batch size"), "\($0)")
+        }
+        XCTAssertThrowsError(try published(["label_weight": .double(1)])) { XCTAssertTrue("\($0)".contains("space: logits"), "\($0)") }
+        XCTAssertThrowsError(try published(["g2l_classes": .string("seen")]))
+        XCTAssertThrowsError(try published(["l2g_steps": .string("sometimes")]))
+    }
+
+    // MARK: - Improved (logits)
 
     func testLocalToGlobalLowersTheKL() throws {
         let toy = try FedBKDToy()
@@ -69,7 +184,7 @@ final class DistillerTests: XCTestCase {
         // Over classes 0 and 2 only: p = softmax(1, 0), q = softmax(0, 2).
         let p = [exp(1.0), 1].map { $0 / (exp(1.0) + 1) }, q = [1, exp(2.0)].map { $0 / (1 + exp(2.0)) }
         let expected = p[0] * log(p[0] / q[0]) + p[1] * log(p[1] / q[1])
-        XCTAssertEqual(try BidirectionalDistiller.kl(teacher: teacher + mask, student: student + mask), expected, accuracy: 1e-5)
+        XCTAssertEqual(try distiller().kl(student: student + mask, teacher: teacher + mask, temperature: 1).item(), expected, accuracy: 1e-5)
 
         let toy = try FedBKDToy()
         let context = try toy.context(global: toy.averagedGlobal())
@@ -103,7 +218,7 @@ final class DistillerTests: XCTestCase {
     func testSameSeedsGiveIdenticalDistilledStates() throws {
         let toy = try FedBKDToy()
         func run() throws -> [[Float]] {
-            let g = try ConditionalMLPGenerator(parameters: Parameters(["epochs": .int(2), "steps": .int(2)]))
+            let g = try ConditionalMLPGenerator(parameters: Parameters(GeneratorTests.plus.merging(["epochs": .int(2), "steps": .int(2)]) { $1 }))
             let context = try toy.context(seed: 21, global: toy.averagedGlobal())
             try g.train(context)
             try distiller(["samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5)]).distill(context, source: PluginSource(generator: g))
@@ -147,28 +262,61 @@ final class DistillerTests: XCTestCase {
     func testFedBKDPresets() throws {
         let presets = Dictionary(uniqueKeysWithValues: try MethodPresets.all().map { ($0.name, $0) })
         let registry = try BuiltinPlugins.registry()
-        let expected: [String: (generator: String?, directions: String)] = [
-            "fedbkd": ("conditional-mlp", "both"), "fedbkd-g2l": ("conditional-mlp", "g2l"),
-            "fedbkd-l2g": ("conditional-mlp", "l2g"), "fedbkd-noise": (nil, "both"),
-        ]
-        for (name, e) in expected {
-            let preset = try XCTUnwrap(presets[name], name)
-            let node = preset.node
-            XCTAssertFalse(preset.summary.isEmpty, name)
-            XCTAssertEqual(node["trainer"]?["name"]?.scalarValue, "head-then-body", name)
-            XCTAssertEqual(node["trainer"]?["head_epochs"]?.scalarValue, "10", name)
-            XCTAssertEqual(node["trainer"]?["body_epochs"]?.scalarValue, "1", name)
-            XCTAssertEqual(node["aggregator"]?["name"]?.scalarValue, "weighted-average", name)
-            XCTAssertEqual(node["aggregator"]?["scope"]?.scalarValue, "all", name)
-            XCTAssertEqual(node["personal"]?.scalarValue, "model", name)
-            XCTAssertEqual(node["local_start"]?.scalarValue, "global-body", name)
-            XCTAssertEqual(node["generator"]?["name"]?.scalarValue, e.generator, name)
-            XCTAssertEqual(node["distiller"]?["name"]?.scalarValue, "bidirectional", name)
-            XCTAssertEqual(node["distiller"]?["directions"]?.scalarValue, e.directions, name)
-            var errors: [ConfigError] = []
-            XCTAssertNotNil(registry.resolve(.distiller, node["distiller"], path: "distiller", errors: &errors), name)
-            if e.generator != nil { XCTAssertNotNil(registry.resolve(.generator, node["generator"], path: "generator", errors: &errors), name) }
-            XCTAssertTrue(errors.isEmpty, "\(name): \(errors)")
+        let directions = ["": "both", "-g2l": "g2l", "-l2g": "l2g", "-noise": "both"]
+        for (flavour, isPublished) in [("fedbkd", true), ("fedbkd-plus", false)] {
+            for (suffix, direction) in directions {
+                let name = flavour + suffix
+                let preset = try XCTUnwrap(presets[name], name)
+                let node = preset.node
+                XCTAssertFalse(preset.summary.isEmpty, name)
+                XCTAssertEqual(node["trainer"]?["name"]?.scalarValue, "head-then-body", name)
+                XCTAssertEqual(node["trainer"]?["head_epochs"]?.scalarValue, "10", name)
+                XCTAssertEqual(node["trainer"]?["body_epochs"]?.scalarValue, "1", name)
+                XCTAssertEqual(node["aggregator"]?["scope"]?.scalarValue, "all", name)
+                XCTAssertEqual(node["aggregator"]?["weighting"]?.scalarValue, isPublished ? "uniform" : "samples", name)
+                XCTAssertEqual(node["personal"]?.scalarValue, isPublished ? "head" : "model", name)
+                XCTAssertEqual(node["local_start"]?.scalarValue, "global-body", name)
+                XCTAssertNil(node["evaluate_with"], "\(name): the evaluation rule is added by the engine's owner")
+                XCTAssertEqual(node["generator"]?["name"]?.scalarValue, suffix == "-noise" ? nil : "conditional-mlp", name)
+                let d = try XCTUnwrap(node["distiller"], name)
+                XCTAssertEqual(d["name"]?.scalarValue, "bidirectional", name)
+                XCTAssertEqual(d["directions"]?.scalarValue, direction, name)
+                XCTAssertEqual(d["space"]?.scalarValue, isPublished ? "features" : "logits", name)
+                if isPublished {
+                    XCTAssertEqual(d["g2l_epochs"]?.scalarValue, "4", name)
+                    XCTAssertEqual(d["l2g_epochs"]?.scalarValue, "3", name)
+                    XCTAssertEqual(d["l2g_steps"]?.scalarValue, "per-epoch-sum", name)
+                    XCTAssertEqual(d["l2g_trains"]?.scalarValue, "body", name)
+                    if suffix != "-noise" {
+                        XCTAssertEqual(node["generator"]?["teacher_gradient"]?.scalarValue, "false", name)
+                        XCTAssertEqual(node["generator"]?["eta"]?.scalarValue, "0.3", name)
+                    }
+                }
+                var errors: [ConfigError] = []
+                let distiller = registry.resolve(.distiller, node["distiller"], path: "distiller", errors: &errors)
+                XCTAssertNotNil(distiller, name)
+                if suffix != "-noise" { XCTAssertNotNil(registry.resolve(.generator, node["generator"], path: "generator", errors: &errors), name) }
+                XCTAssertTrue(errors.isEmpty, "\(name): \(errors)")
+            }
+        }
+        // The published preset spells out exactly the plugins' defaults (so `exp show` prints them).
+        let fedbkd = try XCTUnwrap(presets["fedbkd"]).node
+        for (kind, descriptor) in [("distiller", BidirectionalDistiller.descriptor), ("generator", ConditionalMLPGenerator.descriptor)] {
+            for spec in descriptor.parameters {
+                guard let value = fedbkd[kind]?[spec.name]?.scalarValue else { continue }
+                XCTAssertNotNil(spec.defaultValue, "\(kind).\(spec.name)")
+                if let d = spec.defaultValue { XCTAssertEqual(Self.same(d, value), true, "\(kind).\(spec.name): preset \(value), default \(d)") }
+            }
+        }
+    }
+
+    static func same(_ value: ParameterValue, _ text: String) -> Bool {
+        switch value {
+        case .int(let v): return Int(text) == v
+        case .double(let v): return Double(text).map { abs($0 - v) <= 1e-12 * max(1, abs(v)) } ?? false
+        case .bool(let v): return Bool(text) == v
+        case .string(let v): return v == text
+        default: return false
         }
     }
 

@@ -30,9 +30,23 @@ struct PoisonTrainer: TrainerPlugin {
 
 /// Shared set-up of the engine tests: tiny experiments on the `synthetic` dataset with an MLP.
 enum EngineFixture {
+    /// Every FedBKD preset: the published method, the improved one, and their ablations.
+    static let fedBKDPresets = ["fedbkd", "fedbkd-g2l", "fedbkd-l2g", "fedbkd-noise",
+                                "fedbkd-plus", "fedbkd-plus-g2l", "fedbkd-plus-l2g", "fedbkd-plus-noise"]
+
+    /// A FedBKD preset shrunk for tests (small generator, few synthetic samples and epochs;
+    /// the published schedules and batch rule kept).
+    static func shrunkFedBKD(_ preset: String) -> String {
+        let distiller = "distiller: { samples: 32, g2l_epochs: 1, l2g_epochs: 1 }"
+        let generator = "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, samples: 32, epochs: 1, steps: 2 }"
+        return "{ name: \(preset), trainer: { head_epochs: 2 }, \(distiller)\(preset.hasSuffix("noise") ? "" : ", " + generator) }"
+    }
+
     static let registry: PluginRegistry = {
         var registry = try! BuiltinPlugins.registry()
         registry.register(PoisonTrainer.self)
+        registry.register(MarkingDistiller.self)
+        registry.register(RecordingTrainer.self)
         return registry
     }()
 
@@ -112,12 +126,9 @@ final class EngineTests: XCTestCase {
         var methods = ["fedavg", "{ name: fedprox, trainer: { mu: 0.01 } }", "local", "fedper",
                        "{ name: fedrep, trainer: { head_epochs: 2 } }", "ditto"]
         // The FedBKD presets, shrunk (small generator, few synthetic samples and epochs).
-        let small = "trainer: { head_epochs: 2 }, distiller: { samples: 32, batch_size: 16, g2l_epochs: 1, l2g_epochs: 1 }"
-        let generator = "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, epochs: 1, steps: 2 }"
-        for preset in ["fedbkd", "fedbkd-g2l", "fedbkd-l2g"] where EngineFixture.registry.methods[preset] != nil {
-            methods.append("{ name: \(preset), \(small), \(generator) }")
+        for preset in EngineFixture.fedBKDPresets where EngineFixture.registry.methods[preset] != nil {
+            methods.append(EngineFixture.shrunkFedBKD(preset))
         }
-        if EngineFixture.registry.methods["fedbkd-noise"] != nil { methods.append("{ name: fedbkd-noise, \(small) }") }
         let rounds = 3, clients = 6
         let yaml = EngineFixture.yaml(output: dir, methods: "[" + methods.joined(separator: ", ") + "]", clients: clients, rounds: rounds)
         let (outcome, runner, _) = try EngineFixture.run(yaml)
@@ -158,7 +169,22 @@ final class EngineTests: XCTestCase {
                 XCTAssertEqual(r.sampledClients.count, 3, method)
                 XCTAssertTrue(r.trainLoss.isFinite && r.trainLoss >= 0, "\(method) round \(r.round): train loss \(r.trainLoss)")
                 let p = try XCTUnwrap(r.personalized, "\(method) round \(r.round)")
-                XCTAssertEqual(p.clients, clients, method)
+                // Never-trained clients are not scored unless the method is tested with the global model.
+                XCTAssertEqual(p.clients, ["fedavg", "fedprox"].contains(method) ? clients : r.participants, method)
+                XCTAssertEqual(r.personalizedAll != nil, p.clients == clients, method)
+                // Validation figures (eval.validation_fraction defaults to 0.1) beside the test ones.
+                let v = try XCTUnwrap(r.validation, "\(method) round \(r.round): validation metrics")
+                XCTAssertEqual(v.personalized?.clients, p.clients, method)
+                XCTAssertEqual(v.globalAccuracy == nil, method == "local", method)
+                if method.hasPrefix("fedbkd") && !method.hasSuffix("noise") {  // every FedBKD preset with a generator
+                    for key in ["generator_sample_mean", "generator_sample_std", "generator_sample_max_abs",
+                                "real_data_mean", "real_data_std", "real_data_max_abs"] {
+                        XCTAssertTrue(r.server[key]?.isFinite ?? false, "\(method): server.\(key)")
+                    }
+                    XCTAssertGreaterThan(r.server["real_data_std"] ?? 0, 0, method)
+                } else {
+                    XCTAssertNil(r.server["generator_sample_mean"], "\(method) has no generator")
+                }
                 for v in [p.weightedMean, p.mean, p.std, p.bottomDecile, p.worst] { XCTAssertTrue((0...1).contains(v), "\(method): \(p)") }
                 XCTAssertLessThanOrEqual(p.worst, p.bottomDecile)
                 XCTAssertLessThanOrEqual(p.bottomDecile, p.mean + 1e-12)
@@ -173,12 +199,15 @@ final class EngineTests: XCTestCase {
                 if method.hasPrefix("fedbkd") { XCTAssertFalse(r.server.isEmpty, "\(method) reports server-step metrics") }
             }
             let rows = try EngineFixture.lines("\(run)/clients.csv")
-            XCTAssertEqual(rows.first, "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy")
+            XCTAssertEqual(rows.first, "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy")
             XCTAssertEqual(rows.count, 1 + clients, method)
-            let sampled = rows.dropFirst().map { Int($0.split(separator: ",")[4])! }
+            let sampled = rows.dropFirst().map { Int($0.split(separator: ",")[5])! }
             XCTAssertEqual(sampled.reduce(0, +), 3 * rounds, method)
             XCTAssertNotNil(result.summary["personalized_weighted"], method)
+            XCTAssertNotNil(result.summary["validation_personalized_weighted"], method)
         }
+        XCTAssertTrue(summary.contains { $0.hasPrefix("engine,fedavg,,1,validation.global_accuracy,") })
+        XCTAssertTrue(summary.contains { $0.hasPrefix("engine,fedrep,,1,validation.personalized.weightedMean,") })
     }
 
     /// FedAvg learns the tiny problem: well above chance (4 classes) after a few rounds.
@@ -214,14 +243,41 @@ final class EngineTests: XCTestCase {
         }
     }
 
+    /// The FedBKD presets (published and improved) give byte-identical rounds with 1 and 2 workers.
+    func testFedBKDRoundsAreByteIdenticalWithOneAndTwoWorkers() throws {
+        let methods = "[" + EngineFixture.fedBKDPresets.map { EngineFixture.shrunkFedBKD($0) }.joined(separator: ", ") + "]"
+        var files: [Int: [String: Data]] = [:]
+        for workers in [1, 2] {
+            let dir = try EngineFixture.temporaryDirectory(self)
+            let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, rounds: 2, workers: workers))
+            XCTAssertEqual(outcome.failures.map(\.description), [])
+            for label in runner.spec.methods.map(\.label) {
+                for name in ["rounds.jsonl", "clients.csv"] {
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                }
+            }
+        }
+        XCTAssertEqual(files[1]?.count, 2 * EngineFixture.fedBKDPresets.count)
+        // Server steps report their wall time (`*.seconds`): the only entries allowed to differ.
+        func timeless(_ data: Data?) -> String {
+            let text = String(decoding: data ?? Data(), as: UTF8.self)
+            return text.replacingOccurrences(of: #""[a-z0-9_.]*\.seconds":[0-9.e+-]+,?"#, with: "", options: .regularExpression)
+        }
+        for (name, one) in files[1]! {
+            XCTAssertFalse(one.isEmpty, name)
+            XCTAssertEqual(timeless(one), timeless(files[2]?[name]), "\(name) differs between workers=1 and workers=2")
+        }
+    }
+
     // MARK: - Evaluation protocol (DESIGN §7)
 
-    /// Every client is in the personalised metric, including the never-sampled ones, which are tested
-    /// with the global model (never with a random head); sampled clients use their own state. Checked
-    /// against a plain forward pass of each client's model over its own test split, for the shortcuts
-    /// the engine takes (one global pass over the test set, personal heads on its body features) and
-    /// for holdout splits (no shortcut).
-    func testPersonalizedMetricCoversAllClientsAndUsesTheGlobalModelForUnsampled() throws {
+    /// A client that has never trained is never scored: personal methods report the personalised
+    /// figures over the clients trained so far (and their count); only `evaluate_with: global`
+    /// methods score every client, with the global model. Each reported accuracy is checked
+    /// against a plain forward pass of the client's model over its own test split, for the
+    /// shortcuts the engine takes (one global pass over the test set, personal heads on its body
+    /// features) and for holdout splits (no shortcut).
+    func testNeverTrainedClientsAreNeverScored() throws {
         for localTest in ["matched", "holdout"] {
             for method in ["fedavg", "fedper", "local", "ditto"] {
                 let yaml = EngineFixture.yaml(output: "unused", methods: "[\(method)]", clients: 8, rounds: 2,
@@ -229,9 +285,14 @@ final class EngineTests: XCTestCase {
                 let run = try EngineFixture.simulation(yaml)
                 let result = try run.run()
                 let name = "\(method) (\(localTest))"
-                for record in result.records { XCTAssertEqual(record.personalized?.clients, 8, name) }
-                let sampled = Set(result.records.flatMap(\.sampledClients))
-                XCTAssertLessThan(sampled.count, 8, "\(name): some clients must never be sampled for this test")
+                var trained = Set<Int>()
+                for record in result.records {
+                    trained.formUnion(record.sampledClients)
+                    XCTAssertEqual(record.participants, trained.count, name)
+                    XCTAssertEqual(record.personalized?.clients, method == "fedavg" ? 8 : trained.count, name)
+                    XCTAssertEqual(record.personalizedAll != nil, method == "fedavg", "\(name): all-clients figure only when every client is scored")
+                }
+                XCTAssertLessThan(trained.count, 8, "\(name): some clients must never be sampled for this test")
                 let reported = try XCTUnwrap(run.lastClientAccuracies, name)
                 XCTAssertEqual(reported.count, 8)
 
@@ -241,20 +302,22 @@ final class EngineTests: XCTestCase {
                 scratch.setTraining(false)
                 for c in 0..<8 {
                     let test = run.clients[c].test
-                    let expected: Double
-                    if sampled.contains(c), method != "fedavg" {
+                    if method == "fedavg" {
+                        let expected = Accuracy.fraction(try Accuracy.correctness(of: global, on: test, batchSize: 7))
+                        XCTAssertEqual(try XCTUnwrap(reported[c], name), expected, accuracy: 1e-12, "\(name): client \(c)")
+                    } else if trained.contains(c) {
                         XCTAssertTrue(run.store.contains(c), "\(name): client \(c) keeps a personal state")
                         try scratch.load(global.stateDict())
                         try scratch.load(try XCTUnwrap(run.store.get(c)), strict: false)
-                        expected = Accuracy.fraction(try Accuracy.correctness(of: scratch, on: test, batchSize: 7))
+                        let expected = Accuracy.fraction(try Accuracy.correctness(of: scratch, on: test, batchSize: 7))
+                        XCTAssertEqual(try XCTUnwrap(reported[c], name), expected, accuracy: 1e-12, "\(name): client \(c)")
                     } else {
                         XCTAssertFalse(run.store.contains(c), "\(name): client \(c) has no personal state")
-                        expected = Accuracy.fraction(try Accuracy.correctness(of: global, on: test, batchSize: 7))
+                        XCTAssertNil(reported[c], "\(name): never-trained client \(c) must not be scored")
                     }
-                    XCTAssertEqual(reported[c], expected, accuracy: 1e-12, "\(name): client \(c)")
                 }
                 let final = try XCTUnwrap(result.records.last?.personalized)
-                XCTAssertEqual(final, PersonalizedAccuracy(accuracies: reported, testSizes: run.clients.map(\.test.count)), name)
+                XCTAssertEqual(final, PersonalizedAccuracy.over(reported, testSizes: run.clients.map(\.test.count)), name)
                 if method == "fedavg", localTest == "matched" {
                     XCTAssertTrue(run.testRows.allSatisfy { $0 != nil }, "matched splits are rows of the test set")
                 }
@@ -263,23 +326,35 @@ final class EngineTests: XCTestCase {
         }
     }
 
-    /// A never-sampled client's head is not a random one: with FedPer the global head is used, and the
-    /// test shows it differs from what a freshly built model (another head) would give.
-    func testUnsampledClientsNeverGetARandomHead() throws {
-        let yaml = EngineFixture.yaml(output: "unused", methods: "[fedper]", clients: 8, rounds: 1, perRound: "clients_per_round: 1")
-        let run = try EngineFixture.simulation(yaml)
-        // Leave a different head in every worker, as training another client would.
-        for worker in run.pool.workers {
-            for (name, tensor) in worker.model.stateDict().entries where name.hasPrefix("head.") {
-                try withoutGrad { try tensor.fill_(name.hasSuffix("bias") ? 5 : 0) }
+    /// clients.csv marks never-trained clients instead of giving them a number; the summary and
+    /// rounds.jsonl carry the participant count, and the all-clients figure only once every client
+    /// has trained.
+    func testNeverTrainedClientsAreMarkedInTheOutputs() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedper, fedavg]", clients: 8, rounds: 1,
+                                                                            perRound: "clients_per_round: 3"))
+        let fedper = try XCTUnwrap(outcome.results.first { $0.method == "fedper" })
+        let sampled = Set(fedper.records[0].sampledClients)
+        XCTAssertEqual(fedper.records[0].participants, 3)
+        XCTAssertEqual(fedper.summary["personalized_clients"]?.final, 3)
+        XCTAssertNil(fedper.summary["personalized_all_weighted"], "not every client has trained")
+        let fedavg = try XCTUnwrap(outcome.results.first { $0.method == "fedavg" })
+        XCTAssertEqual(fedavg.summary["personalized_clients"]?.final, 8)
+        XCTAssertNotNil(fedavg.summary["personalized_all_weighted"])
+        let rows = try EngineFixture.lines("\(runner.directory)/fedper/seed-1/clients.csv")
+        let header = rows[0].split(separator: ",").map(String.init)
+        let column = { (name: String) in try XCTUnwrap(header.firstIndex(of: name), name) }
+        let (evaluated, accuracy) = (try column("evaluated_with"), try column("personalized_accuracy"))
+        for row in rows.dropFirst() {
+            let cells = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            let client = try XCTUnwrap(Int(cells[0]))
+            if sampled.contains(client) {
+                XCTAssertEqual(cells[evaluated], "personal", row)
+                XCTAssertNotNil(Double(cells[accuracy]), row)
+            } else {
+                XCTAssertEqual(cells[evaluated], "never-trained", row)
+                XCTAssertEqual(cells[accuracy], "", row)
             }
-        }
-        let result = try run.run()
-        let sampled = Set(result.records[0].sampledClients)
-        run.global.setTraining(false)
-        for c in 0..<8 where !sampled.contains(c) {
-            let expected = Accuracy.fraction(try Accuracy.correctness(of: run.global, on: run.clients[c].test, batchSize: 16))
-            XCTAssertEqual(run.lastClientAccuracies?[c] ?? -1, expected, accuracy: 1e-12, "client \(c)")
         }
     }
 
@@ -508,7 +583,7 @@ final class EngineTests: XCTestCase {
         // Every client's final personal model is in the checkpoint, one file per client.
         let globalNames = try SafeTensors.read(dir + "/run/checkpoint/global.safetensors").entries.map(\.name)
         let clientRows = try String(contentsOfFile: dir + "/run/clients.csv", encoding: .utf8).split(separator: "\n").dropFirst()
-        let withState = clientRows.filter { $0.split(separator: ",")[5] == "true" }.map { Int($0.split(separator: ",")[0])! }
+        let withState = clientRows.filter { $0.split(separator: ",")[6] == "true" }.map { Int($0.split(separator: ",")[0])! }
         XCTAssertFalse(withState.isEmpty)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/run/checkpoint/personal")
         XCTAssertEqual(Set(files), Set(withState.map { "client-\($0).safetensors" }))

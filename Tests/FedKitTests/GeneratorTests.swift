@@ -59,12 +59,12 @@ struct FedBKDToy {
     }
 
     /// A server round over all three teachers with `workspace` spare networks.
-    func context(workspace: Int = 2, seed: UInt64 = 7, global: Network? = nil) throws -> ServerRoundContext {
+    func context(workspace: Int = 2, seed: UInt64 = 7, global: Network? = nil, localBatchSize: Int? = nil) throws -> ServerRoundContext {
         ServerRoundContext(
             round: 1, global: try global ?? Self.network(seed: 1),
             workspace: try (0..<workspace).map { try Self.network(seed: UInt64(50 + $0)) },
             teachers: teachers, classes: Self.classes, inputShape: [4], inputKind: .continuous,
-            generator: RandomGenerator(seed: seed))
+            generator: RandomGenerator(seed: seed), localBatchSize: localBatchSize)
     }
 
     /// The fraction of generated samples of class c that teacher k classifies as c, over the
@@ -97,8 +97,15 @@ struct PluginSource: SyntheticDataSource {
 func flat(_ state: StateDict) throws -> [Float] { try state.flattened().floats() }
 
 final class GeneratorTests: XCTestCase {
+    /// The improved (fedbkd-plus) generator: joint steps on fresh inputs, label targets with class
+    /// weights, gradients through the teachers, warm start.
+    static let plus: [String: ParameterValue] = [
+        "noise": .string("normal"), "inputs": .string("fresh"), "schedule": .string("joint"), "target": .string("label"),
+        "teacher_gradient": .bool(true), "teacher_weights": .string("class"), "eta": .double(1),
+        "diversity": .string("normalised"), "reset": .bool(false), "sample_batchnorm": .string("running"),
+    ]
     /// Training settings that converge on the toy in about 100 steps.
-    static let fast: [String: ParameterValue] = ["epochs": .int(10), "steps": .int(10), "lr": .double(1e-2)]
+    static let fast: [String: ParameterValue] = plus.merging(["epochs": .int(10), "steps": .int(10), "lr": .double(1e-2)]) { $1 }
 
     func generator(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
         try ConditionalMLPGenerator(parameters: Parameters(Self.fast.merging(extra) { $1 }))
@@ -216,6 +223,114 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(g.network?.sampleShape, [6, 8])
         XCTAssertEqual(try g.sample(labels: Tensor([0, 1, 1]), generator: RandomGenerator(seed: 1)).shape, [3, 6, 8])
         XCTAssertTrue(context.metrics["generator.loss"]?.isFinite ?? false)
+    }
+
+    // MARK: - Published (GAN_train.py `DF_gan`)
+
+    /// The published generator with the toy's 3 classes: 10 fixed inputs per class.
+    func published(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
+        try ConditionalMLPGenerator(parameters: Parameters(["samples": .int(30)].merging(extra) { $1 }))
+    }
+
+    /// The gradients G gets from a loss.
+    func gradients(_ network: ConditionalGeneratorNetwork, of loss: Tensor) throws -> [Float] {
+        network.zeroGradients()
+        try loss.backward()
+        let g = try network.parameters.flatMap { try ($0.grad ?? $0.zerosLike()).flattened(from: 0).floats() }
+        network.zeroGradients()
+        return g
+    }
+
+    /// `teacher_gradient: false` (the published uint8 image path): the teacher's cross-entropy
+    /// gives G no gradient, only L_div trains it; with `true` the cross-entropy does.
+    func testWithoutTeacherGradientOnlyTheDiversityLossTrainsG() throws {
+        let toy = try FedBKDToy()
+        for teacherGradient in [false, true] {
+            let g = try published(["teacher_gradient": .bool(teacherGradient), "epochs": .int(0)])
+            let context = try toy.context()
+            try g.train(context)  // draws the fixed inputs and builds G (no step: epochs 0)
+            let network = try XCTUnwrap(g.network)
+            let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
+            defer { slots.release() }
+            let weights = TeacherWeights.make(context.teachers, classes: 3).map { $0.map { $0 > 0 ? 1.0 : 0 } }
+            let round = ConditionalMLPGenerator.Round(context: context, network: network, slots: slots, weights: weights,
+                                                      labelProbabilities: [1, 1, 1])
+            network.setTraining(true)
+            for k in 0..<3 {
+                let full = try gradients(network, of: g.teacherLoss(round, teacher: k).total)
+                let diversityOnly = try gradients(network, of: g.teacherLoss(round, teacher: k).diversity * g.eta)
+                let ce = try g.teacherLoss(round, teacher: k).ce
+                XCTAssertGreaterThan(try ce.item(), 0, "the cross-entropy is computed")
+                if teacherGradient {
+                    XCTAssertTrue(try gradients(network, of: ce).contains { $0 != 0 }, "teacher \(k): the CE reaches G through the teacher")
+                    XCTAssertNotEqual(full, diversityOnly)
+                } else {
+                    XCTAssertFalse(ce.requiresGrad, "teacher \(k): the CE has no path to G (zero gradient)")
+                    XCTAssertEqual(full, diversityOnly, "teacher \(k): only L_div trains G")
+                }
+            }
+        }
+    }
+
+    /// Fixed inputs are drawn once per run (uniform [0, 1) noise, 10 per class here, frozen
+    /// label embedding) and are the same in every round, while G itself is new each round.
+    func testFixedInputsAreTheSameInEveryRound() throws {
+        let toy = try FedBKDToy()
+        let g = try published(["epochs": .int(1), "steps": .int(2)])
+        try g.train(toy.context(seed: 1))
+        let first = try XCTUnwrap(g.fixed), firstNetwork = try XCTUnwrap(g.network)
+        XCTAssertEqual(first.labels, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+        let z = try first.noise.floats()
+        XCTAssertTrue(z.allSatisfy { $0 >= 0 && $0 < 1 }, "uniform [0, 1) noise")
+        XCTAssertEqual(first.noise.shape, [30, 64])
+        XCTAssertEqual(first.embedding.shape, [30, 64])
+        let samplesBefore = try g.sample(labels: Tensor(first.labels), generator: RandomGenerator(seed: 1)).floats()
+        try g.train(toy.context(seed: 2))
+        let second = try XCTUnwrap(g.fixed)
+        XCTAssertEqual(second.labels, first.labels)
+        XCTAssertEqual(try second.noise.floats(), z)
+        XCTAssertEqual(try second.embedding.floats(), try first.embedding.floats())
+        XCTAssertFalse(g.network === firstNetwork, "a new generator every round (reset: true)")
+        // G on the fixed inputs is what the distiller gets: independent of the sampling RNG.
+        let a = try g.sample(labels: Tensor(first.labels), generator: RandomGenerator(seed: 1)).floats()
+        let b = try g.sample(labels: Tensor(first.labels), generator: RandomGenerator(seed: 2)).floats()
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, samplesBefore, "a new G gives new samples on the same inputs")
+    }
+
+    /// Per-teacher schedule: for every epoch, every teacher in turn gets `steps` Adam steps.
+    func testPerTeacherScheduleStepCount() throws {
+        let toy = try FedBKDToy()
+        let context = try toy.context()
+        try published(["epochs": .int(2), "steps": .int(3)]).train(context)
+        XCTAssertEqual(context.metrics["generator.steps"], 2 * 3 * 3)
+        // Uniform teacher weights, two teachers per class: still a fraction.
+        XCTAssertTrue((0...1).contains(try XCTUnwrap(context.metrics["generator.teacher_accuracy"])))
+        for key in ["generator.ce", "generator.diversity", "generator.teacher_accuracy"] {
+            XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
+        }
+    }
+
+    /// What a generator carries across rounds survives save / restore exactly: the next round
+    /// after a restore equals the next round of the original instance.
+    func testCarriedStateRoundTrip() throws {
+        let toy = try FedBKDToy()
+        for extra: [String: ParameterValue] in [[:], ["reset": .bool(false), "label_embedding": .string("learned")]] {
+            let a = try published(extra.merging(["epochs": .int(1), "steps": .int(2)]) { $1 })
+            try a.train(toy.context(seed: 1))
+            let saved = try a.saveCarriedState()
+            XCTAssertNotNil(saved["fixed.noise"])
+            XCTAssertEqual(saved["network.embedding.weight"] != nil, extra["reset"] != nil, "the network is carried only with warm start")
+            let b = try published(extra.merging(["epochs": .int(1), "steps": .int(2)]) { $1 })
+            try b.restoreCarriedState(saved)
+            try a.train(toy.context(seed: 2))
+            try b.train(toy.context(seed: 2))
+            XCTAssertEqual(try flat(XCTUnwrap(a.network).stateDict()), try flat(XCTUnwrap(b.network).stateDict()), "\(extra)")
+            XCTAssertEqual(try flat(a.saveCarriedState()), try flat(b.saveCarriedState()), "\(extra)")
+        }
+        XCTAssertThrowsError(try published().restoreCarriedState(StateDict([("fixed.labels", try Tensor([0, 1]))]))) {
+            XCTAssertTrue("\($0)".contains("fixed.noise"), "\($0)")
+        }
     }
 
     func testDescriptor() throws {

@@ -41,11 +41,30 @@ enum ReportFixture {
         """
     }
 
+    /// clients.csv as the engine writes it: a never-trained client marked, its accuracy cells empty.
+    static let clientsCSV = """
+        client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy
+        0,10,1,5,2,3,true,personal,0.8,0.7,0.3
+        1,12,1,6,2,1,true,personal,0.6,0.5,0.5
+        2,8,1,4,1,0,false,never-trained,,,
+
+        """
+
+    /// clients.csv of runs written before never-trained clients were marked: every client has a number.
+    static let oldClientsCSV = """
+        client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy
+        0,10,5,2,3,true,0.8,0.3
+        1,12,6,2,1,true,0.6,0.5
+        2,8,4,1,0,false,0.1,0.1
+
+        """
+
     /// Writes one run folder. `accuracies[r]` is round r+1's global accuracy; the personalised
-    /// figures are 0.1 above it, with a participant count and validation metrics nested.
+    /// figures are 0.1 above it over `r+1` scored clients (`participants` of them trained), with
+    /// validation metrics nested. `oldFormat`: no participant count, every client scored.
     static func writeRun(_ dir: String, experiment: String, method: String, seed: Int, accuracies: [Double], rounds: Int = 3,
                          lr: Double = 0.05, personal: String = "head", clients: String? = nil, partition: Bool = true,
-                         workers: Int = 2) throws {
+                         workers: Int = 2, oldFormat: Bool = false) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try config(experiment: experiment, method: method, seed: seed, rounds: rounds, lr: lr, personal: personal, workers: workers)
             .write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
@@ -55,9 +74,10 @@ enum ReportFixture {
         """.write(toFile: "\(dir)/manifest.json", atomically: true, encoding: .utf8)
         var lines = "", timings = ""
         for (i, a) in accuracies.enumerated() {
+            let participants = oldFormat ? "" : "\"participants\":\(i + 1),"
             lines += """
-            {"round":\(i + 1),"sampled_clients":[0,1],"train_loss":\(1.0 / Double(i + 1)),"global_accuracy":\(a),\
-            "personalized":{"weightedMean":\(a + 0.1),"worst":\(a - 0.1),"bottomDecile":\(a - 0.05),"clients":3,"participants":\(i + 1)},\
+            {"round":\(i + 1),"sampled_clients":[0,1],"train_loss":\(1.0 / Double(i + 1)),"global_accuracy":\(a),\(participants)\
+            "personalized":{"weightedMean":\(a + 0.1),"worst":\(a - 0.1),"bottomDecile":\(a - 0.05),"clients":\(oldFormat ? 3 : i + 1)},\
             "validation":{"global_accuracy":\(a - 0.02)},"server":{"generator.loss":\(0.5 * Double(i + 1)),"flag":true,"note":"x"}}
 
             """
@@ -66,28 +86,24 @@ enum ReportFixture {
         try lines.write(toFile: "\(dir)/rounds.jsonl", atomically: true, encoding: .utf8)
         try timings.write(toFile: "\(dir)/timings.jsonl", atomically: true, encoding: .utf8)
         if accuracies.count == rounds {
-            try (clients ?? """
-                client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy
-                0,10,5,2,3,true,0.8,0.3
-                1,12,6,2,1,true,0.6,0.5
-                2,8,4,1,0,false,0.1,0.1
-
-                """).write(toFile: "\(dir)/clients.csv", atomically: true, encoding: .utf8)
+            try (clients ?? (oldFormat ? oldClientsCSV : clientsCSV)).write(toFile: "\(dir)/clients.csv", atomically: true, encoding: .utf8)
         }
         if partition {
             try "client,size,c0,c1,c2\n0,10,5,5,0\n1,12,0,6,6\n2,8,8,0,0\n".write(toFile: "\(dir)/partition.csv", atomically: true, encoding: .utf8)
         }
     }
 
-    /// exp/A seeds 1 and 2, exp/B seed 1 (no personal state), exp/A seed 3 stopped after round 1,
-    /// and a sweep-like nested cell exp/lr-0.1/A/seed-1 with another learning rate.
+    /// exp/A seeds 1 and 2, exp/B seed 1 (no personal state: every client scored), exp/A seed 3
+    /// stopped after round 1, and a sweep-like nested cell exp/lr-0.1/A/seed-1 with another
+    /// learning rate, written in the format before participant counts.
     static func standard(_ root: String) throws {
         try writeRun("\(root)/exp/A/seed-1", experiment: "exp", method: "A", seed: 1, accuracies: [0.2, 0.4, 0.5])
         try writeRun("\(root)/exp/A/seed-2", experiment: "exp", method: "A", seed: 2, accuracies: [0.3, 0.5, 0.7], workers: 1)
         try writeRun("\(root)/exp/A/seed-3", experiment: "exp", method: "A", seed: 3, accuracies: [0.1])
         try writeRun("\(root)/exp/B/seed-1", experiment: "exp", method: "B", seed: 1, accuracies: [0.25, 0.5, 0.75], personal: "none",
-                     partition: false)
-        try writeRun("\(root)/exp/lr-0.1/A/seed-1", experiment: "exp", method: "A", seed: 1, accuracies: [0.3, 0.3, 0.3], lr: 0.1)
+                     clients: clientsCSV.replacingOccurrences(of: "never-trained,,,", with: "global,0.1,0.2,0.1"), partition: false)
+        try writeRun("\(root)/exp/lr-0.1/A/seed-1", experiment: "exp", method: "A", seed: 1, accuracies: [0.3, 0.3, 0.3], lr: 0.1,
+                     oldFormat: true)
         try "name: exp\nmethods: [B, A]\n".write(toFile: "\(root)/exp/config.yaml", atomically: true, encoding: .utf8)
     }
 
@@ -170,7 +186,7 @@ final class ReportTests: XCTestCase {
         // Nested keys flattened with dots; metrics nobody declared (validation, participants, server) included;
         // booleans, strings and arrays left out.
         XCTAssertEqual(rows["A|federation.lr=0.05|1|validation.global_accuracy"]?["final"], "0.48")
-        XCTAssertEqual(rows["A|federation.lr=0.05|1|personalized.participants"]?["final"], "3")
+        XCTAssertEqual(rows["A|federation.lr=0.05|1|participants"]?["final"], "3")
         XCTAssertEqual(rows["A|federation.lr=0.05|1|server.generator.loss"]?["final"], "1.5")
         XCTAssertNil(rows["A|federation.lr=0.05|1|server.flag"])
         XCTAssertNil(rows["A|federation.lr=0.05|1|sampled_clients"])
@@ -182,11 +198,15 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(stopped["rounds"], "1")
         XCTAssertEqual(stopped["planned_rounds"], "3")
 
-        // Per-client accuracies never average in a client that has not trained (A keeps a personal head) ...
-        let personal = try XCTUnwrap(rows["A|federation.lr=0.05|1|clients.personalized_accuracy.mean"])
-        XCTAssertEqual(Double(personal["final"]!)!, 0.7, accuracy: 1e-12)
-        XCTAssertEqual(personal["count"], "2")
-        XCTAssertEqual(rows["A|federation.lr=0.05|1|clients.never_trained"]?["final"], "1")
+        // Per-client accuracies never average in a client that has not trained (A keeps a personal head),
+        // whether clients.csv leaves its cells empty or (runs written before) gives it a number ...
+        for variant in ["federation.lr=0.05", "federation.lr=0.1"] {
+            let personal = try XCTUnwrap(rows["A|\(variant)|1|clients.personalized_accuracy.mean"])
+            XCTAssertEqual(Double(personal["final"]!)!, 0.7, accuracy: 1e-12, variant)
+            XCTAssertEqual(personal["count"], "2", variant)
+            XCTAssertEqual(rows["A|\(variant)|1|clients.never_trained"]?["final"], "1", variant)
+        }
+        XCTAssertEqual(rows["A|federation.lr=0.05|1|clients.validation_accuracy.min"]?["final"], "0.5")
         // ... while a method without personal state tests every client with the global model.
         let global3 = try XCTUnwrap(rows["B||1|clients.personalized_accuracy.mean"])
         XCTAssertEqual(Double(global3["final"]!)!, 0.5, accuracy: 1e-12)
@@ -196,7 +216,10 @@ final class ReportTests: XCTestCase {
         let stats = try XCTUnwrap(experiment.groups[1].statistics("global_accuracy"))
         XCTAssertEqual(stats.values, [0.5, 0.7])
         XCTAssertEqual(try XCTUnwrap(experiment.groups[1].statistics("global_accuracy", last: true)).mean, 0.525, accuracy: 1e-12)
-        XCTAssertEqual(experiment.groups[1].countsBeside("personalized.weightedMean"), "participants 3, clients 3")
+        XCTAssertEqual(experiment.groups[1].countsBeside("personalized.weightedMean"), "personalized.clients 3, participants 3")
+        // The run written before participant counts is named.
+        XCTAssertEqual(report.notes.filter { $0.contains("without a participant count") }.count, 1)
+        XCTAssertTrue(report.notes.contains { $0.hasPrefix("\(root)/exp/lr-0.1/A/seed-1: records without a participant count") })
     }
 
     func testMarkdownAndTimingTables() throws {
@@ -206,12 +229,11 @@ final class ReportTests: XCTestCase {
         let markdown = report.markdown()
         let lines = markdown.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines[0], "| method | seeds | rounds | global | global, last 2 | personal (w) | personal, last 2 | worst client | "
-                       + "personal on global test (mean) | (best client) | validation.global_accuracy | validation.global_accuracy, last 2 | "
-                       + "clients in the personal figures | s/round |")
+                       + "personal on global test (mean) | (best client) | clients scored | val global | val global, last 2 | s/round |")
         // A at lr 0.05: seeds 1 and 2 (seed 3 is incomplete): global 50 and 70 -> 60.0 ± 14.1.
         let a = try XCTUnwrap(lines.first { $0.hasPrefix("| A [federation.lr=0.05] |") })
         XCTAssertTrue(a.hasPrefix("| A [federation.lr=0.05] | 1,2 | 3 | 60.0 ± 14.1 | 52.5 ± 10.6 | 70.0 ± 14.1 |"), a)
-        XCTAssertTrue(a.hasSuffix("| participants 3, clients 3 | 5.5 |"), a)
+        XCTAssertTrue(a.hasSuffix("| 40.0 ± 0.0 | 50.0 ± 0.0 | 3.0 | 58.0 ± 14.1 | 50.5 ± 10.6 | 5.5 |"), a)
         let timing = try report.timingMarkdown(reference: "B")
         let aTiming = try XCTUnwrap(timing.split(separator: "\n").first { $0.hasPrefix("| A [federation.lr=0.05] |") })
         // Seed 1 only is shared with B: 5 s / 5 s.

@@ -3,87 +3,161 @@ import Foundation
 import Torch
 
 /// FedBKD's server-side generator (DESIGN §6 step 3), trained each round without client data
-/// against the round's frozen client models (the teachers).
+/// against the round's frozen client models (the teachers). The defaults reproduce the
+/// authors' code (FedBKD/FedBKD a4ec319, GAN_train.py `DF_gan`, `Generator`,
+/// `DiversityLoss`; see docs/fedbkd.md); every departure is a declared parameter.
 ///
-/// G(z, c): z ~ N(0, I) concatenated with a learned embedding of c -> Linear -> BatchNorm ->
-/// ReLU -> Linear, reshaped to the sample space (the input shape; for token data the model's
-/// embedded space [T, dim], which teachers read through `forward(embedded:)`). One step on a
-/// batch with labels y drawn from the union of the teachers' classes minimises
+/// G(z, c): [z, e(c)] -> Linear -> BatchNorm -> ReLU -> Linear, reshaped to the sample space
+/// (the input shape; for token data the model's embedded space [T, dim], which teachers read
+/// through `forward(embedded:)`). e(c) is a label embedding, z noise.
 ///
-///     alpha * sum_k mean_i w_{k,y_i} CE(theta_k(G(z_i, y_i)), y_i) + eta * L_div - beta * KL(ensemble || global)
+/// Published (`schedule: per-teacher`): fixed inputs are drawn once per run (`samples`
+/// inputs, `samples / classes` per class, z ~ U[0,1), e(c) from the first round's embedding
+/// table and then frozen); every round a fresh G (`reset: true`) takes, for `epochs` epochs,
+/// for each teacher k in sampled order, `steps` Adam steps on all fixed inputs of k's classes
+/// minimising alpha * CE(theta_k(x), argmax theta_k(x)) + eta * L_div, with
+/// L_div = exp(-mean_{i,j} d_z(i,j) d_x(i,j)), d_z the mean squared noise difference and d_x
+/// the mean absolute output difference (FedGen's). The published image path detaches the
+/// samples before the teacher (uint8 round trip), so only L_div trains G: `teacher_gradient:
+/// false`. Samples for distillation are G on the fixed inputs in batch-norm training mode.
 ///
-/// with w_{k,c} = n_{k,c} / sum_j n_{j,c} and L_div = exp(-mean_{i,j} d_z(i,j) d_x(i,j))
-/// (noise L2 distance times sample L1 distance, each divided by its dimension's scale unless
-/// `normalise_diversity: false`). The teachers' weights are frozen (requires-grad off) and
-/// the gradient of the teacher term reaches G through them (the published code detaches the
-/// samples). Teachers are evaluated one at a time on a detached copy of the batch and their
-/// input gradients are back-propagated into G in one pass, so any number of teachers works
-/// with however many workspace networks the round has. Each teacher only runs on the samples
-/// of classes it has seen (its other weights are 0).
+/// Improved (`schedule: joint`, `inputs: fresh`, ...): each Adam step draws a batch with
+/// labels from the union of the teachers' classes and minimises
 ///
-/// G and its Adam state persist across rounds (warm start) unless `reset: true`.
-public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable {
+///     alpha * sum_k mean_i w_{k,y_i} CE(theta_k(G(z_i, y_i)), t_i) + eta * L_div - beta * KL(ensemble || global)
+///
+/// with w_{k,c} = n_{k,c} / sum_j n_{j,c} (`teacher_weights: class`) and t_i the label or the
+/// teacher's argmax (`target`). Teachers are evaluated one at a time on a detached copy of the
+/// batch and their input gradients are back-propagated into G in one pass, so any number of
+/// teachers works with however many workspace networks the round has.
+///
+/// Teachers' weights are always frozen. G, its Adam moments and the fixed inputs are carried
+/// across rounds through `RoundCarriedState` (exact resume).
+public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, @unchecked Sendable {
     public static let descriptor = PluginDescriptor(
         kind: .generator, name: "conditional-mlp",
-        summary: "conditional MLP generator trained through the frozen client models (FedBKD, FedGen style)",
+        summary: "conditional MLP generator trained against the frozen client models (FedBKD, FedGen style)",
         parameters: [
-            .int("noise_dim", default: 64, min: 1, doc: "dimension of the noise z ~ N(0, I)"),
-            .int("embedding_dim", default: 64, min: 1, doc: "dimension of the learned label embedding"),
-            .int("hidden", default: 512, min: 1, doc: "width of the hidden layer (Linear - BatchNorm - ReLU)"),
-            .int("batch_size", default: 64, min: 2, doc: "generated samples per training step"),
-            .int("epochs", default: 6, min: 0, doc: "training epochs per round (each `steps` Adam steps)"),
-            .int("steps", default: 5, min: 1, doc: "Adam steps per epoch; every step uses every teacher"),
-            .double("lr", default: 3e-4, min: 0, minExclusive: true, doc: "Adam learning rate"),
+            .int("noise_dim", default: 64, min: 1, doc: "dimension of the noise z (GAN_train.py GENERATORCONFIGS['cifar10'] noise_dim 64)"),
+            .int("embedding_dim", default: 64, min: 1, doc: "dimension of the label embedding (published: noise_dim, `Generator` embedding=1)"),
+            .int("hidden", default: 512, min: 1, doc: "width of the hidden layer Linear - BatchNorm - ReLU (GENERATORCONFIGS['cifar10'] 512)"),
+            .string("noise", default: "uniform", choices: ["uniform", "normal"],
+                    doc: "distribution of z: U[0,1) (published: `DF_gan.init_y_input`, torch.rand) or N(0, I)"),
+            .string("inputs", default: "fixed", choices: ["fixed", "fresh"],
+                    doc: "fixed: `samples` generator inputs drawn once per run and reused every round (published `init_y_input`, passed on by main_fedbkd.py); fresh: new z every step and every sample() call"),
+            .int("samples", default: 1000, min: 1,
+                 doc: "fixed inputs per run, samples / classes per class (published --gan_train_nums 1000, scripts/FedBKD_cifar10_2shards.sh)"),
+            .string("label_embedding", default: "fixed", choices: ["fixed", "learned"],
+                    doc: "with fixed inputs: e(c) computed once from the first generator's embedding table and frozen (published), or the current G's learned embedding"),
+            .string("schedule", default: "per-teacher", choices: ["per-teacher", "joint"],
+                    doc: "per-teacher: for each epoch, for each teacher in sampled order, `steps` Adam steps on its classes' inputs (published `DF_gan.train_generator`); joint: every step uses every teacher on one batch"),
+            .int("batch_size", default: 64, min: 2, doc: "generated samples per step with fresh inputs (fixed inputs use all inputs of the teacher's classes)"),
+            .int("epochs", default: 6, min: 0, doc: "training epochs per round (published --gen_eps 6 in the script, read as --gan_eps)"),
+            .int("steps", default: 5, min: 1, doc: "Adam steps per epoch (per teacher with per-teacher schedule; published --n_teacher_iters 5)"),
+            .double("lr", default: 3e-4, min: 0, minExclusive: true, doc: "Adam learning rate (GAN_config.py RUNCONFIGS['cifar10'] ensemble_lr 3e-4; betas 0.9, 0.999)"),
             .double("weight_decay", default: 1e-2, min: 0,
-                    doc: "Adam L2 weight decay on all generator parameters (coupled, as torch.optim.Adam)"),
-            .double("alpha", default: 1, min: 0, doc: "weight of the class-weighted teacher cross-entropy"),
-            .double("eta", default: 1, min: 0, doc: "weight of the diversity loss L_div"),
+                    doc: "Adam L2 weight decay on all generator parameters, coupled as torch.optim.Adam (RUNCONFIGS weight_decay 1e-2)"),
+            .string("target", default: "teacher-argmax", choices: ["teacher-argmax", "label"],
+                    doc: "cross-entropy target: the teacher's own argmax (published `update_generator_`: pred = logit.max(1)) or the conditioning label"),
+            .bool("teacher_gradient", default: false,
+                  doc: "let the cross-entropy's gradient reach G through the frozen teachers; false reproduces the published image path (samples detached by the uint8 round trip in `Generator.forward`: only L_div trains G)"),
+            .string("teacher_weights", default: "uniform", choices: ["uniform", "class"],
+                    doc: "joint schedule: each teacher's cross-entropy weighted equally over the classes it has seen, or by w_{k,c} = n_{k,c} / sum_j n_{j,c}"),
+            .double("alpha", default: 1, min: 0, doc: "weight of the teacher cross-entropy (RUNCONFIGS ensemble_alpha 1)"),
+            .double("eta", default: 0.3, min: 0, doc: "weight of the diversity loss L_div (RUNCONFIGS['cifar10'] ensemble_eta 0.3; 'mnist' 1)"),
             .double("beta", default: 0, min: 0,
-                    doc: "weight of the adversarial term: G maximises KL(teacher ensemble || global model) on its samples"),
+                    doc: "joint schedule: weight of an adversarial term, G maximises KL(teacher ensemble || global model) on its samples (not published)"),
             .string("labels", default: "balanced", choices: ["balanced", "proportional"],
-                    doc: "conditioning labels: uniform over the classes the teachers have seen, or proportional to their sample counts"),
-            .bool("normalise_diversity", default: true,
-                  doc: "divide the noise L2 distance by sqrt(noise_dim) and the sample L1 distance by the sample size so exp() does not underflow"),
-            .bool("reset", default: false, doc: "re-initialise the generator (and its optimiser) every round instead of warm-starting"),
+                    doc: "fresh inputs: conditioning labels uniform over the teachers' classes, or proportional to their sample counts"),
+            .string("diversity", default: "fedgen", choices: ["fedgen", "normalised", "raw"],
+                    doc: "L_div distances: fedgen = mean squared noise difference x mean absolute sample difference (published `DiversityLoss('l1')`); normalised = noise L2 / sqrt(noise_dim) x sample L1 / size; raw = L2 x L1"),
+            .bool("reset", default: true, doc: "a new generator and optimiser every round (published: `DF_gan` is built anew each round) instead of warm-starting"),
+            .string("sample_batchnorm", default: "batch", choices: ["batch", "running"],
+                    doc: "batch-norm statistics when sampling for distillation: of the sampled batch (published `generate_data` runs G in training mode) or running averages"),
         ])
+
+    public enum Schedule: String, Sendable { case perTeacher = "per-teacher", joint }
+    public enum Diversity: String, Sendable { case fedgen, normalised, raw }
 
     public let noiseDim: Int
     public let embeddingDim: Int
     public let hidden: Int
+    public let uniformNoise: Bool
+    public let fixedInputs: Bool
+    public let samples: Int
+    public let fixedEmbedding: Bool
+    public let schedule: Schedule
     public let batchSize: Int
     public let epochs: Int
     public let steps: Int
     public let learningRate: Double
     public let weightDecay: Double
+    public let argmaxTarget: Bool
+    public let teacherGradient: Bool
+    public let classWeights: Bool
     public let alpha: Double
     public let eta: Double
     public let beta: Double
     public let balancedLabels: Bool
-    public let normaliseDiversity: Bool
+    public let diversityKind: Diversity
     public let reset: Bool
+    public let batchStatisticsWhenSampling: Bool
 
     /// The generator network (nil before the first round).
     public private(set) var network: ConditionalGeneratorNetwork?
     private var optimizer: Adam?
+    /// Inputs drawn once per run (`inputs: fixed`): labels, noise and frozen label embeddings.
+    public private(set) var fixed: FixedInputs?
+
+    /// Generator inputs drawn once per run.
+    public struct FixedInputs {
+        public var labels: [Int]
+        public var noise: Tensor
+        public var embedding: Tensor
+        /// Row indices of each class's inputs, in order.
+        public var rowsByClass: [[Int]] {
+            var rows = [[Int]](repeating: [], count: (labels.max() ?? -1) + 1)
+            for (i, y) in labels.enumerated() { rows[y].append(i) }
+            return rows
+        }
+    }
 
     public init(parameters: Parameters) throws {
         let p = Self.withDefaults(parameters)
         noiseDim = p.int("noise_dim")
         embeddingDim = p.int("embedding_dim")
         hidden = p.int("hidden")
+        uniformNoise = p.string("noise") == "uniform"
+        fixedInputs = p.string("inputs") == "fixed"
+        samples = p.int("samples")
+        fixedEmbedding = p.string("label_embedding") == "fixed"
+        guard let schedule = Schedule(rawValue: p.string("schedule")) else {
+            throw PluginError("conditional-mlp: schedule must be per-teacher or joint, got '\(p.string("schedule"))'")
+        }
+        self.schedule = schedule
         batchSize = p.int("batch_size")
         epochs = p.int("epochs")
         steps = p.int("steps")
         learningRate = p.double("lr")
         weightDecay = p.double("weight_decay")
+        argmaxTarget = p.string("target") == "teacher-argmax"
+        teacherGradient = p.bool("teacher_gradient")
+        classWeights = p.string("teacher_weights") == "class"
         alpha = p.double("alpha")
         eta = p.double("eta")
         beta = p.double("beta")
         balancedLabels = p.string("labels") == "balanced"
-        normaliseDiversity = p.bool("normalise_diversity")
+        guard let diversityKind = Diversity(rawValue: p.string("diversity")) else {
+            throw PluginError("conditional-mlp: diversity must be fedgen, normalised or raw, got '\(p.string("diversity"))'")
+        }
+        self.diversityKind = diversityKind
         reset = p.bool("reset")
+        batchStatisticsWhenSampling = p.string("sample_batchnorm") == "batch"
         guard batchSize >= 2 else { throw PluginError("conditional-mlp: batch_size must be >= 2 (batch norm), got \(batchSize)") }
         guard learningRate > 0 else { throw PluginError("conditional-mlp: lr must be > 0, got \(learningRate)") }
+        guard beta == 0 || schedule == .joint else {
+            throw PluginError("conditional-mlp: beta (the adversarial term) needs schedule: joint")
+        }
     }
 
     /// Loss terms of one step (or a mean of steps).
@@ -112,15 +186,20 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
         let start = Date()
         guard !context.teachers.isEmpty else { return }
         let shape = try SampleSpace.shape(context)
-        let weights = TeacherWeights.make(context.teachers, classes: context.classes)
+        var weights = TeacherWeights.make(context.teachers, classes: context.classes)
         let seen = TeacherWeights.seenClasses(weights, classes: context.classes)
         guard !seen.isEmpty else { throw PluginError("conditional-mlp: the sampled clients report no training samples of any class") }
+        if !classWeights {
+            // Uniform: every teacher that has seen class c counts fully for it.
+            weights = weights.map { row in row.map { $0 > 0 ? 1 : 0 } }
+        }
         var probabilities = [Double](repeating: 0, count: context.classes)
         for c in seen {
             probabilities[c] = balancedLabels ? 1 : context.teachers.reduce(0.0) { $0 + Double($1.classCounts.indices.contains(c) ? $1.classCounts[c] : 0) }
         }
 
         let network = try prepareNetwork(classes: context.classes, shape: shape, generator: context.generator)
+        if fixedInputs { try prepareFixedInputs(classes: context.classes, network: network, generator: context.generator) }
         let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
         defer { slots.release() }
         // The global model is only read (adversarial term): frozen and in eval mode while G trains.
@@ -134,10 +213,20 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
 
         network.setTraining(true)
         var last = Terms()
+        var adamSteps = 0
         for _ in 0..<epochs {
             var sum = Terms()
-            for _ in 0..<steps { sum = sum + (try step(round)) }
-            last = sum.divided(by: steps)
+            var count = 0
+            switch schedule {
+            case .joint:
+                for _ in 0..<steps { sum = sum + (try step(round)); count += 1 }
+            case .perTeacher:
+                for k in context.teachers.indices {
+                    for _ in 0..<steps { sum = sum + (try teacherStep(round, teacher: k)); count += 1 }
+                }
+            }
+            adamSteps += count
+            last = sum.divided(by: count)
         }
         network.zeroGradients()
 
@@ -145,18 +234,67 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
         context.metrics["generator.diversity"] = last.diversity
         context.metrics["generator.adversarial"] = last.adversarial
         context.metrics["generator.loss"] = last.loss
+        context.metrics["generator.steps"] = Double(adamSteps)
         context.metrics["generator.teacher_accuracy"] = try teacherAccuracy(round)
         context.metrics["generator.seconds"] = Date().timeIntervalSince(start)
     }
 
+    /// Samples for the given labels. With fixed inputs, the j-th request for class c gets the
+    /// j-th fixed input of class c (cycling when more are asked for than exist), so asking for
+    /// every fixed label gives G on exactly the fixed inputs, as the published `generate_data`.
     public func sample(labels: Tensor, generator: RandomGenerator) throws -> Tensor {
         guard let network else { throw PluginError("conditional-mlp: sample() called before the generator was trained") }
-        network.setTraining(false)
+        let ys = try labels.ints()
+        let batchStatistics = batchStatisticsWhenSampling && ys.count >= 2
+        network.setTraining(batchStatistics)
         defer { network.setTraining(true) }
         return try withoutGrad {
-            let z = try Tensor.randn([labels.shape.first ?? 0, noiseDim], generator: generator)
+            if fixedInputs, let fixed {
+                let byClass = fixed.rowsByClass
+                var next = [Int](repeating: 0, count: byClass.count)
+                var rows: [Int] = []
+                for y in ys {
+                    guard y >= 0, y < byClass.count, !byClass[y].isEmpty else {
+                        throw PluginError("conditional-mlp: no fixed input for class \(y) (samples: \(samples) over the classes)")
+                    }
+                    rows.append(byClass[y][next[y] % byClass[y].count])
+                    next[y] += 1
+                }
+                return try generate(network, rows: rows)
+            }
+            let z = try drawNoise(ys.count, generator: generator)
             return try network.generate(noise: z, labels: labels)
         }
+    }
+
+    /// z for `count` samples from the configured distribution.
+    func drawNoise(_ count: Int, generator: RandomGenerator) throws -> Tensor {
+        uniformNoise ? try Tensor.rand([count, noiseDim], generator: generator) : try Tensor.randn([count, noiseDim], generator: generator)
+    }
+
+    /// G on fixed-input rows: [z, e] with the frozen embedding, or the current G's embedding.
+    func generate(_ network: ConditionalGeneratorNetwork, rows: [Int]) throws -> Tensor {
+        guard let fixed else { throw PluginError("conditional-mlp: fixed inputs were not drawn") }
+        let index = try Tensor(rows)
+        let z = try fixed.noise.indexSelect(dim: 0, index)
+        let e = fixedEmbedding ? try fixed.embedding.indexSelect(dim: 0, index)
+                               : try network.embedding.forward(Tensor(rows.map { fixed.labels[$0] }))
+        return try network.forward(Tensor.cat([z, e], dim: 1)).reshaped([rows.count] + network.sampleShape)
+    }
+
+    /// Draws the run's fixed inputs on the first round: `samples / classes` per class (ordered
+    /// by class; the published shuffle only permutes rows), z from the noise distribution and
+    /// e(c) from this generator's fresh embedding table (published `init_y_input`).
+    func prepareFixedInputs(classes: Int, network: ConditionalGeneratorNetwork, generator: RandomGenerator) throws {
+        if let fixed, fixed.noise.shape == [fixed.labels.count, noiseDim], (fixed.labels.max() ?? 0) < classes { return }
+        let perClass = samples / classes
+        guard perClass >= 2 else {
+            throw PluginError("conditional-mlp: samples (\(samples)) must give at least 2 fixed inputs per class over \(classes) classes (batch norm)")
+        }
+        let labels = (0..<classes).flatMap { [Int](repeating: $0, count: perClass) }
+        let noise = try drawNoise(labels.count, generator: generator)
+        let embedding = try withoutGrad { try network.embedding.forward(Tensor(labels)).clone() }
+        fixed = FixedInputs(labels: labels, noise: noise, embedding: embedding)
     }
 
     /// The warm-started network, or a fresh one (first round, `reset`, or a new sample space).
@@ -172,12 +310,63 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
         return fresh
     }
 
-    /// One Adam step of G; returns the loss terms.
+    /// Cross-entropy targets: the conditioning labels, or the teacher's own argmax.
+    func targets(_ logits: Tensor, labels: Tensor) throws -> Tensor {
+        argmaxTarget ? try withoutGrad { try logits.argmax(dim: 1) } : labels
+    }
+
+    /// The per-teacher loss on teacher k's inputs (all fixed inputs of its classes, or a fresh
+    /// batch of them): alpha * CE(theta_k(x), target) + eta * L_div. With `teacher_gradient:
+    /// false` the teacher sees a detached x, so only L_div reaches G.
+    func teacherLoss(_ round: Round, teacher k: Int) throws -> (total: Tensor, ce: Tensor, diversity: Tensor) {
+        let classes = round.weights[k].indices.filter { round.weights[k][$0] > 0 }
+        let network = round.network
+        let z: Tensor, x: Tensor, y: Tensor
+        if fixedInputs {
+            guard let fixed else { throw PluginError("conditional-mlp: fixed inputs were not drawn") }
+            let byClass = fixed.rowsByClass
+            let rows = classes.flatMap { $0 < byClass.count ? byClass[$0] : [] }
+            guard rows.count >= 2 else { throw PluginError("conditional-mlp: teacher \(k) has fewer than 2 fixed inputs of its classes (batch norm)") }
+            z = try fixed.noise.indexSelect(dim: 0, Tensor(rows))
+            x = try generate(network, rows: rows)
+            y = try Tensor(rows.map { fixed.labels[$0] })
+        } else {
+            var probabilities = [Double](repeating: 0, count: round.context.classes)
+            for c in classes { probabilities[c] = round.labelProbabilities[c] > 0 ? round.labelProbabilities[c] : 1 }
+            let labels = try LabelDraw.draw(batchSize, probabilities: probabilities, generator: round.context.generator)
+            y = try Tensor(labels)
+            z = try drawNoise(batchSize, generator: round.context.generator)
+            x = try network.generate(noise: z, labels: y)
+        }
+        let input = teacherGradient ? x : try x.detached()
+        let logits = try SampleSpace.logits(round.slots.network(k), input, kind: round.kind)
+        let ce = try Loss.crossEntropy(logits, targets: targets(logits, labels: y))
+        let div = try diversity(noise: z, samples: x)
+        return (try ce * alpha + div * eta, ce, div)
+    }
+
+    /// One published-schedule Adam step for teacher k.
+    func teacherStep(_ round: Round, teacher k: Int) throws -> Terms {
+        let (total, ce, div) = try teacherLoss(round, teacher: k)
+        var terms = Terms()
+        terms.ce = try ce.item()
+        terms.diversity = try div.item()
+        terms.loss = try total.item()
+        guard terms.loss.isFinite else { throw PluginError("conditional-mlp: the generator loss became \(terms.loss)") }
+        if let optimizer {
+            try optimizer.zeroGrad()
+            try total.backward()
+            try optimizer.step()
+        }
+        return terms
+    }
+
+    /// One joint Adam step of G over all teachers; returns the loss terms.
     func step(_ round: Round) throws -> Terms {
         let context = round.context
         let labels = try LabelDraw.draw(batchSize, probabilities: round.labelProbabilities, generator: context.generator)
         let y = try Tensor(labels)
-        let z = try Tensor.randn([batchSize, noiseDim], generator: context.generator)
+        let z = try drawNoise(batchSize, generator: context.generator)
         let x = try round.network.generate(noise: z, labels: y)
         // Teachers see a detached leaf copy: their input gradients collect in xd.grad and are
         // pushed into G by one backward of sum(x * xd.grad) (exactly the chain rule).
@@ -202,7 +391,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
                 let index = try Tensor(rows)
                 let w = try Tensor(rows.map { Float(round.weights[k][labels[$0]]) })
                 let logits = try SampleSpace.logits(round.slots.network(k), xd.indexSelect(dim: 0, index), kind: round.kind)
-                let ce = try Loss.crossEntropy(logits, targets: y.indexSelect(dim: 0, index), reduction: .none)
+                let ce = try Loss.crossEntropy(logits, targets: targets(logits, labels: y.indexSelect(dim: 0, index)), reduction: .none)
                 let weighted = try (ce * w).sum() / Double(batchSize)
                 terms.ce += try weighted.item()
                 var objective = try weighted * alpha
@@ -215,7 +404,13 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
         }
 
         var total: Tensor?
-        if let g = xd.grad { total = try (x * g).sum() }
+        // Without teacher gradients only the adversarial term (if any) reaches G through xd.
+        if let g = xd.grad, teacherGradient || ensembleGradient != nil {
+            if !teacherGradient {
+                throw PluginError("conditional-mlp: beta > 0 needs teacher_gradient: true (the adversarial term reaches G through the teachers)")
+            }
+            total = try (x * g).sum()
+        }
         let div = try diversity(noise: z, samples: x)
         terms.diversity = try div.item()
         if eta > 0 { total = try total.map { try $0 + div * eta } ?? (div * eta) }
@@ -247,29 +442,45 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
         let flat = try x.flattened(from: 1)
         var dx = try flat.pairwiseDistances(flat, p: 1)
         var dz = try withoutGrad { try z.pairwiseDistances(z, p: 2) }
-        if normaliseDiversity {
+        switch diversityKind {
+        case .fedgen:
+            // DiversityLoss('l1'): mean |x_i - x_j| over sample dims, mean (z_i - z_j)^2 over noise dims.
+            dx = try dx / Double(max(1, flat.shape[1]))
+            dz = try withoutGrad { try dz.square() / Double(noiseDim) }
+        case .normalised:
             dx = try dx / Double(max(1, flat.shape[1]))
             dz = try dz / Double(noiseDim).squareRoot()
+        case .raw:
+            break
         }
         return try (-(dz * dx).mean()).exp()
     }
 
-    /// The fraction of fresh samples G(z, c) that the teachers classify as c, each teacher
+    /// The fraction of samples G(z, c) (fresh, or the fixed inputs of the seen classes) that the teachers classify as c, each teacher
     /// weighted by w_{k,c} as in the loss (so 1 means every teacher agrees on every class it has seen).
     func teacherAccuracy(_ round: Round) throws -> Double {
-        let count = max(256, batchSize)
-        let labels = try LabelDraw.draw(count, probabilities: round.labelProbabilities, generator: round.context.generator)
+        let labels: [Int]
+        if fixedInputs, let fixed {
+            labels = fixed.labels.filter { round.labelProbabilities.indices.contains($0) && round.labelProbabilities[$0] > 0 }
+        } else {
+            labels = try LabelDraw.draw(max(256, batchSize), probabilities: round.labelProbabilities, generator: round.context.generator)
+        }
+        guard !labels.isEmpty else { return 0 }
         let x = try sample(labels: Tensor(labels), generator: round.context.generator)
         return try withoutGrad {
-            var correct = 0.0
+            var correct = 0.0, possible = 0.0
             for k in round.weights.indices {
                 let rows = labels.indices.filter { round.weights[k][labels[$0]] > 0 }
                 guard !rows.isEmpty else { continue }
                 let logits = try SampleSpace.logits(round.slots.network(k), x.indexSelect(dim: 0, Tensor(rows)), kind: round.kind)
                 let predicted = try logits.argmax(dim: 1).ints()
-                for (r, p) in zip(rows, predicted) where p == labels[r] { correct += round.weights[k][labels[r]] }
+                for (r, p) in zip(rows, predicted) {
+                    possible += round.weights[k][labels[r]]
+                    if p == labels[r] { correct += round.weights[k][labels[r]] }
+                }
             }
-            return correct / Double(count)
+            // Normalised by the total weight, so uniform teacher weights (several teachers per class) stay in [0, 1].
+            return possible > 0 ? correct / possible : 0
         }
     }
 }
@@ -277,4 +488,67 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, @unchecked Sendable
 extension Layer {
     /// Drops every parameter's gradient, ignoring errors (cleanup).
     func zeroGradients() { for p in parameters { try? p.zeroGrad() } }
+}
+
+extension ConditionalMLPGenerator {
+    /// Fixed inputs (`fixed.*`), and with warm start the network (`network.*`) and Adam's
+    /// moments and step count (`adam.*`).
+    public func saveCarriedState() throws -> StateDict {
+        var entries: [(name: String, tensor: Tensor)] = []
+        if let fixed {
+            entries.append(("fixed.labels", try Tensor(fixed.labels)))
+            entries.append(("fixed.noise", try fixed.noise.clone()))
+            entries.append(("fixed.embedding", try fixed.embedding.clone()))
+        }
+        if !reset, let network, let optimizer {
+            for (name, tensor) in try network.stateDict().copy().entries { entries.append(("network." + name, tensor)) }
+            for (i, moment) in try optimizer.momentCopies().enumerated() {
+                entries.append(("adam.m.\(i)", moment.m))
+                entries.append(("adam.v.\(i)", moment.v))
+            }
+            entries.append(("adam.steps", try Tensor([optimizer.steps])))
+            entries.append(("sample_shape", try Tensor(network.sampleShape)))
+        }
+        return StateDict(entries)
+    }
+
+    public func restoreCarriedState(_ state: StateDict) throws {
+        if let labels = state["fixed.labels"] {
+            guard let noise = state["fixed.noise"], let embedding = state["fixed.embedding"] else {
+                throw PluginError("conditional-mlp: carried state has fixed.labels but no fixed.noise or fixed.embedding")
+            }
+            fixed = FixedInputs(labels: try labels.ints(), noise: try noise.clone(), embedding: try embedding.clone())
+        } else {
+            fixed = nil
+        }
+        let networkState = state.under("network")
+        guard !networkState.isEmpty else { return }
+        guard !reset else { throw PluginError("conditional-mlp: carried state holds a network but reset is true") }
+        guard let embeddingTable = networkState["network.embedding.weight"] else {
+            throw PluginError("conditional-mlp: carried network state lacks embedding.weight")
+        }
+        guard let steps = state["adam.steps"] else { throw PluginError("conditional-mlp: carried state lacks adam.steps") }
+        let network = try ConditionalGeneratorNetwork(noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
+                                                     classes: embeddingTable.shape[0], sampleShape: carriedSampleShape(state),
+                                                     generator: RandomGenerator(seed: 0))
+        let renamed = StateDict(networkState.entries.map { (String($0.name.dropFirst("network.".count)), $0.tensor) })
+        try network.load(renamed)
+        let optimizer = try Adam([ParameterGroup(network.parameters, weightDecay: weightDecay)], learningRate: learningRate)
+        var moments: [(m: Tensor, v: Tensor)] = []
+        for i in network.parameters.indices {
+            guard let m = state["adam.m.\(i)"], let v = state["adam.v.\(i)"] else {
+                throw PluginError("conditional-mlp: carried state lacks adam.m.\(i) or adam.v.\(i)")
+            }
+            moments.append((m, v))
+        }
+        try optimizer.restore(moments: moments, steps: try steps.ints().first ?? 0)
+        self.network = network
+        self.optimizer = optimizer
+    }
+
+    /// The sample shape saved with the network (`network.sample_shape`).
+    private func carriedSampleShape(_ state: StateDict) throws -> [Int] {
+        guard let shape = state["sample_shape"] else { throw PluginError("conditional-mlp: carried state lacks sample_shape") }
+        return try shape.ints()
+    }
 }

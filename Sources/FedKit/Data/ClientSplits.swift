@@ -1,20 +1,30 @@
-/// One client's data: its training samples, its own test split and its training label counts.
+/// One client's data: its training samples, its own test and validation splits and its training
+/// label counts.
 public struct ClientData: @unchecked Sendable {
     public var train: LabeledSamples
     public var test: LabeledSamples
+    /// Carved from the client's training data (`eval.validation_fraction`), never trained on:
+    /// what variants and hyperparameters are chosen on. Empty when the fraction is 0 (or the
+    /// client is too small to give any).
+    public var validation: LabeledSamples
     /// Training samples per class (`classes` entries), after any holdout was removed.
     public var classCounts: [Int]
     /// Indices of `train` in the dataset's training set.
     public var trainIndices: [Int]
     /// Indices of `test`: into the dataset's test set (`matched`, `natural`) or its training set (`holdout`).
     public var testIndices: [Int]
+    /// Indices of `validation` in the dataset's training set.
+    public var validationIndices: [Int]
 
-    public init(train: LabeledSamples, test: LabeledSamples, classCounts: [Int], trainIndices: [Int], testIndices: [Int]) {
+    public init(train: LabeledSamples, test: LabeledSamples, validation: LabeledSamples, classCounts: [Int],
+                trainIndices: [Int], testIndices: [Int], validationIndices: [Int]) {
         self.train = train
         self.test = test
+        self.validation = validation
         self.classCounts = classCounts
         self.trainIndices = trainIndices
         self.testIndices = testIndices
+        self.validationIndices = validationIndices
     }
 }
 
@@ -42,20 +52,27 @@ public enum LocalTestMode: String, Sendable, CaseIterable {
 ///   2 samples are an error.
 /// - natural: needs `trainUsers`/`testUsers`; the test samples of every user the client holds.
 ///
-/// All randomness comes from `Seeds.stream(seed, "local-test", client)`, so a client's split does
-/// not depend on the other clients.
+/// Then the validation split (`validationFraction` > 0) is carved from what is left for training:
+/// v = round(n_train x fraction) samples (at most n_train - 1, so a client keeps at least one
+/// training sample; 0 for clients too small to give one), split over classes by largest
+/// remainder like holdout, each class's share a seeded random subset. The global validation set
+/// is the union of the clients' validation splits.
+///
+/// All randomness comes from `Seeds.stream(seed, "local-test", client)` and
+/// `Seeds.stream(seed, "validation", client)`, so a client's splits do not depend on the other
+/// clients.
 public enum ClientSplits {
     public static func make(dataset: DatasetSplits, partition: [[Int]], localTest: String, holdoutFraction: Double,
-                            matchedTestSize: Int?, seed: Int) throws -> [ClientData] {
+                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int) throws -> [ClientData] {
         guard let mode = LocalTestMode(rawValue: localTest) else {
             throw PluginError("unknown local_test '\(localTest)'; valid: \(LocalTestMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return try make(dataset: dataset, partition: partition, mode: mode, holdoutFraction: holdoutFraction,
-                        matchedTestSize: matchedTestSize, seed: seed)
+                        matchedTestSize: matchedTestSize, validationFraction: validationFraction, seed: seed)
     }
 
     public static func make(dataset: DatasetSplits, partition: [[Int]], mode: LocalTestMode, holdoutFraction: Double,
-                            matchedTestSize: Int?, seed: Int) throws -> [ClientData] {
+                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int) throws -> [ClientData] {
         let trainLabels = dataset.train.labelArray
         let testLabels = dataset.test.labelArray
         let classes = dataset.classes
@@ -76,6 +93,9 @@ public enum ClientSplits {
             throw PluginError("holdout_fraction must be in (0, 1), got \(holdoutFraction)")
         }
         if let m = matchedTestSize, m < 1 { throw PluginError("matched_test_size must be >= 1, got \(m)") }
+        guard validationFraction >= 0, validationFraction < 1 else {
+            throw PluginError("validation_fraction must be in [0, 1), got \(validationFraction)")
+        }
 
         // Test indices per class (for matched).
         var testByClass = [[Int]](repeating: [], count: classes)
@@ -123,11 +143,20 @@ public enum ClientSplits {
             guard !trainIndices.isEmpty else {
                 throw PluginError("client \(client) has no training samples left after the local test split")
             }
+            var validationIndices: [Int] = []
+            if validationFraction > 0 {
+                var stream = Seeds.stream(streamSeed, "validation", client)
+                let size = Swift.min(trainIndices.count - 1, Int((Double(trainIndices.count) * validationFraction).rounded()))
+                (trainIndices, validationIndices) = stratifiedSplit(trainIndices, labels: trainLabels, size: size, random: &stream)
+            }
             let train = try dataset.train.subset(trainIndices)
             let test = testFromTrain ? try dataset.train.subset(testIndices) : try dataset.test.subset(testIndices)
-            result.append(ClientData(train: train, test: test,
+            let validation = validationIndices.isEmpty
+                ? try LabeledSamples(inputs: dataset.train.inputs.slice(0..<0).clone(), labels: [])
+                : try dataset.train.subset(validationIndices)
+            result.append(ClientData(train: train, test: test, validation: validation,
                                      classCounts: classCounts(of: trainIndices, labels: trainLabels, classes: classes),
-                                     trainIndices: trainIndices, testIndices: testIndices))
+                                     trainIndices: trainIndices, testIndices: testIndices, validationIndices: validationIndices))
         }
         return result
     }
@@ -199,6 +228,16 @@ public enum ClientSplits {
                         random: inout SplitMix64) -> (train: [Int], test: [Int]) {
         let n = indices.count
         let total = Swift.min(n - 1, Swift.max(1, Int((Double(n) * fraction).rounded())))
+        let split = stratifiedSplit(indices, labels: labels, size: total, random: &random)
+        return (split.kept, split.taken)
+    }
+
+    /// `size` of `indices` taken out, split over classes by largest remainder of their counts (never
+    /// more than a class has), each class's share a seeded random subset; both parts keep the
+    /// original order.
+    static func stratifiedSplit(_ indices: [Int], labels: [Int], size total: Int,
+                                random: inout SplitMix64) -> (kept: [Int], taken: [Int]) {
+        guard total > 0 else { return (indices, []) }
         var byClass: [Int: [Int]] = [:]
         var classOrder: [Int] = []
         for i in indices {

@@ -150,9 +150,11 @@ public struct ExperimentLoader: Sendable {
         let aggregator = registry.resolve(.aggregator, merged["aggregator"], path: "\(path).aggregator", errors: &errors, fallbackLocation: item.location)
         let generator = merged["generator"].flatMap { $0.isNull ? nil : registry.resolve(.generator, $0, path: "\(path).generator", errors: &errors) }
         let distiller = merged["distiller"].flatMap { $0.isNull ? nil : registry.resolve(.distiller, $0, path: "\(path).distiller", errors: &errors) }
-        let flags = Parameters.resolve(merged.filtered(keys: ["personal", "local_start"]), specs: [
+        let flags = Parameters.resolve(merged.filtered(keys: ["personal", "local_start", "evaluate_with"]), specs: [
             .string("personal", default: PersonalState.none.rawValue, choices: PersonalState.allCases.map(\.rawValue), doc: "what a client keeps"),
             .string("local_start", optional: true, doc: "where local training starts"),
+            .string("evaluate_with", choices: EvaluationModel.allCases.map(\.rawValue), optional: true,
+                    doc: "which model a client is tested with"),
         ], path: path, errors: &errors)
         let personal = flags.optionalString("personal").flatMap(PersonalState.init(rawValue:)) ?? .none
         var localStart: LocalStart
@@ -167,6 +169,24 @@ public struct ExperimentLoader: Sendable {
                                           at: merged["local_start"]?.location))
             }
         }
+        let evaluateWith = flags.optionalString("evaluate_with").flatMap(EvaluationModel.init(rawValue:)) ?? .defaultFor(personal)
+        // Point at the experiment file's line when it wrote the key, else at the method entry.
+        let evaluateLocation = item["evaluate_with"]?.location ?? item.location
+        let personalWhere = item["personal"] == nil ? "preset '\(presetName)' has personal: none" : "personal: none"
+        if evaluateWith == .personal, personal == .none {
+            errors.append(ConfigError("\(path): evaluate_with: personal needs personal state, but \(personalWhere); use evaluate_with: global or set personal: head or model",
+                                      at: evaluateLocation))
+        }
+        if evaluateWith == .roundOutput {
+            if distiller == nil {
+                errors.append(ConfigError("\(path): evaluate_with: round-output tests this round's clients with the model the distiller left for them, but the method has no distiller; use evaluate_with: personal or global",
+                                          at: evaluateLocation))
+            }
+            if personal == .none {
+                errors.append(ConfigError("\(path): evaluate_with: round-output tests the clients not sampled this round with their personal state, but \(personalWhere); set personal: head or model",
+                                          at: evaluateLocation))
+            }
+        }
         if generator != nil, distiller == nil {
             // Point at what the experiment file wrote (the preset's own lines are in plugins/methods/).
             errors.append(ConfigError("\(path): a generator needs a distiller to use its samples (the generator comes from \(item["generator"] == nil ? "preset '\(presetName)'" : "this entry"))",
@@ -178,7 +198,7 @@ public struct ExperimentLoader: Sendable {
         // An invalid label is reported; leaving the method out avoids a spurious duplicate-label error.
         guard let trainer, let aggregator, labelIsValid else { return nil }
         return MethodSpec(label: label, preset: presetName, trainer: trainer, aggregator: aggregator, generator: generator,
-                          distiller: distiller, personal: personal, localStart: localStart)
+                          distiller: distiller, personal: personal, localStart: localStart, evaluateWith: evaluateWith)
     }
 }
 

@@ -31,7 +31,8 @@ public struct FederatedData: @unchecked Sendable {
         let evaluation = spec.evaluation
         let clients = try ClientSplits.make(dataset: dataset, partition: assignment, localTest: evaluation.string("local_test"),
                                             holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"), seed: seed)
+                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
+                                            validationFraction: evaluation.double("validation_fraction"), seed: seed)
         let summary = PartitionSummary(assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
         return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine,
                              partition: summary)

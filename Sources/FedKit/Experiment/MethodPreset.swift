@@ -4,7 +4,7 @@ import Config
 public struct MethodPreset: Sendable {
     public var name: String
     public var summary: String
-    /// The preset's mapping (trainer, aggregator, generator, distiller, personal, local_start).
+    /// The preset's mapping (trainer, aggregator, generator, distiller, personal, local_start, evaluate_with).
     public var node: YAMLNode
 
     /// Parses a preset file's text.
@@ -38,6 +38,25 @@ public enum LocalStart: String, Sendable, CaseIterable {
     case globalBody = "global-body"
 }
 
+/// Which model a client is tested with (DESIGN §7), declared per method as `evaluate_with`.
+public enum EvaluationModel: String, Sendable, CaseIterable {
+    /// The global model, on every client (FedAvg, FedProx; any method with `personal: none`).
+    case global
+    /// The client's stored personal state, composed as for training: the current global body
+    /// with its own head (`personal: head`) or its own whole model (`personal: model`).
+    case personal
+    /// FedBKD's published rule (DESIGN §6.6): this round's sampled clients are tested with the
+    /// model the round's server steps left for them (`ServerRoundContext.teachers[i].state` after
+    /// the distiller), every other client as `personal`. The round's output is only evaluated,
+    /// never stored (with `personal: head` the store keeps the head only).
+    case roundOutput = "round-output"
+
+    /// The default when a method does not say: `personal` when it keeps personal state, else `global`.
+    public static func defaultFor(_ personal: PersonalState) -> EvaluationModel {
+        personal == .none ? .global : .personal
+    }
+}
+
 /// One method of an experiment, fully resolved.
 public struct MethodSpec: Sendable {
     /// Unique name of the run folder and table row (the preset name unless `label` is given).
@@ -49,6 +68,22 @@ public struct MethodSpec: Sendable {
     public var distiller: PluginChoice?
     public var personal: PersonalState
     public var localStart: LocalStart
+    /// Which model each client is tested with.
+    public var evaluateWith: EvaluationModel
+
+    public init(label: String, preset: String, trainer: PluginChoice, aggregator: PluginChoice, generator: PluginChoice?,
+                distiller: PluginChoice?, personal: PersonalState, localStart: LocalStart,
+                evaluateWith: EvaluationModel? = nil) {
+        self.label = label
+        self.preset = preset
+        self.trainer = trainer
+        self.aggregator = aggregator
+        self.generator = generator
+        self.distiller = distiller
+        self.personal = personal
+        self.localStart = localStart
+        self.evaluateWith = evaluateWith ?? EvaluationModel.defaultFor(personal)
+    }
 }
 
 extension YAMLNode {

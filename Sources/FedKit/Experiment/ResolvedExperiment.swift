@@ -28,6 +28,7 @@ public enum ResolvedExperiment {
             ("label", .scalar(m.label, quoted: true, at: here)),
             ("personal", .scalar(m.personal.rawValue, at: here)),
             ("local_start", .scalar(m.localStart.rawValue, at: here)),
+            ("evaluate_with", .scalar(m.evaluateWith.rawValue, at: here)),
             ("trainer", plugin(m.trainer, registry: registry)),
             ("aggregator", plugin(m.aggregator, registry: registry)),
         ]

@@ -25,6 +25,8 @@ public enum Sections {
                 doc: "fraction of each client's data held out for testing when local_test is holdout"),
         .int("matched_test_size", min: 1, optional: true,
              doc: "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)"),
+        .double("validation_fraction", default: 0.1, min: 0, max: 0.5,
+                doc: "fraction of each client's training data carved out (seeded, stratified by class) as its validation split, never trained on; the global validation set is their union. Per-round validation metrics go to rounds.jsonl and the summary; choose variants and hyperparameters on them. 0 disables"),
         .int("finetune_epochs", default: 0, min: 0, doc: "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing"),
         .bool("personal_global_test", default: false,
               doc: "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes"),
@@ -38,5 +40,5 @@ public enum Sections {
     ]
 
     public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output"]
-    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start"]
+    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start", "evaluate_with"]
 }

@@ -39,11 +39,13 @@ public final class RunWriter: @unchecked Sendable {
         try rounds.synchronize()
     }
 
-    /// Writes clients.csv.
+    /// Writes clients.csv (global_test_accuracy stays the last column: CompletedRun reads it back).
     public func writeClients(_ rows: [ClientRow]) throws {
-        var csv = "client,train_samples,test_samples,classes,times_sampled,has_personal_state,personalized_accuracy,global_test_accuracy\n"
+        // A never-trained client is marked in evaluated_with and gets empty accuracy cells.
+        func cell(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
+        var csv = "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy\n"
         for r in rows {
-            csv += "\(r.client),\(r.trainSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.personalizedAccuracy),\(r.globalTestAccuracy.map { "\($0)" } ?? "")\n"
+            csv += "\(r.client),\(r.trainSamples),\(r.validationSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.evaluatedWith),\(cell(r.personalizedAccuracy)),\(cell(r.validationAccuracy)),\(cell(r.globalTestAccuracy))\n"
         }
         try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
     }

@@ -35,8 +35,10 @@ public enum YAMLReference {
         fields: `name` (the preset), `label` (the run's folder name; defaults to the preset name; must be unique and
         use only letters, digits, `-`, `_` and `.`),
         `trainer`, `aggregator`, `generator`, `distiller` (plugin mappings; naming another plugin replaces the
-        preset's choice), `personal` (`none` | `head` | `model`: what a client keeps and is evaluated with),
-        `local_start` (`global` | `personal` | `global-body`: where local training starts; default from `personal`).
+        preset's choice), `personal` (`none` | `head` | `model`: what a client keeps),
+        `local_start` (`global` | `personal` | `global-body`: where local training starts; default from `personal`),
+        `evaluate_with` (`global` | `personal` | `round-output`: which model a client is tested with; default
+        `personal` when the method keeps personal state, else `global`; see docs/architecture.md).
         On the command line, `--set methods[1].trainer.mu=0.5` overrides a field of the second method, also when the
         file names it by its preset alone.
 

@@ -60,6 +60,15 @@ public struct CollectedRun: Sendable {
     /// Every round recorded up to federation.rounds, clients.csv written, and no failure.
     public var isComplete: Bool { failure == nil && clients != nil && rounds.last?.round == plannedRounds }
 
+    /// Personalised figures without the count of clients that have trained (`participants`): runs
+    /// written before the evaluation protocol left never-trained clients out may have scored them.
+    public var lacksParticipantCount: Bool {
+        rounds.contains { $0.values.keys.contains { $0.hasPrefix("personalized") } } && !rounds.contains { $0.values["participants"] != nil }
+    }
+
+    static let participantNote = "records without a participant count: written before never-trained clients were left out, "
+        + "its personalised figures may score clients that never trained (and it has no validation split)"
+
     /// A one-line state for tables: "complete", "failed: ...", "incomplete (3 of 10 rounds)".
     public var state: String {
         if let failure { return "failed: \(failure)" }

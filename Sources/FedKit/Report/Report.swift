@@ -22,9 +22,12 @@ public struct Report: Sendable {
         try RunWriter.writeAtomically(html(), to: "\(directory)/report.html")
     }
 
-    /// Lines about runs left out of the statistics (incomplete or failed).
+    /// Lines about runs left out of the statistics (incomplete or failed), and about runs whose
+    /// records carry no participant count (written before never-trained clients were left out of
+    /// the personalised figures).
     public var notes: [String] {
         runs.filter { !$0.isComplete }.map { "\($0.directory): \($0.state) — left out of the statistics" }
+            + runs.filter(\.lacksParticipantCount).map { "\($0.directory): \(CollectedRun.participantNote)" }
     }
 }
 
@@ -79,17 +82,25 @@ public struct MethodResults: Sendable {
         return byRound.keys.sorted().map { ($0, byRound[$0]!) }
     }
 
-    /// The counts recorded beside a metric (`personalized.clients`, `personalized.participants`, ...)
-    /// at the final round, as "name value" (a range "a–b" when seeds differ).
+    /// The counts recorded beside a metric and in the records around it, at the final round:
+    /// for `personalized.weightedMean`, `personalized.clients` (clients scored) and the record's
+    /// `participants` (clients trained so far). "name value", a range "a–b" when seeds differ.
     public func countsBeside(_ metric: String) -> String? {
-        guard let dot = metric.lastIndex(of: ".") else { return nil }
-        let parent = metric[..<dot]
+        var parents: [String] = []
+        var path = metric
+        while let dot = path.lastIndex(of: ".") {
+            path = String(path[..<dot])
+            parents.append(path + ".")
+        }
+        parents.append("")
         var parts: [String] = []
-        for name in MetricKind.countNames {
-            let values = complete.compactMap { $0.metrics["\(parent).\(name)"]?.final }
-            guard !values.isEmpty else { continue }
-            let (lo, hi) = (Int(values.min()!), Int(values.max()!))
-            parts.append(lo == hi ? "\(name) \(lo)" : "\(name) \(lo)–\(hi)")
+        for parent in parents {
+            for name in MetricKind.countNames {
+                let values = complete.compactMap { $0.metrics[parent + name]?.final }
+                guard !values.isEmpty else { continue }
+                let (lo, hi) = (Int(values.min()!), Int(values.max()!))
+                parts.append(lo == hi ? "\(parent + name) \(lo)" : "\(parent + name) \(lo)–\(hi)")
+            }
         }
         return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }

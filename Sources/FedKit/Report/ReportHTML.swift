@@ -60,6 +60,10 @@ extension Report {
             out += "<p class=\"warn\">Left out of the statistics and plots:</p><ul class=\"warn\">"
                 + incomplete.map { "<li>\(HTML.escape($0.method)) seed \($0.seed): \(HTML.escape($0.state))</li>" }.joined() + "</ul>\n"
         }
+        let old = experiment.runs.filter(\.lacksParticipantCount)
+        if !old.isEmpty {
+            out += "<p class=\"warn\">\(old.count) of \(experiment.runs.count) runs have \(HTML.escape(CollectedRun.participantNote)).</p>\n"
+        }
         let colors = Dictionary(uniqueKeysWithValues: experiment.groups.enumerated().map { ($0.element.label, SVG.color($0.offset)) })
         let dashes = Dictionary(uniqueKeysWithValues: experiment.groups.enumerated().map { ($0.element.label, SVG.dash($0.offset)) })
         let names = experiment.metricNames
@@ -113,7 +117,7 @@ extension Report {
             var header = ["method", "seeds", "final", "95% CI"]
             if perRound { header += ["last \(lastN)", "95% CI"] }
             let counts = experiment.groups.contains { $0.countsBeside(name) != nil }
-            if counts { header.append("clients in the figure (final round)") }
+            if counts { header.append("counts (final round)") }
             out += HTML.row(header, header: true)
             for group in experiment.groups {
                 guard let final = group.statistics(name) else { continue }

@@ -37,9 +37,9 @@ extension Report {
         var last: Bool
     }
 
-    /// The results-table columns that some complete run has: global accuracy and personalised
-    /// accuracy (final and last N), worst client, the personal models on the whole test set, then
-    /// the same for any validation metrics.
+    /// The results table's columns that some complete run has: global accuracy and personalised
+    /// accuracy (final and last N), worst client, the personal models on the whole test set, the
+    /// clients the personalised figure is over, then the validation figures to choose settings on.
     static func columns(_ experiment: ExperimentResults) -> [Column] {
         let names = Set(experiment.groups.flatMap { $0.complete.flatMap(\.metricNames) })
         let lastN = Set(experiment.groups.flatMap { $0.complete.map(\.lastRounds) })
@@ -52,22 +52,19 @@ extension Report {
             Column(title: "worst client", metric: "personalized.worst", last: false),
             Column(title: "personal on global test (mean)", metric: "clients.global_test_accuracy.mean", last: false),
             Column(title: "(best client)", metric: "clients.global_test_accuracy.max", last: false),
+            Column(title: "clients scored", metric: "personalized.clients", last: false),
+            Column(title: "val global", metric: "validation.global_accuracy", last: false),
+            Column(title: "val global, last \(n)", metric: "validation.global_accuracy", last: true),
+            Column(title: "val personal (w)", metric: "validation.personalized.weightedMean", last: false),
+            Column(title: "val personal, last \(n)", metric: "validation.personalized.weightedMean", last: true),
         ]
-        for name in names.sorted() where name.contains("valid") && MetricKind.isCurve(name) {
-            columns.append(Column(title: name, metric: name, last: false))
-            columns.append(Column(title: "\(name), last \(n)", metric: name, last: true))
-        }
         return columns.filter { names.contains($0.metric) }
     }
 
-    /// Whether some run records how many clients a personalised figure is over (beyond the plain client count).
-    static func hasParticipantCounts(_ experiment: ExperimentResults) -> Bool {
-        experiment.runs.contains { run in
-            run.metricNames.contains { name in
-                let last = name.split(separator: ".").last.map(String.init) ?? ""
-                return MetricKind.countNames.contains(last) && last != "clients" && !name.hasPrefix("clients.")
-            }
-        }
+    /// A cell: accuracies in % as mean ± std, counts as their mean.
+    static func cell(_ s: SeedStatistics?, metric: String, digits: Int) -> String {
+        guard let s else { return "–" }
+        return MetricKind.isAccuracy(metric) ? meanStd(s, scale: 100, digits: digits) : String(format: "%.\(digits)f", s.mean)
     }
 
     /// Markdown tables (what docs/results.md shows): per method, mean ± sample std over seeds in %
@@ -78,16 +75,13 @@ extension Report {
         for experiment in experiments {
             if experiments.count > 1 { out.append("### \(experiment.name)\n") }
             let columns = Self.columns(experiment)
-            let participants = Self.hasParticipantCounts(experiment)
-            out.append("| method | seeds | rounds | " + columns.map(\.title).joined(separator: " | ")
-                       + (participants ? " | clients in the personal figures" : "") + " | s/round |")
-            out.append("|---|---|---:|" + String(repeating: "---:|", count: columns.count) + (participants ? "---|" : "") + "---:|")
+            out.append("| method | seeds | rounds | " + columns.map(\.title).joined(separator: " | ") + " | s/round |")
+            out.append("|---|---|---:|" + String(repeating: "---:|", count: columns.count) + "---:|")
             for group in experiment.groups where !group.complete.isEmpty {
                 let runs = group.complete
                 let rounds = Set(runs.map(\.rounds.count)).sorted().map(String.init).joined(separator: "/")
                 var cells = [group.label, runs.map { String($0.seed) }.joined(separator: ","), rounds]
-                cells += columns.map { c in group.statistics(c.metric, last: c.last).map { Self.meanStd($0, scale: 100, digits: 1) } ?? "–" }
-                if participants { cells.append(group.countsBeside("personalized.weightedMean") ?? "–") }
+                cells += columns.map { c in Self.cell(group.statistics(c.metric, last: c.last), metric: c.metric, digits: 1) }
                 cells.append(group.meanOverRounds("timing.total_s").map { String(format: "%.1f", $0.mean) } ?? "–")
                 out.append("| " + cells.joined(separator: " | ") + " |")
             }
@@ -143,7 +137,11 @@ extension Report {
                 var row = [group.label, String(group.complete.count)]
                 for c in columns {
                     guard let s = group.statistics(c.metric, last: c.last) else { row.append("–"); continue }
-                    row.append(s.n > 1 ? Self.meanStd(s, scale: 100, digits: 2) : String(format: "%.2f", 100 * s.mean))
+                    if !MetricKind.isAccuracy(c.metric) {
+                        row.append(s.std > 0 ? String(format: "%.1f", s.mean) : String(Int(s.mean.rounded())))
+                    } else {
+                        row.append(s.n > 1 ? Self.meanStd(s, scale: 100, digits: 2) : String(format: "%.2f", 100 * s.mean))
+                    }
                 }
                 rows.append(row)
             }
@@ -159,6 +157,10 @@ extension Report {
             let incomplete = experiment.runs.filter { !$0.isComplete }
             if !incomplete.isEmpty {
                 block += "\n" + incomplete.map { "not in the table: \($0.method) seed \($0.seed), \($0.state)" }.joined(separator: "\n")
+            }
+            let old = experiment.runs.filter(\.lacksParticipantCount)
+            if !old.isEmpty {
+                block += "\n\(old.count) run(s) with \(CollectedRun.participantNote)"
             }
             blocks.append(block)
         }

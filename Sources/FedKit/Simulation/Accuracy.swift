@@ -35,7 +35,15 @@ public struct PersonalizedAccuracy: Sendable, Equatable, Codable {
     /// The 10th percentile of client accuracies.
     public var bottomDecile: Double
     public var worst: Double
+    /// The number of clients scored.
     public var clients: Int
+
+    /// The figures over the clients that have an accuracy (nil: not scored).
+    public static func over(_ accuracies: [Double?], testSizes: [Int]) -> PersonalizedAccuracy? {
+        let scored = zip(accuracies, testSizes).compactMap { a, n in a.map { ($0, n) } }
+        guard !scored.isEmpty else { return nil }
+        return PersonalizedAccuracy(accuracies: scored.map(\.0), testSizes: scored.map(\.1))
+    }
 
     public init(accuracies: [Double], testSizes: [Int]) {
         let n = accuracies.count

@@ -8,10 +8,20 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// Accuracy of the global model on the whole test set (nil when not evaluated this round
     /// or when the method has no global model).
     public var globalAccuracy: Double?
-    /// Every client's personal model on its own test split.
+    /// Clients that have trained at least once so far (after this round's local updates).
+    public var participants: Int = 0
+    /// Each scored client tested, with the model `evaluate_with` picks, on its own test split
+    /// (DESIGN §7). A client that has never trained is never scored when it would be tested with
+    /// personal state (it has none); `evaluate_with: global` scores every client. `clients` is
+    /// the number scored.
     public var personalized: PersonalizedAccuracy?
-    /// The +FT variant (eval.finetune_epochs > 0).
+    /// The same figure over all clients: only when every client is scored (every client has a
+    /// trained model, or the method is tested with the global model), else nil.
+    public var personalizedAll: PersonalizedAccuracy? = nil
+    /// The +FT variant (eval.finetune_epochs > 0), over all clients: each fine-tunes a copy first.
     public var personalizedFinetuned: PersonalizedAccuracy?
+    /// The same figures on the validation splits (eval.validation_fraction > 0).
+    public var validation: ValidationMetrics? = nil
     public var bytesUpPerClient: Int
     public var bytesDownPerClient: Int
     /// Server-step metrics (generator loss terms, teacher accuracy, distillation KL, ...).
@@ -22,11 +32,34 @@ public struct RoundRecord: Codable, Sendable, Equatable {
         case sampledClients = "sampled_clients"
         case trainLoss = "train_loss"
         case globalAccuracy = "global_accuracy"
+        case participants
         case personalized
+        case personalizedAll = "personalized_all"
         case personalizedFinetuned = "personalized_ft"
+        case validation
         case bytesUpPerClient = "bytes_up_per_client"
         case bytesDownPerClient = "bytes_down_per_client"
         case server
+    }
+}
+
+/// Validation figures of one evaluated round: what variants and hyperparameters are chosen on.
+public struct ValidationMetrics: Codable, Sendable, Equatable {
+    /// The global model on the global validation set (the union of the clients' validation
+    /// splits); nil when the method has no global model.
+    public var globalAccuracy: Double?
+    /// The scored clients (as for the test figure) on their own validation splits; clients with
+    /// an empty validation split are left out.
+    public var personalized: PersonalizedAccuracy?
+
+    public init(globalAccuracy: Double?, personalized: PersonalizedAccuracy?) {
+        self.globalAccuracy = globalAccuracy
+        self.personalized = personalized
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case globalAccuracy = "global_accuracy"
+        case personalized
     }
 }
 

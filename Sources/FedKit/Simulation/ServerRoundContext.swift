@@ -23,18 +23,22 @@ public final class ServerRoundContext: @unchecked Sendable {
     /// Network instances of the same architecture for teachers / students (load states into them).
     public let workspace: [Network]
     /// The sampled clients' models. A distiller may replace `state` (the personal model after
-    /// global-to-local distillation); the engine stores it back.
+    /// global-to-local distillation); the engine stores it back for `personal: model`, or, with
+    /// `evaluate_with: round-output`, only evaluates it this round (never stores it).
     public var teachers: [Teacher]
     public let classes: Int
     public let inputShape: [Int]
     public let inputKind: InputKind
     /// Seeded for this round's server steps.
     public let generator: RandomGenerator
+    /// The federation's local mini-batch size (FedBKD's distillation batch is a multiple of it);
+    /// nil when the round is built outside a federation (tests).
+    public let localBatchSize: Int?
     /// Metrics the steps report for this round (e.g. "generator.loss", "distill.kl_before").
     public var metrics: [String: Double] = [:]
 
     public init(round: Int, global: Network, workspace: [Network], teachers: [Teacher], classes: Int,
-                inputShape: [Int], inputKind: InputKind, generator: RandomGenerator) {
+                inputShape: [Int], inputKind: InputKind, generator: RandomGenerator, localBatchSize: Int? = nil) {
         self.round = round
         self.global = global
         self.workspace = workspace
@@ -43,6 +47,7 @@ public final class ServerRoundContext: @unchecked Sendable {
         self.inputShape = inputShape
         self.inputKind = inputKind
         self.generator = generator
+        self.localBatchSize = localBatchSize
     }
 }
 

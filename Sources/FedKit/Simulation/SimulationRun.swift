@@ -9,6 +9,9 @@ public struct RunProgress: Sendable {
     public var rounds: Int
     public var globalAccuracy: Double?
     public var personalizedAccuracy: Double?
+    /// How many clients the personalised accuracy is over, and of how many.
+    public var personalizedClients: Int?
+    public var clients: Int
     public var elapsedSeconds: Double
 }
 
@@ -45,8 +48,16 @@ public final class SimulationRun: @unchecked Sendable {
     /// Per client, the rows of the dataset's test set its test split is made of (checked label by
     /// label), or nil when it is tested on other data (holdout): see `evaluate`.
     let testRows: [[Int]?]
-    /// Every client's personalised accuracy at the latest evaluation (clients.csv reuses the final one).
-    var lastClientAccuracies: [Double]?
+    /// Every client's personalised accuracy at the latest evaluation, nil for a client not scored
+    /// (clients.csv reuses the final one).
+    var lastClientAccuracies: [Double?]?
+    /// The same on the validation splits.
+    var lastValidationAccuracies: [Double?]?
+    /// `evaluate_with: round-output`: the models this round's server steps left for its sampled
+    /// clients (evaluated, never stored).
+    var roundOutput: [Int: StateDict] = [:]
+    /// The real training data's statistics in the sample space (once per run, for generator methods).
+    var realDataStatistics: ValueStatistics?
 
     public init(spec: ExperimentSpec, method: MethodSpec, seed: Int, dataset: DatasetSplits, clients: [ClientData],
                 registry: PluginRegistry, writer: RunWriter?, progress: (@Sendable (RunProgress) -> Void)? = nil) throws {
@@ -124,6 +135,7 @@ public final class SimulationRun: @unchecked Sendable {
                 return outcome
             }
             for o in outcomes { timesSampled[o.update.client] += 1 }
+            roundOutput = [:]
             timing.localSeconds = Date().timeIntervalSince(t)
 
             // 2. Aggregation.
@@ -148,6 +160,7 @@ public final class SimulationRun: @unchecked Sendable {
             let trainLoss = outcomes.reduce(0.0) { $0 + $1.report.trainLoss * Double($1.update.samples) } / Double(max(1, totalSamples))
             let communicated = aggregator.updatesGlobalModel ? aggregator.communicated(global.stateDict()).scalarCount * 4 : 0
             var record = RoundRecord(round: round, sampledClients: sampled, trainLoss: trainLoss, globalAccuracy: nil,
+                                     participants: timesSampled.filter { $0 > 0 }.count,
                                      personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated,
                                      bytesDownPerClient: communicated, server: serverMetrics)
             if settings.evaluates(round: round) {
@@ -157,10 +170,11 @@ public final class SimulationRun: @unchecked Sendable {
             timing.totalSeconds = Date().timeIntervalSince(roundStart)
             records.append(record)
             try writer?.append(record: record, timing: timing)
+            let personal = records.last { $0.personalized != nil }?.personalized
             progress?(RunProgress(method: method.label, seed: seed, round: round, rounds: settings.rounds,
                                   globalAccuracy: records.last { $0.globalAccuracy != nil }?.globalAccuracy,
-                                  personalizedAccuracy: records.last { $0.personalized != nil }?.personalized?.weightedMean,
-                                  elapsedSeconds: Date().timeIntervalSince(start)))
+                                  personalizedAccuracy: personal?.weightedMean, personalizedClients: personal?.clients,
+                                  clients: clients.count, elapsedSeconds: Date().timeIntervalSince(start)))
         }
         let clientRows = try clientReport()
         try writer?.writeClients(clientRows)
@@ -224,6 +238,11 @@ public final class SimulationRun: @unchecked Sendable {
 
     /// Generator training and distillation against the sampled clients' models.
     func serverSteps(round: Int, sampled: [Int], outcomes: [ClientOutcome], distiller: any DistillerPlugin) throws -> [String: Double] {
+        // One worker's thread count, whatever the number of workers: parallel reductions split
+        // by thread count would otherwise make the server steps' results depend on `workers`.
+        let callerThreads = TorchThreads.current
+        TorchThreads.set(settings.threadsPerWorker)
+        defer { TorchThreads.set(callerThreads) }
         var teachers: [Teacher] = []
         for o in outcomes {
             let client = o.update.client
@@ -233,7 +252,7 @@ public final class SimulationRun: @unchecked Sendable {
         let context = ServerRoundContext(
             round: round, global: global, workspace: pool.workers.flatMap { [$0.model, $0.scratch] }, teachers: teachers,
             classes: dataset.classes, inputShape: dataset.inputShape, inputKind: dataset.inputKind,
-            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)))
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)), localBatchSize: settings.local.batchSize)
         do {
             let source: any SyntheticDataSource
             if let generator {
@@ -249,19 +268,52 @@ public final class SimulationRun: @unchecked Sendable {
         } catch {
             throw RunFailure(method: method.label, seed: seed, round: round, message: "server step failed: \(error)")
         }
-        if method.personal == .model {
+        if method.evaluateWith == .roundOutput {
+            // Evaluated only: with personal: head the store keeps the head, next round restarts
+            // from the global body + that head (DESIGN §6.6 step 5).
+            for teacher in context.teachers { roundOutput[teacher.client] = teacher.state }
+        } else if method.personal == .model {
             for teacher in context.teachers { try store.put(teacher.client, teacher.state) }
         }
         try checkFinite(global.stateDict(), round: round, what: "the global model after distillation")
-        return context.metrics
+        var metrics = context.metrics
+        if let generator {
+            do {
+                if realDataStatistics == nil {
+                    realDataStatistics = try GeneratorSampleStatistics.realData(clients, kind: dataset.inputKind, network: global,
+                                                                                batchSize: settings.evalBatchSize)
+                }
+                let generated = try GeneratorSampleStatistics.generated(generator, classes: dataset.classes, seed: seed64, round: round)
+                metrics.merge(GeneratorSampleStatistics.metrics(generated: generated, real: realDataStatistics!)) { _, new in new }
+            } catch {
+                throw RunFailure(method: method.label, seed: seed, round: round, message: "generator sample statistics failed: \(error)")
+            }
+        }
+        return metrics
     }
 
-    /// The state a client is tested with (DESIGN §7): its personal model, or the global model
-    /// when it has none yet (never a random head).
+    /// The state a client is tested with, as `evaluate_with` declares (DESIGN §7): the global
+    /// model, the round's output for this round's clients (round-output), else its personal state
+    /// composed over the global model (its head on the global body, or its whole model).
     func evaluationState(client: Int, worker: Worker) throws {
         try worker.model.load(global.stateDict())
-        guard method.personal != .none else { return }
-        try store.load(client, into: worker.model)
+        switch method.evaluateWith {
+        case .global: return
+        case .roundOutput:
+            if let output = roundOutput[client] {
+                try worker.model.load(output, strict: false)
+                return
+            }
+            _ = try store.load(client, into: worker.model)
+        case .personal:
+            _ = try store.load(client, into: worker.model)
+        }
+    }
+
+    /// Whether a client is scored: tested with the global model, or it has trained at least once
+    /// (a client that never trained has no personal model; it is never scored with a random head).
+    func isScored(_ client: Int) -> Bool {
+        method.evaluateWith == .global || timesSampled[client] > 0
     }
 
     /// How one client's personalised accuracy is computed.
@@ -273,12 +325,16 @@ public final class SimulationRun: @unchecked Sendable {
         case head([Int])
         /// Its own model (or data outside the test set): a forward pass over its test split.
         case full
+        /// Not scored (never trained).
+        case skipped
     }
 
     func clientTests() -> [ClientTest] {
         clients.indices.map { c in
+            guard isScored(c) else { return .skipped }
+            if roundOutput[c] != nil, method.evaluateWith == .roundOutput { return .full }
             guard let rows = testRows[c] else { return .full }
-            guard method.personal != .none, let names = store.names(c) else { return .globalRows(rows) }
+            guard method.evaluateWith != .global, let names = store.names(c) else { return .globalRows(rows) }
             return names.allSatisfy({ $0.hasPrefix("head.") }) ? .head(rows) : .full
         }
     }
@@ -314,14 +370,18 @@ public final class SimulationRun: @unchecked Sendable {
     /// test set serves them all (FedAvg, FedProx, and every client not sampled yet), and clients with
     /// a personal head get their head applied to that pass's body features. Only whole personal
     /// models (Local, Ditto, FedBKD) and holdout splits run a forward pass per client.
-    func personalizedAccuracies() throws -> (clients: [Double], global: Double?) {
+    func personalizedAccuracies() throws -> (clients: [Double?], global: Double?) {
         let tests = clientTests()
         let needsFeatures = tests.contains { if case .head = $0 { return true } else { return false } }
-        let needsPass = aggregator.updatesGlobalModel || tests.contains { if case .full = $0 { return false } else { return true } }
+        let needsPass = aggregator.updatesGlobalModel || tests.contains {
+            switch $0 { case .globalRows, .head: return true; case .full, .skipped: return false }
+        }
         let pass = needsPass ? try globalTestPass(features: needsFeatures) : nil
         let batchSize = settings.evalBatchSize
-        let accuracies = try pool.map(Array(clients.indices)) { worker, client -> Double in
+        let accuracies = try pool.map(Array(clients.indices)) { worker, client -> Double? in
             switch tests[client] {
+            case .skipped:
+                return nil
             case .globalRows(let rows):
                 return Accuracy.fraction(rows.map { pass!.correct[$0] })
             case .head(let rows):
@@ -354,7 +414,14 @@ public final class SimulationRun: @unchecked Sendable {
         lastClientAccuracies = accuracies
         record.globalAccuracy = globalAccuracy
         let sizes = clients.map(\.test.count)
-        record.personalized = PersonalizedAccuracy(accuracies: accuracies, testSizes: sizes)
+        record.personalized = PersonalizedAccuracy.over(accuracies, testSizes: sizes)
+        if accuracies.allSatisfy({ $0 != nil }) { record.personalizedAll = record.personalized }
+        if let validation = try validationAccuracies() {
+            lastValidationAccuracies = validation.clients
+            record.validation = ValidationMetrics(
+                globalAccuracy: validation.global,
+                personalized: PersonalizedAccuracy.over(validation.clients, testSizes: clients.map(\.validation.count)))
+        }
         if let finetuner {
             let globalSnapshot = try global.stateDict().copy()
             let tuned = try pool.map(Array(clients.indices)) { worker, client -> Double in
@@ -379,9 +446,11 @@ public final class SimulationRun: @unchecked Sendable {
     /// accuracies are reused, not recomputed).
     func clientReport() throws -> [ClientRow] {
         let accuracies = try lastClientAccuracies ?? personalizedAccuracies().clients
-        var onGlobalTest: [Double]? = nil
-        if settings.personalGlobalTest, method.personal != .none {
-            onGlobalTest = try pool.map(Array(clients.indices)) { worker, client -> Double in
+        let validation = try lastValidationAccuracies ?? validationAccuracies()?.clients
+        var onGlobalTest: [Double?]? = nil
+        if settings.personalGlobalTest, method.evaluateWith != .global {
+            onGlobalTest = try pool.map(Array(clients.indices)) { worker, client -> Double? in
+                guard self.isScored(client) else { return nil }
                 try self.evaluationState(client: client, worker: worker)
                 worker.model.setTraining(false)
                 return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.dataset.test,
@@ -389,10 +458,14 @@ public final class SimulationRun: @unchecked Sendable {
             }
         }
         return clients.indices.map { c in
-            ClientRow(client: c, trainSamples: clients[c].train.count, testSamples: clients[c].test.count,
-                      classes: clients[c].classCounts.filter { $0 > 0 }.count, timesSampled: timesSampled[c],
-                      hasPersonalState: store.contains(c), personalizedAccuracy: accuracies[c],
-                      globalTestAccuracy: onGlobalTest?[c])
+            let evaluatedWith = !isScored(c) ? "never-trained"
+                : method.evaluateWith == .roundOutput && roundOutput[c] == nil ? EvaluationModel.personal.rawValue
+                : method.evaluateWith.rawValue
+            return ClientRow(client: c, trainSamples: clients[c].train.count, validationSamples: clients[c].validation.count,
+                             testSamples: clients[c].test.count, classes: clients[c].classCounts.filter { $0 > 0 }.count,
+                             timesSampled: timesSampled[c], hasPersonalState: store.contains(c), evaluatedWith: evaluatedWith,
+                             personalizedAccuracy: accuracies[c], validationAccuracy: validation?[c] ?? nil,
+                             globalTestAccuracy: onGlobalTest?[c] ?? nil)
         }
     }
 }
@@ -417,11 +490,18 @@ public struct GaussianNoiseSource: SyntheticDataSource {
 public struct ClientRow: Sendable {
     public var client: Int
     public var trainSamples: Int
+    public var validationSamples: Int
     public var testSamples: Int
     public var classes: Int
     public var timesSampled: Int
     public var hasPersonalState: Bool
-    public var personalizedAccuracy: Double
+    /// The model the final accuracy is from (`global`, `personal`, `round-output`), or
+    /// `never-trained` for a client that was never scored.
+    public var evaluatedWith: String
+    /// Its final personalised accuracy; nil when never scored.
+    public var personalizedAccuracy: Double?
+    /// The same on its validation split; nil when never scored or the split is empty.
+    public var validationAccuracy: Double?
     /// The client's personal model on the whole test set (eval.personal_global_test), else nil.
     public var globalTestAccuracy: Double?
 }

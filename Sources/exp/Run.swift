@@ -17,13 +17,27 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Results folder (default: the file's `output`, else runs).", valueName: "DIR"))
     var out: String?
 
-    @Flag(help: ArgumentHelp("Keep runs already complete in the results folder with the same resolved configuration; run the others from round 1. The summary covers both."))
+    @Flag(help: ArgumentHelp("Keep runs already complete in the results folder with the same resolved configuration, continue interrupted ones from their last checkpoint exactly, and run the others from round 1. The summary covers them all."))
     var resume = false
+
+    @Option(help: ArgumentHelp("Run task I of the sweep's task list (planned by `exp sweep` with the same --set/--grid options): what each Slurm array element runs. Resumes by itself.", valueName: "I"))
+    var task: Int?
+
+    @Option(name: .customLong("grid"), help: ArgumentHelp("Sweep a key over values, as in `exp sweep` (with --task; repeatable).", valueName: "KEY=V1,V2"))
+    var grid: [String] = []
 
     func run() throws {
         OpenMPSettings.ensurePassiveWaiting()
         let registry = try builtinRegistry()
+        if let task {
+            try runTask(task, registry: registry)
+            return
+        }
         var spec = try experiment.load(registry: registry)
+        if !spec.sweep.isEmpty || !grid.isEmpty {
+            let tasks = (try? SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides, grid: grid).tasks.count).map { " (\($0) tasks)" } ?? ""
+            throw CommandFailure(status: .usage, message: "error: \(experiment.file) describes a sweep\(tasks): run it with `exp sweep \(experiment.file)`, or one of its tasks with `exp run \(experiment.file) --task I`")
+        }
         if let only {
             let wanted = only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let labels = spec.methods.map(\.label)
@@ -59,6 +73,43 @@ struct Run: ParsableCommand {
             throw CommandFailure(status: .runFailed,
                                  message: "\(outcome.failures.count) run(s) failed:\n" + outcome.failures.map { "  \($0)" }.joined(separator: "\n"))
         }
+    }
+}
+
+extension Run {
+    /// `exp run FILE --task I`: task I of the planned sweep, into its run folder only; a complete
+    /// run is kept, an interrupted one continues from its checkpoint.
+    func runTask(_ index: Int, registry: PluginRegistry) throws {
+        guard only == nil, seeds == nil, !resume else {
+            throw ValidationError("--task runs one planned task: --only, --seeds and --resume do not apply (a task always resumes)")
+        }
+        var plan = try SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides, grid: grid)
+        if let out { plan.setOutput(out) }
+        try plan.checkTaskFile()
+        guard plan.tasks.indices.contains(index) else {
+            throw ValidationError("--task \(index): the sweep has tasks 0 to \(plan.tasks.count - 1)")
+        }
+        let task = plan.tasks[index]
+        let spec = plan.specs[index]
+        try checkDataFiles(spec, registry: registry)
+        let runner = ExperimentRunner(spec: spec, registry: registry)
+        runner.resume = true
+        runner.cellFolder = task.cell
+        runner.runFoldersOnly = true
+        let status = StatusLine()
+        runner.log = { line in status.log(line) }
+        runner.progress = { status.update($0) }
+        status.log("task \(index) of \(plan.tasks.count): \(task.run)" + (task.set.isEmpty ? "" : " (\(task.set.joined(separator: " ")))"))
+        let outcome: ExperimentRunner.Outcome
+        do { outcome = try runner.run() } catch {
+            status.finish()
+            throw CommandFailure(status: .runFailed, message: "error: task \(index): \(error)")
+        }
+        status.finish()
+        if let failure = outcome.failures.first {
+            throw CommandFailure(status: .runFailed, message: "task \(index) failed: \(failure)")
+        }
+        print("task \(index) done: \(plan.runDirectory(task))/")
     }
 }
 

@@ -13,6 +13,12 @@ struct Validate: ParsableCommand {
         let registry = try builtinRegistry()
         let spec = try experiment.load(registry: registry)
         try checkDataFiles(spec, registry: registry)
-        print("\(experiment.file): valid — \(spec.methods.count) method(s) × \(spec.seeds.count) seed(s): \(spec.methods.map(\.label).joined(separator: ", "))")
+        var sweep = ""
+        if !spec.sweep.isEmpty {
+            // Every cell of the grid is validated too.
+            let plan = try SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides)
+            sweep = "; sweep of \(plan.tasks.count) task(s) in \(Set(plan.tasks.map(\.cell)).count) cell(s)"
+        }
+        print("\(experiment.file): valid — \(spec.methods.count) method(s) × \(spec.seeds.count) seed(s): \(spec.methods.map(\.label).joined(separator: ", "))\(sweep)")
     }
 }

@@ -276,7 +276,7 @@ final class DistillerTests: XCTestCase {
                 XCTAssertEqual(node["aggregator"]?["weighting"]?.scalarValue, isPublished ? "uniform" : "samples", name)
                 XCTAssertEqual(node["personal"]?.scalarValue, isPublished ? "head" : "model", name)
                 XCTAssertEqual(node["local_start"]?.scalarValue, "global-body", name)
-                XCTAssertNil(node["evaluate_with"], "\(name): the evaluation rule is added by the engine's owner")
+                XCTAssertEqual(node["evaluate_with"]?.scalarValue, isPublished ? "round-output" : "personal", name)
                 XCTAssertEqual(node["generator"]?["name"]?.scalarValue, suffix == "-noise" ? nil : "conditional-mlp", name)
                 let d = try XCTUnwrap(node["distiller"], name)
                 XCTAssertEqual(d["name"]?.scalarValue, "bidirectional", name)

@@ -101,7 +101,7 @@ final class EngineEvaluationProtocolTests: XCTestCase {
     /// The methods' declared evaluation model is validated and written into the resolved config.
     func testEvaluateWithIsDeclaredValidatedAndResolved() throws {
         let spec = try EngineFixture.spec(EngineFixture.yaml(output: "unused", methods: "[fedavg, fedrep, local, fedbkd]"))
-        XCTAssertEqual(spec.methods.map(\.evaluateWith), [.global, .personal, .personal, .personal])
+        XCTAssertEqual(spec.methods.map(\.evaluateWith), [.global, .personal, .personal, .roundOutput])
         let resolved = YAMLEmitter.emit(spec.resolved)
         XCTAssertTrue(resolved.contains("evaluate_with: global"), resolved)
         XCTAssertTrue(resolved.contains("evaluate_with: personal"), resolved)

@@ -2,14 +2,16 @@ import Foundation
 
 /// A run folder left by an earlier `exp run` that `--resume` can keep instead of running again:
 /// complete (every round recorded, clients.csv and the final checkpoint written) and made from
-/// the same resolved configuration (config.yaml identical byte for byte).
+/// the same resolved configuration (config.yaml with the same `RunFingerprint`: how it was
+/// executed, e.g. its worker count, does not matter).
 public enum CompletedRun {
     /// The run's result read back from `directory`, or nil when the folder is missing, incomplete
     /// or from another configuration (then the run starts again from round 1).
     public static func load(directory: String, method: String, seed: Int, config: String, rounds: Int,
                             lastRounds: Int) -> RunResult? {
         let fm = FileManager.default
-        guard let written = try? String(contentsOfFile: "\(directory)/config.yaml", encoding: .utf8), written == config,
+        guard let written = try? String(contentsOfFile: "\(directory)/config.yaml", encoding: .utf8),
+              written == config || RunFingerprint.of(text: written).map({ $0 == RunFingerprint.of(text: config) }) == true,
               fm.fileExists(atPath: "\(directory)/checkpoint/global.safetensors"),
               let lines = try? String(contentsOfFile: "\(directory)/rounds.jsonl", encoding: .utf8),
               let clients = try? String(contentsOfFile: "\(directory)/clients.csv", encoding: .utf8)

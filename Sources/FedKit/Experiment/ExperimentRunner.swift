@@ -9,12 +9,15 @@ public final class ExperimentRunner: @unchecked Sendable {
     public let registry: PluginRegistry
     /// Called after every round of every run.
     public var progress: (@Sendable (RunProgress) -> Void)?
-    /// Keep runs already complete in the output folder with the same resolved configuration
-    /// (`exp run --resume`); the others run from round 1.
+    /// Keep runs already complete in the output folder with the same resolved configuration and
+    /// continue interrupted ones from their latest checkpoint (`exp run --resume`); runs whose
+    /// configuration changed start again from round 1.
     public var resume = false
-    /// End with the collect step over the experiment's folder (summary.csv, report.html). A sweep
-    /// task turns it off: one collect step after all tasks makes the summary, not every run at once.
-    public var collectsReport = true
+    /// Run folders go under this folder of the experiment folder (a sweep cell; "" for none).
+    public var cellFolder = ""
+    /// Write only the run folders, not the experiment's config.yaml, summary.csv and report.html:
+    /// sweep tasks run at the same time and never write one shared file (a collect step does).
+    public var runFoldersOnly = false
     /// Called with plain log lines.
     public var log: @Sendable (String) -> Void = { print($0) }
 
@@ -30,10 +33,10 @@ public final class ExperimentRunner: @unchecked Sendable {
     public struct Outcome: Sendable {
         public var results: [RunResult]
         public var failures: [RunFailure]
-        /// summary.csv, or nil when `collectsReport` is off.
+        /// summary.csv, or nil when `runFoldersOnly` is set.
         public var summaryPath: String?
         /// What summary.csv and report.html were made from (every run in the experiment's folder);
-        /// nil when `collectsReport` is off.
+        /// nil when `runFoldersOnly` is set.
         public var report: Report?
     }
 
@@ -43,7 +46,7 @@ public final class ExperimentRunner: @unchecked Sendable {
         var dataset = try datasetPlugin.load()
         log("\(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test samples, \(dataset.classes) classes, input \(dataset.inputShape)")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try RunWriter.writeAtomically(YAMLEmitter.emit(spec.resolved), to: "\(directory)/config.yaml")
+        if !runFoldersOnly { try RunWriter.writeAtomically(YAMLEmitter.emit(spec.resolved), to: "\(directory)/config.yaml") }
         var results: [RunResult] = []
         var failures: [RunFailure] = []
         for (index, seed) in spec.seeds.enumerated() {
@@ -65,8 +68,8 @@ public final class ExperimentRunner: @unchecked Sendable {
                 }
             }
         }
+        if runFoldersOnly { return Outcome(results: results, failures: failures, summaryPath: nil, report: nil) }
         // The same collect step as `exp report`: the summary is made from the run folders' files.
-        guard collectsReport else { return Outcome(results: results, failures: failures, summaryPath: nil, report: nil) }
         let report: Report
         do {
             report = try ReportCollector.collect(directories: [directory])
@@ -77,38 +80,79 @@ public final class ExperimentRunner: @unchecked Sendable {
         return Outcome(results: results, failures: failures, summaryPath: "\(directory)/summary.csv", report: report)
     }
 
+    /// The folder of one run.
+    public func runDirectory(_ method: String, seed: Int) -> String {
+        "\(directory)/" + (cellFolder.isEmpty ? "" : "\(cellFolder)/") + "\(method)/seed-\(seed)"
+    }
+
     func runOne(_ method: MethodSpec, seed: Int, dataset: DatasetSplits, federation: FederatedData) throws -> RunResult {
-        let runDirectory = "\(directory)/\(method.label)/seed-\(seed)"
+        let runDirectory = runDirectory(method.label, seed: seed)
         var single = spec
         single.methods = [method]
         single.seeds = [seed]
-        let config = YAMLEmitter.emit(ResolvedExperiment.yaml(for: single, registry: registry))
+        let configNode = ResolvedExperiment.yaml(for: single, registry: registry)
+        let config = YAMLEmitter.emit(configNode)
+        let fingerprint = RunFingerprint.of(configNode)
+        let settings = RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: federation.clients.count)
+        var checkpoint: RunCheckpoint?
         if resume {
-            let settings = RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: federation.clients.count)
             if let done = CompletedRun.load(directory: runDirectory, method: method.label, seed: seed, config: config,
                                             rounds: settings.rounds, lastRounds: settings.lastRounds) {
                 log("run \(method.label) seed \(seed): complete in \(runDirectory), kept (--resume)")
                 return done
             }
+            checkpoint = try resumableCheckpoint(runDirectory, fingerprint: fingerprint)
         }
-        let manifest = RunManifest(
-            experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
-            gitCommit: Provenance.gitCommit(), datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
-            fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
-            startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
-        let writer = try RunWriter(directory: runDirectory, config: config, manifest: manifest)
+        let writer: RunWriter
+        if let checkpoint {
+            writer = try RunWriter(resuming: runDirectory, roundsBytes: checkpoint.state.roundsBytes, timingsBytes: checkpoint.state.timingsBytes)
+            log("run \(method.label) seed \(seed): resuming after round \(checkpoint.state.round) of \(checkpoint.state.rounds) from \(checkpoint.directory) (--resume)")
+        } else {
+            let manifest = RunManifest(
+                experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
+                gitCommit: Provenance.gitCommit(), datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
+                fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
+                startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
+            writer = try RunWriter(directory: runDirectory, config: config, manifest: manifest)
+            log("run \(method.label) seed \(seed) -> \(runDirectory)")
+        }
         try writer.writePartition(federation.partition)
-        log("run \(method.label) seed \(seed) -> \(runDirectory)")
+        try writer.clearFailure()
+        let status = RunStatusFile(directory: runDirectory, round: checkpoint?.state.round ?? 0, rounds: settings.rounds)
+        let progress = self.progress
         do {
             let run = try SimulationRun(spec: spec, method: method, seed: seed, dataset: dataset, clients: federation.clients,
-                                        registry: registry, writer: writer, progress: progress)
-            return try run.run()
+                                        registry: registry, writer: writer, progress: { p in
+                                            status.update(round: p.round)
+                                            progress?(p)
+                                        })
+            run.checkpointer = RunCheckpointer(run: runDirectory, every: settings.checkpointEvery, config: fingerprint)
+            run.resumeFrom = checkpoint
+            let result = try run.run()
+            status.finish(.done)
+            return result
         } catch {
+            status.finish(.failed, message: "\(error)")
             // The run folder says why it stopped: the collect step reads only per-run files.
             let failure = error as? RunFailure ?? RunFailure(method: method.label, seed: seed, message: "\(error)")
             try? writer.writeFailure(failure.description)
             throw failure
         }
+    }
+
+    /// The checkpoint an interrupted run continues from: nil when the folder has none, or when it
+    /// was made with another configuration (config.yaml differs: the run starts again from round 1,
+    /// as a changed run does); throws when the checkpoint is damaged or does not match its folder.
+    func resumableCheckpoint(_ runDirectory: String, fingerprint: String) throws -> RunCheckpoint? {
+        guard RunCheckpoint.exists(in: runDirectory) else { return nil }
+        guard let written = try? String(contentsOfFile: "\(runDirectory)/config.yaml", encoding: .utf8) else {
+            throw CheckpointError(path: "\(runDirectory)/config.yaml", message: "missing or unreadable beside a checkpoint; delete the run folder to start it again")
+        }
+        guard RunFingerprint.of(text: written) == fingerprint else {
+            log("run folder \(runDirectory) was made with another configuration: starting again from round 1")
+            return nil
+        }
+        return try RunCheckpoint.load(run: runDirectory, config: fingerprint)
     }
 }
 

@@ -18,6 +18,10 @@ public struct ExperimentSpec: Sendable {
     public var file: String
     /// The fully resolved experiment (defaults filled in) as YAML.
     public var resolved: YAMLNode
+    /// The `sweep:` section's grid (empty without one): `exp sweep` plans it into tasks.
+    public var sweep = SweepGrid()
+    /// The `slurm:` section (`SlurmSettings`), defaults filled in.
+    public var slurm = Parameters()
 }
 
 /// Reads and validates experiment files against a registry.
@@ -71,6 +75,8 @@ public struct ExperimentLoader: Sendable {
         let model = registry.resolve(.model, root["model"], path: "model", errors: &errors, fallbackLocation: root.location)
         let federation = Parameters.resolve(root["federation"], specs: Sections.federation, path: "federation", errors: &errors)
         let evaluation = Parameters.resolve(root["eval"], specs: Sections.evaluation, path: "eval", errors: &errors)
+        let sweep = root["sweep"].map { SweepGrid.parse($0, errors: &errors) } ?? SweepGrid()
+        let slurm = SlurmSettings.resolve(root["slurm"], errors: &errors)
         var builds: [PendingBuild] = [dataset, partitioner, model].compactMap { $0 }.map {
             PendingBuild(choice: $0, path: $0.kind == .partitioner ? "partition" : $0.kind.section, location: $0.location)
         }
@@ -91,6 +97,8 @@ public struct ExperimentLoader: Sendable {
                                   evaluation: evaluation, methods: methods, output: top.string("output"), file: file,
                                   resolved: root)
         spec.resolved = ResolvedExperiment.yaml(for: spec, registry: registry)
+        spec.sweep = sweep
+        spec.slurm = slurm
         return spec
     }
 

@@ -14,6 +14,8 @@ public enum Sections {
         .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
         .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
         .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
+        .int("checkpoint_every", default: 10, min: 1,
+             doc: "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly"),
         .int("state_memory_mb", default: 1024, min: 1,
              doc: "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/"),
     ]
@@ -39,6 +41,6 @@ public enum Sections {
         .int("clients", default: 100, min: 1, doc: "number of clients (for natural: the maximum number of users kept)"),
     ]
 
-    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output"]
+    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output", "sweep", "slurm"]
     public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start", "evaluate_with"]
 }

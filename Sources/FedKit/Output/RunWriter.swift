@@ -27,6 +27,35 @@ public final class RunWriter: @unchecked Sendable {
         encoder.outputFormatting = [.sortedKeys]
     }
 
+    /// Reopens a run folder to continue it from a checkpoint: config.yaml and manifest.json stay,
+    /// rounds.jsonl and timings.jsonl are cut back to their lengths at the checkpoint's round (the
+    /// rounds after it run again). Throws when rounds.jsonl is shorter than the checkpoint says.
+    public init(resuming directory: String, roundsBytes: UInt64, timingsBytes: UInt64) throws {
+        self.directory = directory
+        let roundsPath = "\(directory)/rounds.jsonl", timingsPath = "\(directory)/timings.jsonl"
+        let fm = FileManager.default
+        let roundsSize = ((try? fm.attributesOfItem(atPath: roundsPath))?[.size] as? NSNumber)?.uint64Value ?? 0
+        guard roundsSize >= roundsBytes else {
+            throw CheckpointError(path: roundsPath, message: "\(roundsSize) bytes, the checkpoint recorded \(roundsBytes): the run folder was changed after the checkpoint")
+        }
+        if !fm.fileExists(atPath: timingsPath) { fm.createFile(atPath: timingsPath, contents: nil) }
+        rounds = try FileHandle(forWritingTo: URL(fileURLWithPath: roundsPath))
+        timings = try FileHandle(forWritingTo: URL(fileURLWithPath: timingsPath))
+        try rounds.truncate(atOffset: roundsBytes)
+        try rounds.seekToEnd()
+        // Timings are wall times: a file shorter than recorded (not synced before a crash) is kept as it is.
+        let timingsEnd = try timings.seekToEnd()
+        if timingsEnd > timingsBytes { try timings.truncate(atOffset: timingsBytes) }
+        try timings.seekToEnd()
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    /// Current lengths of rounds.jsonl and timings.jsonl in bytes (recorded in checkpoints).
+    public func lengths() throws -> (rounds: UInt64, timings: UInt64) {
+        (try rounds.offset(), try timings.offset())
+    }
+
     deinit {
         try? rounds.close()
         try? timings.close()
@@ -59,6 +88,12 @@ public final class RunWriter: @unchecked Sendable {
     /// Writes failure.txt: why the run stopped (the report lists failed runs from it).
     public func writeFailure(_ message: String) throws {
         try Self.writeAtomically(message + "\n", to: "\(directory)/failure.txt")
+    }
+
+    /// Removes the failure.txt of an earlier attempt (a run that resumes is running again).
+    public func clearFailure() throws {
+        let path = "\(directory)/failure.txt"
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
     }
 
     /// Saves the final global model and every stored personal state as safetensors under

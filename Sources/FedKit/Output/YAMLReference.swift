@@ -22,12 +22,40 @@ public enum YAMLReference {
         | `federation` | mapping | defaults | shared training settings, below |
         | `eval` | mapping | defaults | evaluation protocol, below |
         | `methods` | list | required | method presets by name, or mappings `{name: PRESET, label: ..., trainer: {...}, ...}` overriding any field |
+        | `sweep` | mapping | none | a grid of runs for `exp sweep` (below); `exp run` then runs one task with `--task I` |
+        | `slurm` | mapping | defaults | what each task of `exp sweep --backend slurm` asks Slurm for (below) |
 
 
         """
         md += section("federation", Sections.federation)
         md += section("eval", Sections.evaluation)
         md += section("partition (common keys)", Sections.partitionCommon)
+        md += """
+        ## `sweep`
+
+        `grid:` maps keys to lists of values; the runs are their cartesian product. `zip:` is a list of
+        such mappings whose lists have equal lengths and vary together (one group). Keys are key paths as
+        for `--set` (`federation.lr`, `partition.alpha`, `methods[1].trainer.mu`), or `method` (labels of
+        `methods`) and `seed`; methods and seeds not swept are crossed with every cell. `name`, `output`,
+        `sweep` and `slurm` cannot be swept. `--grid KEY=V1,V2` adds or replaces an axis. Each task runs
+        one cell, method and seed in `<output>/<name>/<cell>/<method>/seed-<s>/`, the cell named
+        `key=value,...` from the swept settings; the task list is `<output>/<name>/tasks.jsonl`.
+        See docs/sweeps.md.
+
+        ```yaml
+        sweep:
+          grid:
+            federation.lr: [0.01, 0.05]
+            partition.alpha: [0.1, 0.5]
+          zip:
+            - { federation.local_epochs: [1, 5], federation.batch_size: [10, 50] }
+        ```
+
+
+        """
+        md += section("slurm", SlurmSettings.specs)
+        md.removeLast()
+        md += "| `extra` | list of strings | (unset) | \(SlurmSettings.extraDoc) |\n\n"
         md += """
         ## Method entries
 

@@ -5,7 +5,9 @@ extension Report {
     /// carries the metric, `last_mean` the mean over the last `last_n` such rounds (eval.last_rounds),
     /// `mean` the mean over all of them, `count` how many rounds carry it (for `clients.*` metrics:
     /// how many clients it summarises). Incomplete and failed runs are included, with `complete` false.
-    /// `run` is the run folder, relative to `directory` when inside it.
+    /// `run` is the run folder, relative to `directory` when inside it. Wall times (`timing.*`) are
+    /// left out: the same run records give the same file, on any machine (report.html and
+    /// `--timing` show them).
     public func summaryCSV(relativeTo directory: String? = nil) -> String {
         let base = directory.map { URL(fileURLWithPath: $0).standardizedFileURL.path + "/" }
         var lines = ["experiment,method,variant,seed,metric,final,last_mean,last_n,mean,count,rounds,planned_rounds,complete,run"]
@@ -15,7 +17,7 @@ extension Report {
                 for run in group.runs {
                     let absolute = URL(fileURLWithPath: run.directory).standardizedFileURL.path
                     let path = base.flatMap { absolute.hasPrefix($0) ? String(absolute.dropFirst($0.count)) : nil } ?? run.directory
-                    for name in order {
+                    for name in order where !name.hasPrefix("timing.") {
                         guard let m = run.metrics[name] else { continue }
                         let cells = [experiment.name, group.method, group.variant, String(run.seed), name, number(m.final),
                                      number(m.lastMean), String(m.lastCount), number(m.mean), String(m.count),

@@ -19,6 +19,8 @@ public struct RunSettings: Sendable {
     /// to the run folder (`federation.state_memory_mb`, 1 GiB by default; 1,000 personal
     /// cnn-cifar100 models are 4.3 GB).
     public var stateMemoryBudget: Int
+    /// Rounds between checkpoints (`federation.checkpoint_every`; the last round is always saved).
+    public var checkpointEvery: Int
 
     public init(federation: Parameters, evaluation: Parameters, clients: Int) {
         rounds = federation.int("rounds")
@@ -32,6 +34,7 @@ public struct RunSettings: Sendable {
         threadsPerWorker = federation.int("threads_per_worker")
         evalEvery = federation.int("eval_every")
         stateMemoryBudget = federation.int("state_memory_mb") << 20
+        checkpointEvery = federation.optionalInt("checkpoint_every") ?? 10
         evalBatchSize = evaluation.int("batch_size")
         lastRounds = evaluation.int("last_rounds")
         finetuneEpochs = evaluation.int("finetune_epochs")

@@ -58,6 +58,10 @@ public final class SimulationRun: @unchecked Sendable {
     var roundOutput: [Int: StateDict] = [:]
     /// The real training data's statistics in the sample space (once per run, for generator methods).
     var realDataStatistics: ValueStatistics?
+    /// Writes round checkpoints (`RunCheckpoint`); nil: only the final state is saved.
+    public var checkpointer: RunCheckpointer?
+    /// A checkpoint to continue from (`exp run --resume`): the run starts after its round.
+    public var resumeFrom: RunCheckpoint?
 
     public init(spec: ExperimentSpec, method: MethodSpec, seed: Int, dataset: DatasetSplits, clients: [ClientData],
                 registry: PluginRegistry, writer: RunWriter?, progress: (@Sendable (RunProgress) -> Void)? = nil) throws {
@@ -106,13 +110,14 @@ public final class SimulationRun: @unchecked Sendable {
     /// Runs every round; writes records as it goes. Throws `RunFailure` naming where it stopped.
     public func run() throws -> RunResult {
         let start = Date()
-        var records: [RoundRecord] = []
+        let restored = try restoreCheckpoint()
+        var records = restored.records
         TorchThreads.set(settings.workers * settings.threadsPerWorker)
         // OpenBLAS's pool is process-wide: parallel workers must not share (and spin on) it.
         let blasBefore = BLASThreads.current
         BLASThreads.set(BLASThreads.count(workers: settings.workers, threadsPerWorker: settings.threadsPerWorker))
         defer { if let blasBefore { BLASThreads.set(blasBefore) } }
-        for round in 1...settings.rounds {
+        for round in stride(from: restored.firstRound, through: settings.rounds, by: 1) {
             let roundStart = Date()
             var timing = RoundTiming(round: round, localSeconds: 0, aggregateSeconds: 0, serverSeconds: 0, evalSeconds: 0, totalSeconds: 0)
             var sampler = Seeds.stream(seed64, "sample", round)
@@ -175,10 +180,13 @@ public final class SimulationRun: @unchecked Sendable {
                                   globalAccuracy: records.last { $0.globalAccuracy != nil }?.globalAccuracy,
                                   personalizedAccuracy: personal?.weightedMean, personalizedClients: personal?.clients,
                                   clients: clients.count, elapsedSeconds: Date().timeIntervalSince(start)))
+            try afterRound(round, records: records)
         }
         let clientRows = try clientReport()
         try writer?.writeClients(clientRows)
-        try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
+        if checkpointer == nil {
+            try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
+        }
         if writer != nil { store.discardSpilledStates() }  // scratch: the checkpoint holds every state now
         let summary = RunSummary.metrics(records, last: settings.lastRounds,
                                          personalOnGlobalTest: clientRows.compactMap(\.globalTestAccuracy))

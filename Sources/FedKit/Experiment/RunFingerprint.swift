@@ -1,0 +1,43 @@
+import Config
+
+/// A hash of a run's resolved configuration that ignores how the run is executed: `output`
+/// and the keys that never change results (`federation.workers`, `threads_per_worker`,
+/// `checkpoint_every`, `state_memory_mb`). Two runs with the same fingerprint produce the same
+/// records, so a checkpoint or a complete run folder may be reused across them (a sweep gives its
+/// tasks a share of the cores; a Slurm task may get another number of CPUs).
+public enum RunFingerprint {
+    /// Keys left out, as (section, key); a nil section is a top-level key.
+    public static let executionKeys: [(section: String?, key: String)] = [
+        (nil, "output"), ("federation", "workers"), ("federation", "threads_per_worker"),
+        ("federation", "checkpoint_every"), ("federation", "state_memory_mb"),
+    ]
+
+    /// Sixteen hex digits for a resolved run configuration (config.yaml's tree).
+    public static func of(_ config: YAMLNode) -> String {
+        var hash = FNV1a()
+        hash.combine(YAMLEmitter.emit(withoutExecutionKeys(config)))
+        return hash.hex
+    }
+
+    /// The fingerprint of config.yaml's text, or nil when it does not parse.
+    public static func of(text: String) -> String? {
+        guard let node = try? YAMLParser.parse(string: text, fileName: "config.yaml") else { return nil }
+        return of(node)
+    }
+
+    static func withoutExecutionKeys(_ node: YAMLNode) -> YAMLNode {
+        guard let entries = node.entries else { return node }
+        var kept: [YAMLMappingEntry] = []
+        for entry in entries {
+            if executionKeys.contains(where: { $0.section == nil && $0.key == entry.keyString }) { continue }
+            let dropped = executionKeys.filter { $0.section == entry.keyString }.map(\.key)
+            if !dropped.isEmpty, let inner = entry.value.entries {
+                kept.append(YAMLMappingEntry(key: entry.key, value: YAMLNode(kind: .mapping(inner.filter { !dropped.contains($0.keyString) }),
+                                                                           location: entry.value.location)))
+            } else {
+                kept.append(entry)
+            }
+        }
+        return YAMLNode(kind: .mapping(kept), location: node.location)
+    }
+}

@@ -213,7 +213,7 @@ final class DatasetReaderTests: XCTestCase {
 
     func testPluginsAreRegistered() throws {
         let registry = try BuiltinPlugins.registry()
-        XCTAssertEqual(registry.names(.dataset), ["cifar10", "cifar100", "fashion-mnist", "femnist", "mnist", "sent140", "synthetic"])
-        XCTAssertEqual(registry.names(.partitioner), ["dirichlet", "iid", "natural", "quantity-skew", "shards"])
+        XCTAssertEqual(registry.names(.dataset), ["cifar10", "cifar100", "fashion-mnist", "femnist", "mnist", "pfllib", "sent140", "synthetic"])
+        XCTAssertEqual(registry.names(.partitioner), ["dirichlet", "from-file", "iid", "natural", "quantity-skew", "shards"])
     }
 }

@@ -10,25 +10,28 @@ public struct CIFAR100Dataset: DatasetPlugin {
             .string("label", default: "fine", choices: ["fine", "coarse"],
                     doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)"),
             ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
             ImageParameters.augment,
         ])
 
     public let root: String
     public let coarse: Bool
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
         root = parameters.string("root")
         coarse = parameters.string("label") == "coarse"
-        normalize = parameters.bool("normalize")
+        statistics = try ImageParameters.statistics(parameters, dataset: "cifar100", standard: .cifar100)
         augment = parameters.bool("augment")
     }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
         self.root = root
         self.coarse = coarse
-        self.normalize = normalize
+        self.statistics = normalize ? .cifar100 : nil
         self.augment = augment
     }
 
@@ -51,15 +54,14 @@ public struct CIFAR100Dataset: DatasetPlugin {
             try CIFARBinary.read(path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
                                  pixels: &pixels, labels: &labels, hasher: &hasher)
             let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: normalize ? .cifar100 : nil)
+                                                    statistics: statistics)
             return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split("train.bin")
         let test = try split("test.bin")
-        let stats = ImageStatistics.cifar100
         return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
                              augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: normalize ? stats.normalizedZero : [0, 0, 0]) : nil,
+                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
                              contentHash: hasher.hex)
     }
 }

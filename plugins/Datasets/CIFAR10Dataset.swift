@@ -9,6 +9,8 @@ public struct CIFAR10Dataset: DatasetPlugin {
             .path("root", default: "data/cifar-10-batches-bin",
                   doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin"),
             ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
             ImageParameters.augment,
         ])
 
@@ -16,18 +18,19 @@ public struct CIFAR10Dataset: DatasetPlugin {
     public static let testFiles = ["test_batch.bin"]
 
     public let root: String
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
         root = parameters.string("root")
-        normalize = parameters.bool("normalize")
+        statistics = try ImageParameters.statistics(parameters, dataset: "cifar10", standard: .cifar10)
         augment = parameters.bool("augment")
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.normalize = normalize
+        self.statistics = normalize ? .cifar10 : nil
         self.augment = augment
     }
 
@@ -49,15 +52,14 @@ public struct CIFAR10Dataset: DatasetPlugin {
                                      pixels: &pixels, labels: &labels, hasher: &hasher)
             }
             let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: normalize ? .cifar10 : nil)
+                                                    statistics: statistics)
             return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split(Self.trainFiles)
         let test = try split(Self.testFiles)
-        let stats = ImageStatistics.cifar10
         return DatasetSplits(name: "cifar10", train: train, test: test, classes: 10, inputShape: [3, 32, 32],
                              augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: normalize ? stats.normalizedZero : [0, 0, 0]) : nil,
+                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
                              contentHash: hasher.hex)
     }
 }

@@ -4,6 +4,6 @@ import FedKit
 public enum DatasetCatalog {
     public static var plugins: [any Plugin.Type] { [
         CIFAR10Dataset.self, CIFAR100Dataset.self, MNISTDataset.self, FashionMNISTDataset.self,
-        FEMNISTDataset.self, Sent140Dataset.self, SyntheticDataset.self,
+        FEMNISTDataset.self, Sent140Dataset.self, SyntheticDataset.self, PFLlibDataset.self,
     ] }
 }

@@ -10,6 +10,8 @@ public struct FEMNISTDataset: DatasetPlugin {
         parameters: [
             .path("root", default: "data/femnist", doc: "folder with LEAF's train/ and test/ folders of .json files"),
             ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
             ImageParameters.augmentNoFlip,
         ])
 
@@ -17,18 +19,19 @@ public struct FEMNISTDataset: DatasetPlugin {
     public static let pixels = 28 * 28
 
     public let root: String
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
         root = parameters.string("root")
-        normalize = parameters.bool("normalize")
+        statistics = try ImageParameters.statistics(parameters, dataset: "femnist", standard: .femnist)
         augment = parameters.bool("augment")
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.normalize = normalize
+        self.statistics = normalize ? .femnist : nil
         self.augment = augment
     }
 
@@ -64,14 +67,13 @@ public struct FEMNISTDataset: DatasetPlugin {
                 users.append(sample.user)
             }
             var images = try Tensor(pixels, shape: [labels.count, 1, 28, 28])
-            if normalize { images = try ImageStatistics.femnist.normalize(images) }
+            if let statistics { images = try statistics.normalize(images) }
             return (try LabeledSamples(inputs: images, labels: labels), users)
         }
         let (train, trainUsers) = try split("train")
         let (test, testUsers) = try split("test")
-        let stats = ImageStatistics.femnist
         // LEAF's background is 1.0 (white): pad with white, not black.
-        let white = normalize ? zip(stats.mean, stats.std).map { (1 - $0) / $1 } : [1]
+        let white = statistics.map { s in zip(s.mean, s.std).map { (1 - $0) / $1 } } ?? [1]
         return DatasetSplits(name: "femnist", train: train, test: test, classes: Self.classes, inputShape: [1, 28, 28],
                              trainUsers: trainUsers, testUsers: testUsers,
                              augmentation: augment ? RandomCropFlip(padding: 2, flip: false, padValue: white) : nil,

@@ -9,30 +9,32 @@ public struct FashionMNISTDataset: DatasetPlugin {
             .path("root", default: "/usr/share/datasets/fashion-mnist",
                   doc: "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them"),
             ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
             ImageParameters.augment,
         ])
 
     public let root: String
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
         root = parameters.string("root")
-        normalize = parameters.bool("normalize")
+        statistics = try ImageParameters.statistics(parameters, dataset: "fashion-mnist", standard: .fashionMNIST)
         augment = parameters.bool("augment")
     }
 
     public init(root: String = "/usr/share/datasets/fashion-mnist", normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.normalize = normalize
+        self.statistics = normalize ? .fashionMNIST : nil
         self.augment = augment
     }
 
     var loader: IDXImageDataset {
-        let stats = ImageStatistics.fashionMNIST
         return IDXImageDataset(
-            name: "fashion-mnist", root: root, statistics: normalize ? stats : nil,
-            augmentation: augment ? RandomCropFlip(padding: 2, flip: true, padValue: normalize ? stats.normalizedZero : [0]) : nil,
+            name: "fashion-mnist", root: root, statistics: statistics,
+            augmentation: augment ? RandomCropFlip(padding: 2, flip: true, padValue: statistics?.normalizedZero ?? [0]) : nil,
             hint: "Install Debian's package (`apt-get install dataset-fashion-mnist`, files in /usr/share/datasets/fashion-mnist), "
                 + "or run `bash scripts/download-data.sh fashion-mnist` on a machine with internet (downloads the four *-ubyte.gz "
                 + "files of http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ and checks their sha256) and set dataset.root "

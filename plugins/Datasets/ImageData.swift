@@ -93,12 +93,61 @@ public struct RandomCropFlip: Augmentation {
     }
 }
 
+/// How image pixels are scaled before training (`dataset.normalize`; docs/datasets.md,
+/// "Normalisation"). Frameworks differ here, which changes results:
+/// - standard: (x - mean) / std per channel with the dataset's training-set mean and std
+///   (FedKit's default; Flower's and FedLab's examples, torchvision's usual recipes), or the
+///   `mean` and `std` given;
+/// - minus-one-one: (x - 0.5) / 0.5, pixels in [-1, 1] (PFLlib's generators:
+///   Normalize([0.5], [0.5]));
+/// - none: x in [0, 1] (LEAF's FEMNIST as stored; ToTensor() alone).
+public enum ImageNormalization: String, Sendable, CaseIterable {
+    case standard
+    case minusOneOne = "minus-one-one"
+    case none
+}
+
 /// Shared parameter declarations for image datasets.
 enum ImageParameters {
-    static let normalize = ParameterSpec.bool("normalize", default: true,
-                                              doc: "normalise each channel with the dataset's mean and std (docs/datasets.md)")
+    static let normalize = ParameterSpec.string(
+        "normalize", default: "standard", choices: ImageNormalization.allCases.map(\.rawValue),
+        doc: "pixel scaling: standard ((x - mean) / std per channel, the dataset's statistics or mean/std below), minus-one-one ((x - 0.5) / 0.5, as PFLlib), none ([0, 1]); docs/datasets.md")
+    static let mean = ParameterSpec("mean", .doubleList(), optional: true,
+                                    doc: "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too")
+    static let std = ParameterSpec("std", .doubleList(exclusiveMin: 0), optional: true,
+                                   doc: "per-channel standard deviation for normalize: standard (default: the dataset's); give mean too")
     static let augment = ParameterSpec.bool("augment", default: false,
                                             doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
     static let augmentNoFlip = ParameterSpec.bool("augment", default: false,
                                                   doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
+
+    /// The statistics `normalize`, `mean` and `std` ask for (nil: no normalisation). `standard`
+    /// gives the dataset's own statistics unless mean and std are both given (one value per channel).
+    static func statistics(_ parameters: Parameters, dataset: String, standard: ImageStatistics) throws -> ImageStatistics? {
+        let p = parameters
+        let text = p.optionalString("normalize") ?? ImageNormalization.standard.rawValue
+        guard let mode = ImageNormalization(rawValue: text) else {
+            throw PluginError("\(dataset): normalize must be one of \(ImageNormalization.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)")
+        }
+        let mean = p.optionalDoubleList("mean"), std = p.optionalDoubleList("std")
+        let channels = standard.mean.count
+        switch mode {
+        case .standard:
+            switch (mean, std) {
+            case (nil, nil): return standard
+            case let (m?, s?):
+                guard m.count == channels, s.count == channels else {
+                    throw PluginError("\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)")
+                }
+                return ImageStatistics(mean: m.map(Float.init), std: s.map(Float.init))
+            default:
+                throw PluginError("\(dataset): give both mean and std, or neither (the dataset's statistics)")
+            }
+        case .minusOneOne, .none:
+            guard mean == nil, std == nil else {
+                throw PluginError("\(dataset): mean and std apply to normalize: standard only (normalize is \(text))")
+            }
+            return mode == .none ? nil : ImageStatistics(mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
+        }
+    }
 }

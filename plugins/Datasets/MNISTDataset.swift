@@ -9,30 +9,32 @@ public struct MNISTDataset: DatasetPlugin {
             .path("root", default: "data/mnist",
                   doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)"),
             ImageParameters.normalize,
+            ImageParameters.mean,
+            ImageParameters.std,
             ImageParameters.augmentNoFlip,
         ])
 
     public let root: String
-    public let normalize: Bool
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public let statistics: ImageStatistics?
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
         root = parameters.string("root")
-        normalize = parameters.bool("normalize")
+        statistics = try ImageParameters.statistics(parameters, dataset: "mnist", standard: .mnist)
         augment = parameters.bool("augment")
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.normalize = normalize
+        self.statistics = normalize ? .mnist : nil
         self.augment = augment
     }
 
     var loader: IDXImageDataset {
-        let stats = ImageStatistics.mnist
         return IDXImageDataset(
-            name: "mnist", root: root, statistics: normalize ? stats : nil,
-            augmentation: augment ? RandomCropFlip(padding: 2, flip: false, padValue: normalize ? stats.normalizedZero : [0]) : nil,
+            name: "mnist", root: root, statistics: statistics,
+            augmentation: augment ? RandomCropFlip(padding: 2, flip: false, padValue: statistics?.normalizedZero ?? [0]) : nil,
             hint: DataFiles.downloadHint("mnist", url: "the four *-ubyte.gz files of https://storage.googleapis.com/cvdf-datasets/mnist/ (a mirror of yann.lecun.com/exdb/mnist)",
                                          layout: "the four IDX files"))
     }

@@ -4,6 +4,6 @@ import FedKit
 public enum PartitionerCatalog {
     public static var plugins: [any Plugin.Type] { [
         IIDPartitioner.self, DirichletPartitioner.self, ShardsPartitioner.self, NaturalPartitioner.self,
-        QuantitySkewPartitioner.self,
+        QuantitySkewPartitioner.self, FromFilePartitioner.self,
     ] }
 }

@@ -11,7 +11,8 @@ public struct ClientData: @unchecked Sendable {
     public var classCounts: [Int]
     /// Indices of `train` in the dataset's training set.
     public var trainIndices: [Int]
-    /// Indices of `test`: into the dataset's test set (`matched`, `natural`) or its training set (`holdout`).
+    /// Indices of `test`: into the dataset's test set (`matched`, `natural`) or its training set
+    /// (`holdout`, `from-partition`; for a partition file, the training set is the file's pool).
     public var testIndices: [Int]
     /// Indices of `validation` in the dataset's training set.
     public var validationIndices: [Int]
@@ -36,6 +37,8 @@ public enum LocalTestMode: String, Sendable, CaseIterable {
     case holdout
     /// The test samples of the natural users (LEAF writers) whose training samples the client holds.
     case natural
+    /// The client's own test indices from a partition file (`partition: from-file`), into the same pool.
+    case fromPartition = "from-partition"
 }
 
 /// Assembles per-client train/test data from a partition (docs/datasets.md, "Local test splits").
@@ -51,6 +54,8 @@ public enum LocalTestMode: String, Sendable, CaseIterable {
 ///   sample); each class's held-out samples are a seeded random subset. Clients with fewer than
 ///   2 samples are an error.
 /// - natural: needs `trainUsers`/`testUsers`; the test samples of every user the client holds.
+/// - from-partition: `partitionTests[k]`, indices into the training set (the partition file's
+///   pool), exactly as given; every client needs a non-empty list.
 ///
 /// Then the validation split (`validationFraction` > 0) is carved from what is left for training:
 /// v = round(n_train x fraction) samples (at most n_train - 1, so a client keeps at least one
@@ -63,16 +68,19 @@ public enum LocalTestMode: String, Sendable, CaseIterable {
 /// clients.
 public enum ClientSplits {
     public static func make(dataset: DatasetSplits, partition: [[Int]], localTest: String, holdoutFraction: Double,
-                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int) throws -> [ClientData] {
+                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
+                            partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
         guard let mode = LocalTestMode(rawValue: localTest) else {
             throw PluginError("unknown local_test '\(localTest)'; valid: \(LocalTestMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return try make(dataset: dataset, partition: partition, mode: mode, holdoutFraction: holdoutFraction,
-                        matchedTestSize: matchedTestSize, validationFraction: validationFraction, seed: seed)
+                        matchedTestSize: matchedTestSize, validationFraction: validationFraction, seed: seed,
+                        partitionTests: partitionTests)
     }
 
     public static func make(dataset: DatasetSplits, partition: [[Int]], mode: LocalTestMode, holdoutFraction: Double,
-                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int) throws -> [ClientData] {
+                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
+                            partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
         let trainLabels = dataset.train.labelArray
         let testLabels = dataset.test.labelArray
         let classes = dataset.classes
@@ -93,6 +101,19 @@ public enum ClientSplits {
             throw PluginError("holdout_fraction must be in (0, 1), got \(holdoutFraction)")
         }
         if let m = matchedTestSize, m < 1 { throw PluginError("matched_test_size must be >= 1, got \(m)") }
+        if mode == .fromPartition {
+            guard let partitionTests, partitionTests.count == partition.count else {
+                throw PluginError("local_test: from-partition needs partition: from-file with a file that gives clients test indices")
+            }
+            for (client, tests) in partitionTests.enumerated() {
+                guard let tests, !tests.isEmpty else {
+                    throw PluginError("local_test: from-partition: client \(client) has no test indices in the partition file")
+                }
+                for i in tests where !(i >= 0 && i < n) {
+                    throw PluginError("partition: client \(client) has test index \(i), outside 0..<\(n)")
+                }
+            }
+        }
         guard validationFraction >= 0, validationFraction < 1 else {
             throw PluginError("validation_fraction must be in [0, 1), got \(validationFraction)")
         }
@@ -139,6 +160,9 @@ public enum ClientSplits {
                 if testIndices.isEmpty {
                     throw PluginError("client \(client): its users (\(userOrder.prefix(3).joined(separator: ", "))\(userOrder.count > 3 ? ", ..." : "")) have no test samples; use local_test: matched or holdout")
                 }
+            case .fromPartition:
+                testIndices = partitionTests![client]!
+                testFromTrain = true
             }
             guard !trainIndices.isEmpty else {
                 throw PluginError("client \(client) has no training samples left after the local test split")

@@ -50,14 +50,17 @@ public final class ExperimentRunner: @unchecked Sendable {
         var results: [RunResult] = []
         var failures: [RunFailure] = []
         for (index, seed) in spec.seeds.enumerated() {
-            let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry,
+            var federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry,
                                                     cacheDirectory: "\(spec.output)/.cache/partitions")
             // After the last partition, runs read only the clients' own copies: free the full training set.
             if index == spec.seeds.count - 1 { dataset = try dataset.withoutTrainingSamples() }
+            // A partition file whose pool includes the test set brings its own test set.
+            let runDataset = try federation.pooledDataset?.withoutTrainingSamples() ?? dataset
+            federation.pooledDataset = nil
             log("seed \(seed): \(federation.summaryLine)")
             for method in spec.methods {
                 do {
-                    results.append(try runOne(method, seed: seed, dataset: dataset, federation: federation))
+                    results.append(try runOne(method, seed: seed, dataset: runDataset, federation: federation))
                 } catch let failure as RunFailure {
                     log("run failed: \(failure)")
                     failures.append(failure)

@@ -21,8 +21,8 @@ public enum Sections {
     ]
 
     public static let evaluation: [ParameterSpec] = [
-        .string("local_test", default: "matched", choices: ["matched", "holdout", "natural"],
-                doc: "each client's test split: drawn from the test set with its training label distribution (matched), a held-out fraction of its own data (holdout), or its natural user's own test samples (natural; LEAF data)"),
+        .string("local_test", default: "matched", choices: ["matched", "holdout", "natural", "from-partition"],
+                doc: "each client's test split: drawn from the test set with its training label distribution (matched), a held-out fraction of its own data (holdout), its natural user's own test samples (natural; LEAF and PFLlib data), or its own test indices from a partition file (from-partition; partition: from-file)"),
         .double("holdout_fraction", default: 0.2, min: 0, max: 0.9, minExclusive: true,
                 doc: "fraction of each client's data held out for testing when local_test is holdout"),
         .int("matched_test_size", min: 1, optional: true,

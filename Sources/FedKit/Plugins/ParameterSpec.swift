@@ -11,6 +11,8 @@ public enum ParameterType: Sendable, Equatable {
     /// A filesystem path (relative paths resolve against the working directory).
     case path
     case intList(min: Int? = nil)
+    /// A list of finite numbers, each > `exclusiveMin` when given (e.g. per-channel std > 0).
+    case doubleList(exclusiveMin: Double? = nil)
 
     /// A short human description, e.g. "number > 0", "one of: all, body".
     public var summary: String {
@@ -21,6 +23,7 @@ public enum ParameterType: Sendable, Equatable {
         case .string(let choices): return choices.map { "one of: " + $0.joined(separator: ", ") } ?? "string"
         case .path: return "path"
         case .intList(let lo): return "list of integers" + (lo.map { " >= \($0)" } ?? "")
+        case .doubleList(let lo): return "list of numbers" + (lo.map { " > \(Self.short($0))" } ?? "")
         }
     }
 
@@ -125,6 +128,19 @@ public struct ParameterSpec: Sendable, Equatable {
                 throw ConfigError("\(path) must be a \(type.summary), got \(bad.0)", at: bad.1.location)
             }
             return .intList(values)
+        case .doubleList(let lo):
+            let items = node.items ?? [node]
+            var values: [Double] = []
+            for (k, item) in items.enumerated() {
+                let itemPath = node.items == nil ? path : "\(path)[\(k)]"
+                let v: Double
+                do { v = try item.double(path: itemPath) } catch {
+                    throw ConfigError("\(itemPath) must be a number (\(path) is a \(type.summary)), got \(item.describedNumber)", at: item.location)
+                }
+                if let lo, !(v > lo) { throw ConfigError("\(itemPath) must be > \(ParameterType.short(lo)), got \(ParameterType.short(v))", at: item.location) }
+                values.append(v)
+            }
+            return .doubleList(values)
         }
     }
 }

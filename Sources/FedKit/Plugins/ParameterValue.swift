@@ -7,6 +7,7 @@ public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
     case bool(Bool)
     case string(String)
     case intList([Int])
+    case doubleList([Double])
 
     public var description: String {
         switch self {
@@ -15,6 +16,7 @@ public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
         case .bool(let v): return v ? "true" : "false"
         case .string(let v): return v
         case .intList(let v): return "[" + v.map(String.init).joined(separator: ", ") + "]"
+        case .doubleList(let v): return "[" + v.map(ParameterValue.format).joined(separator: ", ") + "]"
         }
     }
 
@@ -29,6 +31,9 @@ public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .intList(let v):
             return YAMLNode(kind: .sequence(v.map { YAMLNode(kind: .scalar(String($0), quoted: false), location: location) }),
+                            location: location)
+        case .doubleList(let v):
+            return YAMLNode(kind: .sequence(v.map { YAMLNode(kind: .scalar(ParameterValue.format($0), quoted: false), location: location) }),
                             location: location)
         case .string(let s):
             return YAMLNode(kind: .scalar(s, quoted: true), location: location)

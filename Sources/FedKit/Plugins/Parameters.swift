@@ -37,6 +37,8 @@ public struct Parameters: Sendable, Equatable {
         guard case .intList(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared list") }
         return v
     }
+    /// A declared number list, nil when optional and unset.
+    public func optionalDoubleList(_ name: String) -> [Double]? { if case .doubleList(let v) = values[name] { return v } else { return nil } }
     public func optionalInt(_ name: String) -> Int? { if case .int(let v) = values[name] { return v } else { return nil } }
     public func optionalDouble(_ name: String) -> Double? {
         switch values[name] {

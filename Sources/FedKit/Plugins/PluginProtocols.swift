@@ -64,3 +64,12 @@ extension AggregatorPlugin {
     /// The default: the whole state (none when the global model never changes).
     public func communicated(_ state: StateDict) -> StateDict { updatesGlobalModel ? state : StateDict([]) }
 }
+
+/// A partitioner whose split is given as data (`from-file`): it declares the pool its indices
+/// refer to and may give each client its own test indices (docs/datasets.md, "Partition files").
+/// `FederatedData` builds the pool and the clients from `partitionFile(poolSizes:)` instead of
+/// calling `partition(_:random:)`.
+public protocol PartitionFileSource: PartitionerPlugin {
+    /// The checked file. `poolSizes` are the dataset's training and test set sizes.
+    func partitionFile(trainCount: Int, testCount: Int) throws -> PartitionFile
+}

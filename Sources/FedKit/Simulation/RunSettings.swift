@@ -12,7 +12,7 @@ public struct RunSettings: Sendable {
     /// Test every client's personal model on the whole test set after the last round.
     public var personalGlobalTest: Bool
     /// Whether each client's test split is made of rows of the dataset's test set (`local_test`
-    /// matched or natural; not holdout). Then every client tested with the global model (or its
+    /// matched or natural; not holdout or from-partition). Then every client tested with the global model (or its
     /// body) is served by one pass of the global model over the test set.
     public var clientTestsFromTestSet: Bool
     /// Bytes of client personal state kept in memory before the least recently used states spill
@@ -39,7 +39,8 @@ public struct RunSettings: Sendable {
         lastRounds = evaluation.int("last_rounds")
         finetuneEpochs = evaluation.int("finetune_epochs")
         personalGlobalTest = evaluation.bool("personal_global_test")
-        clientTestsFromTestSet = evaluation.optionalString("local_test") != LocalTestMode.holdout.rawValue
+        let localTest = evaluation.optionalString("local_test")
+        clientTestsFromTestSet = localTest != LocalTestMode.holdout.rawValue && localTest != LocalTestMode.fromPartition.rawValue
     }
 
     /// Whether round `r` (1-based) is evaluated.

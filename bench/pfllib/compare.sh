@@ -1,0 +1,79 @@
+#!/bin/bash
+# FedKit against PFLlib's own code on PFLlib's own split of Fashion-MNIST (docs/results.md, issue 14).
+#
+#   bench/pfllib/compare.sh setup           # PFLlib into /tmp/pfllib, its Fashion-MNIST split
+#   bench/pfllib/compare.sh pfllib SEED ALGO...   # PFLlib's main.py (FedAvg FedProx Local FedPer FedRep Ditto)
+#   bench/pfllib/compare.sh fedkit SEED [method,...]  # FedKit on the same folder
+#
+# Nothing is downloaded at run time. Prerequisites (once, by hand):
+#   apt-get install python3-torch python3-torchvision python3-numpy python3-sklearn python3-ujson \
+#                   python3-h5py python3-matplotlib
+#   /usr/bin/python3 -m venv --system-site-packages /tmp/pfllib-venv
+#   /tmp/pfllib-venv/bin/pip install calmsize 'cvxpy==1.3.*'   # imported by PFLlib's main.py; 1.3 keeps Debian's numpy 1.24
+#
+# setup: copies PFLlib (commit of the mirror /work/.mirror/TsingZ0+PFLlib/repo) into /tmp/pfllib.
+# `git archive HEAD` of the whole mirror fails (some blobs of bundled raw data are absent), so
+# only system/ and dataset/ files are written, blob by blob. PFLlib's generator
+# (dataset/generate_FashionMNIST.py, run unchanged: `noniid - dir`, i.e. Dirichlet(0.1) over
+# train+test pooled, 20 clients, 75 % train per client, numpy seed 1) gets its images from
+# torchvision, which downloads them unless the raw IDX files are already in
+# FashionMNIST/rawdata/FashionMNIST/raw/: setup puts Debian's Fashion-MNIST files there
+# (/usr/share/datasets/fashion-mnist, gunzipped), so torchvision finds them and fetches nothing.
+#
+# pfllib: PFLlib's main.py through bench/pfllib/run_pfllib.py (which swaps PFLlib's FedAvgCNN
+# for FedKit's cnn-fmnist and otherwise passes every argument through). Settings: batch 10,
+# lr 0.005, 20 clients all joining every round, 1 local epoch, plain SGD, CPU, 1 torch thread;
+# FedProx mu 0.01; Ditto mu (lambda) 1 and 1 personal epoch; FedRep 1 head epoch (PFLlib's
+# default plocal_epochs). -gr 10 -eg 10: PFLlib evaluates at the start of iterations 0 and 10,
+# so the second evaluation is of the models after 10 rounds of training and aggregation (main.py
+# then trains an 11th round it never evaluates; its time is not counted below). Logs go to
+# $RUNS/pfllib/<algo>/seed-<s>.log.
+#
+# fedkit: .build/release/exp on the same folder with bench/pfllib/fmnist-pfllib.yaml.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+MIRROR=${MIRROR:-/work/.mirror/TsingZ0+PFLlib/repo}
+PFL=${PFL:-/tmp/pfllib}
+PY=${PY:-/tmp/pfllib-venv/bin/python}
+RUNS=${RUNS:-$ROOT/experiments/results/runs/pfllib-fmnist}
+FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
+
+case "${1:-}" in
+setup)
+    rm -rf "$PFL"; mkdir -p "$PFL"
+    git -C "$MIRROR" ls-tree -r HEAD system dataset/utils dataset/generate_FashionMNIST.py |
+    while read -r _ type sha path; do
+        [ "$type" = blob ] || continue
+        mkdir -p "$PFL/$(dirname "$path")"
+        git -C "$MIRROR" cat-file blob "$sha" > "$PFL/$path" 2>/dev/null || rm -f "$PFL/$path"
+    done
+    git -C "$MIRROR" rev-parse HEAD > "$PFL/COMMIT"
+    raw="$PFL/dataset/FashionMNIST/rawdata/FashionMNIST/raw"; mkdir -p "$raw"
+    for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+        gunzip -c "$FMNIST/$f.gz" > "$raw/$f"
+    done
+    (cd "$PFL/dataset" && nice -n 10 "$PY" generate_FashionMNIST.py noniid - dir)
+    ;;
+pfllib)
+    seed=$2; shift 2
+    for algo in "$@"; do
+        extra=()
+        case $algo in
+            FedProx) extra=(-mu 0.01) ;;
+            Ditto)   extra=(-mu 1 -pls 1) ;;
+            FedRep)  extra=(-pls 1) ;;
+        esac
+        mkdir -p "$RUNS/pfllib/$algo"
+        (cd "$PFL/system" && OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 FEDKIT_SEED=$seed nice -n 10 "$PY" "$ROOT/bench/pfllib/run_pfllib.py" \
+            -data FashionMNIST -m CNN -algo "$algo" -gr 10 -eg 10 -lbs 10 -lr 0.005 -ls 1 -nc 20 -jr 1 \
+            -dev cpu -go "seed$seed" "${extra[@]}") > "$RUNS/pfllib/$algo/seed-$seed.log" 2>&1
+    done
+    ;;
+fedkit)
+    seed=$2; only=${3:-fedavg,fedprox,local,fedper,fedrep,ditto}
+    nice -n 10 "$ROOT/.build/release/exp" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$only" \
+        --set "dataset.path=$PFL/dataset/FashionMNIST" --out "$RUNS/fedkit"
+    ;;
+*)
+    sed -n 2,6p "$0"; exit 2 ;;
+esac

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""Runs PFLlib's own main.py with FedKit's cnn-fmnist as the model (docs/results.md, issue 14).
+
+    cd /tmp/pfllib/system && FEDKIT_SEED=1 python3 /path/to/run_pfllib.py -data FashionMNIST \
+        -m CNN -algo FedAvg -gr 10 -lbs 10 -lr 0.005 -nc 20 -jr 1 -dev cpu
+
+Every argument goes to PFLlib's main.py unchanged (run as __main__ with runpy). The only change
+is the model: before main.py runs, PFLlib's `FedAvgCNN` class (what `-m CNN` builds for every
+"MNIST" data set) is replaced by `FedKitCNN` below, a PyTorch copy of FedKit's `cnn-fmnist`
+(plugins/Models/FashionMNISTCNN.swift, default parameters):
+
+    conv 1->16 5x5 pad 2 - ReLU - max-pool 2 - conv 16->32 5x5 pad 2 - ReLU - max-pool 2 -
+    flatten (1568) - fc 1568->128 - ReLU | head: fc 128->10
+
+`fc` is the head, as PFLlib's FedPer/FedRep/FedAvg split it (`args.model.fc`), which is also
+FedKit's body/head split of cnn-fmnist. PyTorch default initialisation.
+
+Seeds: PFLlib's main.py calls torch.manual_seed(0) on import and every client's constructor calls
+torch.manual_seed(0) again, so its batch order does not depend on any seed. FEDKIT_SEED (default
+0) seeds torch just before the model's layers are built, so it chooses the initial weights.
+"""
+import os
+import runpy
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class FedKitCNN(nn.Module):
+    """FedKit's cnn-fmnist in PyTorch; `fc` is the head."""
+
+    def __init__(self, in_features=1, num_classes=10, dim=1024):
+        super().__init__()
+        torch.manual_seed(int(os.environ.get("FEDKIT_SEED", "0")))
+        self.conv1 = nn.Conv2d(in_features, 16, kernel_size=5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, kernel_size=5, padding=2)
+        self.fc1 = nn.Linear(32 * 7 * 7, 128)
+        self.fc = nn.Linear(128, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        return self.fc(x)
+
+
+def main():
+    system = os.getcwd()
+    if not os.path.exists(os.path.join(system, "main.py")):
+        sys.exit("run_pfllib.py: run it from PFLlib's system/ folder (main.py not found in %s)" % system)
+    sys.path.insert(0, system)
+    import flcore.trainmodel.models as models
+    models.FedAvgCNN = FedKitCNN          # `from flcore.trainmodel.models import *` in main.py picks this up
+    sys.argv = [os.path.join(system, "main.py")] + sys.argv[1:]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""The docs/results.md table "FedKit against PFLlib" from the logs and run folders of compare.sh.
+
+    python3 bench/pfllib/table.py experiments/results/runs/pfllib-fmnist
+
+PFLlib (RUNS/pfllib/<Algo>/seed-<s>.log): the "Averaged Test Accuracy" of the evaluation at the
+start of iteration 10 (after 10 rounds of training and aggregation) -- for Ditto the one after
+"Evaluate personalized models" (its personal models), with the global model's beside it; time
+per round: the mean "time cost" of iterations 1-9 (training and aggregation only: with -eg 10
+they evaluate nothing). FedKit (RUNS/fedkit/fmnist-pfllib/<method>/seed-<s>/): round 10's
+weighted personalised accuracy (PFLlib's metric) and global accuracy, and the mean of
+local_s + aggregate_s + server_s over rounds 1-9 (not evaluated, eval_every 10). Mean ± sample
+std over the seeds found, in %. Standard library only.
+"""
+import json
+import math
+import os
+import re
+import sys
+
+METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("FedPer", "fedper"),
+           ("FedRep", "fedrep"), ("Ditto", "ditto")]
+
+
+def pfllib_run(path):
+    text = open(path).read()
+    blocks = re.split(r"-+Round number: (\d+)-+", text)
+    final = None
+    for k in range(1, len(blocks), 2):
+        if int(blocks[k]) == 10:
+            final = blocks[k + 1]
+    costs = [float(x) for x in re.findall(r"-+ time cost -+ ([0-9.]+)", text)]
+    if final is None or len(costs) < 10:
+        return None
+    personal = re.search(r"Evaluate personalized models.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
+    glob = re.search(r"Evaluate global models?\n.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
+    acc = float((personal or glob).group(1))
+    return {"acc": acc, "global": float(glob.group(1)) if glob else None, "s": sum(costs[1:10]) / 9}
+
+
+def fedkit_run(run_dir):
+    rounds = [json.loads(line) for line in open(os.path.join(run_dir, "rounds.jsonl"))]
+    timings = [json.loads(line) for line in open(os.path.join(run_dir, "timings.jsonl"))]
+    last = [r for r in rounds if r["round"] == 10]
+    if not last:
+        return None
+    train = [t["local_s"] + t["aggregate_s"] + t["server_s"] for t in timings if 1 <= t["round"] <= 9]
+    return {"acc": last[0]["personalized"]["weightedMean"], "global": last[0].get("global_accuracy"),
+            "s": sum(train) / len(train)}
+
+
+def stats(values):
+    if not values:
+        return "–"
+    m = sum(values) / len(values)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return f"{100 * m:.1f} ± {100 * sd:.1f}"
+
+
+def mean(values, scale=1.0, digits=1):
+    return f"{scale * sum(values) / len(values):.{digits}f}" if values else "–"
+
+
+def main(root):
+    print("| method | PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
+          "difference (FedKit - PFLlib) | PFLlib s/round | FedKit s/round |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+    for algo, method in METHODS:
+        p, f, pseeds, fseeds = [], [], [], []
+        d = os.path.join(root, "pfllib", algo)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            m = re.fullmatch(r"seed-(\d+)\.log", name)
+            r = pfllib_run(os.path.join(d, name)) if m else None
+            if r:
+                p.append(r)
+                pseeds.append(m.group(1))
+        d = os.path.join(root, "fedkit", "fmnist-pfllib", method)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            m = re.fullmatch(r"seed-(\d+)", name)
+            r = fedkit_run(os.path.join(d, name)) if m else None
+            if r:
+                f.append(r)
+                fseeds.append(m.group(1))
+        diff = "–"
+        if p and f:
+            diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
+        glob = stats([r["global"] for r in f if r["global"] is not None]) if method not in ("local",) else "–"
+        print(f"| {method} | {','.join(pseeds) or '–'} | {stats([r['acc'] for r in p])} | {','.join(fseeds) or '–'} | "
+              f"{stats([r['acc'] for r in f])} | {glob} | {diff} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])

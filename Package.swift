@@ -11,7 +11,7 @@ let methodPresetFiles: [Resource] = {
 
 /// Plugin targets live under plugins/<Kind>/ and depend only on FedKit (and Torch).
 func pluginTarget(_ name: String, extra: [Target.Dependency] = []) -> Target {
-    .target(name: name, dependencies: ["FedKit", "Torch", "Config"] + extra, path: "plugins/\(name)")
+    .target(name: name, dependencies: ["FedKit", "FedKitBasics", "Torch", "Config"] + extra, path: "plugins/\(name)")
 }
 
 let package = Package(
@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "exp", targets: ["exp"]),
         .library(name: "FedKit", targets: ["FedKit"]),
         .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "FedKitTesting", targets: ["FedKitTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,12 +36,19 @@ let package = Package(
                 .linkedLibrary("stdc++"),
             ]
         ),
-        .target(name: "Torch", dependencies: ["CTorch"]),
+        // Text helpers every layer shares: one hex formatter, one string escaper, one shape formatter.
+        .target(name: "FedKitBasics"),
+        .target(name: "Torch", dependencies: ["CTorch", "FedKitBasics"]),
         .systemLibrary(name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
-        .target(name: "Config", dependencies: ["CYAML"]),
-        .target(name: "FedKit", dependencies: ["Torch", "Config"]),
-        pluginTarget("Datasets"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Config", dependencies: ["CYAML", "FedKitBasics"]),
+        // The commit the binary is built from (manifest.json), generated at every build.
+        .target(name: "BuildCommit", plugins: ["BuildCommitPlugin"]),
+        .plugin(name: "BuildCommitPlugin", capability: .buildTool()),
+        .target(name: "FedKit", dependencies: ["Torch", "Config", "FedKitBasics", "BuildCommit"]),
+        pluginTarget("Datasets", extra: ["CZlib"]),
         pluginTarget("Partitioners"),
         pluginTarget("Models"),
         pluginTarget("Trainers"),
@@ -62,6 +70,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers for plugin authors' tests: a toy problem, an aggregator harness, fixed teachers
+        // and a two-round engine run (docs/plugins.md).
+        .target(name: "FedKitTesting", dependencies: ["FedKit", "BuiltinPlugins", "Models", "Torch", "Config"]),
         .executableTarget(
             name: "fedkit-bench",
             dependencies: ["Torch", "FedKit", "BuiltinPlugins"],
@@ -69,7 +80,7 @@ let package = Package(
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], exclude: ["Corpus"]),
-        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "Torch", "Config"],
+        .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "FedKitTesting", "Torch", "Config"],
                     exclude: ["ConfigCorpus"]),
     ],
     cxxLanguageStandard: .cxx17

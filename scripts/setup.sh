@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs FedKit's system dependencies on Debian (idempotent: skips what is installed).
 set -euo pipefail
-packages=(libtorch-dev libyaml-dev libopenblas0-pthread dataset-fashion-mnist pkg-config)
+packages=(libtorch-dev libyaml-dev zlib1g-dev libopenblas0-pthread dataset-fashion-mnist pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

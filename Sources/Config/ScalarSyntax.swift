@@ -1,3 +1,4 @@
+import FedKitBasics
 /// Recognisers for the plain-scalar forms the typed accessors accept (a strict subset of the
 /// YAML 1.1 core schema, chosen so that config values mean one obvious thing).
 enum ScalarSyntax {
@@ -63,29 +64,6 @@ enum ScalarSyntax {
         }
     }
 
-    /// `text` in double quotes with `"`, `\` and control characters escaped, for messages.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + hex(scalar.value, width: 2)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    static func hex(_ value: UInt32, width: Int) -> String {
-        let digits = String(value, radix: 16, uppercase: true)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
-    }
+    /// `text` in double quotes, escaped as in a YAML double-quoted scalar, for messages.
+    static func quote(_ text: String) -> String { Quoting.quoted(text, .yaml) }
 }

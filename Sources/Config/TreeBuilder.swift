@@ -1,4 +1,5 @@
 import CYAML
+import FedKitBasics
 
 /// Drives libyaml's event parser over a byte buffer and assembles the `YAMLNode` tree, enforcing
 /// the rules documented on `YAMLParser` (one document, scalar unique keys, alias and depth limits).
@@ -287,11 +288,11 @@ struct TreeBuilder {
             let (line, column) = source.position(ofByte: offset)
             var message: String
             if problem.contains("control characters") {
-                message = "control character U+\(ScalarSyntax.hex(UInt32(truncatingIfNeeded: p.problem_value), width: 4)) is not allowed"
+                message = "control character U+\(Hex.digits(UInt32(truncatingIfNeeded: p.problem_value), count: 4, uppercase: true)) is not allowed"
                     + " (at byte offset \(offset + byteOffsetBase)); is this a binary file?"
             } else {
                 message = "invalid UTF-8: \(problem)"
-                if p.problem_value >= 0 { message += " 0x\(ScalarSyntax.hex(UInt32(p.problem_value), width: 2))" }
+                if p.problem_value >= 0 { message += " 0x\(Hex.digits(UInt32(p.problem_value), count: 2, uppercase: true))" }
                 message += " at byte offset \(offset + byteOffsetBase); the file must be UTF-8 text"
             }
             return error(message, at: SourceLocation(file: fileName, line: line, column: column))

@@ -1,3 +1,4 @@
+import FedKitBasics
 /// Writes a `YAMLNode` tree as block-style YAML (2-space indentation) that parses back to the
 /// same tree (`hasSameContent(as:)`), which is what `exp show` and the saved `config.yaml` rely on.
 ///
@@ -146,7 +147,7 @@ public enum YAMLEmitter {
         }
         if text.hasPrefix("---") || text.hasPrefix("...") { return false }
         for (i, c) in scalars.enumerated() {
-            if !isPrintable(c) || c == "\t" || c == "\u{FEFF}" { return false }
+            if !Quoting.isYAMLPrintable(c) || c == "\t" || c == "\u{FEFF}" { return false }
             switch c {
             case ":":
                 if flow || i + 1 == scalars.count || scalars[i + 1] == " " { return false }
@@ -161,46 +162,6 @@ public enum YAMLEmitter {
         return true
     }
 
-    /// Characters YAML allows unescaped (line breaks excluded).
-    private static func isPrintable(_ c: Unicode.Scalar) -> Bool {
-        switch c.value {
-        case 0x20...0x7E, 0xA0...0x2027, 0x202A...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: return true
-        default: return false
-        }
-    }
-
     /// `"text"` with YAML double-quote escapes; always a single line.
-    static func doubleQuoted(_ text: String) -> String {
-        var out = "\""
-        for c in text.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\0": out += "\\0"
-            case "\u{07}": out += "\\a"
-            case "\u{08}": out += "\\b"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            case "\u{0B}": out += "\\v"
-            case "\u{0C}": out += "\\f"
-            case "\r": out += "\\r"
-            case "\u{1B}": out += "\\e"
-            case "\u{85}": out += "\\N"
-            case "\u{2028}": out += "\\L"
-            case "\u{2029}": out += "\\P"
-            case "\u{FEFF}": out += "\\uFEFF"
-            default:
-                if isPrintable(c) {
-                    out.unicodeScalars.append(c)
-                } else if c.value <= 0xFF {
-                    out += "\\x" + ScalarSyntax.hex(c.value, width: 2)
-                } else if c.value <= 0xFFFF {
-                    out += "\\u" + ScalarSyntax.hex(c.value, width: 4)
-                } else {
-                    out += "\\U" + ScalarSyntax.hex(c.value, width: 8)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func doubleQuoted(_ text: String) -> String { Quoting.quoted(text, .yaml) }
 }

@@ -1,3 +1,4 @@
+import FedKitBasics
 import Foundation
 
 /// Reads and writes the safetensors format (https://huggingface.co/docs/safetensors):
@@ -135,21 +136,7 @@ public enum SafeTensors {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { Quoting.quoted(s, .json) }
 }
 
 extension StateDict {

@@ -45,6 +45,15 @@ public struct StateDict: @unchecked Sendable {
         }
     }
 
+    /// Copies every entry of `source` into the entry of the same name (a partial update: entries
+    /// `source` lacks keep their values). A name this state lacks, or another shape, is an error.
+    public func update(from source: StateDict) throws {
+        let mine = Set(names)
+        let unexpected = source.names.filter { !mine.contains($0) }
+        guard unexpected.isEmpty else { throw TorchError("update_state", "unexpected keys \(unexpected)") }
+        try copyValues(from: source, strict: false)
+    }
+
     /// Copies the values of matching entries of `source` into these tensors.
     /// With `strict`, missing or unexpected names and any shape mismatch are errors.
     public func copyValues(from source: StateDict, strict: Bool) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import CTorch
+import FedKitBasics
 
 /// Owns one handle of the C shim and frees it when the last `Tensor` value referring to it goes.
 final class TensorHandle: @unchecked Sendable {
@@ -190,7 +191,7 @@ public struct Tensor: @unchecked Sendable {
     func alias() throws -> Tensor { try Tensor.make("alias", [self]) { withHandle { ft_alias($0) } } }
 
     /// "[10, 784]".
-    static func describe(shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+    static func describe(shape: [Int]) -> String { ShapeText.describe(shape) }
 }
 
 extension Tensor: CustomStringConvertible {

@@ -16,7 +16,12 @@ final class AggregatorTests: XCTestCase {
     }
 
     func aggregator(_ parameters: [String: ParameterValue] = [:]) throws -> WeightedAverage {
-        try WeightedAverage(parameters: Parameters(parameters))
+        try WeightedAverage.make(Parameters(parameters))
+    }
+
+    /// Aggregates and writes the result into `global`, as the engine does.
+    func apply(_ aggregator: some AggregatorPlugin, to global: StateDict, _ updates: [ClientUpdate]) throws {
+        try global.update(from: aggregator.aggregate(updates, global: global).state)
     }
 
     func updates(_ values: [Float], samples: [Int]) throws -> [ClientUpdate] {
@@ -33,30 +38,31 @@ final class AggregatorTests: XCTestCase {
         let global = try state(0)
         let aggregate = try aggregator()
         XCTAssertTrue(aggregate.updatesGlobalModel)
-        try aggregate.aggregate(into: global, updates: updates([1, 2, 4], samples: [1, 2, 5]))
+        try apply(aggregate, to: global, updates([1, 2, 4], samples: [1, 2, 5]))
         let mean: Float = (1 * 1 + 2 * 2 + 4 * 5) / 8  // 3.125
         try assertValues(global["body.0.weight"], [mean, mean + 1, mean + 2, mean + 3])
         try assertValues(global["body.1.running_mean"], [mean * 10, mean * 20])
         try assertValues(global["head.0.weight"], [mean, -mean])
     }
 
-    func testAggregationWritesIntoTheLiveTensors() throws {
-        let live = try state(0)
-        let weight = try XCTUnwrap(live["body.0.weight"])
-        try aggregator().aggregate(into: live, updates: updates([2], samples: [3]))
-        try assertValues(weight, [2, 3, 4, 5])
+    func testAggregationReturnsNewValuesAndLeavesTheGlobalStateAlone() throws {
+        let global = try state(0)
+        let result = try aggregator().aggregate(try updates([2], samples: [3]), global: global)
+        try assertValues(result.state["body.0.weight"], [2, 3, 4, 5])
+        try assertValues(global["body.0.weight"], [0, 1, 2, 3])
+        XCTAssertTrue(result.metrics.isEmpty)
     }
 
     func testUniformWeighting() throws {
         let global = try state(0)
-        try aggregator(["weighting": .string("uniform")]).aggregate(into: global, updates: updates([1, 2, 6], samples: [1, 2, 500]))
+        try apply(aggregator(["weighting": .string("uniform")]), to: global, updates([1, 2, 6], samples: [1, 2, 500]))
         try assertValues(global["head.0.weight"], [3, -3])
     }
 
     func testBodyScopeLeavesTheHeadUntouched() throws {
         let global = try state(100)
         let aggregate = try aggregator(["scope": .string("body")])
-        try aggregate.aggregate(into: global, updates: updates([1, 3], samples: [1, 1]))
+        try apply(aggregate, to: global, updates([1, 3], samples: [1, 1]))
         try assertValues(global["body.0.weight"], [2, 3, 4, 5])
         try assertValues(global["body.1.running_mean"], [20, 40])
         try assertValues(global["head.0.weight"], [100, -100])
@@ -67,23 +73,23 @@ final class AggregatorTests: XCTestCase {
     func testMismatchedUpdatesAreRejected() throws {
         let global = try state(0)
         let odd = ClientUpdate(client: 7, state: StateDict([("body.0.weight", try Tensor([1, 2, 3, 4], shape: [2, 2]))]), samples: 1)
-        XCTAssertThrowsError(try aggregator().aggregate(into: global, updates: [odd])) { error in
+        XCTAssertThrowsError(try apply(aggregator(), to: global, [odd])) { error in
             XCTAssertTrue("\(error)".contains("client 7"), "\(error)")
         }
-        XCTAssertThrowsError(try aggregator().aggregate(into: global, updates: updates([1], samples: [0])))
+        XCTAssertThrowsError(try apply(aggregator(), to: global, updates([1], samples: [0])))
     }
 
     func testNoUpdatesLeaveTheGlobalModelUnchanged() throws {
         let global = try state(5)
-        try aggregator().aggregate(into: global, updates: [])
+        try apply(aggregator(), to: global, [])
         try assertValues(global["head.0.weight"], [5, -5])
     }
 
     func testNoneNeverChangesTheGlobalModel() throws {
-        let none = try NoAggregation(parameters: Parameters())
+        let none = try NoAggregation.make()
         XCTAssertFalse(none.updatesGlobalModel)
         let global = try state(5)
-        try none.aggregate(into: global, updates: updates([1, 2], samples: [1, 1]))
+        try apply(none, to: global, updates([1, 2], samples: [1, 1]))
         XCTAssertEqual(try global.flattened().floats(), try state(5).flattened().floats())
         XCTAssertTrue(none.communicated(global).isEmpty)
     }

@@ -9,30 +9,34 @@ import XCTest
 /// (v = beta v + (mean - global); global += v). Its results depend on v, so a resume that did not
 /// restore v would differ. `FailAtCall.call` makes the n-th aggregation fail (an interruption).
 final class ServerMomentumAggregator: AggregatorPlugin, RoundCarriedState, @unchecked Sendable {
+    static let beta = ParameterKey.double("beta", default: 0.5, min: 0, max: 1, doc: "momentum")
     static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "test-server-momentum", summary: "test only: FedAvg with server momentum (carried state)",
-        parameters: [.double("beta", default: 0.5, min: 0, max: 1, doc: "momentum")])
+        keys: [beta])
     let beta: Double
     let average: any AggregatorPlugin
     var velocity: Tensor?
     var calls = 0
 
     init(parameters: Parameters) throws {
-        beta = Self.withDefaults(parameters).double("beta")
+        beta = parameters[Self.beta]
         average = try BuiltinPlugins.registry().make(PluginChoice(kind: .aggregator, name: "weighted-average"), as: (any AggregatorPlugin).self)
     }
 
     var updatesGlobalModel: Bool { true }
 
-    func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
+    func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
         calls += 1
         if FailAtCall.value == calls { throw PluginError("test interruption at aggregation \(calls)") }
         let before = try global.flattened()
-        try average.aggregate(into: global, updates: updates)
-        let delta = try global.flattened() - before
+        let mean = try global.copy()
+        try mean.update(from: average.aggregate(updates, global: global).state)
+        let delta = try mean.flattened() - before
         let v = try velocity.map { try $0 * beta + delta } ?? delta
         velocity = v
-        try global.load(flat: before + v)
+        let result = try global.copy()
+        try result.load(flat: before + v)
+        return AggregationResult(state: result)
     }
 
     func saveCarriedState() throws -> StateDict {
@@ -56,7 +60,7 @@ enum FailAtCall {
 final class CheckpointResumeTests: XCTestCase {
     static let registry: PluginRegistry = {
         var registry = try! BuiltinPlugins.registry()
-        registry.register(ServerMomentumAggregator.self)
+        try! registry.register(ServerMomentumAggregator.self)
         return registry
     }()
 

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import Datasets
 
@@ -61,6 +62,56 @@ final class DataInflateTests: XCTestCase {
         }
         XCTAssertThrowsError(try Inflate.gunzip([0x1f, 0x8b, 7, 0, 0, 0, 0, 0, 0, 3, 0])) { error in
             XCTAssertTrue("\(error)".contains("compression method"), "\(error)")
+        }
+    }
+}
+
+/// The zlib entry points beside gzip, and real gzip files written by gzip(1)/zlib.
+final class DataInflateEntryPointTests: XCTestCase {
+    /// "hello hello hello hello" as a zlib stream (Python's `zlib.compress`); without its 2-byte
+    /// header and 4-byte Adler-32 it is the raw DEFLATE stream.
+    static let zlibHello: [UInt8] = [
+        0x78, 0x9c, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x57, 0xc8, 0x40, 0x27, 0x01, 0x68, 0x03, 0x08, 0xb1,
+    ]
+
+    func testZlibAndRawDeflate() throws {
+        let text = Array("hello hello hello hello".utf8)
+        XCTAssertEqual(try Inflate.zlib(Self.zlibHello), text)
+        let raw = Array(Self.zlibHello[2..<(Self.zlibHello.count - 4)])
+        XCTAssertEqual(try Inflate.inflate(raw), text)
+        XCTAssertEqual(try Inflate.inflate(raw, expectedSize: text.count), text)
+        // A wrong Adler-32 is caught; a cut stream is truncated at the end of the input.
+        var bad = Self.zlibHello
+        bad[bad.count - 1] ^= 1
+        XCTAssertThrowsError(try Inflate.zlib(bad)) { error in
+            XCTAssertTrue("\(error)".contains("corrupt zlib data"), "\(error)")
+        }
+        XCTAssertThrowsError(try Inflate.inflate(Array(raw.prefix(4)))) { error in
+            guard let failure = error as? Inflate.Failure else { return XCTFail("\(error)") }
+            XCTAssertTrue(failure.message.contains("truncated"), failure.message)
+            XCTAssertEqual(failure.offset, 4)
+        }
+        XCTAssertThrowsError(try Inflate.inflate(raw + [1, 2])) { error in
+            XCTAssertTrue("\(error)".contains("2 bytes after the end of the deflate stream"), "\(error)")
+        }
+    }
+
+    /// Debian's Fashion-MNIST files (gzip -9 output) decode to IDX files of the documented sizes.
+    func testRealGzipFiles() throws {
+        let root = "/usr/share/datasets/fashion-mnist"
+        let path = root + "/t10k-labels-idx1-ubyte.gz"
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("\(path) is absent (apt-get install dataset-fashion-mnist)")
+        }
+        let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        let labels = try Inflate.gunzip(bytes)
+        XCTAssertEqual(labels.count, 8 + 10_000)
+        XCTAssertEqual(Array(labels.prefix(4)), [0, 0, 8, 1], "IDX magic of unsigned-byte vectors")
+        XCTAssertTrue(labels.dropFirst(8).allSatisfy { $0 < 10 })
+        var cut = bytes
+        cut.removeLast(5)
+        XCTAssertThrowsError(try Inflate.gunzip(cut)) { error in
+            XCTAssertTrue("\(error)".contains("byte offset"), "\(error)")
         }
     }
 }

@@ -198,11 +198,9 @@ final class DatasetErrorTests: XCTestCase {
     }
 
     func testSyntheticRejectsBadSizes() throws {
-        var parameters = Parameters()
-        for spec in SyntheticDataset.descriptor.parameters { if let v = spec.defaultValue { parameters.set(spec.name, v) } }
-        parameters.set("size_min", .int(100))
-        parameters.set("size_max", .int(50))
-        XCTAssertThrowsError(try SyntheticDataset(parameters: parameters)) { error in
+        let parameters = Parameters().setting(SyntheticDataset.sizeMin, 100).setting(SyntheticDataset.sizeMax, 50)
+        // The registry (and `make`) run the plugin's `validate()` after `init`.
+        XCTAssertThrowsError(try SyntheticDataset.make(parameters)) { error in
             XCTAssertTrue("\(error)".contains("size_max"), "\(error)")
         }
     }

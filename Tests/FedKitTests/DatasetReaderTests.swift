@@ -135,7 +135,7 @@ final class DatasetReaderTests: XCTestCase {
         let c = try Sent140Dataset(root: root, testFraction: 0.25, splitSeed: 8).load()
         XCTAssertNotEqual(a.testUsers, c.testUsers)
         XCTAssertNotEqual(a.contentHash, c.contentHash)
-        XCTAssertThrowsError(try Sent140Dataset(root: root, split: "folders").load()) { error in
+        XCTAssertThrowsError(try Sent140Dataset(root: root, split: .folders).load()) { error in
             XCTAssertTrue("\(error)".contains("\(root)/train"), "\(error)")
         }
     }

@@ -242,7 +242,7 @@ final class DistillerTests: XCTestCase {
     /// The noise ablation on token data: noise is drawn in the embedding space.
     func testNoiseSourceOnTokenModels() throws {
         let input = ModelInput(inputShape: [6], classes: 2, inputKind: .tokens(vocabulary: 20))
-        let lstm = try Sent140LSTM(parameters: Parameters(["embedding_dim": .int(8), "hidden": .int(8)]))
+        let lstm = try Sent140LSTM.make(Parameters(["embedding_dim": .int(8), "hidden": .int(8)]))
         let build = { (seed: UInt64) in try lstm.build(input, generator: RandomGenerator(seed: seed)) }
         let teachers = try (0..<2).map { Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, 5]) }
         let context = ServerRoundContext(round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,

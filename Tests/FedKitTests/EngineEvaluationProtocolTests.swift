@@ -58,7 +58,7 @@ struct RecordingTrainer: TrainerPlugin {
     }
 }
 
-/// The evaluation protocol (DESIGN §7) and the validation split.
+/// The evaluation protocol (docs/design.md §7) and the validation split.
 final class EngineEvaluationProtocolTests: XCTestCase {
     /// `evaluate_with: round-output` tests this round's clients with the model the server steps
     /// left for them, every other trained client with its personal state (global body + own

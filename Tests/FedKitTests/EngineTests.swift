@@ -44,9 +44,9 @@ enum EngineFixture {
 
     static let registry: PluginRegistry = {
         var registry = try! BuiltinPlugins.registry()
-        registry.register(PoisonTrainer.self)
-        registry.register(MarkingDistiller.self)
-        registry.register(RecordingTrainer.self)
+        try! registry.register(PoisonTrainer.self)
+        try! registry.register(MarkingDistiller.self)
+        try! registry.register(RecordingTrainer.self)
         return registry
     }()
 
@@ -269,7 +269,7 @@ final class EngineTests: XCTestCase {
         }
     }
 
-    // MARK: - Evaluation protocol (DESIGN §7)
+    // MARK: - Evaluation protocol (docs/design.md §7)
 
     /// A client that has never trained is never scored: personal methods report the personalised
     /// figures over the clients trained so far (and their count); only `evaluate_with: global`

@@ -45,7 +45,7 @@ struct FedBKDToy {
 
     /// A 4 -> 16 | 16 -> 3 MLP.
     static func network(seed: UInt64) throws -> Network {
-        try MLP(parameters: Parameters(["hidden": .intList([16])]))
+        try MLP.make(Parameters(["hidden": .intList([16])]))
             .build(ModelInput(inputShape: [4], classes: classes), generator: RandomGenerator(seed: seed))
     }
 
@@ -213,7 +213,7 @@ final class GeneratorTests: XCTestCase {
     /// Token data: samples are sequences of embedding vectors fed through `forward(embedded:)`.
     func testTokenModelsGetEmbeddedSamples() throws {
         let input = ModelInput(inputShape: [6], classes: 2, inputKind: .tokens(vocabulary: 20))
-        let lstm = try Sent140LSTM(parameters: Parameters(["embedding_dim": .int(8), "hidden": .int(8), "dropout": .double(0)]))
+        let lstm = try Sent140LSTM.make(Parameters(["embedding_dim": .int(8), "hidden": .int(8), "dropout": .double(0)]))
         let build = { (seed: UInt64) in try lstm.build(input, generator: RandomGenerator(seed: seed)) }
         let teachers = try (0..<2).map { Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, $0 * 5]) }
         let context = ServerRoundContext(round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,

@@ -8,7 +8,7 @@ import XCTest
 final class ModelTests: XCTestCase {
     func build<P: ModelPlugin>(_ type: P.Type, _ shape: [Int], classes: Int, kind: InputKind = .continuous,
                                _ parameters: [String: ParameterValue] = [:]) throws -> Network {
-        try P(parameters: Parameters(parameters))
+        try P.make(Parameters(parameters))
             .build(ModelInput(inputShape: shape, classes: classes, inputKind: kind), generator: RandomGenerator(seed: 7))
     }
 
@@ -117,7 +117,7 @@ final class ModelTests: XCTestCase {
         let flat = try build(FashionMNISTCNN.self, [28, 28], classes: 10)
         XCTAssertEqual(try flat.forward(Tensor.randn([2, 28, 28], generator: RandomGenerator(seed: 1))).shape, [2, 10])
         XCTAssertThrowsError(try build(FashionMNISTCNN.self, [784], classes: 10))
-        XCTAssertThrowsError(try FashionMNISTCNN(parameters: Parameters(["channels": .intList([8, 8, 8, 8])])))
+        XCTAssertThrowsError(try FashionMNISTCNN.make(Parameters(["channels": .intList([8, 8, 8, 8])])))
     }
 
     func testMLP() throws {

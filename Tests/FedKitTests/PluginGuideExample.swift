@@ -6,34 +6,29 @@ import Torch
 /// sorts the K client values, drops the floor(trim * K) smallest and the floor(trim * K) largest,
 /// and averages the rest, unweighted. `trim: 0` is the plain mean of the client models.
 public struct TrimmedMean: AggregatorPlugin {
-    /// The one declaration that drives YAML validation, defaults, `exp list` and the reference.
+    /// The parameter, declared once: name, type, default, range and doc.
+    public static let trim = ParameterKey.double(
+        "trim", default: 0.1, min: 0, max: 0.45,
+        doc: "fraction of the clients dropped at each end, per coordinate (0: plain mean)")
+
+    /// Drives YAML validation, defaults, `exp list` and docs/yaml-reference.md.
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "trimmed-mean",
         summary: "coordinate-wise trimmed mean of the client models (robust to outlying clients)",
-        parameters: [
-            .double("trim", default: 0.1, min: 0, max: 0.45,
-                    doc: "fraction of the clients dropped at each end, per coordinate (0: plain mean)"),
-        ])
+        keys: [trim])
 
     public let trim: Double
 
-    /// Called by the registry with validated parameters, every default filled in.
+    /// Called with validated parameters (range checked, default filled in).
     public init(parameters: Parameters) throws {
-        try self.init(trim: parameters.double("trim"))
-    }
-
-    public init(trim: Double) throws {
-        // The registry has checked the declared range already; code that builds the plugin
-        // directly has not.
-        guard trim >= 0, trim <= 0.45 else { throw PluginError("trimmed-mean: trim must be in [0, 0.45], got \(trim)") }
-        self.trim = trim
+        trim = parameters[Self.trim]
     }
 
     /// The server's model changes every round (`none`, local training, returns false).
     public var updatesGlobalModel: Bool { true }
 
-    public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
-        guard !updates.isEmpty else { return }
+    public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
+        guard !updates.isEmpty else { return .unchanged }
         let k = updates.count
         let cut = Int((trim * Double(k)).rounded(.down))
         // One row per client: its whole model as one vector, entries in the global model's order.
@@ -43,16 +38,18 @@ public struct TrimmedMean: AggregatorPlugin {
             }
             return try update.state.flattened().floats()
         }
-        var result = [Float](repeating: 0, count: rows[0].count)
+        var mean = [Float](repeating: 0, count: rows[0].count)
         var column = [Float](repeating: 0, count: k)
-        for j in result.indices {
+        for j in mean.indices {
             for i in 0..<k { column[i] = rows[i][j] }
             column.sort()
             var sum = 0.0
             for value in column[cut..<(k - cut)] { sum += Double(value) }
-            result[j] = Float(sum / Double(k - 2 * cut))
+            mean[j] = Float(sum / Double(k - 2 * cut))
         }
-        // Writes into the live global tensors, in place.
-        try global.load(flat: Tensor(result))
+        // New values for every entry; the engine writes them into the global model.
+        let result = try global.copy()
+        try result.load(flat: Tensor(mean))
+        return AggregationResult(state: result, metrics: ["trimmed_mean.dropped_per_side": Double(cut)])
     }
 }

@@ -3,6 +3,7 @@ import Config
 import FedKit
 import Foundation
 import Torch
+import FedKitTesting
 import XCTest
 
 /// docs/plugins.md's worked example (`TrimmedMean`, in PluginGuideExample.swift) compiles, is
@@ -38,22 +39,57 @@ final class PluginGuideTests: XCTestCase {
         return block
     }
 
-    func testGuideShowsTheCompiledExampleVerbatim() throws {
-        let example = try String(contentsOfFile: Self.examplePath, encoding: .utf8)
+    static let trainerExamplePath = here.appendingPathComponent("PluginGuideTrainerExample.swift").path
+
+    func testGuideShowsTheCompiledExamplesVerbatim() throws {
+        let examples = try [Self.examplePath, Self.trainerExamplePath].map { try String(contentsOfFile: $0, encoding: .utf8) }
         let swift = try Self.blocks("swift")
-        XCTAssertEqual(swift.count, 1, "docs/plugins.md should have exactly one ```swift block: the compiled example")
-        XCTAssertEqual(swift.first, example, """
-            the ```swift block of docs/plugins.md differs from Tests/FedKitTests/PluginGuideExample.swift; \
-            the two must hold the same text (edit one, copy it to the other)
-            """)
+        XCTAssertEqual(swift.count, 2, "docs/plugins.md should have exactly two ```swift blocks: the compiled examples")
+        for (block, (example, file)) in zip(swift, zip(examples, ["PluginGuideExample.swift", "PluginGuideTrainerExample.swift"])) {
+            XCTAssertEqual(block, example, """
+                a ```swift block of docs/plugins.md differs from Tests/FedKitTests/\(file); \
+                the two must hold the same text (edit one, copy it to the other)
+                """)
+        }
+    }
+
+    /// The trainer example on the toy problem: the head keeps its weights, the body learns.
+    func testTrainerExampleTrainsOnlyTheBody() throws {
+        let toy = try ToyProblem()
+        let context = try toy.context(epochs: 5)
+        let head = try context.model.head.stateDict().copy()
+        let body = try context.model.body.stateDict().copy()
+        let before = try toy.loss(context.model)
+        let report = try BodyOnlyTrainer.make().train(context)
+        XCTAssertEqual(report.steps, 5 * 5)  // 5 epochs of 40 samples in batches of 8
+        XCTAssertNil(report.personal)
+        XCTAssertEqual(try context.model.head.stateDict().flattened().floats(), try head.flattened().floats())
+        XCTAssertGreaterThan(try distance(context.model.body.stateDict(), body), 0)
+        XCTAssertLessThan(try toy.loss(context.model), before)
+        XCTAssertTrue(context.model.head.parameters.allSatisfy(\.requiresGrad), "the head is unfrozen afterwards")
+        let three = try BodyOnlyTrainer.make(Parameters().setting(BodyOnlyTrainer.epochs, 3)).train(try toy.context())
+        XCTAssertEqual(three.steps, 3 * 5)
+    }
+
+    /// Both examples registered beside the built-ins and run by the engine for two rounds.
+    func testBothExamplesRunTwoRoundsInTheEngine() throws {
+        var registry = try registry()
+        try registry.register(BodyOnlyTrainer.self)
+        let trimmed = try TwoRoundRun.records(registry: registry, method: "fedavg-trimmed")
+        XCTAssertEqual(trimmed.map(\.round), [1, 2])
+        // 3 clients per round, trim 0.2: floor(0.6) = 0 dropped per side.
+        XCTAssertEqual(trimmed.map { $0.server["trimmed_mean.dropped_per_side"] }, [0, 0])
+        let babu = try TwoRoundRun.records(registry: registry, method: "{ name: fedavg, label: fedbabu, trainer: { name: body-only } }")
+        XCTAssertEqual(babu.count, 2)
+        XCTAssertTrue(babu.allSatisfy { ($0.globalAccuracy ?? -1) >= 0 && $0.trainLoss.isFinite })
     }
 
     func presetText() throws -> String { try Self.block("yaml", startingWith: "# FedAvg with a coordinate-wise trimmed mean") }
 
     func registry() throws -> PluginRegistry {
         var registry = try BuiltinPlugins.registry()
-        registry.register(TrimmedMean.self)
-        registry.register(method: try MethodPreset(yaml: presetText(), file: "fedavg-trimmed.yaml"))
+        try registry.register(TrimmedMean.self)
+        try registry.register(method: MethodPreset(yaml: presetText(), file: "fedavg-trimmed.yaml"))
         return registry
     }
 
@@ -102,12 +138,15 @@ final class PluginGuideTests: XCTestCase {
                 XCTAssertEqual(first, path + expected)
             }
         }
-        XCTAssertThrowsError(try TrimmedMean(trim: 0.5))
+        XCTAssertThrowsError(try TrimmedMean.make(Parameters().setting(TrimmedMean.trim, 0.5))) { error in
+            XCTAssertTrue("\(error)".contains("trim must be a number in [0, 0.45], got 0.5"), "\(error)")
+        }
     }
 
-    func state(_ weight: [Float], _ bias: [Float]) throws -> StateDict {
-        StateDict([("body.0.weight", try Tensor(weight)), ("head.0.bias", try Tensor(bias))])
-    }
+    func state(_ weight: [Float], _ bias: [Float]) throws -> StateDict { try AggregatorHarness.state(weight, bias) }
+
+    /// The plugin built as the registry builds it.
+    func trimmed(_ trim: Double) throws -> TrimmedMean { try TrimmedMean.make(Parameters().setting(TrimmedMean.trim, trim)) }
 
     /// The table of docs/plugins.md, by hand.
     func testAggregatesTheGuidesExampleByHand() throws {
@@ -118,37 +157,37 @@ final class PluginGuideTests: XCTestCase {
         }
         let global = try state([0, 0], [0])
         let weight = try XCTUnwrap(global["body.0.weight"])
-        try TrimmedMean(trim: 0.2).aggregate(into: global, updates: updates)
+        try AggregatorHarness.apply(trimmed(0.2), to: global, updates)
         XCTAssertEqual(try weight.floats(), [3, 20], "written into the live global tensors")
         XCTAssertEqual(try global["head.0.bias"]?.floats(), [0])
 
         // trim 0: the plain mean. trim 0.1 of 5 clients drops floor(0.5) = 0 per side: also the plain mean.
         for trim in [0, 0.1] {
             let plain = try state([0, 0], [0])
-            try TrimmedMean(trim: trim).aggregate(into: plain, updates: updates)
+            try AggregatorHarness.apply(trimmed(trim), to: plain, updates)
             XCTAssertEqual(try plain["body.0.weight"]?.floats(), [22, -180], "trim \(trim)")
             XCTAssertEqual(try plain["head.0.bias"]?.floats(), [10], "trim \(trim)")
         }
         // 10 clients, trim 0.45: 4 dropped per side, the middle two averaged (the median).
         let ten = try (0..<10).map { ClientUpdate(client: $0, state: try state([Float($0 * $0), -Float($0)], [7]), samples: 1) }
         let median = try state([0, 0], [0])
-        try TrimmedMean(trim: 0.45).aggregate(into: median, updates: ten)
+        try AggregatorHarness.apply(trimmed(0.45), to: median, ten)
         XCTAssertEqual(try median["body.0.weight"]?.floats(), [(16 + 25) / 2, -4.5])
         XCTAssertEqual(try median["head.0.bias"]?.floats(), [7])
     }
 
     func testEdgeCases() throws {
         let global = try state([5, 6], [7])
-        try TrimmedMean(trim: 0.2).aggregate(into: global, updates: [])
+        try AggregatorHarness.apply(trimmed(0.2), to: global, [])
         XCTAssertEqual(try global.flattened().floats(), [5, 6, 7], "no updates: unchanged")
-        try TrimmedMean(trim: 0.45).aggregate(into: global, updates: [ClientUpdate(client: 3, state: try state([1, 2], [3]), samples: 1)])
+        try AggregatorHarness.apply(trimmed(0.45), to: global, [ClientUpdate(client: 3, state: try state([1, 2], [3]), samples: 1)])
         XCTAssertEqual(try global.flattened().floats(), [1, 2, 3], "one client: its model")
         let odd = ClientUpdate(client: 9, state: StateDict([("body.0.weight", try Tensor([Float(1), 2]))]), samples: 1)
-        XCTAssertThrowsError(try TrimmedMean(trim: 0).aggregate(into: global, updates: [odd])) { error in
+        XCTAssertThrowsError(try AggregatorHarness.apply(trimmed(0), to: global, [odd])) { error in
             XCTAssertTrue("\(error)".contains("client 9"), "\(error)")
         }
-        XCTAssertTrue(try TrimmedMean(trim: 0).updatesGlobalModel)
-        XCTAssertEqual(try TrimmedMean(trim: 0).communicated(global).names, global.names)
+        XCTAssertTrue(try trimmed(0).updatesGlobalModel)
+        XCTAssertEqual(try trimmed(0).communicated(global).names, global.names)
     }
 
     /// Through the registry, the way the engine builds it from a resolved experiment.
@@ -162,8 +201,8 @@ final class PluginGuideTests: XCTestCase {
             ClientUpdate(client: i, state: try state([Float(v.0), Float(v.1)], [Float(v.2)]), samples: 1)
         }
         let global = try state([0, 0], [0])
-        try aggregator.aggregate(into: global, updates: updates)
-        XCTAssertEqual(try global.flattened().floats(), [3, 20, 0])
+        let result = try aggregator.aggregate(updates, global: global)
+        XCTAssertEqual(try result.state.flattened().floats(), [3, 20, 0])
     }
 
     func testListingsShowIt() throws {

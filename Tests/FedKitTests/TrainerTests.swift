@@ -1,46 +1,9 @@
 import FedKit
 import Models
 import Torch
+import FedKitTesting
 import Trainers
 import XCTest
-
-/// A tiny linearly separable problem: two Gaussian blobs in 2-d, classes 0 and 1.
-struct ToyProblem {
-    let data: LabeledSamples
-    let input = ModelInput(inputShape: [2], classes: 2)
-
-    init(count: Int = 40, seed: UInt64 = 3, poison: Bool = false) throws {
-        let labels = (0..<count).map { $0 % 2 }
-        let noise = try Tensor.randn([count, 2], generator: RandomGenerator(seed: seed)).floats()
-        var values: [Float] = []
-        for (i, y) in labels.enumerated() {
-            let centre: Float = y == 0 ? -2 : 2
-            values += [centre + 0.5 * noise[2 * i], centre + 0.5 * noise[2 * i + 1]]
-        }
-        if poison { values[0] = .nan }
-        data = try LabeledSamples(inputs: Tensor(values, shape: [count, 2]), labels: labels)
-    }
-
-    /// A small MLP (2 -> 8 -> 8 | head 8 -> 2) with fixed initial weights.
-    func network(seed: UInt64 = 11) throws -> Network {
-        try MLP(parameters: Parameters(["hidden": .intList([8, 8])])).build(input, generator: RandomGenerator(seed: seed))
-    }
-
-    /// A context whose model and global snapshot both hold `network(seed:)`'s weights.
-    func context(epochs: Int = 3, lr: Double = 0.1, momentum: Double = 0, personal: StateDict? = nil,
-                 seed: UInt64 = 11) throws -> ClientTrainingContext {
-        let model = try network(seed: seed)
-        return ClientTrainingContext(
-            client: 0, round: 1, model: model, scratch: try network(seed: 99), data: data,
-            global: try model.stateDict().copy(), personal: personal,
-            settings: LocalHyperparameters(epochs: epochs, batchSize: 8, learningRate: lr, momentum: momentum, weightDecay: 1e-4),
-            generator: RandomGenerator(seed: 5))
-    }
-
-    func loss(_ network: Network) throws -> Double {
-        try withoutGrad { try Loss.crossEntropy(network.forward(data.inputs), targets: data.labels).item() }
-    }
-}
 
 func distance(_ a: StateDict, _ b: StateDict) throws -> Double {
     try (a.flattened() - b.flattened()).norm().item()
@@ -48,7 +11,7 @@ func distance(_ a: StateDict, _ b: StateDict) throws -> Double {
 
 final class TrainerTests: XCTestCase {
     func trainer<T: TrainerPlugin>(_ type: T.Type, _ parameters: [String: ParameterValue] = [:]) throws -> T {
-        try T(parameters: Parameters(parameters))
+        try T.make(Parameters(parameters))
     }
 
     func testSGDLowersTheLoss() throws {
@@ -60,7 +23,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertLessThan(after, before * 0.5, "loss \(before) -> \(after)")
         XCTAssertEqual(report.steps, 3 * 5)  // 3 epochs of 40 samples in batches of 8
         XCTAssertTrue(report.trainLoss.isFinite && report.trainLoss > 0)
-        XCTAssertFalse(context.personalSetByTrainer)
+        XCTAssertNil(report.personal, "the engine keeps what the method's `personal` names")
         XCTAssertNil(context.model.parameters.first?.grad, "gradients are dropped after training")
     }
 
@@ -147,8 +110,7 @@ final class TrainerTests: XCTestCase {
         let before = try toy.loss(context.model)
         let report = try trainer(DittoTrainer.self, ["lambda": .double(0.1)]).train(context)
         XCTAssertEqual(report.steps, 2 * 15)
-        XCTAssertTrue(context.personalSetByTrainer)
-        let personal = try XCTUnwrap(context.personal)
+        let personal = try XCTUnwrap(report.personal, "Ditto returns its personal model")
         XCTAssertEqual(personal.names, context.model.stateDict().names)
         XCTAssertLessThan(try toy.loss(context.model), before * 0.5, "the global update is plain SGD")
         try context.scratch.load(personal)
@@ -163,8 +125,8 @@ final class TrainerTests: XCTestCase {
         var distances: [Double] = []
         for lambda in [0.0, 1.0, 8.0] {
             let context = try toy.context(epochs: 5)
-            _ = try trainer(DittoTrainer.self, ["lambda": .double(lambda)]).train(context)
-            distances.append(try distance(XCTUnwrap(context.personal), context.global))
+            let report = try trainer(DittoTrainer.self, ["lambda": .double(lambda)]).train(context)
+            distances.append(try distance(XCTUnwrap(report.personal), context.global))
         }
         XCTAssertGreaterThan(distances[0], distances[1])
         XCTAssertGreaterThan(distances[1], distances[2])
@@ -174,9 +136,9 @@ final class TrainerTests: XCTestCase {
         let toy = try ToyProblem()
         let stored = try toy.network(seed: 123).stateDict().copy()
         let context = try toy.context(personal: stored)
-        _ = try trainer(DittoTrainer.self, ["lambda": .double(0), "personal_epochs": .int(0)]).train(context)
-        // No personal epochs: the personal model is exactly the stored one.
-        XCTAssertEqual(try XCTUnwrap(context.personal).flattened().floats(), try stored.flattened().floats())
+        let report = try trainer(DittoTrainer.self, ["lambda": .double(0), "personal_epochs": .int(0)]).train(context)
+        // No personal epochs: the returned personal model is exactly the stored one.
+        XCTAssertEqual(try XCTUnwrap(report.personal).flattened().floats(), try stored.flattened().floats())
     }
 
     func testNaNLossThrows() throws {
@@ -205,7 +167,9 @@ final class TrainerTests: XCTestCase {
             try trainer(HeadThenBodyTrainer.self), try trainer(DittoTrainer.self),
         ]
         for t in trainers {
-            XCTAssertEqual(try t.train(context), LocalTrainingReport(trainLoss: 0, steps: 0), "\(type(of: t))")
+            let report = try t.train(context)
+            XCTAssertEqual(report.trainLoss, 0, "\(type(of: t))")
+            XCTAssertEqual(report.steps, 0, "\(type(of: t))")
         }
     }
 

@@ -7,7 +7,7 @@
 Clients train one after another; each gets copy.deepcopy(global_model), a fresh SGD optimiser and
 a torch DataLoader over Subset(train_set, its indices) (shuffle, batch 10, num_workers 0); the
 server averages the state_dicts weighted by sample counts. Every round is evaluated as FedKit
-does (DESIGN §7): the global model on the whole test set, then every client's personal model
+does (docs/design.md §7): the global model on the whole test set, then every client's personal model
 (for FedAvg the global model) on its own test split, one DataLoader per client, under no_grad.
 Same model as FedKit's cnn-fmnist (conv 16-conv 32, 5x5 pad 2, ReLU, max-pool 2; fc 1568->128;
 fc 128->10), same normalisation ((x/255 - 0.2860) / 0.3530), same client train and test indices

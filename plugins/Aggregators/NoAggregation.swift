@@ -11,5 +11,5 @@ public struct NoAggregation: AggregatorPlugin {
 
     public var updatesGlobalModel: Bool { false }
 
-    public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {}
+    public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult { .unchanged }
 }

@@ -7,41 +7,47 @@ import Torch
 /// `scope: all` averages every entry, parameters and buffers (batch-norm running statistics)
 /// alike; `scope: body` averages only `body.*` entries and leaves the global head untouched
 /// (FedPer, FedRep: heads stay personal). Each client state is flattened into one vector and
-/// accumulated with one fused multiply-add; the mean is scattered back into the global tensors
-/// in place.
+/// accumulated with one fused multiply-add; the mean is scattered into a copy of the averaged
+/// entries, which the engine writes into the global model.
 public struct WeightedAverage: AggregatorPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "weighted-average",
         summary: "weighted mean of the client models (FedAvg); all entries or the body only",
-        parameters: [
-            .string("scope", default: "all", choices: ["all", "body"],
-                    doc: "which entries are averaged and exchanged: the whole model, or the body (the head stays personal)"),
-            .string("weighting", default: "samples", choices: ["samples", "uniform"],
-                    doc: "client weights: proportional to training samples, or equal"),
-        ])
+        keys: [scope, weighting])
 
-    public let scope: String
-    public let weighting: String
+    /// Which entries are averaged and exchanged.
+    public enum Scope: String, CaseIterable, Sendable {
+        case all, body
+    }
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        scope = p.string("scope")
-        weighting = p.string("weighting")
-        guard ["all", "body"].contains(scope) else { throw PluginError("weighted-average: unknown scope '\(scope)'") }
-        guard ["samples", "uniform"].contains(weighting) else {
-            throw PluginError("weighted-average: unknown weighting '\(weighting)'")
-        }
+    /// How clients are weighted.
+    public enum Weighting: String, CaseIterable, Sendable {
+        case samples, uniform
+    }
+
+    public static let scope = ParameterKey.choice(
+        "scope", default: Scope.all,
+        doc: "which entries are averaged and exchanged: the whole model, or the body (the head stays personal)")
+    public static let weighting = ParameterKey.choice(
+        "weighting", default: Weighting.samples, doc: "client weights: proportional to training samples, or equal")
+
+    public let scope: Scope
+    public let weighting: Weighting
+
+    public init(parameters p: Parameters) throws {
+        scope = p[Self.scope]
+        weighting = p[Self.weighting]
     }
 
     public var updatesGlobalModel: Bool { true }
 
     /// The entries this aggregator averages and exchanges.
-    public func communicated(_ state: StateDict) -> StateDict { scope == "body" ? state.under("body") : state }
+    public func communicated(_ state: StateDict) -> StateDict { scope == .body ? state.under("body") : state }
 
-    public func aggregate(into global: StateDict, updates: [ClientUpdate]) throws {
-        guard !updates.isEmpty else { return }
-        let target = communicated(global)
-        guard !target.isEmpty else { return }
+    public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
+        guard !updates.isEmpty else { return .unchanged }
+        let target = try communicated(global).copy()
+        guard !target.isEmpty else { return .unchanged }
         let weights = try clientWeights(updates)
         let names = target.names
         var sum: Tensor?
@@ -58,12 +64,14 @@ public struct WeightedAverage: AggregatorPlugin {
                 sum = flat
             }
         }
-        try target.load(flat: sum!)
+        guard let sum else { return .unchanged }
+        try target.load(flat: sum)
+        return AggregationResult(state: target)
     }
 
     /// Normalised client weights, in update order.
     func clientWeights(_ updates: [ClientUpdate]) throws -> [Double] {
-        if weighting == "uniform" { return Array(repeating: 1 / Double(updates.count), count: updates.count) }
+        if weighting == .uniform { return Array(repeating: 1 / Double(updates.count), count: updates.count) }
         if let bad = updates.first(where: { $0.samples < 0 }) {
             throw PluginError("weighted-average: client \(bad.client) reports \(bad.samples) samples")
         }

@@ -18,8 +18,8 @@ public enum BuiltinPlugins {
     /// A registry with all built-ins.
     public static func registry() throws -> PluginRegistry {
         var registry = PluginRegistry()
-        for type in pluginTypes { registry.register(type) }
-        for preset in try MethodPresets.all() { registry.register(method: preset) }
+        try registry.register(pluginTypes)
+        for preset in try MethodPresets.all() { try registry.register(method: preset) }
         return registry
     }
 }

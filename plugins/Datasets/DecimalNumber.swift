@@ -1,7 +1,9 @@
 import Foundation
 
-/// Locale-independent decimal parsing for data files (JSON numbers, GloVe vectors), without
-/// going through C's `strtod` (whose decimal point follows the process locale).
+/// Decimal parsing for data files (JSON numbers, GloVe vectors) straight from the file's bytes:
+/// no `String` is made per value, as `Double(String)` would need (that initialiser is
+/// locale-independent too; the reason for this parser is the per-value allocation on files of
+/// millions of numbers, and the JSON grammar checks below).
 ///
 /// Up to 19 significant digits are kept; with at most 15 of them and a decimal exponent within
 /// +-22 the result is exact-rounded (Clinger's fast path, which covers LEAF's and GloVe's

@@ -1,4 +1,5 @@
 import FedKit
+import FedKitBasics
 
 /// The IDX format (MNIST, Fashion-MNIST): magic 00 00 <type> <dims>, then one big-endian uint32
 /// size per dimension, then the data. Only unsigned bytes (type 0x08) are used by these datasets.
@@ -31,8 +32,8 @@ struct IDXFile: Sendable {
         let magic = UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3])
         let expectedMagic = UInt32(0x0800) | UInt32(expectedDimensions)
         guard magic == expectedMagic else {
-            throw PluginError("\(dataset): \(path) has the wrong magic number 0x\(hex(magic)) at byte offset 0\(whereText), expected "
-                              + "0x\(hex(expectedMagic)) (IDX unsigned bytes, \(expectedDimensions) dimension\(expectedDimensions == 1 ? "" : "s")); "
+            throw PluginError("\(dataset): \(path) has the wrong magic number 0x\(Hex.digits(magic, count: 8)) at byte offset 0\(whereText), expected "
+                              + "0x\(Hex.digits(expectedMagic, count: 8)) (IDX unsigned bytes, \(expectedDimensions) dimension\(expectedDimensions == 1 ? "" : "s")); "
                               + "is it the right file\(gzipped ? "" : ", or a compressed file with another format")?")
         }
         let headerSize = 4 + 4 * expectedDimensions
@@ -58,11 +59,6 @@ struct IDXFile: Sendable {
         }
         hasher.combine(bytes)
         return IDXFile(dimensions: dims, data: Array(bytes[headerSize...]))
-    }
-
-    static func hex(_ v: UInt32) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
     }
 }
 

@@ -1,3 +1,4 @@
+import FedKitBasics
 import Foundation
 
 /// A JSON value. Arrays that hold only numbers are kept as one `[Float]` (`numbers`), so LEAF
@@ -54,6 +55,12 @@ public indirect enum JSONValue: Sendable, Equatable {
 }
 
 /// A strict JSON parser (RFC 8259) whose errors give the byte offset.
+///
+/// Why not Foundation's `JSONSerialization` or `JSONDecoder`: a LEAF FEMNIST file holds
+/// hundreds of thousands of pixel values, and those give one boxed `NSNumber` (or a decoded
+/// `Double` in an `[Any]`) per value. This reader packs every all-number array into one
+/// `[Float]` as it parses (`JSONValue.numbers`), reads numbers from the bytes without a string
+/// per value (`DecimalNumber`), and names the byte offset of any syntax error.
 public enum JSONReader {
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var message: String
@@ -89,7 +96,7 @@ public enum JSONReader {
             guard pos < end else { return "the end of the data (the file is truncated)" }
             let b = bytes[pos]
             if b >= 0x20 && b < 0x7f { return "'\(Character(UnicodeScalar(b)))'" }
-            return "byte 0x\(String(b, radix: 16))"
+            return "byte 0x\(Hex.digits(b, count: 2))"
         }
 
         @inline(__always)

@@ -9,41 +9,53 @@ public struct Sent140Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "sent140",
         summary: "LEAF Sent140 (JSON): tweets as token ids, 2 classes, authors kept as natural users",
-        parameters: [
-            .path("root", default: "data/sent140", doc: "folder with LEAF's train/ and/or test/ folders of .json files"),
-            .string("split", default: "auto", choices: ["auto", "folders", "by-sample"],
-                    doc: "folders: train/ and test/ as given; by-sample: pool every sample found and move a seeded test_fraction of them to the test split; auto: folders when both exist, else by-sample"),
-            .double("test_fraction", default: 0.2, min: 0, max: 0.9, minExclusive: true,
-                    doc: "fraction of the samples that go to the test split when splitting by sample"),
-            .int("split_seed", default: 0, doc: "seed of the by-sample split (fixed, independent of the experiment seeds)"),
-            .int("vocabulary_size", default: 10000, min: 3,
-                 doc: "ids in total: 0 padding, 1 out-of-vocabulary, then the most frequent training words"),
-            .int("sequence_length", default: 25, min: 1, doc: "tokens per tweet (truncated or padded with 0 at the end)"),
-            .path("glove", optional: true,
-                  doc: "GloVe text vectors (e.g. glove.6B.300d.txt) to initialise the embedding; unset: trained from scratch"),
-        ])
+        keys: [root, split, testFraction, splitSeed, vocabularySize, sequenceLength, glove])
+
+    /// How the samples are split into train and test.
+    public enum Split: String, CaseIterable, Sendable {
+        case auto, folders
+        case bySample = "by-sample"
+    }
+
+    public static let root = ParameterKey.path(
+        "root", default: "data/sent140", doc: "folder with LEAF's train/ and/or test/ folders of .json files")
+    public static let split = ParameterKey.choice(
+        "split", default: Split.auto,
+        doc: "folders: train/ and test/ as given; by-sample: pool every sample found and move a seeded test_fraction of them to the test split; auto: folders when both exist, else by-sample")
+    public static let testFraction = ParameterKey.double(
+        "test_fraction", default: 0.2, min: 0, max: 0.9, minExclusive: true,
+        doc: "fraction of the samples that go to the test split when splitting by sample")
+    public static let splitSeed = ParameterKey.int(
+        "split_seed", default: 0, doc: "seed of the by-sample split (fixed, independent of the experiment seeds)")
+    public static let vocabularySize = ParameterKey.int(
+        "vocabulary_size", default: 10000, min: 3,
+        doc: "ids in total: 0 padding, 1 out-of-vocabulary, then the most frequent training words")
+    public static let sequenceLength = ParameterKey.int(
+        "sequence_length", default: 25, min: 1, doc: "tokens per tweet (truncated or padded with 0 at the end)")
+    public static let glove = ParameterKey.optionalPath(
+        "glove", doc: "GloVe text vectors (e.g. glove.6B.300d.txt) to initialise the embedding; unset: trained from scratch")
 
     public static let classes = 2
 
     public let root: String
-    public let split: String
+    public let split: Split
     public let testFraction: Double
     public let splitSeed: Int
     public let vocabularySize: Int
     public let sequenceLength: Int
     public let glove: String?
 
-    public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        split = parameters.string("split")
-        testFraction = parameters.double("test_fraction")
-        splitSeed = parameters.int("split_seed")
-        vocabularySize = parameters.int("vocabulary_size")
-        sequenceLength = parameters.int("sequence_length")
-        glove = parameters.optionalString("glove")
+    public init(parameters p: Parameters) throws {
+        root = p[Self.root]
+        split = p[Self.split]
+        testFraction = p[Self.testFraction]
+        splitSeed = p[Self.splitSeed]
+        vocabularySize = p[Self.vocabularySize]
+        sequenceLength = p[Self.sequenceLength]
+        glove = p[Self.glove]
     }
 
-    public init(root: String, split: String = "auto", testFraction: Double = 0.2, splitSeed: Int = 0,
+    public init(root: String, split: Split = .auto, testFraction: Double = 0.2, splitSeed: Int = 0,
                 vocabularySize: Int = 10000, sequenceLength: Int = 25, glove: String? = nil) {
         self.root = root
         self.split = split
@@ -65,7 +77,7 @@ public struct Sent140Dataset: DatasetPlugin {
     var folders: [String] {
         let hasTrain = DataFiles.directoryExists(trainFolder), hasTest = DataFiles.directoryExists(testFolder)
         switch split {
-        case "folders": return [trainFolder, testFolder]
+        case .folders: return [trainFolder, testFolder]
         default:
             let present = [hasTrain ? trainFolder : nil, hasTest ? testFolder : nil].compactMap { $0 }
             return present.isEmpty ? [trainFolder, testFolder] : present
@@ -73,7 +85,7 @@ public struct Sent140Dataset: DatasetPlugin {
     }
 
     var splitsBySample: Bool {
-        split == "by-sample" || (split == "auto" && !(DataFiles.directoryExists(trainFolder) && DataFiles.directoryExists(testFolder)))
+        split == .bySample || (split == .auto && !(DataFiles.directoryExists(trainFolder) && DataFiles.directoryExists(testFolder)))
     }
 
     public func requiredFiles() -> [RequiredFile] {
@@ -102,7 +114,7 @@ public struct Sent140Dataset: DatasetPlugin {
     }
 
     public func loadWithVocabulary() throws -> Loaded {
-        if split == "folders" {
+        if split == .folders {
             try DataFiles.requireAll(folders.map { RequiredFile(path: $0, hint: Self.hint) }, dataset: "sent140")
         } else if !DataFiles.directoryExists(trainFolder) && !DataFiles.directoryExists(testFolder) {
             throw PluginError("sent140: neither \(trainFolder) nor \(testFolder) exists\n" + Self.hint)

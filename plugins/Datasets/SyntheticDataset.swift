@@ -14,19 +14,19 @@ public struct SyntheticDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "synthetic",
         summary: "FedProx Synthetic(alpha, beta): per-user logistic models on Gaussian features, natural users",
-        parameters: [
-            .double("alpha", default: 1, min: 0, doc: "std of each user's model mean u_k (model heterogeneity)"),
-            .double("beta", default: 1, min: 0, doc: "std of each user's feature mean B_k (feature heterogeneity)"),
-            .int("users", default: 30, min: 1, doc: "number of natural users"),
-            .int("features", default: 60, min: 1, doc: "input dimension"),
-            .int("classes", default: 10, min: 2, doc: "number of classes"),
-            .double("size_mu", default: 4, doc: "log-normal mean of the user sizes (FedProx: 4)"),
-            .double("size_sigma", default: 2, min: 0, doc: "log-normal sigma of the user sizes (FedProx: 2)"),
-            .int("size_min", default: 50, min: 2, doc: "added to every user's size (FedProx: 50)"),
-            .int("size_max", default: 100_000, min: 2, doc: "cap on one user's samples (the log-normal tail is heavy)"),
-            .double("train_fraction", default: 0.9, min: 0.1, max: 0.95, doc: "fraction of each user's samples used for training"),
-            .int("seed", default: 0, doc: "generator seed (fixed, independent of the experiment seeds)"),
-        ])
+        keys: [alpha, beta, users, features, classes, sizeMu, sizeSigma, sizeMin, sizeMax, trainFraction, seed])
+
+    public static let alpha = ParameterKey.double("alpha", default: 1, min: 0, doc: "std of each user's model mean u_k (model heterogeneity)")
+    public static let beta = ParameterKey.double("beta", default: 1, min: 0, doc: "std of each user's feature mean B_k (feature heterogeneity)")
+    public static let users = ParameterKey.int("users", default: 30, min: 1, doc: "number of natural users")
+    public static let features = ParameterKey.int("features", default: 60, min: 1, doc: "input dimension")
+    public static let classes = ParameterKey.int("classes", default: 10, min: 2, doc: "number of classes")
+    public static let sizeMu = ParameterKey.double("size_mu", default: 4, doc: "log-normal mean of the user sizes (FedProx: 4)")
+    public static let sizeSigma = ParameterKey.double("size_sigma", default: 2, min: 0, doc: "log-normal sigma of the user sizes (FedProx: 2)")
+    public static let sizeMin = ParameterKey.int("size_min", default: 50, min: 2, doc: "added to every user's size (FedProx: 50)")
+    public static let sizeMax = ParameterKey.int("size_max", default: 100_000, min: 2, doc: "cap on one user's samples (the log-normal tail is heavy)")
+    public static let trainFraction = ParameterKey.double("train_fraction", default: 0.9, min: 0.1, max: 0.95, doc: "fraction of each user's samples used for training")
+    public static let seed = ParameterKey.int("seed", default: 0, doc: "generator seed (fixed, independent of the experiment seeds)")
 
     public var alpha: Double
     public var beta: Double
@@ -40,18 +40,22 @@ public struct SyntheticDataset: DatasetPlugin {
     public var trainFraction: Double
     public var seed: Int
 
-    public init(parameters: Parameters) throws {
-        alpha = parameters.double("alpha")
-        beta = parameters.double("beta")
-        users = parameters.int("users")
-        features = parameters.int("features")
-        classes = parameters.int("classes")
-        sizeMu = parameters.double("size_mu")
-        sizeSigma = parameters.double("size_sigma")
-        sizeMin = parameters.int("size_min")
-        sizeMax = parameters.int("size_max")
-        trainFraction = parameters.double("train_fraction")
-        seed = parameters.int("seed")
+    public init(parameters p: Parameters) throws {
+        alpha = p[Self.alpha]
+        beta = p[Self.beta]
+        users = p[Self.users]
+        features = p[Self.features]
+        classes = p[Self.classes]
+        sizeMu = p[Self.sizeMu]
+        sizeSigma = p[Self.sizeSigma]
+        sizeMin = p[Self.sizeMin]
+        sizeMax = p[Self.sizeMax]
+        trainFraction = p[Self.trainFraction]
+        seed = p[Self.seed]
+    }
+
+    /// The sizes' cap must not be below their floor.
+    public func validate() throws {
         guard sizeMax >= sizeMin else { throw PluginError("synthetic: size_max (\(sizeMax)) must be >= size_min (\(sizeMin))") }
     }
 

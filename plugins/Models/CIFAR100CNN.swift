@@ -10,32 +10,20 @@ public struct CIFAR100CNN: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "cnn-cifar100",
         summary: "CNN for 32x32 colour images: conv 64-conv 128-fc 256-fc 128-dropout | head fc ->classes (FedRep/FedBKD CIFAR-100)",
-        parameters: [
-            .double("dropout", default: 0.6, min: 0, max: 0.99,
-                    doc: "dropout probability after the last body layer (the features the head sees)"),
-        ])
+        keys: [dropout])
+
+    public static let dropout = ParameterKey.double(
+        "dropout", default: 0.6, min: 0, max: 0.99,
+        doc: "dropout probability after the last body layer (the features the head sees)")
 
     public let dropout: Double
 
-    public init(parameters: Parameters) throws {
-        dropout = Self.withDefaults(parameters).double("dropout")
+    public init(parameters p: Parameters) throws {
+        dropout = p[Self.dropout]
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {
-        let name = Self.descriptor.name
-        let image = try ModelInputChecks.image(input, model: name, channels: 3,
-                                               hint: "use cnn-fmnist or mlp for grey images")
-        let out = try ModelInputChecks.convBlocksOutput((image.height, image.width), blocks: 2, kernel: 5, padding: 0,
-                                                        model: name, shape: input.inputShape)
-        let g = generator
-        let body: [any Layer] = [
-            try Conv2d(3, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-            try Conv2d(64, 128, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-            Flatten(),
-            try Linear(128 * out.height * out.width, 256, generator: g), Activation.relu,
-            try Linear(256, 128, generator: g), Activation.relu,
-            Dropout(dropout, generator: g),
-        ]
-        return Network(body: body, head: [try Linear(128, input.classes, generator: g)], generator: g)
+        try CIFARConvNet(conv: (64, 128), hidden: (256, 128), dropout: dropout)
+            .build(input, model: Self.descriptor.name, generator: generator)
     }
 }

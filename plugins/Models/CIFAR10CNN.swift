@@ -13,19 +13,7 @@ public struct CIFAR10CNN: ModelPlugin {
     public init(parameters: Parameters) throws {}
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {
-        let name = Self.descriptor.name
-        let image = try ModelInputChecks.image(input, model: name, channels: 3,
-                                               hint: "use cnn-fmnist or mlp for grey images")
-        let out = try ModelInputChecks.convBlocksOutput((image.height, image.width), blocks: 2, kernel: 5, padding: 0,
-                                                        model: name, shape: input.inputShape)
-        let g = generator
-        let body: [any Layer] = [
-            try Conv2d(3, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-            try Conv2d(64, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-            Flatten(),
-            try Linear(64 * out.height * out.width, 120, generator: g), Activation.relu,
-            try Linear(120, 64, generator: g), Activation.relu,
-        ]
-        return Network(body: body, head: [try Linear(64, input.classes, generator: g)], generator: g)
+        try CIFARConvNet(conv: (64, 64), hidden: (120, 64), dropout: nil)
+            .build(input, model: Self.descriptor.name, generator: generator)
     }
 }

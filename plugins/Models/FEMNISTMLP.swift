@@ -9,14 +9,15 @@ public struct FEMNISTMLP: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "mlp-femnist",
         summary: "MLP 784-512-256-64 | head fc ->classes, inputs flattened (FedRep FEMNIST)",
-        parameters: [
-            .double("dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability after each hidden layer"),
-        ])
+        keys: [dropout])
+
+    public static let dropout = ParameterKey.double(
+        "dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability after each hidden layer")
 
     public let dropout: Double
 
-    public init(parameters: Parameters) throws {
-        dropout = Self.withDefaults(parameters).double("dropout")
+    public init(parameters p: Parameters) throws {
+        dropout = p[Self.dropout]
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {

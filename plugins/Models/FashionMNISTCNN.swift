@@ -13,23 +13,29 @@ public struct FashionMNISTCNN: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "cnn-fmnist",
         summary: "CNN for 28x28 grey images: conv 16-conv 32 (5x5, pad 2, pool 2)-fc 128 | head fc ->classes",
-        parameters: [
-            ParameterSpec("channels", .intList(min: 1), default: .intList([16, 32]),
-                          doc: "output channels of each conv block (conv 5x5 pad 2, ReLU, 2x2 max-pool); 1 to 3 blocks"),
-            .int("hidden", default: 128, min: 1, doc: "width of the fully connected layer before the head"),
-            .double("dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability before the head"),
-        ])
+        keys: [channels, hidden, dropout])
+
+    public static let channels = ParameterKey.intList(
+        "channels", default: [16, 32], min: 1,
+        doc: "output channels of each conv block (conv 5x5 pad 2, ReLU, 2x2 max-pool); 1 to 3 blocks")
+    public static let hidden = ParameterKey.int(
+        "hidden", default: 128, min: 1, doc: "width of the fully connected layer before the head")
+    public static let dropout = ParameterKey.double(
+        "dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability before the head")
 
     public let channels: [Int]
     public let hidden: Int
     public let dropout: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        channels = p.intList("channels")
-        hidden = p.int("hidden")
-        dropout = p.double("dropout")
-        guard (1...3).contains(channels.count), channels.allSatisfy({ $0 >= 1 }) else {
+    public init(parameters p: Parameters) throws {
+        channels = p[Self.channels]
+        hidden = p[Self.hidden]
+        dropout = p[Self.dropout]
+    }
+
+    /// The declaration checks each count (>= 1); the number of blocks is checked here.
+    public func validate() throws {
+        guard (1...3).contains(channels.count) else {
             throw PluginError("cnn-fmnist: channels must list 1 to 3 positive channel counts, got \(channels)")
         }
     }

@@ -8,20 +8,19 @@ public struct MLP: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "mlp",
         summary: "MLP with configurable hidden sizes | head fc ->classes, inputs flattened",
-        parameters: [
-            ParameterSpec("hidden", .intList(min: 1), default: .intList([200, 200]),
-                          doc: "hidden layer widths; [] gives logistic regression (the head alone)"),
-            .double("dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability after each hidden layer"),
-        ])
+        keys: [hidden, dropout])
+
+    public static let hidden = ParameterKey.intList(
+        "hidden", default: [200, 200], min: 1, doc: "hidden layer widths; [] gives logistic regression (the head alone)")
+    public static let dropout = ParameterKey.double(
+        "dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability after each hidden layer")
 
     public let hidden: [Int]
     public let dropout: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        hidden = p.intList("hidden")
-        dropout = p.double("dropout")
-        if let bad = hidden.first(where: { $0 < 1 }) { throw PluginError("mlp: hidden sizes must be >= 1, got \(bad)") }
+    public init(parameters p: Parameters) throws {
+        hidden = p[Self.hidden]
+        dropout = p[Self.dropout]
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {

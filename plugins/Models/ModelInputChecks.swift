@@ -1,10 +1,11 @@
 import FedKit
+import FedKitBasics
 import Torch
 
 
 /// Shape checks shared by the model plugins; each failure says which model and what it needs.
 enum ModelInputChecks {
-    static func describe(_ shape: [Int]) -> String { "[" + shape.map(String.init).joined(separator: ", ") + "]" }
+    static func describe(_ shape: [Int]) -> String { ShapeText.describe(shape) }
 
     /// At least one class and continuous (not token) inputs.
     static func requireContinuous(_ input: ModelInput, model: String, hint: String) throws {

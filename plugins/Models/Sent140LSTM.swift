@@ -12,21 +12,22 @@ public struct Sent140LSTM: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "lstm-sent140",
         summary: "embedding - LSTM 128 - fc 10 - dropout | head fc ->classes, for token sequences (FedRep Sent140)",
-        parameters: [
-            .int("embedding_dim", default: 100, min: 1, doc: "embedding width (FedRep: 300, GloVe); ignored when the dataset supplies pre-trained vectors (sent140 `glove`), whose width is used"),
-            .int("hidden", default: 128, min: 1, doc: "LSTM hidden size"),
-            .double("dropout", default: 0.5, min: 0, max: 0.99, doc: "dropout probability before the head"),
-        ])
+        keys: [embeddingDim, hidden, dropout])
+
+    public static let embeddingDim = ParameterKey.int(
+        "embedding_dim", default: 100, min: 1,
+        doc: "embedding width (FedRep: 300, GloVe); ignored when the dataset supplies pre-trained vectors (sent140 `glove`), whose width is used")
+    public static let hidden = ParameterKey.int("hidden", default: 128, min: 1, doc: "LSTM hidden size")
+    public static let dropout = ParameterKey.double("dropout", default: 0.5, min: 0, max: 0.99, doc: "dropout probability before the head")
 
     public let embeddingDim: Int
     public let hidden: Int
     public let dropout: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        embeddingDim = p.int("embedding_dim")
-        hidden = p.int("hidden")
-        dropout = p.double("dropout")
+    public init(parameters p: Parameters) throws {
+        embeddingDim = p[Self.embeddingDim]
+        hidden = p[Self.hidden]
+        dropout = p[Self.dropout]
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {

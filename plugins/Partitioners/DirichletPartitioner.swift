@@ -17,21 +17,22 @@ public struct DirichletPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "dirichlet",
         summary: "label skew: each class split over clients by Dirichlet(alpha) proportions (NIID-Bench), min_size repaired",
-        parameters: [
-            .double("alpha", min: 0, minExclusive: true,
-                    doc: "Dirichlet concentration: small (0.1) is highly skewed, large (100) approaches IID"),
-            .int("min_size", default: 10, min: 1, doc: "every client ends with at least this many samples"),
-            .bool("balance", default: true,
-                  doc: "as NIID-Bench: a client already holding N/clients samples receives nothing of later classes"),
-        ])
+        keys: [alpha, minSize, balance])
+
+    public static let alpha = ParameterKey.double(
+        "alpha", min: 0, minExclusive: true,
+        doc: "Dirichlet concentration: small (0.1) is highly skewed, large (100) approaches IID")
+    public static let minSize = ParameterKey.int("min_size", default: 10, min: 1, doc: "every client ends with at least this many samples")
+    public static let balance = ParameterKey.bool(
+        "balance", default: true,
+        doc: "as NIID-Bench: a client already holding N/clients samples receives nothing of later classes")
 
     public let alpha: Double
     public let minSize: Int
     public let balance: Bool
 
-    public init(parameters: Parameters) throws {
-        self.init(alpha: parameters.double("alpha"), minSize: parameters.int("min_size"), balance: parameters.bool("balance"))
-        guard alpha > 0, alpha.isFinite else { throw PluginError("dirichlet: alpha must be > 0, got \(alpha)") }
+    public init(parameters p: Parameters) throws {
+        self.init(alpha: p[Self.alpha], minSize: p[Self.minSize], balance: p[Self.balance])
     }
 
     public init(alpha: Double, minSize: Int = 10, balance: Bool = true) {

@@ -9,13 +9,13 @@ public struct NaturalPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "natural",
         summary: "one client per natural user of the dataset (femnist, sent140, synthetic); partition.clients caps the users",
-        parameters: [
-            .int("min_samples", default: 1, min: 1, doc: "users with fewer training samples are left out"),
-        ])
+        keys: [minSamples])
+
+    public static let minSamples = ParameterKey.int("min_samples", default: 1, min: 1, doc: "users with fewer training samples are left out")
 
     public let minSamples: Int
 
-    public init(parameters: Parameters) throws { minSamples = parameters.int("min_samples") }
+    public init(parameters: Parameters) throws { minSamples = parameters[Self.minSamples] }
     public init(minSamples: Int = 1) { self.minSamples = minSamples }
 
     public func partition(_ request: PartitionRequest, random: inout SplitMix64) throws -> [[Int]] {

@@ -9,16 +9,16 @@ public struct QuantitySkewPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "quantity-skew",
         summary: "log-normal client sizes with IID labels",
-        parameters: [
-            .double("sigma", default: 1, min: 0, doc: "log-normal sigma of the client sizes (0: equal sizes)"),
-            .int("min_size", default: 10, min: 1, doc: "every client gets at least this many samples"),
-        ])
+        keys: [sigma, minSize])
+
+    public static let sigma = ParameterKey.double("sigma", default: 1, min: 0, doc: "log-normal sigma of the client sizes (0: equal sizes)")
+    public static let minSize = ParameterKey.int("min_size", default: 10, min: 1, doc: "every client gets at least this many samples")
 
     public let sigma: Double
     public let minSize: Int
 
     public init(parameters: Parameters) throws {
-        self.init(sigma: parameters.double("sigma"), minSize: parameters.int("min_size"))
+        self.init(sigma: parameters[Self.sigma], minSize: parameters[Self.minSize])
     }
 
     public init(sigma: Double, minSize: Int = 10) {

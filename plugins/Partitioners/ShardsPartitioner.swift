@@ -14,13 +14,14 @@ public struct ShardsPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "shards",
         summary: "each client gets exactly classes_per_client distinct classes, one equal shard of each (FedRep/FedBKD)",
-        parameters: [
-            .int("classes_per_client", default: 2, min: 1, doc: "distinct classes per client (shards per client)"),
-        ])
+        keys: [classesPerClient])
+
+    public static let classesPerClient = ParameterKey.int(
+        "classes_per_client", default: 2, min: 1, doc: "distinct classes per client (shards per client)")
 
     public let classesPerClient: Int
 
-    public init(parameters: Parameters) throws { classesPerClient = parameters.int("classes_per_client") }
+    public init(parameters: Parameters) throws { classesPerClient = parameters[Self.classesPerClient] }
     public init(classesPerClient: Int) { self.classesPerClient = classesPerClient }
 
     public func partition(_ request: PartitionRequest, random: inout SplitMix64) throws -> [[Int]] {

@@ -9,27 +9,27 @@ import Torch
 /// 2. The personal model v (the client's stored one, or the global model the first time) is
 ///    trained in the worker's scratch network on cross-entropy + lambda/2 ||v - w_global||^2,
 ///    w_global being the model received this round, for `personal_epochs` epochs.
-/// The trainer stores v as the client's personal state. lambda = 0 gives purely local personal
+/// The trainer returns v as the client's personal state. lambda = 0 gives purely local personal
 /// models; large lambda pulls them onto the global model. Both phases use the federation's SGD
 /// settings. The reported loss is the personal phase's last epoch (cross-entropy only).
 public struct DittoTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "ditto",
         summary: "local SGD for the global model plus a personal model regularised toward it (Ditto)",
-        parameters: [
-            .double("lambda", default: 1, min: 0,
-                    doc: "strength of the pull lambda/2 ||v - w_global||^2 of the personal model toward the round's global model (official Ditto scripts: 1)"),
-            .int("personal_epochs", min: 0, optional: true,
-                 doc: "epochs training the personal model (default: federation.local_epochs)"),
-        ])
+        keys: [lambda, personalEpochs])
+
+    public static let lambda = ParameterKey.double(
+        "lambda", default: 1, min: 0,
+        doc: "strength of the pull lambda/2 ||v - w_global||^2 of the personal model toward the round's global model (official Ditto scripts: 1)")
+    public static let personalEpochs = ParameterKey.optionalInt(
+        "personal_epochs", min: 0, doc: "epochs training the personal model (default: federation.local_epochs)")
 
     public let lambda: Double
     public let personalEpochs: Int?
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        lambda = p.double("lambda")
-        personalEpochs = p.optionalInt("personal_epochs")
+    public init(parameters p: Parameters) throws {
+        lambda = p[Self.lambda]
+        personalEpochs = p[Self.personalEpochs]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
@@ -50,9 +50,7 @@ public struct DittoTrainer: TrainerPlugin {
             context, epochs: personalEpochs ?? context.settings.epochs, parameters: named.map(\.tensor),
             proximal: ProximalTerm(mu: lambda, parameters: named, state: context.global),
             phase: "personal", loss: LocalLoop.crossEntropy(personal))
-        context.personal = try personal.stateDict().copy()
-        context.personalSetByTrainer = true
         return LocalTrainingReport(trainLoss: result.steps > 0 ? result.lastEpochLoss : global.lastEpochLoss,
-                                   steps: global.steps + result.steps)
+                                   steps: global.steps + result.steps, personal: try personal.stateDict().copy())
     }
 }

@@ -15,23 +15,24 @@ public struct HeadThenBodyTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "head-then-body",
         summary: "train the head with the body frozen, then the body with the head frozen (FedRep, FedBKD)",
-        parameters: [
-            .int("head_epochs", default: 10, min: 0, doc: "epochs training only the head (classifier), body frozen"),
-            .int("body_epochs", min: 0, optional: true,
-                 doc: "epochs training only the body, head frozen (default: federation.local_epochs)"),
-            .bool("cache_features", default: true,
-                  doc: "reuse the frozen body's features across head epochs when the body is deterministic (no dropout, batch norm or augmentation)"),
-        ])
+        keys: [headEpochs, bodyEpochs, cacheFeatures])
+
+    public static let headEpochs = ParameterKey.int(
+        "head_epochs", default: 10, min: 0, doc: "epochs training only the head (classifier), body frozen")
+    public static let bodyEpochs = ParameterKey.optionalInt(
+        "body_epochs", min: 0, doc: "epochs training only the body, head frozen (default: federation.local_epochs)")
+    public static let cacheFeatures = ParameterKey.bool(
+        "cache_features", default: true,
+        doc: "reuse the frozen body's features across head epochs when the body is deterministic (no dropout, batch norm or augmentation)")
 
     public let headEpochs: Int
     public let bodyEpochs: Int?
     public let cacheFeatures: Bool
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        headEpochs = p.int("head_epochs")
-        bodyEpochs = p.optionalInt("body_epochs")
-        cacheFeatures = p.bool("cache_features")
+    public init(parameters p: Parameters) throws {
+        headEpochs = p[Self.headEpochs]
+        bodyEpochs = p[Self.bodyEpochs]
+        cacheFeatures = p[Self.cacheFeatures]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {

@@ -8,15 +8,16 @@ public struct ProxTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "prox",
         summary: "local SGD with FedProx's proximal term mu/2 ||w - w_global||^2",
-        parameters: [
-            .double("mu", default: 0.01, min: 0, minExclusive: true,
-                    doc: "strength of the proximal term pulling local weights toward the round's global model"),
-        ])
+        keys: [mu])
+
+    public static let mu = ParameterKey.double(
+        "mu", default: 0.01, min: 0, minExclusive: true,
+        doc: "strength of the proximal term pulling local weights toward the round's global model")
 
     public let mu: Double
 
-    public init(parameters: Parameters) throws {
-        mu = Self.withDefaults(parameters).double("mu")
+    public init(parameters p: Parameters) throws {
+        mu = p[Self.mu]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {

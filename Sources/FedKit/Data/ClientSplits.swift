@@ -29,7 +29,7 @@ public struct ClientData: @unchecked Sendable {
     }
 }
 
-/// How each client's test split is built (DESIGN §7, `eval.local_test`).
+/// How each client's test split is built (docs/design.md §7, `eval.local_test`).
 public enum LocalTestMode: String, Sendable, CaseIterable {
     /// Drawn from the dataset's test set with the client's training label distribution.
     case matched

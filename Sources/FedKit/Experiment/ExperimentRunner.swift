@@ -1,3 +1,4 @@
+import BuildCommit
 import Config
 import Foundation
 import Torch
@@ -161,23 +162,8 @@ public final class ExperimentRunner: @unchecked Sendable {
 
 /// Where a result came from.
 public enum Provenance {
-    /// The current git commit (with "+dirty" when the work tree has changes), or "unknown".
-    public static func gitCommit() -> String {
-        func git(_ args: [String]) -> String? {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["git"] + args
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            do { try process.run() } catch { return nil }
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { return nil }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let commit = git(["rev-parse", "HEAD"]) else { return "unknown" }
-        let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
-        return dirty ? commit + "+dirty" : commit
-    }
+    /// The commit this binary was built from (embedded at build time, not the checkout's HEAD at
+    /// run time): the hash, "+dirty" for a build of a tree with uncommitted changes to tracked
+    /// files, "+archive" for a build from a `git archive` tarball, or "unknown".
+    public static func gitCommit() -> String { BuildCommit.value }
 }

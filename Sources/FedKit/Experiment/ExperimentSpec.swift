@@ -58,12 +58,9 @@ public struct ExperimentLoader: Sendable {
             errors.append(ConfigError("\(what) must be non-empty and use only letters, digits, '-', '_' and '.', got \"\(name)\"", at: root["name"]?.location ?? root.location))
         }
         let top = Parameters.resolve(YAMLNode.mapping([("seeds", root["seeds"]), ("output", root["output"])].compactMap { k, v in v.map { (k, $0) } }, at: root.location),
-                                     specs: [ParameterSpec("seeds", .intList(min: 0), default: .intList([1]), doc: "seeds; each method runs once per seed"),
-                                             .path("output", default: "runs", doc: "folder for results")],
-                                     path: "", errors: &errors)
+                                     specs: Sections.topLevel, path: "", errors: &errors)
         // An invalid `seeds` has already been reported (and left unset).
-        let seeds: [Int]
-        if case .intList(let values)? = top["seeds"] { seeds = values } else { seeds = [] }
+        let seeds = top["seeds"] == nil ? [] : top[Sections.seeds]
         if top["seeds"] != nil, seeds.isEmpty { errors.append(ConfigError("seeds must list at least one seed", at: root["seeds"]?.location)) }
         if Set(seeds).count != seeds.count { errors.append(ConfigError("seeds must be distinct, got \(seeds)", at: root["seeds"]?.location)) }
 
@@ -94,7 +91,7 @@ public struct ExperimentLoader: Sendable {
         }
         var spec = ExperimentSpec(name: name, seeds: seeds, dataset: dataset, partitioner: partitioner,
                                   clients: partitionCommon.int("clients"), model: model, federation: federation,
-                                  evaluation: evaluation, methods: methods, output: top.string("output"), file: file,
+                                  evaluation: evaluation, methods: methods, output: top[Sections.output], file: file,
                                   resolved: root)
         spec.resolved = ResolvedExperiment.yaml(for: spec, registry: registry)
         spec.sweep = sweep
@@ -158,26 +155,14 @@ public struct ExperimentLoader: Sendable {
         let aggregator = registry.resolve(.aggregator, merged["aggregator"], path: "\(path).aggregator", errors: &errors, fallbackLocation: item.location)
         let generator = merged["generator"].flatMap { $0.isNull ? nil : registry.resolve(.generator, $0, path: "\(path).generator", errors: &errors) }
         let distiller = merged["distiller"].flatMap { $0.isNull ? nil : registry.resolve(.distiller, $0, path: "\(path).distiller", errors: &errors) }
-        let flags = Parameters.resolve(merged.filtered(keys: ["personal", "local_start", "evaluate_with"]), specs: [
-            .string("personal", default: PersonalState.none.rawValue, choices: PersonalState.allCases.map(\.rawValue), doc: "what a client keeps"),
-            .string("local_start", optional: true, doc: "where local training starts"),
-            .string("evaluate_with", choices: EvaluationModel.allCases.map(\.rawValue), optional: true,
-                    doc: "which model a client is tested with"),
-        ], path: path, errors: &errors)
-        let personal = flags.optionalString("personal").flatMap(PersonalState.init(rawValue:)) ?? .none
-        var localStart: LocalStart
-        switch personal {
-        case .none: localStart = .global
-        case .head: localStart = .globalBody
-        case .model: localStart = .personal
-        }
-        if let text = flags.optionalString("local_start") {
-            if let value = LocalStart(rawValue: text) { localStart = value } else {
-                errors.append(ConfigError("\(path).local_start must be one of: \(LocalStart.allCases.map(\.rawValue).joined(separator: ", ")); got \"\(text)\"",
-                                          at: merged["local_start"]?.location))
-            }
-        }
-        let evaluateWith = flags.optionalString("evaluate_with").flatMap(EvaluationModel.init(rawValue:)) ?? .defaultFor(personal)
+        let flagErrors = errors.count
+        let flags = Parameters.resolve(merged.filtered(keys: Set(Sections.method.map(\.name))), specs: Sections.method,
+                                       path: path, errors: &errors)
+        // An invalid value has been reported above; the defaults stand in for it.
+        let valid = errors.count == flagErrors
+        let personal = valid ? flags[Sections.personal] : .none
+        let localStart = (valid ? flags[Sections.localStart] : nil) ?? personal.defaultLocalStart
+        let evaluateWith = (valid ? flags[Sections.evaluateWith] : nil) ?? .defaultFor(personal)
         // Point at the experiment file's line when it wrote the key, else at the method entry.
         let evaluateLocation = item["evaluate_with"]?.location ?? item.location
         let personalWhere = item["personal"] == nil ? "preset '\(presetName)' has personal: none" : "personal: none"

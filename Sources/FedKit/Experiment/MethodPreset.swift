@@ -26,6 +26,15 @@ public enum PersonalState: String, Sendable, CaseIterable {
     case head
     /// A whole personal model (Local, Ditto, FedBKD).
     case model
+
+    /// Where local training starts unless a method's `local_start` says otherwise.
+    public var defaultLocalStart: LocalStart {
+        switch self {
+        case .none: return .global
+        case .head: return .globalBody
+        case .model: return .personal
+        }
+    }
 }
 
 /// Where a client's local training starts each round.
@@ -38,14 +47,14 @@ public enum LocalStart: String, Sendable, CaseIterable {
     case globalBody = "global-body"
 }
 
-/// Which model a client is tested with (DESIGN §7), declared per method as `evaluate_with`.
+/// Which model a client is tested with (docs/design.md §7), declared per method as `evaluate_with`.
 public enum EvaluationModel: String, Sendable, CaseIterable {
     /// The global model, on every client (FedAvg, FedProx; any method with `personal: none`).
     case global
     /// The client's stored personal state, composed as for training: the current global body
     /// with its own head (`personal: head`) or its own whole model (`personal: model`).
     case personal
-    /// FedBKD's published rule (DESIGN §6.6): this round's sampled clients are tested with the
+    /// FedBKD's published rule (docs/design.md §6.6): this round's sampled clients are tested with the
     /// model the round's server steps left for them (`ServerRoundContext.teachers[i].state` after
     /// the distiller), every other client as `personal`. The round's output is only evaluated,
     /// never stored (with `personal: head` the store keeps the head only).

@@ -41,6 +41,30 @@ public enum Sections {
         .int("clients", default: 100, min: 1, doc: "number of clients (for natural: the maximum number of users kept)"),
     ]
 
+    /// `seeds`: each method runs once per seed.
+    public static let seeds = ParameterKey.intList(
+        "seeds", default: [1], min: 0,
+        doc: "each method runs once per seed, on that seed's partition and initial weights; at least one, all distinct")
+    /// `output`: the results folder.
+    public static let output = ParameterKey.path("output", default: "runs", doc: "results folder")
+    /// The top-level keys that hold a value (the others are sections, see `topLevelKeys`).
+    public static let topLevel: [ParameterSpec] = [seeds.spec, output.spec]
+
+    /// A method's `personal`: what a client keeps between rounds and is evaluated with.
+    public static let personal = ParameterKey.choice(
+        "personal", default: PersonalState.none,
+        doc: "what a client keeps between rounds and is evaluated with: nothing (the global model), its own head on the global body, or a whole personal model")
+    /// A method's `local_start`: where local training starts.
+    public static let localStart = ParameterKey.optionalChoice(
+        "local_start", LocalStart.self,
+        doc: "where local training starts: the global model, the client's personal model, or the global body with the client's own head (default: global for personal none, global-body for head, personal for model)")
+    /// A method's `evaluate_with`: which model a client is tested with (docs/design.md §7).
+    public static let evaluateWith = ParameterKey.optionalChoice(
+        "evaluate_with", EvaluationModel.self,
+        doc: "which model a client is tested with: the global model, its personal state, or (FedBKD as published) this round's server output for the sampled clients and the personal state for the others (default: personal when the method keeps personal state, else global)")
+    /// The method keys that hold a value (the others name plugins or the preset, see `methodKeys`).
+    public static let method: [ParameterSpec] = [personal.spec, localStart.spec, evaluateWith.spec]
+
     public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output", "sweep", "slurm"]
     public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start", "evaluate_with"]
 }

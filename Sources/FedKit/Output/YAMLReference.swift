@@ -14,8 +14,7 @@ public enum YAMLReference {
         | key | type | default | meaning |
         |---|---|---|---|
         | `name` | string | the file name | experiment name: results go to `<output>/<name>/` |
-        | `seeds` | list of integers >= 0 | [1] | each method runs once per seed, on that seed's partition and initial weights |
-        | `output` | path | runs | results folder |
+        \(rows(Sections.topLevel))
         | `dataset` | mapping | required | `name:` one of the dataset plugins below, plus its parameters |
         | `partition` | mapping | required | `name:` a partitioner, `clients:`, plus its parameters |
         | `model` | mapping | required | `name:` a model plugin, plus its parameters |
@@ -63,15 +62,13 @@ public enum YAMLReference {
         fields: `name` (the preset), `label` (the run's folder name; defaults to the preset name; must be unique and
         use only letters, digits, `-`, `_` and `.`),
         `trainer`, `aggregator`, `generator`, `distiller` (plugin mappings; naming another plugin replaces the
-        preset's choice), `personal` (`none` | `head` | `model`: what a client keeps),
-        `local_start` (`global` | `personal` | `global-body`: where local training starts; default from `personal`),
-        `evaluate_with` (`global` | `personal` | `round-output`: which model a client is tested with; default
-        `personal` when the method keeps personal state, else `global`; see docs/architecture.md).
+        preset's choice), and the keys in the table below.
         On the command line, `--set methods[1].trainer.mu=0.5` overrides a field of the second method, also when the
         file names it by its preset alone.
 
 
         """
+        md += table(Sections.method)
         md += "### Presets\n\n| preset | summary |\n|---|---|\n"
         for name in registry.methods.keys.sorted() {
             md += "| `\(name)` | \(registry.methods[name]!.summary) |\n"
@@ -92,10 +89,13 @@ public enum YAMLReference {
     }
 
     static func table(_ specs: [ParameterSpec]) -> String {
-        var md = "| key | type | default | meaning |\n|---|---|---|---|\n"
-        for s in specs {
-            md += "| `\(s.name)` | \(s.type.summary) | \(s.defaultText) | \(s.doc.replacingOccurrences(of: "|", with: "\\|")) |\n"
-        }
-        return md + "\n"
+        "| key | type | default | meaning |\n|---|---|---|---|\n" + rows(specs) + "\n\n"
+    }
+
+    /// One table row per declaration, without the final line break.
+    static func rows(_ specs: [ParameterSpec]) -> String {
+        specs.map { s in
+            "| `\(s.name)` | \(s.type.summary) | \(s.defaultText) | \(s.doc.replacingOccurrences(of: "|", with: "\\|")) |"
+        }.joined(separator: "\n")
     }
 }

@@ -13,6 +13,10 @@ public struct Parameters: Sendable, Equatable {
 
     public subscript(name: String) -> ParameterValue? { values[name] }
 
+    // TEMPORARY (issue 10, first pass): string look-ups for the plugins in plugins/Distillers and
+    // plugins/Generators, which are being rewritten and convert to typed keys
+    // (`parameters[Self.key]`, ParameterKey.swift) when they merge. New code uses typed keys.
+
     /// Accessors for declared parameters. Asking for an undeclared name is a plugin bug.
     public func int(_ name: String) -> Int {
         guard case .int(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared integer") }
@@ -51,6 +55,46 @@ public struct Parameters: Sendable, Equatable {
 
     /// Sets a value (used by tests and programmatic construction).
     public mutating func set(_ name: String, _ value: ParameterValue) { values[name] = value }
+
+    /// Removes a value (an optional parameter becomes unset).
+    public mutating func remove(_ name: String) {
+        values[name] = nil
+        locations[name] = nil
+    }
+
+    /// These parameters checked against `specs` as the YAML path checks them (type, range,
+    /// choices, required keys, no undeclared keys), with every default filled in. The registry
+    /// calls this before a plugin's `init`, so parameters built in code get the same checks as
+    /// those read from a file. `owner` names the plugin in messages ("aggregator 'trimmed-mean'").
+    public func validated(against specs: [ParameterSpec], owner: String) throws -> Parameters {
+        var result = Parameters()
+        var problems: [String] = []
+        let declared = Set(specs.map(\.name))
+        for name in values.keys.sorted() where !declared.contains(name) {
+            var message = "\(owner) has no parameter '\(name)'; declared: \(specs.map(\.name).sorted().joined(separator: ", "))"
+            if let guess = closestMatch(to: name, in: Array(declared)) { message += " (did you mean '\(guess)'?)" }
+            problems.append(message)
+        }
+        for spec in specs {
+            if let value = values[spec.name] {
+                let location = locations[spec.name] ?? SourceLocation(file: "<code>", line: 0, column: 0)
+                do {
+                    result.values[spec.name] = try spec.value(from: value.yamlNode(at: location), path: spec.name)
+                    result.locations[spec.name] = locations[spec.name]
+                } catch let error as ConfigError {
+                    problems.append("\(owner): \(error.message)")
+                } catch {
+                    problems.append("\(owner): \(spec.name): \(error)")
+                }
+            } else if let value = spec.defaultValue {
+                result.values[spec.name] = value
+            } else if !spec.optional {
+                problems.append("\(owner): \(spec.name) is required (\(spec.type.summary)): \(spec.doc)")
+            }
+        }
+        guard problems.isEmpty else { throw PluginError(problems.joined(separator: "; ")) }
+        return result
+    }
 
     /// Validates the entries of a YAML mapping against `specs`. Keys in `ignoring` belong to
     /// the caller (e.g. `name`). Collects every error instead of stopping at the first.

@@ -1,6 +1,19 @@
 import Torch
 
 /// Loads a benchmark's train and test data.
+///
+/// ### When it is called
+/// `requiredFiles()` by `exp validate` (no data is read); `load()` once per experiment, before
+/// any run, on the main thread. The result is shared, read-only, by every method and seed.
+///
+/// ### What it may do
+/// Read files, decode, normalise. Everything random (a synthetic dataset) comes from the plugin's
+/// own declared `seed`, never from the experiment's seeds: every method sees the same data.
+///
+/// ### Errors
+/// A missing file: a `PluginError` naming the path and how to get it (`RequiredFile.hint`). A
+/// corrupt file: the path and the byte offset where reading failed. Either stops the experiment
+/// before any run starts.
 public protocol DatasetPlugin: Plugin {
     /// Files that must exist before loading; `exp validate` checks them without loading.
     func requiredFiles() -> [RequiredFile]
@@ -8,7 +21,19 @@ public protocol DatasetPlugin: Plugin {
     func load() throws -> DatasetSplits
 }
 
-/// Splits training-sample indices over clients. Must terminate for every valid input.
+/// Splits training-sample indices over clients.
+///
+/// ### When it is called
+/// Once per seed, before the seed's runs, on the main thread; the result is cached per
+/// (dataset, partitioner, parameters, seed), so every method of a seed trains on the same split.
+///
+/// ### What it may do
+/// Draw from `random` only (a stream derived from the seed). It must terminate for every valid
+/// input: no rejection loops without a bound (see `dirichlet`'s deterministic repair).
+///
+/// ### Errors
+/// An impossible request (more clients than samples, `clients x min_size > N`): a `PluginError`
+/// saying which parameter to change. It fails the seed's runs.
 public protocol PartitionerPlugin: Plugin {
     /// Returns, for each client, the indices of its training samples; every index in
     /// `0..<request.labels.count` at most once.
@@ -16,28 +41,100 @@ public protocol PartitionerPlugin: Plugin {
 }
 
 /// Builds a network with a declared body/head split.
+///
+/// ### When it is called
+/// Once per run for the global model (with a generator seeded from the seed alone, so every
+/// method of a seed starts from the same weights) and once per worker for its scratch models.
+/// Calls may come from several threads at once; `build` must not share mutable state.
+///
+/// ### What it must return
+/// A `Network` whose `body` produces the features and whose `head` maps them to logits over
+/// `input.classes`. State names start with `body.` or `head.`: aggregators (`scope: body`) and
+/// methods that keep a personal head rely on that split.
+///
+/// ### Errors
+/// An input the model cannot take (colour images for a grey-scale CNN): a `PluginError` saying
+/// which model fits; `exp validate` cannot see it, the run fails before round 1.
 public protocol ModelPlugin: Plugin {
     func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network
 }
 
 /// One client's local update.
+///
+/// ### When it is called
+/// Once per sampled client per round, on a worker thread; several clients train at the same time
+/// on different workers, each with its own `ClientTrainingContext`. The same plugin instance
+/// serves every client of a run: keep no per-client state in it (personal state goes in the
+/// returned report; state carried across rounds adopts `RoundCarriedState`).
+///
+/// ### What it may do
+/// Train `context.model` in place (it arrives loaded with the method's start state, in training
+/// mode) and use `context.scratch` as a second network. `LocalLoop.run` is the epoch/batch loop
+/// the built-in trainers share. Randomness comes from `context.generator` only.
+///
+/// ### What it returns
+/// A `LocalTrainingReport`: the training loss and step count, and — only for a trainer that
+/// trains a separate personal model (Ditto) — that model as `personal`. The engine decides where
+/// things go: the model's state after `train` returns is the client's update for aggregation, and
+/// the client's stored personal state is `report.personal` when set, else the part of the trained
+/// model the method's `personal` key names.
+///
+/// ### Errors
+/// A thrown error fails the run, naming the method, seed, round and client. A loss that becomes
+/// NaN or infinite should throw (`LocalLoop` does); non-finite weights are caught by the engine.
 public protocol TrainerPlugin: Plugin {
-    /// Trains `context.model` (already loaded with the start state) in place; may also set
-    /// `context.personal` (e.g. Ditto's separately trained personal model).
     func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport
 }
 
 /// Combines client updates into the global model.
+///
+/// ### When it is called
+/// Once per round on the main thread, after every sampled client has trained, with their updates
+/// in client order. Not called at all when `updatesGlobalModel` is false.
+///
+/// ### What it may do
+/// Read `global` (the round's global model, which it must not modify) and the updates; return
+/// the new values. The engine writes them into the live global model and checks they are finite.
+///
+/// ### Errors
+/// Updates that do not fit the global model, or weights that make no sense (no samples at all):
+/// a `PluginError` naming the client; it fails the run at that round.
 public protocol AggregatorPlugin: Plugin {
     /// Whether the global model changes at all (false for `none`: local-only training).
     var updatesGlobalModel: Bool { get }
-    /// Writes the aggregate of `updates` into `global` (the live global model state) in place.
-    func aggregate(into global: StateDict, updates: [ClientUpdate]) throws
+    /// The new global values computed from `updates`: entries of `global` (all of them, or the
+    /// subset it changes, e.g. `communicated(global)`), plus optional round metrics.
+    func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult
     /// The part of the model exchanged with clients each round (for the bytes-up/down metric).
     func communicated(_ state: StateDict) -> StateDict
 }
 
+/// What an aggregator returns: the new values of the global entries it changes, and metrics for
+/// the round record.
+public struct AggregationResult: @unchecked Sendable {
+    /// New values by entry name; entries of the global model not listed keep their values.
+    public var state: StateDict
+    /// Round metrics (reported under `server` in rounds.jsonl), e.g. "aggregate.trimmed": 2.
+    public var metrics: [String: Double]
+
+    public init(state: StateDict, metrics: [String: Double] = [:]) {
+        self.state = state
+        self.metrics = metrics
+    }
+
+    /// The global model does not change.
+    public static var unchanged: AggregationResult { AggregationResult(state: StateDict([])) }
+}
+
 /// Server-side synthetic-data generator, trained without client data.
+///
+/// ### When it is called
+/// Once per round on the main thread, after aggregation: `train` against the frozen teachers in
+/// the `ServerRoundContext`, then `sample` as often as the distiller asks. One instance lives for
+/// a run (method x seed); a generator that warm-starts across rounds adopts `RoundCarriedState`.
+///
+/// ### Errors
+/// A thrown error fails the run at that round ("server step failed: ...").
 public protocol GeneratorPlugin: Plugin {
     /// Trains the generator for this round against the frozen teachers in `context`.
     func train(_ context: ServerRoundContext) throws
@@ -46,6 +143,19 @@ public protocol GeneratorPlugin: Plugin {
 }
 
 /// Moves knowledge between the global and the client models on (synthetic) data.
+///
+/// ### When it is called
+/// Once per round on the main thread, after aggregation (and the generator's training), with the
+/// generator as `source`, or Gaussian noise in the models' sample space when the method has no
+/// generator (an ablation).
+///
+/// ### What it may do
+/// Update `context.global` in place, replace teachers' `state` (the engine stores them back as
+/// the clients' personal models when the method keeps whole personal models) and add round
+/// metrics to `context.metrics`.
+///
+/// ### Errors
+/// A thrown error fails the run at that round ("server step failed: ...").
 public protocol DistillerPlugin: Plugin {
     func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws
 }

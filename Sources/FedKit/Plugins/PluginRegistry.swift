@@ -5,6 +5,9 @@ import Config
 public struct PluginRegistry: Sendable {
     struct Entry: Sendable {
         var descriptor: PluginDescriptor
+        /// The registered type's name, for the duplicate-name error.
+        var typeName: String
+        /// Validates the parameters, fills defaults, runs `init` and `validate()`.
         var make: @Sendable (Parameters) throws -> Any
     }
 
@@ -14,9 +17,10 @@ public struct PluginRegistry: Sendable {
 
     public init() {}
 
-    /// Registers a plugin type under its descriptor's kind and name.
-    /// Registering a type that does not conform to its kind's protocol is a programming error.
-    public mutating func register<P: Plugin>(_ type: P.Type) {
+    /// Registers a plugin type under its descriptor's kind and name. Throws when that name is
+    /// taken for the kind (the error names both types), when the type does not conform to its
+    /// kind's protocol, or when it declares a parameter twice.
+    public mutating func register<P: Plugin>(_ type: P.Type) throws {
         let d = P.descriptor
         let conforms: Bool
         switch d.kind {
@@ -28,13 +32,33 @@ public struct PluginRegistry: Sendable {
         case .generator: conforms = type is any GeneratorPlugin.Type
         case .distiller: conforms = type is any DistillerPlugin.Type
         }
-        precondition(conforms, "\(type) declares kind \(d.kind) but does not conform to its protocol")
-        precondition(Set(d.parameters.map(\.name)).count == d.parameters.count, "\(d.name) declares a parameter twice")
-        entries[d.kind, default: [:]][d.name] = Entry(descriptor: d, make: { try P(parameters: $0) })
+        let typeName = String(reflecting: type)
+        guard conforms else {
+            throw PluginError("\(typeName) declares kind \(d.kind) but does not conform to \(d.kind)'s protocol")
+        }
+        let names = d.parameters.map(\.name)
+        if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            throw PluginError("\(typeName) (\(d.label)) declares the parameter '\(twice)' twice")
+        }
+        if let taken = entries[d.kind]?[d.name] {
+            throw PluginError("\(d.label) is registered twice: by \(taken.typeName) and by \(typeName); "
+                              + "give one of them another name")
+        }
+        entries[d.kind, default: [:]][d.name] = Entry(descriptor: d, typeName: typeName, make: { try P.make($0) })
     }
 
-    /// Registers a method preset.
-    public mutating func register(method: MethodPreset) { methods[method.name] = method }
+    /// Registers every type of a catalog (see `register(_:)`).
+    public mutating func register(_ types: [any Plugin.Type]) throws {
+        for type in types { try register(type) }
+    }
+
+    /// Registers a method preset. Throws when a preset of that name is registered already.
+    public mutating func register(method: MethodPreset) throws {
+        if methods[method.name] != nil {
+            throw PluginError("method preset '\(method.name)' is registered twice; give one of them another name")
+        }
+        methods[method.name] = method
+    }
 
     /// The descriptor of `name`, if registered.
     public func descriptor(_ kind: PluginKind, _ name: String) -> PluginDescriptor? { entries[kind]?[name]?.descriptor }
@@ -46,7 +70,8 @@ public struct PluginRegistry: Sendable {
 
     public func names(_ kind: PluginKind) -> [String] { descriptors(kind).map(\.name) }
 
-    /// Builds the plugin named by `choice` as the protocol type `T`.
+    /// Builds the plugin named by `choice` as the protocol type `T`: its parameters are validated
+    /// against the declaration and every default filled in before `init`, then `validate()` runs.
     public func make<T>(_ choice: PluginChoice, as _: T.Type) throws -> T {
         guard let entry = entries[choice.kind]?[choice.name] else {
             throw PluginError("no \(choice.kind) plugin named '\(choice.name)'")

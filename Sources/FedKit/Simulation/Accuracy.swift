@@ -26,7 +26,7 @@ public enum Accuracy {
     }
 }
 
-/// The distribution of per-client accuracies that DESIGN §7 asks for.
+/// The distribution of per-client accuracies that docs/design.md §7 asks for.
 public struct PersonalizedAccuracy: Sendable, Equatable, Codable {
     /// Weighted by each client's test size.
     public var weightedMean: Double

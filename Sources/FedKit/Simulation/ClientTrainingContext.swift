@@ -17,27 +17,45 @@ public struct LocalHyperparameters: Sendable, Equatable {
     }
 }
 
-/// Everything a trainer may use for one client's local update. The worker owns `model`
-/// and `scratch`; state is loaded into them, never deep-copied per client.
+/// Everything a trainer may use for one client's local update.
+///
+/// ### Lifetime and threads
+/// The engine creates one context per (round, client) on the worker that trains the client and
+/// drops it when `train` returns. Contexts of different clients live on different threads at the
+/// same time; nothing in one is shared with another except `global` (read-only).
+///
+/// ### Ownership
+/// The worker owns `model` and `scratch`: state is loaded into them, never deep-copied per
+/// client, so a trainer must not keep references to them (or to their tensors) after `train`
+/// returns. `global`, `personal` and `data` are snapshots the trainer reads and must not modify.
+///
+/// ### What the engine reads back
+/// Only `model` (its state is the client's update) and the returned `LocalTrainingReport`; the
+/// context itself carries nothing back.
 public final class ClientTrainingContext: @unchecked Sendable {
+    /// The client's index (0-based), as in clients.csv.
     public let client: Int
+    /// The round (1-based).
     public let round: Int
-    /// The model to train, loaded with the method's start state for this client.
+    /// The model to train, loaded with the method's start state for this client (`local_start`),
+    /// in training mode, its dropout stream seeded for (round, client).
     public let model: Network
-    /// A second network of the same architecture owned by the worker (e.g. Ditto's personal model).
+    /// A second network of the same architecture owned by the worker (e.g. Ditto's personal
+    /// model); its contents on entry are unspecified: load a state before using it.
     public let scratch: Network
     /// The client's training data.
     public let data: LabeledSamples
     /// The round's global model (a snapshot; do not modify).
     public let global: StateDict
-    /// The client's stored personal model from earlier rounds (nil if never trained).
-    /// A trainer that manages personal state itself (Ditto) replaces it.
-    public var personal: StateDict?
-    /// Set by trainers that wrote `personal` themselves.
-    public var personalSetByTrainer = false
+    /// The client's stored personal state from earlier rounds (nil if never trained): a whole
+    /// model or only its head, as the method's `personal` key says. Read-only: a trainer that
+    /// produces a new personal model returns it in `LocalTrainingReport.personal`.
+    public let personal: StateDict?
+    /// Local hyperparameters from the `federation` section (epochs, batch size, lr, ...).
     public let settings: LocalHyperparameters
     /// Seeded for this (round, client) pair: batch order, dropout, augmentation.
     public let generator: RandomGenerator
+    /// The dataset's training augmentation, if any (`LocalLoop` applies it to every batch).
     public let augmentation: (any Augmentation)?
 
     public init(client: Int, round: Int, model: Network, scratch: Network, data: LabeledSamples, global: StateDict,
@@ -56,16 +74,21 @@ public final class ClientTrainingContext: @unchecked Sendable {
     }
 }
 
-/// What a trainer reports.
-public struct LocalTrainingReport: Sendable, Equatable {
+/// What a trainer returns.
+public struct LocalTrainingReport: @unchecked Sendable {
     /// Mean training loss over the last epoch's batches.
     public var trainLoss: Double
     /// Optimiser steps taken.
     public var steps: Int
+    /// A personal model the trainer trained itself, apart from `context.model` (Ditto); the engine
+    /// stores it as the client's personal state. nil: the engine keeps the part of the trained
+    /// model the method's `personal` key names.
+    public var personal: StateDict?
 
-    public init(trainLoss: Double, steps: Int) {
+    public init(trainLoss: Double, steps: Int, personal: StateDict? = nil) {
         self.trainLoss = trainLoss
         self.steps = steps
+        self.personal = personal
     }
 }
 

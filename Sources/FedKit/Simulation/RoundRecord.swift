@@ -11,7 +11,7 @@ public struct RoundRecord: Codable, Sendable, Equatable {
     /// Clients that have trained at least once so far (after this round's local updates).
     public var participants: Int = 0
     /// Each scored client tested, with the model `evaluate_with` picks, on its own test split
-    /// (DESIGN §7). A client that has never trained is never scored when it would be tested with
+    /// (docs/design.md §7). A client that has never trained is never scored when it would be tested with
     /// personal state (it has none); `evaluate_with: global` scores every client. `clients` is
     /// the number scored.
     public var personalized: PersonalizedAccuracy?

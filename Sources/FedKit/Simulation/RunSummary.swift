@@ -1,4 +1,4 @@
-/// Final-round and last-N figures of a run (DESIGN §7: never the best round).
+/// Final-round and last-N figures of a run (docs/design.md §7: never the best round).
 public enum RunSummary {
     /// The metrics reported per run, in table order.
     /// `personalized_*` are over the clients scored at each evaluation (`personalized_clients` of

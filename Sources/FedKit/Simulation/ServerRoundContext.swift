@@ -16,6 +16,22 @@ public struct Teacher: @unchecked Sendable {
 }
 
 /// What server-side steps (generator, distiller) see in a round. They never see client data.
+///
+/// ### Lifetime and threads
+/// The engine creates one context per round, after aggregation, on the main thread, and passes
+/// it to the generator's `train` and then to the distiller's `distill`; it is dropped when the
+/// round's server steps end. Steps run one after another, never concurrently.
+///
+/// ### Ownership
+/// `global` is the live global model: a distiller may update it in place (the engine checks it
+/// for NaN afterwards). `workspace` networks belong to the engine's workers, idle during server
+/// steps: load states into them, and keep no reference after the round. `teachers` hold the
+/// sampled clients' states (snapshots).
+///
+/// ### What the engine reads back
+/// `global` (as it is after the steps), `teachers[i].state` (stored back as client i's personal
+/// model when the method keeps whole personal models) and `metrics` (the round record's
+/// `server` entries, beside the aggregator's).
 public final class ServerRoundContext: @unchecked Sendable {
     public let round: Int
     /// The live global model (after aggregation); a distiller may update it.

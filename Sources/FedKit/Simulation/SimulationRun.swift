@@ -24,7 +24,7 @@ public struct RunResult: Sendable {
     public var summary: [String: (final: Double, lastMean: Double)]
 }
 
-/// One method on one seed: the round loop of DESIGN §5.
+/// One method on one seed: the round loop of docs/design.md §5.
 public final class SimulationRun: @unchecked Sendable {
     public let method: MethodSpec
     public let seed: Int
@@ -40,7 +40,7 @@ public final class SimulationRun: @unchecked Sendable {
     let aggregator: any AggregatorPlugin
     let generator: (any GeneratorPlugin)?
     let distiller: (any DistillerPlugin)?
-    let finetuner: (any TrainerPlugin)?
+    let finetuner: FineTuning?
     let global: Network
     let pool: WorkerPool
     let store: ClientStateStore
@@ -79,8 +79,7 @@ public final class SimulationRun: @unchecked Sendable {
         aggregator = try registry.make(method.aggregator, as: (any AggregatorPlugin).self)
         generator = try method.generator.map { try registry.make($0, as: (any GeneratorPlugin).self) }
         distiller = try method.distiller.map { try registry.make($0, as: (any DistillerPlugin).self) }
-        finetuner = settings.finetuneEpochs > 0
-            ? try registry.make(PluginChoice(kind: .trainer, name: "sgd"), as: (any TrainerPlugin).self) : nil
+        finetuner = settings.finetuneEpochs > 0 ? FineTuning() : nil
         let modelPlugin = try registry.make(spec.model, as: (any ModelPlugin).self)
         let input = ModelInput(dataset)
         // The same initial weights for every method of a seed: a fair comparison.
@@ -145,17 +144,19 @@ public final class SimulationRun: @unchecked Sendable {
 
             // 2. Aggregation.
             t = Date()
+            var serverMetrics: [String: Double] = [:]
             if aggregator.updatesGlobalModel {
-                try aggregator.aggregate(into: global.stateDict(), updates: outcomes.map(\.update))
+                let aggregate = try aggregator.aggregate(outcomes.map(\.update), global: globalSnapshot)
+                try global.stateDict().update(from: aggregate.state)
+                serverMetrics = aggregate.metrics
                 try checkFinite(global.stateDict(), round: round, what: "the aggregated global model")
             }
             timing.aggregateSeconds = Date().timeIntervalSince(t)
 
             // 3-4. Server steps (generator, distillation).
             t = Date()
-            var serverMetrics: [String: Double] = [:]
             if let distiller {
-                serverMetrics = try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)
+                serverMetrics.merge(try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)) { $1 }
             }
             timing.serverSeconds = Date().timeIntervalSince(t)
 
@@ -224,8 +225,8 @@ public final class SimulationRun: @unchecked Sendable {
         let state = try model.stateDict().copy()
         try checkFinite(state, round: round, client: client, what: "the local model")
         let kept: StateDict?
-        if context.personalSetByTrainer {
-            kept = context.personal
+        if let personal = report.personal {
+            kept = personal
         } else {
             switch method.personal {
             case .none: kept = nil
@@ -278,7 +279,7 @@ public final class SimulationRun: @unchecked Sendable {
         }
         if method.evaluateWith == .roundOutput {
             // Evaluated only: with personal: head the store keeps the head, next round restarts
-            // from the global body + that head (DESIGN §6.6 step 5).
+            // from the global body + that head (docs/design.md §6.6 step 5).
             for teacher in context.teachers { roundOutput[teacher.client] = teacher.state }
         } else if method.personal == .model {
             for teacher in context.teachers { try store.put(teacher.client, teacher.state) }
@@ -300,7 +301,7 @@ public final class SimulationRun: @unchecked Sendable {
         return metrics
     }
 
-    /// The state a client is tested with, as `evaluate_with` declares (DESIGN §7): the global
+    /// The state a client is tested with, as `evaluate_with` declares (docs/design.md §7): the global
     /// model, the round's output for this round's clients (round-output), else its personal state
     /// composed over the global model (its head on the global body, or its whole model).
     func evaluationState(client: Int, worker: Worker) throws {
@@ -370,7 +371,7 @@ public final class SimulationRun: @unchecked Sendable {
         return (correct, keepFeatures ? try Tensor.cat(parts.compactMap(\.features)) : nil)
     }
 
-    /// Every client's accuracy with the model DESIGN §7 names (see `evaluationState`), plus the global
+    /// Every client's accuracy with the model docs/design.md §7 names (see `evaluationState`), plus the global
     /// model's accuracy on the whole test set when the method has a global model.
     ///
     /// When a client's test split is rows of the test set (local_test: matched or natural), a client

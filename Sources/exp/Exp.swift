@@ -24,7 +24,7 @@ struct Exp: ParsableCommand {
           3  a run failed (the other runs still finish and are written)
         """,
         version: FedKitVersion.current,
-        subcommands: [Run.self, Sweep.self, Validate.self, Show.self, List.self, Partition.self],
+        subcommands: [Run.self, Sweep.self, Validate.self, Show.self, List.self, Partition.self, ReportCommand.self],
         defaultSubcommand: Run.self
     )
 

@@ -67,7 +67,7 @@ struct Run: ParsableCommand {
             throw CommandFailure(status: .runFailed, message: "error: \(error)")
         }
         status.finish()
-        print(SummaryTable.text(outcome.results, methods: spec.methods.map(\.label), lastRounds: spec.evaluation.int("last_rounds")))
+        if let report = outcome.report { print(report.text()) }
         print("\nresults: \(runner.directory)/ (summary.csv, report.html, one folder per method and seed)")
         if !outcome.failures.isEmpty {
             throw CommandFailure(status: .runFailed,

@@ -161,8 +161,12 @@ struct Sweep: ParsableCommand {
 
     func collectAndPrint(_ plan: SweepPlan) throws {
         let outcome = try SweepCollect.collect(plan)
-        print(SummaryTable.text(outcome.results, methods: outcome.labels, lastRounds: plan.base.evaluation.int("last_rounds")))
-        print("\nresults: \(plan.directory)/ (summary.csv, report.html, one folder per cell, method and seed)")
+        if let report = outcome.report {
+            print(report.text())
+            print("\nresults: \(plan.directory)/ (summary.csv, report.html, one folder per cell, method and seed)")
+        } else {
+            Exp.report("no task has a run folder yet: no summary written")
+        }
         if !outcome.missing.isEmpty {
             Exp.report("\(outcome.missing.count) of \(plan.tasks.count) task(s) not complete, left out of the summary: \(SlurmScript.ranges(outcome.missing.map(\.task)))")
         }

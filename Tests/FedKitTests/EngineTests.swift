@@ -141,16 +141,18 @@ final class EngineTests: XCTestCase {
         for file in ["config.yaml", "summary.csv", "report.html"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(experiment)/\(file)"), file)
         }
+        // summary.csv is tidy (one row per run and metric), made from the run folders.
         let summary = try EngineFixture.lines("\(experiment)/summary.csv")
-        XCTAssertEqual(summary.count, 1 + labels.count)
-        XCTAssertEqual(summary.dropFirst().map { String($0.prefix { $0 != "," }) }, labels)
+        let methodsInSummary = summary.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false)[1] }
+        XCTAssertEqual(Set(methodsInSummary.map(String.init)), Set(labels))
+        XCTAssertEqual(outcome.report?.experiments.first?.groups.map(\.label), labels)
         let report = try String(contentsOfFile: "\(experiment)/report.html", encoding: .utf8)
         for label in labels { XCTAssertTrue(report.contains(label), "report.html should name \(label)") }
 
         for result in outcome.results {
             let method = result.method
             let run = "\(experiment)/\(method)/seed-1"
-            for file in ["config.yaml", "manifest.json", "rounds.jsonl", "timings.jsonl", "clients.csv"] {
+            for file in ["config.yaml", "manifest.json", "rounds.jsonl", "timings.jsonl", "clients.csv", "partition.csv"] {
                 XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/\(file)"), "\(method): \(file)")
             }
             let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/manifest.json"))) as? [String: Any]
@@ -204,7 +206,8 @@ final class EngineTests: XCTestCase {
             XCTAssertNotNil(result.summary["personalized_weighted"], method)
             XCTAssertNotNil(result.summary["validation_personalized_weighted"], method)
         }
-        XCTAssertTrue(summary[0].contains("validation_global_accuracy_final_mean"))
+        XCTAssertTrue(summary.contains { $0.hasPrefix("engine,fedavg,,1,validation.global_accuracy,") })
+        XCTAssertTrue(summary.contains { $0.hasPrefix("engine,fedrep,,1,validation.personalized.weightedMean,") })
     }
 
     /// FedAvg learns the tiny problem: well above chance (4 classes) after a few rounds.
@@ -255,14 +258,11 @@ final class EngineTests: XCTestCase {
             }
         }
         XCTAssertEqual(files[1]?.count, 2 * EngineFixture.fedBKDPresets.count)
-        // Server steps report their wall time (`*.seconds`): the only entries allowed to differ.
-        func timeless(_ data: Data?) -> String {
-            let text = String(decoding: data ?? Data(), as: UTF8.self)
-            return text.replacingOccurrences(of: #""[a-z0-9_.]*\.seconds":[0-9.e+-]+,?"#, with: "", options: .regularExpression)
-        }
+        // Server steps' wall times (`*.seconds`) go to timings.jsonl: the records match byte for byte.
         for (name, one) in files[1]! {
             XCTAssertFalse(one.isEmpty, name)
-            XCTAssertEqual(timeless(one), timeless(files[2]?[name]), "\(name) differs between workers=1 and workers=2")
+            XCTAssertFalse(String(decoding: one, as: UTF8.self).contains(".seconds"), "\(name) holds a wall time")
+            XCTAssertEqual(one, files[2]?[name], "\(name) differs between workers=1 and workers=2")
         }
     }
 
@@ -379,8 +379,12 @@ final class EngineTests: XCTestCase {
         let records = try EngineFixture.records("\(dir)/engine/poisoned/seed-1/rounds.jsonl")
         XCTAssertEqual(records.map(\.round), [1, 2])
         XCTAssertNotNil(records.last?.globalAccuracy)
-        // The experiment summary and report still come out, the report naming the failure.
-        XCTAssertEqual(try EngineFixture.lines("\(dir)/engine/summary.csv").count, 1 + runner.spec.methods.count)
+        // The failed run's folder says why; the experiment summary and report still come out, naming the failure.
+        XCTAssertTrue(try String(contentsOfFile: "\(dir)/engine/poisoned/seed-1/failure.txt", encoding: .utf8)
+            .contains("method poisoned, seed 1, round 3, client 4"))
+        let summary = try EngineFixture.lines("\(dir)/engine/summary.csv")
+        XCTAssertEqual(Set(summary.dropFirst().map { String($0.split(separator: ",")[1]) }), Set(runner.spec.methods.map(\.label)))
+        XCTAssertTrue(summary.contains { $0.hasPrefix("engine,poisoned,,1,global_accuracy,") && $0.contains(",false,") })
         let report = try String(contentsOfFile: "\(dir)/engine/report.html", encoding: .utf8)
         XCTAssertTrue(report.contains("method poisoned, seed 1, round 3, client 4"))
     }
@@ -406,7 +410,9 @@ final class EngineTests: XCTestCase {
         let yaml = EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, personalGlobalTest: true)
         let first = try EngineFixture.run(yaml)
         let experiment = first.runner.directory
-        let summary = try String(contentsOfFile: experiment + "/summary.csv", encoding: .utf8)
+        // summary.csv holds no wall times: the same records give the same file.
+        let results = { try String(contentsOfFile: experiment + "/summary.csv", encoding: .utf8) }
+        let summary = try results()
         let roundsFile = { (method: String) in experiment + "/\(method)/seed-1/rounds.jsonl" }
         let fedavgRounds = try String(contentsOfFile: roundsFile("fedavg"), encoding: .utf8)
         let localRounds = try String(contentsOfFile: roundsFile("local"), encoding: .utf8)
@@ -421,7 +427,7 @@ final class EngineTests: XCTestCase {
         XCTAssertTrue(second.log.contains { $0.hasPrefix("run local seed 1 ->") }, "the incomplete run starts again: \(second.log)")
         XCTAssertEqual(try String(contentsOfFile: roundsFile("fedavg"), encoding: .utf8), fedavgRounds)
         XCTAssertEqual(try String(contentsOfFile: roundsFile("local"), encoding: .utf8), localRounds, "rerun from round 1, same records")
-        XCTAssertEqual(try String(contentsOfFile: experiment + "/summary.csv", encoding: .utf8), summary)
+        XCTAssertEqual(try results(), summary)
         XCTAssertEqual(second.outcome.results.map(\.records), first.outcome.results.map(\.records))
 
         // Another configuration: nothing is kept.

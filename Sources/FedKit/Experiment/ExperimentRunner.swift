@@ -34,7 +34,11 @@ public final class ExperimentRunner: @unchecked Sendable {
     public struct Outcome: Sendable {
         public var results: [RunResult]
         public var failures: [RunFailure]
-        public var summaryPath: String
+        /// summary.csv, or nil when `runFoldersOnly` is set.
+        public var summaryPath: String?
+        /// What summary.csv and report.html were made from (every run in the experiment's folder);
+        /// nil when `runFoldersOnly` is set.
+        public var report: Report?
     }
 
     public func run() throws -> Outcome {
@@ -68,11 +72,16 @@ public final class ExperimentRunner: @unchecked Sendable {
                 }
             }
         }
-        let summaryPath = "\(directory)/summary.csv"
-        if runFoldersOnly { return Outcome(results: results, failures: failures, summaryPath: "") }
-        try RunWriter.writeAtomically(SummaryTable.csv(results, methods: spec.methods.map(\.label)), to: summaryPath)
-        try? RunWriter.writeAtomically(HTMLReport.render(spec: spec, results: results, failures: failures), to: "\(directory)/report.html")
-        return Outcome(results: results, failures: failures, summaryPath: summaryPath)
+        if runFoldersOnly { return Outcome(results: results, failures: failures, summaryPath: nil, report: nil) }
+        // The same collect step as `exp report`: the summary is made from the run folders' files.
+        let report: Report
+        do {
+            report = try ReportCollector.collect(directories: [directory])
+            try report.write(to: directory)
+        } catch {
+            throw ReportError("the runs are written, but the summary is not: \(error) (fix it, then run `exp report \(directory)`)")
+        }
+        return Outcome(results: results, failures: failures, summaryPath: "\(directory)/summary.csv", report: report)
     }
 
     /// The folder of one run.
@@ -111,6 +120,8 @@ public final class ExperimentRunner: @unchecked Sendable {
             writer = try RunWriter(directory: runDirectory, config: config, manifest: manifest)
             log("run \(method.label) seed \(seed) -> \(runDirectory)")
         }
+        try writer.writePartition(federation.partition)
+        try writer.clearFailure()
         let status = RunStatusFile(directory: runDirectory, round: checkpoint?.state.round ?? 0, rounds: settings.rounds)
         let progress = self.progress
         do {
@@ -126,7 +137,10 @@ public final class ExperimentRunner: @unchecked Sendable {
             return result
         } catch {
             status.finish(.failed, message: "\(error)")
-            throw error
+            // The run folder says why it stopped: the collect step reads only per-run files.
+            let failure = error as? RunFailure ?? RunFailure(method: method.label, seed: seed, message: "\(error)")
+            try? writer.writeFailure(failure.description)
+            throw failure
         }
     }
 

@@ -8,6 +8,8 @@ public struct FederatedData: @unchecked Sendable {
     public var clients: [ClientData]
     public var partitionHash: String
     public var summaryLine: String
+    /// Sizes and per-class counts of the partition (partition.csv of every run of this seed).
+    public var partition: PartitionSummary
     /// The data the runs use when the partition brings its own pool (`from-file` with pool
     /// `test` or `train+test`): the pool as the training set and the clients' test samples as
     /// the test set (docs/datasets.md, "Partition files"). Nil: the dataset as loaded.
@@ -47,7 +49,8 @@ public struct FederatedData: @unchecked Sendable {
                                             matchedTestSize: evaluation.optionalInt("matched_test_size"),
                                             validationFraction: evaluation.double("validation_fraction"), seed: seed)
         let summary = PartitionSummary(assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
-        return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine)
+        return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine,
+                             partition: summary)
     }
 
     /// Clients from a checked partition file. Semantics (docs/datasets.md, "Partition files"):
@@ -96,7 +99,7 @@ public struct FederatedData: @unchecked Sendable {
             ? PartitionSummary(assignment: assignment + tests.map { $0 ?? [] }, labels: [], classes: 0).hash : summary.hash
         return FederatedData(assignment: assignment, clients: clients, partitionHash: hash,
                              summaryLine: summary.oneLine + " (from file, pool \(file.pool.rawValue))",
-                             pooledDataset: file.pool.includesTestSet ? data : nil, pool: file.pool)
+                             partition: summary, pooledDataset: file.pool.includesTestSet ? data : nil, pool: file.pool)
     }
 }
 

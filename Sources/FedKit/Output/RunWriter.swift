@@ -79,6 +79,23 @@ public final class RunWriter: @unchecked Sendable {
         try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
     }
 
+    /// Writes partition.csv: the training samples per class of every client (`client,size,c0,c1,...`),
+    /// from which the report draws the partition heatmap.
+    public func writePartition(_ partition: PartitionSummary) throws {
+        try Self.writeAtomically(partition.csv, to: "\(directory)/partition.csv")
+    }
+
+    /// Writes failure.txt: why the run stopped (the report lists failed runs from it).
+    public func writeFailure(_ message: String) throws {
+        try Self.writeAtomically(message + "\n", to: "\(directory)/failure.txt")
+    }
+
+    /// Removes the failure.txt of an earlier attempt (a run that resumes is running again).
+    public func clearFailure() throws {
+        let path = "\(directory)/failure.txt"
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+    }
+
     /// Saves the final global model and every stored personal state as safetensors under
     /// checkpoint/ (`global.safetensors`, `personal/client-<c>.safetensors`), one client at a time:
     /// a thousand spilled personal models are never all in memory at once.

@@ -71,9 +71,13 @@ public struct RoundTiming: Codable, Sendable {
     public var serverSeconds: Double
     public var evalSeconds: Double
     public var totalSeconds: Double
+    /// Wall times that server steps report as metrics (names ending in `.seconds`, e.g.
+    /// `generator.seconds`): moved here so that rounds.jsonl holds only reproducible values.
+    public var serverSteps: [String: Double]? = nil
 
     enum CodingKeys: String, CodingKey {
         case round
+        case serverSteps = "server_steps_s"
         case localSeconds = "local_s"
         case aggregateSeconds = "aggregate_s"
         case serverSeconds = "server_s"

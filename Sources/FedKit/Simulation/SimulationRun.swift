@@ -187,6 +187,11 @@ public final class SimulationRun: @unchecked Sendable {
                 serverMetrics.merge(try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)) { $1 }
             }
             timing.serverSeconds = Date().timeIntervalSince(t)
+            let wallTimes = serverMetrics.filter { $0.key.hasSuffix(".seconds") }
+            if !wallTimes.isEmpty {
+                timing.serverSteps = wallTimes
+                serverMetrics = serverMetrics.filter { !$0.key.hasSuffix(".seconds") }
+            }
 
             // 5. Evaluation.
             t = Date()

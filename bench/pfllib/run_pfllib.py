@@ -15,6 +15,13 @@ is the model: before main.py runs, PFLlib's `FedAvgCNN` class (what `-m CNN` bui
 `fc` is the head, as PFLlib's FedPer/FedRep/FedAvg split it (`args.model.fc`), which is also
 FedKit's body/head split of cnn-fmnist. PyTorch default initialisation.
 
+Stopping: PFLlib's loop runs `-gr` + 1 iterations and evaluates at the start of each one whose
+index is a multiple of `-eg`, so with -gr 10 -eg 10 it evaluates the models after 10 rounds and
+then trains an 11th round it never evaluates. Unless PFLLIB_FULL=1, this script ends the process
+at the first backward pass after the "Round number: <gr>" header, i.e. right after that last
+evaluation (evaluations run without gradients). Not for algorithms whose evaluation itself
+trains (Per-FedAvg's one-step evaluation): compare.sh sets PFLLIB_FULL=1 for those.
+
 Seeds: PFLlib's main.py calls torch.manual_seed(0) on import and every client's constructor calls
 torch.manual_seed(0) again, so its batch order does not depend on any seed. FEDKIT_SEED (default
 0) seeds torch just before the model's layers are built, so it chooses the initial weights.
@@ -46,6 +53,31 @@ class FedKitCNN(nn.Module):
         return self.fc(x)
 
 
+def stop_after_final_evaluation(rounds):
+    """Ends the process at the first backward pass after the "Round number: <rounds>" header."""
+    import builtins
+    printed = builtins.print
+    state = {"final": False}
+
+    def print_(*args, **kwargs):
+        printed(*args, **kwargs)
+        if args and isinstance(args[0], str) and args[0].strip("\n-") == "Round number: %d" % rounds:
+            state["final"] = True
+
+    backward = torch.Tensor.backward
+
+    def backward_(self, *args, **kwargs):
+        if state["final"]:
+            printed("\nrun_pfllib.py: stopped after the evaluation of round %d (the untimed, unevaluated "
+                    "iteration %d is not run)" % (rounds, rounds), flush=True)
+            sys.stdout.flush()
+            os._exit(0)
+        return backward(self, *args, **kwargs)
+
+    builtins.print = print_
+    torch.Tensor.backward = backward_
+
+
 def main():
     system = os.getcwd()
     if not os.path.exists(os.path.join(system, "main.py")):
@@ -53,7 +85,10 @@ def main():
     sys.path.insert(0, system)
     import flcore.trainmodel.models as models
     models.FedAvgCNN = FedKitCNN          # `from flcore.trainmodel.models import *` in main.py picks this up
-    sys.argv = [os.path.join(system, "main.py")] + sys.argv[1:]
+    args = sys.argv[1:]
+    if os.environ.get("PFLLIB_FULL") != "1" and "-gr" in args:
+        stop_after_final_evaluation(int(args[args.index("-gr") + 1]))
+    sys.argv = [os.path.join(system, "main.py")] + args
     runpy.run_path(sys.argv[0], run_name="__main__")
 
 

@@ -10,7 +10,11 @@ per round: the mean "time cost" of iterations 1-9 (training and aggregation only
 they evaluate nothing). FedKit (RUNS/fedkit/fmnist-pfllib/<method>/seed-<s>/): round 10's
 weighted personalised accuracy (PFLlib's metric) and global accuracy, and the mean of
 local_s + aggregate_s + server_s over rounds 1-9 (not evaluated, eval_every 10). Mean ± sample
-std over the seeds found, in %. Standard library only.
+std over the seeds found (the value alone for one seed), in %. Processor seconds per run (user + system of the whole process:
+start-up, data loading, 10 rounds, evaluations), which a shared machine's load changes far less
+than wall time: the "cpu: user U s, system S s" line at the end of a PFLlib log, and
+RUNS/fedkit-cpu/<method>-seed-<s>.txt for FedKit (both written by compare.sh); "–" where a run
+has none. Standard library only.
 """
 import json
 import math
@@ -35,24 +39,34 @@ def pfllib_run(path):
     personal = re.search(r"Evaluate personalized models.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
     glob = re.search(r"Evaluate global models?\n.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
     acc = float((personal or glob).group(1))
-    return {"acc": acc, "global": float(glob.group(1)) if glob else None, "s": sum(costs[1:10]) / 9}
+    return {"acc": acc, "global": float(glob.group(1)) if glob else None, "s": sum(costs[1:10]) / 9,
+            "cpu": cpu_seconds(text)}
 
 
-def fedkit_run(run_dir):
+def cpu_seconds(text):
+    """User + system seconds from compare.sh's "cpu: user U s, system S s" line, or None."""
+    m = re.search(r"^cpu: user ([0-9.]+) s, system ([0-9.]+) s", text, re.M)
+    return float(m.group(1)) + float(m.group(2)) if m else None
+
+
+def fedkit_run(run_dir, cpu_file):
     rounds = [json.loads(line) for line in open(os.path.join(run_dir, "rounds.jsonl"))]
     timings = [json.loads(line) for line in open(os.path.join(run_dir, "timings.jsonl"))]
     last = [r for r in rounds if r["round"] == 10]
     if not last:
         return None
     train = [t["local_s"] + t["aggregate_s"] + t["server_s"] for t in timings if 1 <= t["round"] <= 9]
+    cpu = cpu_seconds(open(cpu_file).read()) if os.path.exists(cpu_file) else None
     return {"acc": last[0]["personalized"]["weightedMean"], "global": last[0].get("global_accuracy"),
-            "s": sum(train) / len(train)}
+            "s": sum(train) / len(train), "cpu": cpu}
 
 
 def stats(values):
     if not values:
         return "–"
     m = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{100 * m:.1f}"
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
     return f"{100 * m:.1f} ± {100 * sd:.1f}"
 
@@ -63,8 +77,8 @@ def mean(values, scale=1.0, digits=1):
 
 def main(root):
     print("| method | PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
-          "difference (FedKit - PFLlib) | PFLlib s/round | FedKit s/round |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+          "difference (FedKit - PFLlib) | PFLlib s/round | FedKit s/round | PFLlib CPU s/run | FedKit CPU s/run |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for algo, method in METHODS:
         p, f, pseeds, fseeds = [], [], [], []
         d = os.path.join(root, "pfllib", algo)
@@ -77,7 +91,7 @@ def main(root):
         d = os.path.join(root, "fedkit", "fmnist-pfllib", method)
         for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             m = re.fullmatch(r"seed-(\d+)", name)
-            r = fedkit_run(os.path.join(d, name)) if m else None
+            r = fedkit_run(os.path.join(d, name), os.path.join(root, "fedkit-cpu", f"{method}-{name}.txt")) if m else None
             if r:
                 f.append(r)
                 fseeds.append(m.group(1))
@@ -86,7 +100,9 @@ def main(root):
             diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
         glob = stats([r["global"] for r in f if r["global"] is not None]) if method not in ("local",) else "–"
         print(f"| {method} | {','.join(pseeds) or '–'} | {stats([r['acc'] for r in p])} | {','.join(fseeds) or '–'} | "
-              f"{stats([r['acc'] for r in f])} | {glob} | {diff} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} |")
+              f"{stats([r['acc'] for r in f])} | {glob} | {diff} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
+              f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "
+              f"{mean([r['cpu'] for r in f if r['cpu'] is not None], digits=0)} |")
 
 
 if __name__ == "__main__":

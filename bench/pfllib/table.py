@@ -8,7 +8,7 @@ start of iteration 10 (after 10 rounds of training and aggregation) -- for Ditto
 "Evaluate personalized models" (its personal models), with the global model's beside it; time
 per round: the mean "time cost" of iterations 1-9 (training and aggregation only: with -eg 10
 they evaluate nothing). FedKit (RUNS/fedkit/fmnist-pfllib/<method>/seed-<s>/): round 10's
-weighted personalised accuracy (PFLlib's metric) and global accuracy, and the mean of
+weighted personalised accuracy (PFLlib's metric) and global accuracy (FedAvg, FedProx, Ditto), and the mean of
 local_s + aggregate_s + server_s over rounds 1-9 (not evaluated, eval_every 10). Mean ± sample
 std over the seeds found (the value alone for one seed), in %. Processor seconds per run (user + system of the whole process:
 start-up, data loading, 10 rounds, evaluations), which a shared machine's load changes far less
@@ -24,6 +24,10 @@ import sys
 
 METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("FedPer", "fedper"),
            ("FedRep", "fedrep"), ("Ditto", "ditto")]
+
+# Methods whose global model is a model of the method: Local has none, and FedPer's and FedRep's
+# "global model" is the averaged body with the initial, never trained head.
+WITH_GLOBAL = ("fedavg", "fedprox", "ditto")
 
 
 def pfllib_run(path):
@@ -98,7 +102,7 @@ def main(root):
         diff = "–"
         if p and f:
             diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
-        glob = stats([r["global"] for r in f if r["global"] is not None]) if method not in ("local",) else "–"
+        glob = stats([r["global"] for r in f if r["global"] is not None]) if method in WITH_GLOBAL else "–"
         print(f"| {method} | {','.join(pseeds) or '–'} | {stats([r['acc'] for r in p])} | {','.join(fseeds) or '–'} | "
               f"{stats([r['acc'] for r in f])} | {glob} | {diff} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
               f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "

@@ -20,7 +20,7 @@
 #   CLIENTS=1000 ROUNDS=2 REPS=1 bash bench/run-rounds.sh
 #
 # Environment: METHOD (fedavg | fedrep | fedbkd), IMPLS (default: the ones that have METHOD),
-# CLIENTS (20), ROUNDS (3), REPS (2), ALPHA (0.1), SEED (1), LR (0.005), EVAL_BATCH (1000),
+# CLIENTS (20), ROUNDS (3), REPS (2), ALPHA (0.1), SEED (1), LR (0.005), EVAL_BATCH (250, FedKit and the reference),
 # WORKERS (2), THREADS_PER_WORKER (1), PYTHON (/usr/bin/python3, for the reference), PFL
 # (/tmp/pfllib: PFLlib's copy, made by `bench/pfllib/compare.sh setup`), PFL_PYTHON
 # (/tmp/pfllib-venv/bin/python), FEDKIT_BENCH (a prebuilt fedkit-bench: skips the build), OUT
@@ -39,7 +39,7 @@ REPS=${REPS:-2}
 ALPHA=${ALPHA:-0.1}
 SEED=${SEED:-1}
 LR=${LR:-0.005}
-EVAL_BATCH=${EVAL_BATCH:-1000}
+EVAL_BATCH=${EVAL_BATCH:-250}
 WORKERS=${WORKERS:-2}
 THREADS_PER_WORKER=${THREADS_PER_WORKER:-1}
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -62,6 +62,8 @@ for impl in "${impls[@]}"; do
         pytorch) [[ $METHOD == fedavg ]] || { echo "run-rounds.sh: the PyTorch reference runs FedAvg only" >&2; exit 2; }
                  "$PYTHON" -c "import torch, numpy" || { echo "run-rounds.sh: $PYTHON cannot import torch and numpy" >&2; exit 1; } ;;
         pfllib)  [[ -n $pfllib_algo ]] || { echo "run-rounds.sh: PFLlib has no $METHOD" >&2; exit 2; }
+                 # PFLlib's train() divides by the number of rounds after its first.
+                 (( ROUNDS >= 2 )) || { echo "run-rounds.sh: PFLlib needs ROUNDS >= 2" >&2; exit 2; }
                  [[ -f $PFL/system/main.py ]] || { echo "run-rounds.sh: no PFLlib copy at $PFL (run: bash bench/pfllib/compare.sh setup)" >&2; exit 1; } ;;
         *) echo "run-rounds.sh: unknown implementation '$impl' (fedkit, pytorch, pfllib)" >&2; exit 2 ;;
     esac

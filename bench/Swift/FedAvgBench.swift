@@ -26,7 +26,7 @@ cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test:
   --momentum X          SGD momentum (default 0.5)
   --workers N           clients trained in parallel (default 2)
   --threads N           torch threads per worker (default 1)
-  --eval-batch N        evaluation batch size (default 1000)
+  --eval-batch N        evaluation batch size (default 250, eval.batch_size's default)
   --eval-every N        evaluate every N rounds (default 1; the last round is always evaluated)
   --validation X        eval.validation_fraction (default 0: every training sample is trained on, as
                         in the references; 0.1 is exp run's default, which adds the validation splits' evaluation)
@@ -69,7 +69,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let momentum = try double("momentum", 0.5)
     let workers = try options.int("workers", 2)
     let threads = try options.int("threads", 1)
-    let evalBatch = try options.int("eval-batch", 1000)
+    let evalBatch = try options.int("eval-batch", 250)
     let evalEvery = try options.int("eval-every", 1)
     let validation = try double("validation", 0)
     let method = options.values["method"] ?? "fedavg"

@@ -23,7 +23,7 @@ def main():
     if not rows:
         sys.exit("round_table.py: no results in " + sys.argv[1])
     macs = next((r["forward_macs_per_sample"] for r in rows if "forward_macs_per_sample" in r), CNN_FMNIST_MACS)
-    impls = [i for i in ("fedkit", "pytorch", "pfllib") if any(r["impl"] == i for r in rows)]
+    impls = [i for i in ("fedkit", "fedkit-off", "pytorch", "pfllib") if any(r["impl"] == i for r in rows)]
     stats = {}
     print()
     print(f"{'':8} {'runs':>4} {'median round s':>14} {'fastest':>8} {'training s':>10} {'eval s':>7} {'eval share':>10} "

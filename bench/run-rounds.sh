@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One FL round, three implementations side by side on the same samples (docs/benchmarks.md,
 # "Rounds against PyTorch and PFLlib", issue 13):
-#   fedkit   fedkit-bench fedavg --method M: FedKit's engine (SimulationRun, as `exp run`), 2 workers x 1 thread
+#   fedkit   fedkit-bench fedavg --method M: FedKit's engine (SimulationRun, as `exp run`), 2 workers x 1 thread,
+#            federation.batched_clients: auto (clients trained as stacks where the trainer allows it)
+#   fedkit-off  the same with batched_clients: off (every client trained alone), when asked for in IMPLS
 #   pytorch  bench/python/fedavg_reference.py: FedAvg as FL research code is usually written (FedAvg only)
 #   pfllib   PFLlib's own main.py (bench/pfllib/run_pfllib.py: its FedAvgCNN swapped for cnn-fmnist)
 # Setting (issue 13): Fashion-MNIST (Debian's files), Dirichlet(ALPHA) over CLIENTS clients, every
@@ -58,14 +60,14 @@ esac
 read -r -a impls <<< "${IMPLS:-$default_impls}"
 for impl in "${impls[@]}"; do
     case $impl in
-        fedkit) ;;
+        fedkit | fedkit-off) ;;
         pytorch) [[ $METHOD == fedavg ]] || { echo "run-rounds.sh: the PyTorch reference runs FedAvg only" >&2; exit 2; }
                  "$PYTHON" -c "import torch, numpy" || { echo "run-rounds.sh: $PYTHON cannot import torch and numpy" >&2; exit 1; } ;;
         pfllib)  [[ -n $pfllib_algo ]] || { echo "run-rounds.sh: PFLlib has no $METHOD" >&2; exit 2; }
                  # PFLlib's train() divides by the number of rounds after its first.
                  (( ROUNDS >= 2 )) || { echo "run-rounds.sh: PFLlib needs ROUNDS >= 2" >&2; exit 2; }
                  [[ -f $PFL/system/main.py ]] || { echo "run-rounds.sh: no PFLlib copy at $PFL (run: bash bench/pfllib/compare.sh setup)" >&2; exit 1; } ;;
-        *) echo "run-rounds.sh: unknown implementation '$impl' (fedkit, pytorch, pfllib)" >&2; exit 2 ;;
+        *) echo "run-rounds.sh: unknown implementation '$impl' (fedkit, fedkit-off, pytorch, pfllib)" >&2; exit 2 ;;
     esac
 done
 
@@ -108,7 +110,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
         impl=${impls[$(((i + rep - 1) % n))]}   # the order rotates every repetition
         load=$(cut -d' ' -f1 /proc/loadavg)
         case $impl in
-            fedkit) line=$("${fedkit[@]}") ;;
+            fedkit) line=$("${fedkit[@]}" --batched auto) ;;
+            fedkit-off) line=$("${fedkit[@]}" --batched off); line=${line/\"impl\": \"fedkit\"/\"impl\": \"fedkit-off\"} ;;
             pytorch) line=$("${pytorch[@]}") ;;
             pfllib) rm -f "$work/pfllib.json"; line=$(run_pfllib "$work/pfllib.json") ;;
         esac

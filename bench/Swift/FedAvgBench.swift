@@ -30,6 +30,7 @@ cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test:
   --eval-every N        evaluate every N rounds (default 1; the last round is always evaluated)
   --validation X        eval.validation_fraction (default 0: every training sample is trained on, as
                         in the references; 0.1 is exp run's default, which adds the validation splits' evaluation)
+  --batched B           federation.batched_clients: auto (default), off or a stack size K
   --method M            the method, as one entry of a YAML `methods:` list (default fedavg), e.g.
                         fedrep or '{ name: fedrep, trainer: { head_epochs: 1 } }' or fedbkd
   --seed N              partition / initialisation / sampling seed (default 1)
@@ -39,7 +40,7 @@ cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test:
 """
 
 let fedAvgOptionKeys: Set<String> = ["rounds", "clients", "alpha", "epochs", "batch", "lr", "momentum", "workers", "threads",
-                                     "eval-batch", "eval-every", "validation", "method", "seed", "root",
+                                     "eval-batch", "eval-every", "validation", "method", "batched", "seed", "root",
                                      "partition-out", "partition-only"]
 
 /// Peak resident set size of this process, in MiB (getrusage: kilobytes on Linux).
@@ -73,6 +74,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let evalEvery = try options.int("eval-every", 1)
     let validation = try double("validation", 0)
     let method = options.values["method"] ?? "fedavg"
+    let batched = options.values["batched"] ?? "auto"
     let seed = try options.int("seed", 1)
     let root = options.values["root"] ?? "/usr/share/datasets/fashion-mnist"
     guard rounds > 0, clients > 0, epochs > 0, batch > 0, workers > 0, threads > 0, evalBatch > 0, evalEvery > 0, alpha > 0, lr > 0 else {
@@ -86,7 +88,8 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     partition: { name: dirichlet, alpha: \(alpha), clients: \(clients) }
     model: { name: cnn-fmnist }
     federation: { rounds: \(rounds), clients_per_round: \(clients), local_epochs: \(epochs), batch_size: \(batch), lr: \(lr),
-                  momentum: \(momentum), weight_decay: 0, workers: \(workers), threads_per_worker: \(threads), eval_every: \(evalEvery) }
+                  momentum: \(momentum), weight_decay: 0, workers: \(workers), threads_per_worker: \(threads), eval_every: \(evalEvery),
+                  batched_clients: \(batched) }
     eval: { local_test: matched, batch_size: \(evalBatch), last_rounds: 1, validation_fraction: \(validation) }
     methods: [\(method)]
     """
@@ -146,7 +149,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         ("train_samples", "\(federation.clients.reduce(0) { $0 + $1.train.count })"),
         ("client_test_samples", "\(federation.clients.reduce(0) { $0 + $1.test.count })"),
         ("validation_samples", "\(federation.clients.reduce(0) { $0 + $1.validation.count })"),
-        ("workers", "\(workers)"), ("threads_per_worker", "\(threads)"),
+        ("workers", "\(workers)"), ("threads_per_worker", "\(threads)"), ("batched_clients", "\"\(batched)\""),
         ("round_seconds", list(perRound)),
         ("local_seconds", list(phases["local_s"] ?? [])), ("aggregate_seconds", list(phases["aggregate_s"] ?? [])),
         ("eval_seconds", list(phases["eval_s"] ?? [])),

@@ -78,6 +78,41 @@ final class EngineSharedEvaluationTests: XCTestCase {
         }
     }
 
+    /// Whole personal models (local) with splits smaller than an evaluation batch are evaluated in
+    /// stacks, and give the figures of one pass per client (batched_clients: off).
+    func testSmallSplitsOfPersonalModelsAreEvaluatedInStacks() throws {
+        var figures: [[Double?]] = []
+        for batched in ["auto", "off"] {
+            let yaml = EngineFixture.yaml(output: "unused", methods: "[local]", clients: 6, rounds: 1, perRound: "fraction: 1.0",
+                                          extraFederation: ", batched_clients: \(batched)")
+            let run = try EngineFixture.simulation(yaml)
+            _ = try run.run()
+            let small = run.clients.indices.filter { run.clients[$0].validation.count < run.settings.evalBatchSize }
+            if batched == "auto" {
+                XCTAssertEqual(run.evaluationStackSize, 16)
+                let stacks = SimulationRun.evaluationStacks(of: Array(run.clients.indices), splitSize: { run.clients[$0].validation.count },
+                                                            batchSize: run.settings.evalBatchSize, maximumStack: 16)
+                XCTAssertFalse(stacks.isEmpty, "the validation splits (\(run.clients.map(\.validation.count))) are stacked")
+                XCTAssertFalse(small.isEmpty)
+            } else {
+                XCTAssertNil(run.evaluationStackSize)
+            }
+            figures.append(try XCTUnwrap(run.lastClientAccuracies) + XCTUnwrap(run.lastValidationAccuracies))
+        }
+        XCTAssertEqual(figures[0], figures[1])
+    }
+
+    /// Stacks take clients with non-empty splits smaller than a batch, largest first, as many as
+    /// fit one batch padded to the stack's largest split; stacks of one are left to plain passes.
+    func testEvaluationStacksFitOneBatch() {
+        let sizes = [0: 9, 1: 3, 2: 0, 3: 20, 4: 5, 5: 5, 6: 4, 7: 8, 8: 1]
+        let stacks = SimulationRun.evaluationStacks(of: Array(sizes.keys).sorted(), splitSize: { sizes[$0]! }, batchSize: 20,
+                                                    maximumStack: 3)
+        // By size: 0 (9), 7 (8), 4 (5), 5 (5), 6 (4), 1 (3), 8 (1); 3 is a whole batch, 2 is empty.
+        XCTAssertEqual(stacks, [[0, 7], [4, 5, 6], [1, 8]])
+        for stack in stacks { XCTAssertLessThanOrEqual(stack.count * sizes[stack[0]]!, 20) }
+    }
+
     /// A pool of several splits reads any row range as those rows in order, across split
     /// boundaries and past empty splits, and its batches cover every row once.
     func testPoolReadsRowsAcrossSplits() throws {

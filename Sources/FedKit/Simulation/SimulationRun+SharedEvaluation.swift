@@ -3,7 +3,8 @@ import Torch
 /// Evaluation by shared passes (docs/architecture.md, "Evaluation"): one forward pass of the global
 /// model over a pool of samples serves every client whose split is rows of that pool and who is
 /// tested with the global model (read off per-row correctness) or with its own head on the global
-/// body (its head applied to the pass's features); only whole personal models run passes of their own.
+/// body (its head applied to the pass's features); only whole personal models run passes of their own
+/// (several at once in evaluation stacks where their splits are small: SimulationRun+StackedEvaluation.swift).
 extension SimulationRun {
     /// How one client's accuracy on one split is computed.
     enum ClientTest: Equatable {
@@ -55,6 +56,9 @@ extension SimulationRun {
     func clientAccuracies(_ tests: [ClientTest], pass: SharedPass?, split: (Int) -> LabeledSamples,
                           emptySplit: Double?) throws -> [Double?] {
         let batchSize = settings.evalBatchSize
+        // Whole personal models with small splits: in evaluation stacks (SimulationRun+StackedEvaluation.swift).
+        let ownModel = clients.indices.filter { tests[$0] == .full }
+        let stacked = try stackedAccuracies(ownModel, split: split)
         return try pool.map(Array(clients.indices)) { worker, client -> Double? in
             let data = split(client)
             if case .skipped = tests[client] { return nil }
@@ -79,6 +83,7 @@ extension SimulationRun {
                 }
                 return Double(correct) / Double(rows.count)
             case .full:
+                if let accuracy = stacked[client] { return accuracy }
                 try self.evaluationState(client: client, worker: worker)
                 worker.model.setTraining(false)
                 return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: data, batchSize: batchSize))

@@ -7,7 +7,7 @@
 /// [k, n, ...output]:
 /// - a convolution runs as one grouped convolution: the k inputs side by side as channels
 ///   [n, k*C, H, W], the k weights as [k*O, C, kh, kw], `groups: k`;
-/// - a linear layer runs as one batched matrix product, `baddbmm(bias [k, 1, O], x [k, n, F], W^T [k, F, O])`;
+/// - a linear layer runs as one batched matrix product, `baddbmm(bias [k, O, 1], W [k, O, F], x^T [k, F, n])`;
 /// - activations, pooling, flatten and reshape act on each slot as before.
 ///
 /// Slot ranges let slots whose data has ended drop out of a step without padding: the
@@ -230,15 +230,27 @@ enum StackedStep {
             let x = try value.grouped(slots: k)
             let weight = try rowsOf(w)
             let ws = weight.shape  // [k, O, C, kh, kw]
-            let bias = try b.map { try rowsOf($0).reshaped([k * ws[1]]) }
-            return .grouped(try F.conv2d(x, weight: weight.reshaped([k * ws[1], ws[2], ws[3], ws[4]]), bias: bias,
-                                         stride: stride, padding: padding, groups: k))
+            let bias = try b.map { try rowsOf($0) }
+            if ws[2] == 1, k > 1 {
+                // One input channel per slot (the first layer on grey images): oneDNN's grouped
+                // kernel is slower here than one convolution per slot (measured, docs/benchmarks.md).
+                return .grouped(try Tensor.cat((0..<k).map { s in
+                    try F.conv2d(x.slice(dim: 1, s..<(s + 1)), weight: weight.select(dim: 0, s), bias: bias?.select(dim: 0, s),
+                                 stride: stride, padding: padding)
+                }, dim: 1))
+            }
+            return .grouped(try F.conv2d(x, weight: weight.reshaped([k * ws[1], ws[2], ws[3], ws[4]]),
+                                         bias: bias?.reshaped([k * ws[1]]), stride: stride, padding: padding, groups: k))
         case .linear(let w, let b):
+            // y^T = W x^T (+ b) per slot: [k, O, F] x [k, F, n] -> [k, O, n], returned as the view
+            // [k, n, O]. This orientation keeps the weight gradient contiguous (measured faster than
+            // x W^T, whose weight operand and gradient are transposed views).
             let x = try value.stacked(slots: k)
             let s = x.shape
             let flat = s.count == 3 ? x : try x.reshaped([k, -1, s[s.count - 1]])
-            let weightT = try rowsOf(w).transposed(1, 2)  // [k, F, O]
-            let y = try b.map { try F.baddbmm(rowsOf($0).unsqueezed(1), flat, weightT) } ?? F.bmm(flat, weightT)
+            let weight = try rowsOf(w), xT = try flat.transposed(1, 2)
+            let yT = try b.map { try F.baddbmm(rowsOf($0).unsqueezed(2), weight, xT) } ?? F.bmm(weight, xT)
+            let y = try yT.transposed(1, 2)
             return .stacked(s.count == 3 ? y : try y.reshaped(Array(s.dropLast()) + [y.shape[2]]))
         case .activation(let activation):
             switch value {

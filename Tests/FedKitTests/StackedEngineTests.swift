@@ -63,8 +63,9 @@ final class StackedEngineTests: XCTestCase {
     func testStacksAreDealtBySizeIndependentlyOfWorkers() {
         let sizes = [5: 10, 1: 40, 7: 40, 3: 25, 9: 8]
         let stacks = SimulationRun.stacks(of: [1, 3, 5, 7, 9], size: 2) { sizes[$0]! }
-        // By decreasing size (ties by client): 1, 7, 3, 5, 9, dealt into ceil(5 / 2) = 3 stacks.
-        XCTAssertEqual(stacks, [[1, 5], [7, 9], [3]])
+        // By decreasing size (ties by client): 1, 7, 3, 5, 9, each to the open stack (fewer than 2
+        // clients) with the least data, of ceil(5 / 2) = 3 stacks: 3 (25) takes 5, then 1 (40) takes 9.
+        XCTAssertEqual(stacks, [[1, 9], [7], [3, 5]])
         XCTAssertEqual(SimulationRun.stacks(of: [1, 3, 5, 7, 9], size: 16) { sizes[$0]! }, [[1, 7, 3, 5, 9]])
         XCTAssertEqual(SimulationRun.stacks(of: [], size: 4) { _ in 0 }, [])
     }

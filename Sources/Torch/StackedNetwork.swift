@@ -7,12 +7,12 @@
 /// [k, n, ...output]:
 /// - a convolution runs as one grouped convolution: the k inputs side by side as channels
 ///   [n, k*C, H, W], the k weights as [k*O, C, kh, kw], `groups: k`;
-/// - a linear layer runs as one batched matrix product, `baddbmm(bias [k, 1, O], x [k, n, F], W^T [k, F, O])`;
+/// - a linear layer runs as one batched matrix product, `baddbmm(bias [k, O, 1], W [k, O, F], x^T [k, F, n])`;
 /// - activations, pooling, flatten and reshape act on each slot as before.
 ///
 /// Slot ranges let slots whose data has ended drop out of a step without padding: the
-/// parameters of the range are slices (views) of the stacked tensors, so gradients flow into
-/// those rows only. Supported layers: `Conv2d`, `Linear`, `Activation`, `Pool2d`, `Flatten`,
+/// parameters of the range are leaves sharing the rows of the stacked tensors
+/// (`parameters(rows:)`), so gradients are computed for those rows only. Supported layers: `Conv2d`, `Linear`, `Activation`, `Pool2d`, `Flatten`,
 /// `Reshape`, `Dropout` with probability 0 and `Sequential`; `unsupportedLayer(in:)` names the
 /// first other one (LSTM, embedding, batch norm, active dropout).
 public final class StackedNetwork {
@@ -22,6 +22,8 @@ public final class StackedNetwork {
     public let parameters: [(name: String, tensor: Tensor)]
     let body: [StackedStep]
     let head: [StackedStep]
+    /// Parameter leaves of slot ranges, by range (see `parameters(rows:)`).
+    private var rowViews: [Range<Int>: [Tensor]] = [:]
 
     /// Stacks `count` copies of `template`'s architecture; every slot starts at zero (load states
     /// with `load(_:)` or `load(_:into:)`). Throws when the template has a layer that cannot be stacked.
@@ -147,15 +149,39 @@ public final class StackedNetwork {
         try run(head, features, rows: rows)
     }
 
-    func run(_ steps: [StackedStep], _ x: Tensor, rows: Range<Int>) throws -> Tensor {
+    /// The parameters of slots `rows` as tensors that share the stacked storage: the stacked
+    /// tensors themselves for all slots, otherwise leaves made from row views (kept for the next
+    /// call with the same rows), so that a step of a few slots computes gradients of those slots'
+    /// size only. Their `grad` holds the gradient of the slots' rows after a backward pass through
+    /// a `forward(_:rows:)` with the same rows; in-place updates of them update the stack. A leaf
+    /// requires gradients when its stacked tensor did when it was made: call `dropRowViews()` after
+    /// changing `requiringGrad` on the stacked tensors.
+    public func parameters(rows: Range<Int>) throws -> [Tensor] {
+        try checkRows(rows)
+        if rows.count == count { return parameters.map(\.tensor) }
+        if let views = rowViews[rows] { return views }
+        let views = try parameters.map { try $0.tensor.detached().slice(rows).requiringGrad($0.tensor.requiresGrad) }
+        rowViews[rows] = views
+        return views
+    }
+
+    /// Forgets the leaves `parameters(rows:)` made (and their gradients).
+    public func dropRowViews() { rowViews = [:] }
+
+    func checkRows(_ rows: Range<Int>) throws {
         guard !rows.isEmpty, rows.lowerBound >= 0, rows.upperBound <= count else {
             throw TorchError("stacked forward", "rows \(rows) are not a non-empty range of 0..<\(count)")
         }
+    }
+
+    func run(_ steps: [StackedStep], _ x: Tensor, rows: Range<Int>) throws -> Tensor {
+        try checkRows(rows)
         guard x.rank >= 2, x.shape[0] == rows.count else {
             throw TorchError("stacked forward", "expected inputs [\(rows.count), n, ...] for rows \(rows), got \(Tensor.describe(shape: x.shape))")
         }
+        let weights = try parameters(rows: rows)
         var value = StackedValue.stacked(x)
-        for step in steps { value = try step.apply(value, rows: rows, parameters: parameters) }
+        for step in steps { value = try step.apply(value, slots: rows.count, parameters: weights) }
         return try value.stacked(slots: rows.count)
     }
 
@@ -219,26 +245,35 @@ enum StackedStep {
     case flatten
     case reshape([Int])
 
-    func apply(_ value: StackedValue, rows: Range<Int>, parameters: [(name: String, tensor: Tensor)]) throws -> StackedValue {
-        let k = rows.count
-        func rowsOf(_ i: Int) throws -> Tensor {
-            let p = parameters[i].tensor
-            return rows.count == p.shape[0] ? p : try p.slice(rows)
-        }
+    /// Applies the layer to `slots` slots whose parameters are `parameters` (`parameters(rows:)`).
+    func apply(_ value: StackedValue, slots k: Int, parameters: [Tensor]) throws -> StackedValue {
+        func rowsOf(_ i: Int) -> Tensor { parameters[i] }
         switch self {
         case .conv(let w, let b, let stride, let padding):
             let x = try value.grouped(slots: k)
-            let weight = try rowsOf(w)
+            let weight = rowsOf(w)
             let ws = weight.shape  // [k, O, C, kh, kw]
-            let bias = try b.map { try rowsOf($0).reshaped([k * ws[1]]) }
-            return .grouped(try F.conv2d(x, weight: weight.reshaped([k * ws[1], ws[2], ws[3], ws[4]]), bias: bias,
-                                         stride: stride, padding: padding, groups: k))
+            let bias = b.map { rowsOf($0) }
+            if ws[2] == 1, k > 1 {
+                // One input channel per slot (the first layer on grey images): oneDNN's grouped
+                // kernel is slower here than one convolution per slot (measured, docs/benchmarks.md).
+                return .grouped(try Tensor.cat((0..<k).map { s in
+                    try F.conv2d(x.slice(dim: 1, s..<(s + 1)), weight: weight.select(dim: 0, s), bias: bias?.select(dim: 0, s),
+                                 stride: stride, padding: padding)
+                }, dim: 1))
+            }
+            return .grouped(try F.conv2d(x, weight: weight.reshaped([k * ws[1], ws[2], ws[3], ws[4]]),
+                                         bias: bias?.reshaped([k * ws[1]]), stride: stride, padding: padding, groups: k))
         case .linear(let w, let b):
+            // y^T = W x^T (+ b) per slot: [k, O, F] x [k, F, n] -> [k, O, n], returned as the view
+            // [k, n, O]. This orientation keeps the weight gradient contiguous (measured faster than
+            // x W^T, whose weight operand and gradient are transposed views).
             let x = try value.stacked(slots: k)
             let s = x.shape
             let flat = s.count == 3 ? x : try x.reshaped([k, -1, s[s.count - 1]])
-            let weightT = try rowsOf(w).transposed(1, 2)  // [k, F, O]
-            let y = try b.map { try F.baddbmm(rowsOf($0).unsqueezed(1), flat, weightT) } ?? F.bmm(flat, weightT)
+            let weight = rowsOf(w), xT = try flat.transposed(1, 2)
+            let yT = try b.map { try F.baddbmm(rowsOf($0).unsqueezed(2), weight, xT) } ?? F.bmm(weight, xT)
+            let y = try yT.transposed(1, 2)
             return .stacked(s.count == 3 ? y : try y.reshaped(Array(s.dropLast()) + [y.shape[2]]))
         case .activation(let activation):
             switch value {

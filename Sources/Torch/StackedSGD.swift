@@ -46,9 +46,21 @@ public final class StackedSGD {
     /// Updates slots `rows` of every parameter from its accumulated gradient (parameters without
     /// a gradient are skipped, as in `SGD`).
     public func step(rows: Range<Int>) throws {
+        try step(rows: rows, parameters: nil)
+    }
+
+    /// Updates slots `rows` from the gradients of `parameters`: one tensor per optimised parameter,
+    /// in order, holding those rows and sharing their storage (`StackedNetwork.parameters(rows:)`).
+    public func step(rows: Range<Int>, parameters rowParameters: [Tensor]?) throws {
         guard !rows.isEmpty else { return }
         guard rows.lowerBound >= 0, rows.upperBound <= started.count else {
             throw TorchError("stacked sgd", "rows \(rows) outside 0..<\(started.count)")
+        }
+        if let rowParameters {
+            guard rowParameters.count == parameters.count,
+                  zip(rowParameters, parameters).allSatisfy({ $0.shape == [rows.count] + $1.shape.dropFirst() }) else {
+                throw TorchError("stacked sgd", "the row parameters do not match rows \(rows) of the \(parameters.count) parameters")
+            }
         }
         // Runs of slots with the same first-step state (normally all of `rows`).
         var start = rows.lowerBound
@@ -56,19 +68,23 @@ public final class StackedSGD {
             let first = !started[start]
             var end = start + 1
             while end < rows.upperBound, started[end] != first { end += 1 }
-            try update(start..<end, firstStep: first)
+            try update(start..<end, within: rows, rowParameters, firstStep: first)
             for slot in start..<end { started[slot] = true }
             start = end
         }
     }
 
-    private func update(_ rows: Range<Int>, firstStep: Bool) throws {
+    private func update(_ run: Range<Int>, within rows: Range<Int>, _ rowParameters: [Tensor]?, firstStep: Bool) throws {
+        let local = (run.lowerBound - rows.lowerBound)..<(run.upperBound - rows.lowerBound)
         for (i, p) in parameters.enumerated() {
-            guard let grad = p.grad else { continue }
-            let whole = rows.count == p.shape[0]
-            let pRows = whole ? p : try p.slice(rows)
-            let gRows = whole ? grad : try grad.slice(rows)
-            let bRows = try buffers[i].map { whole ? $0 : try $0.slice(rows) }
+            let source = rowParameters?[i] ?? p
+            guard let grad = source.grad else { continue }
+            // Offsets into `source`: rows of the row parameters, slots of the stacked tensor.
+            let span = rowParameters == nil ? run : local
+            let whole = span.count == source.shape[0]
+            let pRows = whole ? source : try source.slice(span)
+            let gRows = whole ? grad : try grad.slice(span)
+            let bRows = try buffers[i].map { run.count == $0.shape[0] ? $0 : try $0.slice(run) }
             try Tensor.check("stacked sgd", [pRows, gRows] + (bRows.map { [$0] } ?? [])) {
                 ft_sgd_step(pRows.handle.pointer, gRows.handle.pointer, bRows?.handle.pointer, learningRate, momentum, 0,
                             weightDecays[i], false, firstStep)

@@ -12,10 +12,10 @@ final class StackedTrainingTests: XCTestCase {
     let sizes = [23, 17, 17, 10, 4, 0]
     let settings = LocalHyperparameters(epochs: 2, batchSize: 5, learningRate: 0.01, momentum: 0.5, weightDecay: 1e-3)
     /// The tolerance on weights after training: float32 summation order differs inside the stacked
-    /// kernels (measured: at most 3e-8 for sgd and prox on every model, 1.3e-6 for the four-epoch
-    /// trainers on cnn-cifar100 with its 100 random-label classes; with lr 0.05 and momentum 0.9
-    /// the same rounding grows to 1.6e-4 there).
-    static let weightTolerance: Double = 1e-5
+    /// kernels (measured: at most 1.5e-8 on every model but cnn-cifar100, where its 64- and 128-channel
+    /// convolutions and 100 random-label classes give up to 5.4e-6 after two epochs; with lr 0.05 and
+    /// momentum 0.9 the same rounding grows to about 1.6e-4 there).
+    static let weightTolerance: Double = 2e-5
 
     struct Case {
         var model: any ModelPlugin

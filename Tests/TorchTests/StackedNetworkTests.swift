@@ -121,6 +121,7 @@ final class StackedNetworkTests: XCTestCase {
             let active = batchCounts.filter { $0 > t }.count
             try sgd.zeroGrad()
             var total: Tensor?
+            var ranges: [Range<Int>] = []
             var start = 0
             while start < active {
                 var end = start + 1
@@ -131,10 +132,16 @@ final class StackedNetworkTests: XCTestCase {
                 let perSlot = try Loss.crossEntropy(logits.reshaped([s[0] * s[1], s[2]]), targets: Tensor.stack(parts.map(\.1)).reshaped([-1]),
                                                     reduction: .none).reshaped([s[0], s[1]]).mean(dims: [1])
                 total = try total.map { try $0 + perSlot.sum() } ?? perSlot.sum()
+                ranges.append(start..<end)
                 start = end
             }
             try total!.backward()
-            try sgd.step(rows: 0..<active)
+            // Each range's gradients are in the parameters its forward pass used.
+            for rows in ranges {
+                let rowParameters = try stack.parameters(rows: rows)
+                try sgd.step(rows: rows, parameters: rowParameters)
+                for p in rowParameters { try p.zeroGrad() }
+            }
         }
         for k in 0..<4 {
             let diff = try maxDifference(stack.state(of: k).flattened(), networks[k].stateDict().flattened())

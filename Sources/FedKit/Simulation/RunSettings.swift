@@ -64,12 +64,12 @@ public enum BatchedClients: Sendable, Equatable {
     /// clients share a stack, and hence every float, is the same for any number of workers.
     public static let autoSize = 16
 
-    /// From the validated value (absent: auto).
+    /// From the validated value (absent: off, the declared default).
     public init(_ value: ParameterValue?) {
         switch value {
         case .int(let k)?: self = .size(k)
-        case .string("off")?: self = .off
-        default: self = .auto
+        case .string("auto")?: self = .auto
+        default: self = .off
         }
     }
 

@@ -12,16 +12,23 @@ extension SimulationRun {
         return (stacked, size)
     }
 
-    /// The stacks of a round: the sampled clients by decreasing training-set size dealt round-robin
-    /// into ceil(n / size) stacks (so the stacks carry similar amounts of data, and within a stack
-    /// the clients whose data ends first come last). Depends on the clients and the size only, not
-    /// on the number of workers: every client gets the same floats for any worker count.
+    /// The stacks of a round: ceil(n / size) stacks of at most `size` clients, filled by decreasing
+    /// training-set size, each client going to the stack with the least data so far (so the stacks,
+    /// which the workers take largest first, carry similar amounts of work; within a stack the
+    /// clients whose data ends first come last). Depends on the clients and the size only, not on
+    /// the number of workers: every client gets the same floats for any worker count.
     static func stacks(of sampled: [Int], size: Int, trainingSize: (Int) -> Int) -> [[Int]] {
         guard !sampled.isEmpty else { return [] }
         let order = sampled.sorted { trainingSize($0) != trainingSize($1) ? trainingSize($0) > trainingSize($1) : $0 < $1 }
         let count = (order.count + size - 1) / size
         var stacks = Array(repeating: [Int](), count: count)
-        for (i, client) in order.enumerated() { stacks[i % count].append(client) }
+        var totals = Array(repeating: 0, count: count)
+        for client in order {
+            let open = stacks.indices.filter { stacks[$0].count < size }
+            let j = open.min { totals[$0] != totals[$1] ? totals[$0] < totals[$1] : $0 < $1 }!
+            stacks[j].append(client)
+            totals[j] += trainingSize(client)
+        }
         return stacks
     }
 

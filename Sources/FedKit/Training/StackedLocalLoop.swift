@@ -28,15 +28,24 @@ public struct StackedProximalTerm {
         }
     }
 
-    /// grad += mu * (w - anchor) on slots `rows` of every parameter that has a gradient.
-    public func addGradient(rows: Range<Int>) throws {
+    /// grad += mu * (w - anchor) on slots `rows` of every parameter that has a gradient; with
+    /// `rowParameters` (the rows' tensors, `StackedNetwork.parameters(rows:)`, one per pulled
+    /// parameter) their gradients, otherwise the stacked tensors'.
+    public func addGradient(rows: Range<Int>, parameters rowParameters: [Tensor]? = nil) throws {
         guard mu != 0 else { return }
-        for (p, anchor) in zip(parameters, anchors) {
-            guard let g = p.grad else { continue }
+        for (i, (p, anchor)) in zip(parameters, anchors).enumerated() {
             let whole = rows.count == p.shape[0]
-            let gRows = whole ? g : try g.slice(rows)
-            try gRows.add_(whole ? p : try p.slice(rows), alpha: mu)
-            try gRows.add_(whole ? anchor : try anchor.slice(rows), alpha: -mu)
+            let source: Tensor, gradient: Tensor?
+            if let rowParameters {
+                source = rowParameters[i]
+                gradient = source.grad
+            } else {
+                source = whole ? p : try p.slice(rows)
+                gradient = try p.grad.map { whole ? $0 : try $0.slice(rows) }
+            }
+            guard let g = gradient else { continue }
+            try g.add_(source, alpha: mu)
+            try g.add_(whole ? anchor : try anchor.slice(rows), alpha: -mu)
         }
     }
 }
@@ -46,9 +55,10 @@ public struct StackedProximalTerm {
 /// order), and at each step the slots that still have a batch take it together.
 ///
 /// A step runs one forward pass per range of consecutive slots whose batches have one size
-/// (normally one: all full batches; the slots at their last, smaller batch form the others), sums
-/// the slots' mean losses (so each slot's gradient is its own loss's), back-propagates once and
-/// updates those slots with one `StackedSGD` step. Slots whose data has ended take no step:
+/// (normally one: all full batches; the slots at their last, smaller batch form the others), with
+/// the parameters of those slots only (`StackedNetwork.parameters(rows:)`), sums the slots' mean
+/// losses (so each slot's gradient is its own loss's), back-propagates once and updates each range
+/// with one `StackedSGD` step. Slots whose data has ended take no step:
 /// their weights and momentum stay as they are. No sample is padded or repeated.
 public enum StackedLocalLoop {
     /// Trains the parameters `parameters` (indices into `network.parameters`) of every slot for
@@ -75,6 +85,8 @@ public enum StackedLocalLoop {
         let parameters = indices.map { network.parameters[$0].tensor }
         let optimizer = try StackedSGD(decayingWeightsOnly: parameters, weightDecay: settings.weightDecay,
                                        learningRate: settings.learningRate, momentum: settings.momentum)
+        network.dropRowViews()  // leaves made before may carry other requires-grad flags
+        defer { network.dropRowViews() }
         for epoch in 1...epochs {
             // Each slot's shuffle for this epoch, from its own generator (as `LocalLoop` draws it).
             let batches = try contexts.indices.map { s in
@@ -84,7 +96,6 @@ public enum StackedLocalLoop {
             var totals = Array(repeating: 0.0, count: contexts.count)
             for step in 0..<(batches.map(\.count).max() ?? 0) {
                 let groups = Self.groups(batches.map { step < $0.count ? $0[step].labels.count : nil })
-                for p in parameters { try p.zeroGrad() }
                 var objective: Tensor?
                 var losses: [(rows: Range<Int>, values: Tensor)] = []
                 for rows in groups {
@@ -110,9 +121,13 @@ public enum StackedLocalLoop {
                     }
                 }
                 try objective?.backward()
-                for rows in Self.contiguous(groups) {
-                    try proximal?.addGradient(rows: rows)
-                    try optimizer.step(rows: rows)
+                // Each range's gradients are in the tensors its forward pass used.
+                for rows in groups {
+                    let all = try network.parameters(rows: rows)
+                    let trained = indices.map { all[$0] }
+                    try proximal?.addGradient(rows: rows, parameters: trained)
+                    try optimizer.step(rows: rows, parameters: trained)
+                    for p in all { try p.zeroGrad() }
                 }
             }
             for s in contexts.indices {
@@ -153,16 +168,4 @@ public enum StackedLocalLoop {
         return ranges
     }
 
-    /// Adjacent ranges merged (one optimiser step for the slots of one step).
-    static func contiguous(_ ranges: [Range<Int>]) -> [Range<Int>] {
-        var merged: [Range<Int>] = []
-        for r in ranges {
-            if let last = merged.last, last.upperBound == r.lowerBound {
-                merged[merged.count - 1] = last.lowerBound..<r.upperBound
-            } else {
-                merged.append(r)
-            }
-        }
-        return merged
-    }
 }

@@ -46,9 +46,11 @@ def main():
               f"{acc if acc is not None else float('nan'):>8.4f}   {' '.join(f'{s:.1f}' for s in rounds)}")
     print(f"\nmethod {rows[0].get('method')}, {rows[0]['clients']} clients, {rows[0]['train_samples']} training samples, "
           f"forward {macs:,} MACs per sample")
-    for impl in impls:
-        if impl != "fedkit" and "fedkit" in stats:
-            print(f"{impl} / fedkit time per round (median rounds): {stats[impl] / stats['fedkit']:.2f}x")
+    bases = [i for i in impls if i.startswith("fedkit")]
+    for base in bases:
+        for impl in impls:
+            if impl != base and not (impl.startswith("fedkit") and bases.index(impl) < bases.index(base)):
+                print(f"{impl} / {base} time per round (median rounds): {stats[impl] / stats[base]:.2f}x")
     loads = [r[k] for r in rows for k in ("load_before", "load_after") if k in r]
     if loads:
         print(f"load average around the runs {min(loads):.2f}-{max(loads):.2f} (the benchmark itself counts: about 2)")

@@ -2,7 +2,7 @@
 // Fashion-MNIST test set, per evaluation batch size, so that eval.batch_size can be chosen on
 // measurements (docs/benchmarks.md, "Evaluation batch size").
 //
-//   fedkit-bench evalpass --batches 100,250,500,1000 --threads 1 --repeats 3
+//   fedkit-bench evalpass --batches 100,250,500,1000 --threads 1 --repeats 3 [--engine-allocator 1]
 import BuiltinPlugins
 import Config
 import FedKit
@@ -17,6 +17,9 @@ func runEvalPass(_ options: Options) throws {
         guard let v = Int(raw), v > 0 else { throw UsageError("--batches expects positive integers separated by commas, got '\(raw)'") }
         return v
     }
+    // 1: glibc's allocator as a simulation sets it (AllocatorPolicy: fixed 4 MiB mmap threshold).
+    let engineAllocator = try options.int("engine-allocator", 0) == 1
+    if engineAllocator { AllocatorPolicy.configure() }
     TorchThreads.set(max(1, threads))
     let registry = try BuiltinPlugins.registry()
     let yaml = """
@@ -52,5 +55,5 @@ func runEvalPass(_ options: Options) throws {
     }
     let rates = sizes.map { "\"\($0)\": \(String(format: "%.0f", Double(test.count) / best[$0]!))" }.joined(separator: ", ")
     print("{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
-          + "\"repeats\": \(repeats), \"best_images_per_s\": {\(rates)}}")
+          + "\"repeats\": \(repeats), \"engine_allocator\": \(engineAllocator), \"best_images_per_s\": {\(rates)}}")
 }

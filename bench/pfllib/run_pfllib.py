@@ -20,15 +20,27 @@ index is a multiple of `-eg`, so with -gr 10 -eg 10 it evaluates the models afte
 then trains an 11th round it never evaluates. Unless PFLLIB_FULL=1, this script ends the process
 at the first backward pass after the "Round number: <gr>" header, i.e. right after that last
 evaluation (evaluations run without gradients). Not for algorithms whose evaluation itself
-trains (Per-FedAvg's one-step evaluation): compare.sh sets PFLLIB_FULL=1 for those.
+trains (Per-FedAvg's one-step evaluation): compare.sh sets PFLLIB_FULL=1 for those. Off with
+FEDKIT_BENCH_OUT, whose report is written at a normal exit and counts every round PFLlib runs.
+
+FEDKIT_BENCH_OUT=FILE (used by bench/run-rounds.sh): also appends one JSON line to FILE at exit with
+the wall time of every round as PFLlib measures it (its `Budget`: evaluation, when the round is
+evaluated, + training + aggregation), the time of each `evaluate()` call within those rounds, the
+model's forward MACs per sample, PFLlib's last averaged test accuracy and the peak resident memory
+(getrusage). Nothing in PFLlib's code is changed for this: its server's `__init__` and `evaluate`
+are wrapped.
 
 Seeds: PFLlib's main.py calls torch.manual_seed(0) on import and every client's constructor calls
 torch.manual_seed(0) again, so its batch order does not depend on any seed. FEDKIT_SEED (default
 0) seeds torch just before the model's layers are built, so it chooses the initial weights.
 """
+import atexit
+import json
 import os
+import resource
 import runpy
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -78,6 +90,56 @@ def stop_after_final_evaluation(rounds):
     torch.Tensor.backward = backward_
 
 
+def instrument(out_path):
+    """Wraps PFLlib's Server so that its round and evaluation times are written to `out_path` at exit."""
+    from flcore.servers.serverbase import Server
+    from model_flops import forward_macs
+    servers, evaluations = [], []
+    original_init, original_evaluate = Server.__init__, Server.evaluate
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        servers.append(self)
+
+    def evaluate(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original_evaluate(self, *args, **kwargs)
+        finally:
+            # Keyed by the round it belongs to: Budget has one entry per finished round.
+            evaluations.append((len(self.Budget), time.perf_counter() - start))
+
+    Server.__init__, Server.evaluate = init, evaluate
+
+    def report():
+        if not servers:
+            return
+        server = servers[-1]
+        rounds = list(server.Budget)
+        eval_by_round = [0.0] * len(rounds)
+        for r, seconds in evaluations:
+            if r < len(rounds):
+                eval_by_round[r] += seconds
+        line = {
+            "bench": "round", "impl": "pfllib", "method": server.algorithm.lower(), "clients": server.num_clients,
+            "rounds": len(rounds), "epochs": server.args.local_epochs,
+            "train_samples": sum(c.train_samples for c in server.clients),
+            "client_test_samples": sum(c.test_samples for c in server.clients),
+            "workers": 1, "threads_per_worker": torch.get_num_threads(),
+            "round_seconds": [round(s, 3) for s in rounds],
+            "local_seconds": [round(s - e, 3) for s, e in zip(rounds, eval_by_round)],
+            "eval_seconds": [round(e, 3) for e in eval_by_round],
+            "mean_round_s": round(sum(rounds) / max(1, len(rounds)), 3),
+            "forward_macs_per_sample": forward_macs(FedKitCNN(), torch.zeros(1, 1, 28, 28)),
+            "personalized_weighted": round(server.rs_test_acc[-1], 5) if server.rs_test_acc else None,
+            "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+        with open(out_path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    atexit.register(report)
+
+
 def main():
     system = os.getcwd()
     if not os.path.exists(os.path.join(system, "main.py")):
@@ -85,8 +147,15 @@ def main():
     sys.path.insert(0, system)
     import flcore.trainmodel.models as models
     models.FedAvgCNN = FedKitCNN          # `from flcore.trainmodel.models import *` in main.py picks this up
+    # PFLlib pickles the whole model at the end (torch.save(self.global_model)): pickle must find
+    # the class by its module and name, which __main__ (this script, run as a program) is not.
+    FedKitCNN.__module__ = models.__name__
+    models.FedKitCNN = FedKitCNN
+    if os.environ.get("FEDKIT_BENCH_OUT"):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+        instrument(os.environ["FEDKIT_BENCH_OUT"])
     args = sys.argv[1:]
-    if os.environ.get("PFLLIB_FULL") != "1" and "-gr" in args:
+    if os.environ.get("PFLLIB_FULL") != "1" and not os.environ.get("FEDKIT_BENCH_OUT") and "-gr" in args:
         stop_after_final_evaluation(int(args[args.index("-gr") + 1]))
     sys.argv = [os.path.join(system, "main.py")] + args
     runpy.run_path(sys.argv[0], run_name="__main__")

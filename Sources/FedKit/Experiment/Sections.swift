@@ -13,6 +13,8 @@ public enum Sections {
         .double("weight_decay", default: 1e-4, min: 0, doc: "local L2 weight decay, applied to weights only (not biases or norm parameters)"),
         .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
         .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
+        ParameterSpec("batched_clients", .intOrChoice(min: 1, choices: ["auto", "off"]), default: .string("off"),
+                      doc: "train up to K clients of a round as one stacked computation (grouped convolutions, batched matrix products, one fused SGD step; the same results to float rounding, see docs/architecture.md): off trains each client alone (the default: on the 2-core CPU build stacking measured slower, docs/benchmarks.md), auto stacks 16 where the model and trainer support it (sgd, prox, head-then-body, ditto on the CNN and MLP models without active dropout), K sets the stack size; unsupported combinations always train unstacked"),
         .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
         .int("checkpoint_every", default: 10, min: 1,
              doc: "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly"),
@@ -33,7 +35,7 @@ public enum Sections {
         .bool("personal_global_test", default: false,
               doc: "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes"),
         .int("last_rounds", default: 10, min: 1, doc: "report the mean over the last N evaluations beside the final one"),
-        .int("batch_size", default: 1000, min: 1, doc: "evaluation batch size (no-grad)"),
+        .int("batch_size", default: 250, min: 1, doc: "evaluation batch size (no-grad forward passes); 250 keeps a small CNN's activations in cache: 1.6x the images/s of 1000 for cnn-fmnist on 2 cores (docs/benchmarks.md, \"Evaluation batch size\")"),
     ]
 
     /// Keys of the partition section besides the partitioner's own parameters.

@@ -11,8 +11,15 @@ final class BaselineEngineTests: XCTestCase {
     static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf", "pfedme", "l2gd",
                           "fedgen", "feddf", "fedftg"]
     /// The methods as written in the test experiments: the fixture's lr 0.05 needs a smaller L2GD
-    /// lambda (averaging step lr lambda / p <= 1).
-    static let methods = "[" + presets.map { $0 == "l2gd" ? "{ name: l2gd, aggregator: { lambda: 1 } }" : $0 }.joined(separator: ", ") + "]"
+    /// lambda (averaging step lr lambda / p <= 1); the server steps of the generator methods are
+    /// shortened (their full presets run in `testGeneratorBaselinesRunTheirServerSteps`).
+    static let shortened = [
+        "l2gd": "{ name: l2gd, aggregator: { lambda: 1 } }",
+        "fedgen": "{ name: fedgen, generator: { steps: 10 } }",
+        "feddf": "{ name: feddf, generator: { steps: 5 }, distiller: { steps: 20 } }",
+        "fedftg": "{ name: fedftg, distiller: { iterations: 3 } }",
+    ]
+    static let methods = "[" + presets.map { shortened[$0] ?? $0 }.joined(separator: ", ") + "]"
 
     /// The engine fixture with a two-hidden-layer MLP (so that LG-FedAvg has a local layer).
     func yaml(output: String, methods: String, rounds: Int = 2, workers: Int = 2, clients: Int = 6) -> String {

@@ -184,4 +184,20 @@ final class BaselineEngineTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(records["fedftg"])[0].server["distill.generator_retrained"], 9)
         XCTAssertEqual(runner.spec.methods.first { $0.label == "fedgen" }?.evaluateWith, .global)
     }
+
+    /// A feature generator feeds no distiller, and a generator of inputs still needs one: both are
+    /// configuration errors at the method's line.
+    func testGeneratorAndDistillerMustFit() throws {
+        for (methods, fragment) in [
+            ("[{ name: fedgen, distiller: { name: ensemble } }]", "not model inputs"),
+            ("[{ name: feddf, distiller: null }]", "a generator needs a distiller"),
+        ] {
+            XCTAssertThrowsError(try EngineFixture.spec(yaml(output: "unused", methods: methods)), methods) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "\(error)")
+                XCTAssertTrue("\(error)".contains("engine-test.yaml:"), "located: \(error)")
+            }
+        }
+        XCTAssertNoThrow(try EngineFixture.spec(yaml(output: "unused", methods: "[fedgen, feddf, fedftg]")))
+    }
 }
+

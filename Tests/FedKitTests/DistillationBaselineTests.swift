@@ -216,7 +216,7 @@ final class DistillationBaselineTests: XCTestCase {
         let distiller = try ensemble { $0.setting(EnsembleDistiller.teacherWeights, .class) }
         let x = try Tensor.randn([4, 2], generator: RandomGenerator(seed: 2))
         let labels = [0, 1, 1, 0]
-        let slots = TeacherNetworks(workspace: round.context.workspace, states: round.context.teachers.map(\.state))
+        let slots = try TeacherSlots(workspace: round.context.workspace, states: round.context.teachers.map(\.state))
         let logits = try distiller.ensembleLogits(slots, weights: distiller.ensembleWeights(round.context.teachers, classes: 2),
                                                   x, labels: labels, kind: .continuous).floats()
         for (i, y) in labels.enumerated() {

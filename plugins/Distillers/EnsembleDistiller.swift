@@ -112,15 +112,12 @@ public struct EnsembleDistiller: DistillerPlugin {
         let start = Date()
         let teachers = context.teachers
         guard !teachers.isEmpty else { return }
-        guard !context.workspace.isEmpty else {
-            throw PluginError("ensemble: the server round has no workspace network to load the client models into")
-        }
         let weights = ensembleWeights(teachers, classes: context.classes)
         let probabilities = labelProbabilities(teachers, classes: context.classes)
         guard probabilities.contains(where: { $0 > 0 }) else {
             throw PluginError("ensemble: the sampled clients report no training samples of any class")
         }
-        let slots = TeacherNetworks(workspace: context.workspace, states: teachers.map(\.state))
+        let slots = try TeacherSlots(workspace: context.workspace, states: teachers.map(\.state))
         defer { slots.release() }
         let student = context.global
         let parameters = student.parameters
@@ -142,7 +139,7 @@ public struct EnsembleDistiller: DistillerPlugin {
             }
             lastIteration = []
             for step in 1...steps {
-                let y = try LabelSampler.draw(batchSize, probabilities: probabilities, generator: context.generator)
+                let y = try LabelDraw.draw(batchSize, probabilities: probabilities, generator: context.generator)
                 let x = try withoutGrad { try source.sample(labels: Tensor(y), generator: context.generator) }
                 let target = try ensembleLogits(slots, weights: weights, x, labels: y, kind: context.inputKind)
                 let loss = try Loss.distillationKL(student: SampleSpace.logits(student, x, kind: context.inputKind),
@@ -166,7 +163,7 @@ public struct EnsembleDistiller: DistillerPlugin {
     }
 
     /// E(x_i) = sum_k a_{k,y_i} f_k(x_i), without gradient.
-    func ensembleLogits(_ slots: TeacherNetworks, weights: [[Double]], _ x: Tensor, labels: [Int], kind: InputKind) throws -> Tensor {
+    func ensembleLogits(_ slots: TeacherSlots, weights: [[Double]], _ x: Tensor, labels: [Int], kind: InputKind) throws -> Tensor {
         try withoutGrad {
             var sum: Tensor?
             for k in weights.indices {
@@ -177,53 +174,6 @@ public struct EnsembleDistiller: DistillerPlugin {
             }
             guard let sum else { throw PluginError("ensemble: no client model speaks for the drawn labels") }
             return sum
-        }
-    }
-}
-
-/// The round's client models held in the workspace networks (eval mode): teacher k lives in slot
-/// k % slots and is reloaded (a value copy) when that slot holds another teacher.
-final class TeacherNetworks {
-    let networks: [Network]
-    let states: [StateDict]
-    private var resident: [Int?]
-
-    init(workspace: [Network], states: [StateDict]) {
-        networks = Array(workspace.prefix(max(1, states.count)))
-        self.states = states
-        resident = Array(repeating: nil, count: networks.count)
-        for n in networks { n.setTraining(false) }
-    }
-
-    func network(_ k: Int) throws -> Network {
-        let slot = k % networks.count
-        if resident[slot] != k {
-            try networks[slot].load(states[k])
-            resident[slot] = k
-        }
-        return networks[slot]
-    }
-
-    /// Back to training mode (the workspace belongs to the trainers).
-    func release() { for n in networks { n.setTraining(true) } }
-}
-
-/// Class labels drawn from a categorical distribution with an explicit torch generator.
-enum LabelSampler {
-    static func draw(_ count: Int, probabilities: [Double], generator: RandomGenerator) throws -> [Int] {
-        let total = probabilities.reduce(0) { $0 + max(0, $1) }
-        guard total > 0, let last = probabilities.lastIndex(where: { $0 > 0 }) else {
-            throw PluginError("cannot draw labels: no class has positive probability")
-        }
-        var cumulative: [Double] = []
-        var running = 0.0
-        for p in probabilities {
-            running += max(0, p) / total
-            cumulative.append(running)
-        }
-        return try Tensor.rand([count], generator: generator).floats().map { u in
-            let i = cumulative.firstIndex { Double(u) < $0 } ?? last
-            return probabilities[i] > 0 ? i : last
         }
     }
 }

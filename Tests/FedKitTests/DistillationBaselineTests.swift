@@ -53,6 +53,20 @@ final class DistillationBaselineTests: XCTestCase {
         }
     }
 
+    /// More heads than workspace networks (slots are reloaded between heads), in both ensemble
+    /// forms (FedGen's weighted losses, PFLlib's weighted logits): the ensemble ends up calling
+    /// the generated features of each class by that class.
+    func testFeatureGeneratorWithMoreHeadsThanSlotsInBothEnsembleForms() throws {
+        for form in FeatureSpaceGenerator.Ensemble.allCases {
+            let round = try FixedTeachers(classCounts: [[20, 0], [0, 20], [10, 10]])
+            XCTAssertLessThan(round.context.workspace.count, round.context.teachers.count)
+            let generator = try featureGenerator { $0.setting(FeatureSpaceGenerator.ensemble, form) }
+            try generator.train(round.context)
+            XCTAssertGreaterThan(try XCTUnwrap(round.context.metrics["generator.teacher_accuracy"]), 0.9, form.rawValue)
+            XCTAssertTrue(try XCTUnwrap(round.context.metrics["generator.ce"]).isFinite, form.rawValue)
+        }
+    }
+
     /// The payload rebuilds the server's generator exactly (the clients' copy gives the same features).
     func testFeatureGeneratorPayloadRebuildsTheSameGenerator() throws {
         let round = try FixedTeachers()

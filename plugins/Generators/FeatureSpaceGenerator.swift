@@ -141,36 +141,22 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
             let y = try Tensor(labels)
             let z = try Tensor.rand([batch, noiseDimension], generator: context.generator)
             let x = try network.generate(labels: y, noise: z)
-            var loss: Tensor?
-            var ensemble: Tensor?
-            for k in w.indices {
-                let a = labels.map { Float(w[k][$0]) }
-                guard a.contains(where: { $0 > 0 }) else { continue }
-                let logits = try slots.network(k).head.forward(x)
-                let column = try Tensor(a, shape: [a.count, 1])
-                switch ensembleKind {
-                case .losses:
-                    let term = try (Loss.crossEntropy(logits, targets: y, reduction: .none) * Tensor(a)).mean()
-                    loss = try loss.map { try $0 + term } ?? term
-                case .logits:
-                    break
-                }
-                let weighted = try logits * column
-                ensemble = try ensemble.map { try $0 + weighted } ?? weighted
-            }
-            guard let ensemble else { throw PluginError("feature-generator: no client head speaks for the drawn labels") }
-            if ensembleKind == .logits { loss = try Loss.crossEntropy(ensemble, targets: y) }
-            let teacherTerm = loss!
+            // The heads see a detached leaf copy: each head's input gradient collects in xd.grad
+            // (one head at a time, so a workspace slot may be reloaded for the next head) and is
+            // pushed into G by one backward of sum(x * xd.grad), exactly the chain rule.
+            let xd = try x.detached().requiringGrad()
+            let (teacherTerm, ensemble) = try teacherPass(slots, weights: w, features: xd, labels: labels, y: y)
             let div = try Self.diversity(noise: z, samples: x, noiseDim: noiseDimension)
-            let total = try teacherTerm * teacherWeight + div * diversityWeight
-            let value = try total.item()
+            let value = teacherWeight * teacherTerm + diversityWeight * (try div.item())
             guard value.isFinite else { throw PluginError("feature-generator: the generator loss became \(value)") }
+            var total = try div * diversityWeight
+            if let g = xd.grad { total = try total + (x * g).sum() }
             try optimizer.zeroGrad()
             try total.backward()
             try optimizer.step()
-            ce = try teacherTerm.item()
+            ce = teacherTerm
             diversity = try div.item()
-            let predicted = try withoutGrad { try ensemble.argmax(dim: 1).ints() }
+            let predicted = try ensemble.argmax(dim: 1).ints()
             agreement = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(labels.count)
         }
         for p in network.parameters { try? p.zeroGrad() }
@@ -179,6 +165,45 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
         context.metrics["generator.teacher_accuracy"] = agreement
         context.metrics["generator.steps"] = Double(stepCount)
         context.metrics["generator.seconds"] = Date().timeIntervalSince(start)
+    }
+
+    /// The teachers' term on features `xd` (a leaf): its value, with alpha times its gradient
+    /// left in xd.grad, and the weighted logit ensemble (no gradient) for the agreement metric.
+    func teacherPass(_ slots: TeacherSlots, weights w: [[Double]], features xd: Tensor, labels: [Int], y: Tensor)
+        throws -> (value: Double, ensemble: Tensor)
+    {
+        var value = 0.0
+        var ensemble: Tensor?
+        var active: [(k: Int, column: Tensor)] = []
+        for k in w.indices {
+            let a = labels.map { Float(w[k][$0]) }
+            guard a.contains(where: { $0 > 0 }) else { continue }
+            let column = try Tensor(a, shape: [a.count, 1])
+            active.append((k, column))
+            let logits = try slots.network(k).head.forward(xd)
+            let weighted = try withoutGrad { try logits * column }
+            ensemble = try ensemble.map { try $0 + weighted } ?? weighted
+            if ensembleKind == .losses {
+                // FedGen: sum_k mean_i w_{k,y_i} CE(h_k(x_i), y_i), one head at a time.
+                let term = try (Loss.crossEntropy(logits, targets: y, reduction: .none) * Tensor(a)).mean()
+                value += try term.item()
+                try (term * teacherWeight).backward()
+            }
+        }
+        guard let ensemble else { throw PluginError("feature-generator: no client head speaks for the drawn labels") }
+        if ensembleKind == .logits {
+            // PFLlib: CE(sum_k w_k h_k(x), y). d/dh_k = w_k * dCE/dE: one more pass per head.
+            let e = try ensemble.requiringGrad()
+            let loss = try Loss.crossEntropy(e, targets: y)
+            value = try loss.item()
+            try loss.backward()
+            guard let gE = e.grad else { throw PluginError("feature-generator: no gradient for the logit ensemble") }
+            for (k, column) in active {
+                let logits = try slots.network(k).head.forward(xd)
+                try ((logits * (gE * column)).sum() * teacherWeight).backward()
+            }
+        }
+        return (value, ensemble)
     }
 
     /// Features for the given labels (fresh noise), with running batch-norm statistics as the

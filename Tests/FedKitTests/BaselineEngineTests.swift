@@ -181,7 +181,7 @@ final class BaselineEngineTests: XCTestCase {
                 XCTAssertNotNil(r.server["generator.loss"], method)
             }
         }
-        XCTAssertEqual(try XCTUnwrap(records["fedftg"])[0].server["distill.generator_retrained"], 9)
+        XCTAssertEqual(try XCTUnwrap(records["fedftg"])[0].server["distill.generator_retrained"], 4)
         XCTAssertEqual(runner.spec.methods.first { $0.label == "fedgen" }?.evaluateWith, .global)
     }
 

@@ -51,6 +51,9 @@ subcommands:
         --seed N      data and initialisation seed (default 0)
         --batches N   distinct pre-generated batches, cycled (default 16)
   fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
+  stacked  K clients' cnn-fmnist training steps and forward passes one network at a time against one
+        stacked computation (batched clients); prints thread-CPU ms per step of all K clients as JSON.
+        --clients N (10)  --batch N (10)  --steps N (30)  --reps N (5)
 """
 
 /// CPU time of this process, all threads (user + system).
@@ -120,6 +123,7 @@ do {
     switch arguments[1] {
     case "cnn": try runCNN(Options(arguments.dropFirst(2), allowed: ["batch", "steps", "warmup", "threads", "seed", "batches"]))
     case "fedavg": try runFedAvg(arguments.dropFirst(2))  // bench/Swift/FedAvgBench.swift
+    case "stacked": try runStacked(Options(arguments.dropFirst(2), allowed: ["clients", "batch", "steps", "reps"]))  // StackedBench.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError("unknown subcommand '\(arguments[1])'")
     }

@@ -13,6 +13,8 @@ public enum Sections {
         .double("weight_decay", default: 1e-4, min: 0, doc: "local L2 weight decay, applied to weights only (not biases or norm parameters)"),
         .int("workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model"),
         .int("threads_per_worker", default: 1, min: 1, max: 64, doc: "torch intra-op threads per worker"),
+        ParameterSpec("batched_clients", .intOrChoice(min: 1, choices: ["auto", "off"]), default: .string("off"),
+                      doc: "train up to K clients of a round as one stacked computation (grouped convolutions, batched matrix products, one fused SGD step; the same results to float rounding, see docs/architecture.md): off trains each client alone (the default: on the 2-core CPU build stacking measured slower, docs/benchmarks.md), auto stacks 16 where the model and trainer support it (sgd, prox, head-then-body, ditto on the CNN and MLP models without active dropout), K sets the stack size; unsupported combinations always train unstacked"),
         .int("eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)"),
         .int("checkpoint_every", default: 10, min: 1,
              doc: "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly"),

@@ -21,6 +21,8 @@ public struct RunSettings: Sendable {
     public var stateMemoryBudget: Int
     /// Rounds between checkpoints (`federation.checkpoint_every`; the last round is always saved).
     public var checkpointEvery: Int
+    /// How many clients train as one stacked computation (`federation.batched_clients`).
+    public var batchedClients: BatchedClients
 
     public init(federation: Parameters, evaluation: Parameters, clients: Int) {
         rounds = federation.int("rounds")
@@ -35,6 +37,7 @@ public struct RunSettings: Sendable {
         evalEvery = federation.int("eval_every")
         stateMemoryBudget = federation.int("state_memory_mb") << 20
         checkpointEvery = federation.optionalInt("checkpoint_every") ?? 10
+        batchedClients = BatchedClients(federation["batched_clients"])
         evalBatchSize = evaluation.int("batch_size")
         lastRounds = evaluation.int("last_rounds")
         finetuneEpochs = evaluation.int("finetune_epochs")
@@ -45,4 +48,37 @@ public struct RunSettings: Sendable {
 
     /// Whether round `r` (1-based) is evaluated.
     public func evaluates(round r: Int) -> Bool { r % evalEvery == 0 || r == rounds }
+}
+
+/// `federation.batched_clients`: whether and how many of a round's clients train as one stack
+/// (`StackedNetwork`, `StackedTrainer`).
+public enum BatchedClients: Sendable, Equatable {
+    /// Stacks of `BatchedClients.autoSize` where the model and the trainer support stacking.
+    case auto
+    /// Every client trains alone.
+    case off
+    /// Stacks of at most this many clients where supported.
+    case size(Int)
+
+    /// The stack size `auto` uses. Fixed (not derived from the worker count), so that which
+    /// clients share a stack, and hence every float, is the same for any number of workers.
+    public static let autoSize = 16
+
+    /// From the validated value (absent: off, the declared default).
+    public init(_ value: ParameterValue?) {
+        switch value {
+        case .int(let k)?: self = .size(k)
+        case .string("auto")?: self = .auto
+        default: self = .off
+        }
+    }
+
+    /// The largest stack, nil when batching is off (a size of 1 is off too).
+    public var maximumStack: Int? {
+        switch self {
+        case .auto: return Self.autoSize
+        case .off: return nil
+        case .size(let k): return k > 1 ? k : nil
+        }
+    }
 }

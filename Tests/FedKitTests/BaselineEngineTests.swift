@@ -8,10 +8,18 @@ import XCTest
 /// The personalised-FL baselines through the engine: 2-round runs of every preset, their state
 /// kept across rounds, and byte-identical results with one and two workers.
 final class BaselineEngineTests: XCTestCase {
-    static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf", "pfedme", "l2gd"]
+    static let presets = ["lg-fedavg", "fedbabu", "scaffold", "apfl", "per-fedavg", "per-fedavg-hf", "pfedme", "l2gd",
+                          "fedgen", "feddf", "fedftg"]
     /// The methods as written in the test experiments: the fixture's lr 0.05 needs a smaller L2GD
-    /// lambda (averaging step lr lambda / p <= 1).
-    static let methods = "[" + presets.map { $0 == "l2gd" ? "{ name: l2gd, aggregator: { lambda: 1 } }" : $0 }.joined(separator: ", ") + "]"
+    /// lambda (averaging step lr lambda / p <= 1); the server steps of the generator methods are
+    /// shortened (their full presets run in `testGeneratorBaselinesRunTheirServerSteps`).
+    static let shortened = [
+        "l2gd": "{ name: l2gd, aggregator: { lambda: 1 } }",
+        "fedgen": "{ name: fedgen, generator: { steps: 10 } }",
+        "feddf": "{ name: feddf, generator: { steps: 5 }, distiller: { steps: 20 } }",
+        "fedftg": "{ name: fedftg, distiller: { iterations: 3 } }",
+    ]
+    static let methods = "[" + presets.map { shortened[$0] ?? $0 }.joined(separator: ", ") + "]"
 
     /// The engine fixture with a two-hidden-layer MLP (so that LG-FedAvg has a local layer).
     func yaml(output: String, methods: String, rounds: Int = 2, workers: Int = 2, clients: Int = 6) -> String {
@@ -149,4 +157,47 @@ final class BaselineEngineTests: XCTestCase {
         XCTAssertNotEqual(scaffold[1].trainLoss, fedavg[1].trainLoss, "from round 2 the control variates correct the local steps")
         XCTAssertEqual(scaffold[1].bytesDownPerClient, 2 * fedavg[1].bytesDownPerClient, "c travels with the model")
     }
+
+    /// FedGen: the server's feature generator trains after every round (its metrics are in the
+    /// round record) and travels to the clients with the next round (bytes down grow by its size);
+    /// FedDF and FedFTG distil into the global model after every round.
+    func testGeneratorBaselinesRunTheirServerSteps() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let (outcome, runner, _) = try EngineFixture.run(yaml(output: dir, methods: "[fedgen, feddf, fedftg, fedavg]", rounds: 2))
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        let records = Dictionary(uniqueKeysWithValues: outcome.results.map { ($0.method, $0.records) })
+        let fedgen = try XCTUnwrap(records["fedgen"]), fedavg = try XCTUnwrap(records["fedavg"])
+        for r in fedgen {
+            XCTAssertEqual(r.server["generator.steps"], 50)
+            XCTAssertNotNil(r.server["generator.ce"])
+            XCTAssertNil(r.server["generator_sample_mean"], "feature samples are not compared with the inputs")
+        }
+        XCTAssertEqual(fedgen[0].bytesDownPerClient, fedavg[0].bytesDownPerClient, "no generator in round 1")
+        XCTAssertGreaterThan(fedgen[1].bytesDownPerClient, fedavg[1].bytesDownPerClient, "G travels with round 2")
+        XCTAssertEqual(fedgen[1].bytesUpPerClient, fedavg[1].bytesUpPerClient)
+        for method in ["feddf", "fedftg"] {
+            for r in try XCTUnwrap(records[method]) {
+                XCTAssertNotNil(r.server["distill.kl_first_step"], method)
+                XCTAssertNotNil(r.server["generator.loss"], method)
+            }
+        }
+        XCTAssertEqual(try XCTUnwrap(records["fedftg"])[0].server["distill.generator_retrained"], 4)
+        XCTAssertEqual(runner.spec.methods.first { $0.label == "fedgen" }?.evaluateWith, .global)
+    }
+
+    /// A feature generator feeds no distiller, and a generator of inputs still needs one: both are
+    /// configuration errors at the method's line.
+    func testGeneratorAndDistillerMustFit() throws {
+        for (methods, fragment) in [
+            ("[{ name: fedgen, distiller: { name: ensemble } }]", "not model inputs"),
+            ("[{ name: feddf, distiller: null }]", "a generator needs a distiller"),
+        ] {
+            XCTAssertThrowsError(try EngineFixture.spec(yaml(output: "unused", methods: methods)), methods) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "\(error)")
+                XCTAssertTrue("\(error)".contains("engine-test.yaml:"), "located: \(error)")
+            }
+        }
+        XCTAssertNoThrow(try EngineFixture.spec(yaml(output: "unused", methods: "[fedgen, feddf, fedftg]")))
+    }
 }
+

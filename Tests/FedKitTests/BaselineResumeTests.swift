@@ -39,6 +39,8 @@ final class BaselineResumeTests: XCTestCase {
         try! registry.register(FailingTrainer<ScaffoldTrainer>.self)
         try! registry.register(FailingTrainer<APFLTrainer>.self)
         try! registry.register(FailingTrainer<L2GDTrainer>.self)
+        try! registry.register(FailingTrainer<FedGenTrainer>.self)
+        try! registry.register(FailingTrainer<SGDTrainer>.self)
         return registry
     }()
 
@@ -85,6 +87,39 @@ final class BaselineResumeTests: XCTestCase {
         for name in clientCarried {
             let path = "engine/apfl/seed-1/checkpoint/client-carried/\(name)"
             XCTAssertEqual(FileManager.default.contents(atPath: "\(a)/\(path)"), FileManager.default.contents(atPath: "\(b)/\(path)"), path)
+        }
+    }
+
+    /// The generator methods' server state: FedGen's feature generator (sent to the clients each
+    /// round), FedDF's and FedFTG's warm-started input generators, with their Adam moments.
+    static let generatorMethods = """
+        [{ name: fedgen, trainer: { name: test-failing-fedgen } }, { name: feddf, trainer: { name: test-failing-sgd } },
+         { name: fedftg, trainer: { name: test-failing-sgd } }]
+        """
+
+    func runGenerators(_ output: String, resume: Bool) throws -> ExperimentRunner.Outcome {
+        let yaml = EngineFixture.yaml(output: output, methods: Self.generatorMethods, rounds: 4, extraFederation: ", checkpoint_every: 1")
+        let spec = try ExperimentLoader(registry: Self.registry).resolve(YAMLParser.parse(string: yaml, fileName: "resume.yaml"), file: "resume.yaml")
+        let runner = ExperimentRunner(spec: spec, registry: Self.registry)
+        runner.resume = resume
+        runner.log = { _ in }
+        return try runner.run()
+    }
+
+    func testInterruptedGeneratorBaselinesResumeExactly() throws {
+        let a = try EngineFixture.temporaryDirectory(self), b = try EngineFixture.temporaryDirectory(self)
+        XCTAssertEqual(try runGenerators(a, resume: false).failures.map(\.description), [])
+        FailInRound.value = 3
+        XCTAssertEqual(try runGenerators(b, resume: false).failures.map(\.method), ["fedgen", "feddf", "fedftg"])
+        FailInRound.value = nil
+        XCTAssertEqual(try runGenerators(b, resume: true).failures.map(\.description), [])
+        for method in ["fedgen", "feddf", "fedftg"] {
+            let run = "engine/\(method)/seed-1"
+            for file in ["rounds.jsonl", "clients.csv", "checkpoint/global.safetensors", "checkpoint/carried/generator.safetensors"] {
+                let first = FileManager.default.contents(atPath: "\(a)/\(run)/\(file)")
+                XCTAssertNotNil(first, "\(method): \(file)")
+                XCTAssertEqual(first, FileManager.default.contents(atPath: "\(b)/\(run)/\(file)"), "\(method): \(file)")
+            }
         }
     }
 }

@@ -321,7 +321,7 @@ final class DistillerTests: XCTestCase {
     }
 
     func testDescriptor() {
-        XCTAssertEqual(DistillerCatalog.plugins.map { $0.descriptor.name }, ["bidirectional"])
+        XCTAssertEqual(DistillerCatalog.plugins.map { $0.descriptor.name }, ["bidirectional", "ensemble"])
         XCTAssertTrue(BidirectionalDistiller.descriptor.parameters.allSatisfy { !$0.doc.isEmpty })
     }
 }

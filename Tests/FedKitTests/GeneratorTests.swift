@@ -334,7 +334,7 @@ final class GeneratorTests: XCTestCase {
     }
 
     func testDescriptor() throws {
-        XCTAssertEqual(GeneratorCatalog.plugins.map { $0.descriptor.name }, ["conditional-mlp"])
+        XCTAssertEqual(GeneratorCatalog.plugins.map { $0.descriptor.name }, ["conditional-mlp", "feature-generator"])
         let names = ConditionalMLPGenerator.descriptor.parameters.map(\.name)
         for name in ["noise_dim", "embedding_dim", "hidden", "batch_size", "epochs", "steps", "lr", "weight_decay",
                      "alpha", "eta", "beta", "labels", "reset"] {

@@ -180,10 +180,20 @@ public struct ExperimentLoader: Sendable {
                                           at: evaluateLocation))
             }
         }
-        if generator != nil, distiller == nil {
+        if let generator {
+            // A generator of model inputs feeds a distiller; one of another space (FedGen's
+            // features) reaches the clients as a round payload and cannot feed a distiller.
+            // (Building the plugin is cheap; an invalid one is reported by `build` below.)
+            let makesInputs = (try? registry.make(generator, as: (any GeneratorPlugin).self))?.samplesModelInputs ?? true
             // Point at what the experiment file wrote (the preset's own lines are in plugins/methods/).
-            errors.append(ConfigError("\(path): a generator needs a distiller to use its samples (the generator comes from \(item["generator"] == nil ? "preset '\(presetName)'" : "this entry"))",
-                                      at: item["distiller"]?.location ?? item["generator"]?.location ?? item.location))
+            let origin = item["generator"] == nil ? "preset '\(presetName)'" : "this entry"
+            if makesInputs, distiller == nil {
+                errors.append(ConfigError("\(path): a generator needs a distiller to use its samples (the generator comes from \(origin))",
+                                          at: item["distiller"]?.location ?? item["generator"]?.location ?? item.location))
+            } else if !makesInputs, distiller != nil {
+                errors.append(ConfigError("\(path): generator '\(generator.name)' makes samples that are not model inputs (it comes from \(origin)); a distiller cannot use them: remove the distiller or choose a generator of model inputs",
+                                          at: item["distiller"]?.location ?? item["generator"]?.location ?? item.location))
+            }
         }
         for (key, choice) in [("trainer", trainer), ("aggregator", aggregator), ("generator", generator), ("distiller", distiller)] {
             if let choice { builds.append(PendingBuild(choice: choice, path: "\(path).\(key)", location: item[key]?.location ?? item.location)) }

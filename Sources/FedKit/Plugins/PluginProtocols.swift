@@ -140,6 +140,15 @@ public protocol GeneratorPlugin: Plugin {
     func train(_ context: ServerRoundContext) throws
     /// Synthetic inputs for the given int64 class labels [N] (in the model's input or embedded space).
     func sample(labels: Tensor, generator: RandomGenerator) throws -> Tensor
+    /// Whether `sample` gives model inputs (true by default). A generator of another space
+    /// (FedGen's feature generator) returns false: no distiller can feed its samples to a whole
+    /// model and the engine compares no sample statistics with the real inputs; its generator
+    /// reaches the clients as a round payload (`RoundPayloadSource`) instead.
+    var samplesModelInputs: Bool { get }
+}
+
+extension GeneratorPlugin {
+    public var samplesModelInputs: Bool { true }
 }
 
 /// Moves knowledge between the global and the client models on (synthetic) data.

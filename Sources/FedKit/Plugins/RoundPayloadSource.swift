@@ -20,9 +20,11 @@ public struct FederationFacts: Sendable {
     }
 }
 
-/// An aggregator that keeps server state across rounds and sends every sampled client a payload
-/// with the round, besides the global model (SCAFFOLD's server control variate c; L2GD's
-/// server-drawn number of local steps). Trainers read it as `context.payload`; what clients send
+/// A server plugin (aggregator, generator or distiller) that keeps server state across rounds and
+/// sends every sampled client a payload with the round, besides the global model (SCAFFOLD's
+/// server control variate c; L2GD's server-drawn number of local steps; FedGen's feature
+/// generator). The engine sends the entries of every such plugin of the method together (their
+/// names must differ). Trainers read it as `context.payload`; what clients send
 /// back besides their model is `LocalTrainingReport.upload`, which the aggregator reads as `ClientUpdate.upload`.
 /// The instance lives for one run (method x seed); adopt `RoundCarriedState` too, so that its
 /// state is checkpointed.

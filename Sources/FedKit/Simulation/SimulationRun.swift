@@ -46,8 +46,9 @@ public final class SimulationRun: @unchecked Sendable {
     let store: ClientStateStore
     /// Client state kept across rounds besides the personal model (`ClientTrainingContext.carried`).
     let carriedStore: ClientStateStore
-    /// The aggregator, when it keeps server state and sends a payload with each round.
-    let payloadSource: (any RoundPayloadSource)?
+    /// The server plugins (aggregator, generator, distiller) that keep server state and send a
+    /// payload with each round (SCAFFOLD's c, FedGen's feature generator), in that order.
+    let payloadSources: [any RoundPayloadSource]
     /// The aggregator, when its server step also moves the participants' personal states.
     let participantRefresh: (any ParticipantRefresh)?
     /// The trainer, when its clients are tested with a composed model.
@@ -105,7 +106,7 @@ public final class SimulationRun: @unchecked Sendable {
         store = ClientStateStore(memoryBudget: settings.stateMemoryBudget, spillDirectory: writer.map { $0.directory + "/client-state" })
         carriedStore = ClientStateStore(memoryBudget: settings.stateMemoryBudget,
                                         spillDirectory: writer.map { $0.directory + "/client-carried-state" })
-        payloadSource = aggregator as? any RoundPayloadSource
+        payloadSources = ([aggregator, generator, distiller] as [Any?]).compactMap { $0 as? any RoundPayloadSource }
         participantRefresh = aggregator as? any ParticipantRefresh
         evaluationComposition = trainer as? any EvaluationComposition
         timesSampled = Array(repeating: 0, count: clients.count)
@@ -133,8 +134,9 @@ public final class SimulationRun: @unchecked Sendable {
     public func run() throws -> RunResult {
         let start = Date()
         // Before a resume restores the aggregator's carried state over it.
-        try payloadSource?.start(FederationFacts(clients: clients.count, seed: seed64, global: global.stateDict().copy(),
-                                                 localLearningRate: settings.local.learningRate))
+        let facts = FederationFacts(clients: clients.count, seed: seed64, global: try global.stateDict().copy(),
+                                    localLearningRate: settings.local.learningRate)
+        for source in payloadSources { try source.start(facts) }
         let restored = try restoreCheckpoint()
         var records = restored.records
         TorchThreads.set(settings.workers * settings.threadsPerWorker)
@@ -156,8 +158,8 @@ public final class SimulationRun: @unchecked Sendable {
             // Largest clients first, so that no long client runs alone at the end of the round.
             // Personal states go to the store as each client finishes, and updates nobody reads are
             // dropped: a round of 1,000 clients holds 1,000 states only when they are aggregated.
-            let updatesNeeded = aggregator.updatesGlobalModel || distiller != nil
-            let payload = try payloadSource?.payload(round: round) ?? StateDict([])
+            let updatesNeeded = aggregator.updatesGlobalModel || distiller != nil || generator != nil
+            let payload = try roundPayload(round)
             let outcomes = try trainClients(sampled, round: round, global: globalSnapshot, payload: payload) { trained in
                 var outcome = trained
                 if let personal = outcome.personal { try self.store.put(trained.update.client, personal) }
@@ -191,8 +193,8 @@ public final class SimulationRun: @unchecked Sendable {
 
             // 3-4. Server steps (generator, distillation).
             t = Date()
-            if let distiller {
-                serverMetrics.merge(try serverSteps(round: round, sampled: sampled, outcomes: outcomes, distiller: distiller)) { $1 }
+            if generator != nil || distiller != nil {
+                serverMetrics.merge(try serverSteps(round: round, sampled: sampled, outcomes: outcomes)) { $1 }
             }
             timing.serverSeconds = Date().timeIntervalSince(t)
             let wallTimes = serverMetrics.filter { $0.key.hasSuffix(".seconds") }
@@ -305,8 +307,25 @@ public final class SimulationRun: @unchecked Sendable {
         }
     }
 
+    /// The round's payload: the entries of every payload source, in source order (two sources
+    /// sending an entry of the same name is an error).
+    func roundPayload(_ round: Int) throws -> StateDict {
+        var entries: [(name: String, tensor: Tensor)] = []
+        var names = Set<String>()
+        for source in payloadSources {
+            for entry in try source.payload(round: round).entries {
+                guard names.insert(entry.name).inserted else {
+                    throw RunFailure(method: method.label, seed: seed, round: round,
+                                     message: "two server plugins send a payload entry named '\(entry.name)'")
+                }
+                entries.append(entry)
+            }
+        }
+        return StateDict(entries)
+    }
+
     /// Generator training and distillation against the sampled clients' models.
-    func serverSteps(round: Int, sampled: [Int], outcomes: [ClientOutcome], distiller: any DistillerPlugin) throws -> [String: Double] {
+    func serverSteps(round: Int, sampled: [Int], outcomes: [ClientOutcome]) throws -> [String: Double] {
         // One worker's thread count, whatever the number of workers: parallel reductions split
         // by thread count would otherwise make the server steps' results depend on `workers`.
         let callerThreads = TorchThreads.current
@@ -323,21 +342,26 @@ public final class SimulationRun: @unchecked Sendable {
             classes: dataset.classes, inputShape: dataset.inputShape, inputKind: dataset.inputKind,
             generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)), localBatchSize: settings.local.batchSize)
         do {
-            let source: any SyntheticDataSource
-            if let generator {
-                try generator.train(context)
-                source = GeneratorSource(generator: generator)
-            } else {
-                // The space the models are fed in: for token models, sequences of embedding vectors.
-                source = GaussianNoiseSource(shape: try SampleSpace.shape(context))
+            // A generator without a distiller (FedGen's) reaches the clients as a round payload.
+            if let generator { try generator.train(context) }
+            if let distiller {
+                let source: any SyntheticDataSource
+                if let generator {
+                    source = GeneratorSource(generator: generator)
+                } else {
+                    // The space the models are fed in: for token models, sequences of embedding vectors.
+                    source = GaussianNoiseSource(shape: try SampleSpace.shape(context))
+                }
+                try distiller.distill(context, source: source)
             }
-            try distiller.distill(context, source: source)
         } catch let failure as RunFailure {
             throw failure
         } catch {
             throw RunFailure(method: method.label, seed: seed, round: round, message: "server step failed: \(error)")
         }
-        if method.evaluateWith == .roundOutput {
+        if distiller == nil {
+            // Nothing changed the teachers.
+        } else if method.evaluateWith == .roundOutput {
             // Evaluated only: with personal: head the store keeps the head, next round restarts
             // from the global body + that head (docs/design.md §6.6 step 5).
             for teacher in context.teachers { roundOutput[teacher.client] = teacher.state }
@@ -346,7 +370,8 @@ public final class SimulationRun: @unchecked Sendable {
         }
         try checkFinite(global.stateDict(), round: round, what: "the global model after distillation")
         var metrics = context.metrics
-        if let generator {
+        // Sample statistics compare generated model inputs with the real ones (not features).
+        if let generator, generator.samplesModelInputs {
             do {
                 if realDataStatistics == nil {
                     realDataStatistics = try GeneratorSampleStatistics.realData(clients, kind: dataset.inputKind, network: global,

@@ -29,7 +29,7 @@ final class LocalSweep {
         if !elsewhere.isEmpty { log("task(s) \(SlurmScript.ranges(elsewhere)) are running in another process: left to it") }
         let logs = "\(plan.directory)/logs"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        let rounds = plan.specs.map { $0.federation.int("rounds") }
+        let rounds = plan.specs.map { $0.federation[Sections.Federation.rounds] }
         let totalRounds = rounds.reduce(0, +)
         var finished = Set(done)
         var failed: [Int] = []

@@ -41,7 +41,7 @@ struct Partition: ParsableCommand {
         let summary = PartitionSummary(assignment: federation.assignment, labels: data.train.labelArray, classes: data.classes)
         print(summary.text)
         let validation = federation.clients.reduce(0) { $0 + $1.validation.count }
-        let fraction = spec.evaluation.double("validation_fraction")
+        let fraction = spec.evaluation[Sections.Evaluation.validationFraction]
         print(validation > 0
               ? "validation: \(validation) training samples (eval.validation_fraction \(fraction), stratified per client, seed \(seed)) held out from training; the counts above include them"
               : "validation: none (eval.validation_fraction \(fraction))")
@@ -51,8 +51,8 @@ struct Partition: ParsableCommand {
         try summary.writeCSV(to: path)
         print("per-client class counts: \(path)")
 
-        let localTest = spec.evaluation.string("local_test")
-        let samePool = localTest == LocalTestMode.holdout.rawValue || localTest == LocalTestMode.fromPartition.rawValue
+        let localTest = spec.evaluation[Sections.Evaluation.localTest]
+        let samePool = localTest == .holdout || localTest == .fromPartition
         // Training lists as partitioned, before the validation split (eval.validation_fraction), which
         // FedKit carves again, identically, from the same seed when it reads the file back.
         let file = PartitionFile(pool: federation.pool, clients: federation.clients.enumerated().map { k, client in
@@ -70,7 +70,7 @@ struct Partition: ParsableCommand {
         let tests = samePool && format != .flwr ? "training and test indices" : "training indices"
         print("partition (\(format.rawValue), \(tests) into the \(file.pool.rawValue) pool): \(dir)/\(name)")
         if !samePool {
-            print("(clients' test splits are not in the file: local_test \(localTest) draws them from the test set, another pool)")
+            print("(clients' test splits are not in the file: local_test \(localTest.rawValue) draws them from the test set, another pool)")
         }
     }
 }

@@ -106,7 +106,7 @@ struct Sweep: ParsableCommand {
         guard jobs <= available else {
             throw ValidationError("--jobs \(jobs) is more than the \(available) core(s) to use: each task needs at least one (see --cores)")
         }
-        let threads = TaskThreads.fitting(cpus: available / jobs, workers: plan.base.federation.int("workers"))
+        let threads = TaskThreads.fitting(cpus: available / jobs, workers: plan.base.federation[Sections.Federation.workers])
         let sweep = LocalSweep(plan: plan, jobs: jobs, executable: try ExecutablePath.current(),
                                arguments: planArguments, threads: threads)
         Exp.report("local: \(jobs) task(s) at once, each \(threads.workers) worker(s) x \(threads.threadsPerWorker) thread(s) (\(available) cores); logs in \(plan.directory)/logs/")
@@ -134,14 +134,15 @@ struct Sweep: ParsableCommand {
         let cwd = fm.currentDirectoryPath
         let directory = plan.directory.hasPrefix("/") ? plan.directory : "\(cwd)/\(plan.directory)"
         let federation = plan.base.federation
-        let cpus = cpusPerTask ?? slurm.optionalInt("cpus_per_task") ?? federation.int("workers") * federation.int("threads_per_worker")
-        let threads = TaskThreads.fitting(cpus: cpus, workers: federation.int("workers"))
-        let exp = try slurm.optionalString("exp").map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" } ?? ExecutablePath.current()
+        let workers = federation[Sections.Federation.workers]
+        let cpus = cpusPerTask ?? slurm[SlurmSettings.cpusPerTask] ?? workers * federation[Sections.Federation.threadsPerWorker]
+        let threads = TaskThreads.fitting(cpus: cpus, workers: workers)
+        let exp = try slurm[SlurmSettings.executable].map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" } ?? ExecutablePath.current()
         let script = SlurmScript(
             jobName: "fedkit-\(plan.base.name)", tasks: todo, cpusPerTask: cpus,
-            memory: mem ?? slurm.optionalString("mem"), time: time ?? slurm.optionalString("time"),
-            partition: partition ?? slurm.optionalString("partition"), account: account ?? slurm.optionalString("account"),
-            maxParallel: slurm.optionalInt("max_parallel"), requeue: slurm.bool("requeue"),
+            memory: mem ?? slurm[SlurmSettings.memory], time: time ?? slurm[SlurmSettings.time],
+            partition: partition ?? slurm[SlurmSettings.partition], account: account ?? slurm[SlurmSettings.account],
+            maxParallel: slurm[SlurmSettings.maxParallel], requeue: slurm[SlurmSettings.requeue],
             extra: SlurmSettings.extra(slurm) + sbatchOptions, logDirectory: "\(directory)/logs", workingDirectory: cwd,
             command: [exp, "run"] + planArguments + ["--task", "$SLURM_ARRAY_TASK_ID"] + threads.overrides.flatMap { ["--set", $0] })
         try fm.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
@@ -224,7 +225,7 @@ enum SweepStatusReport {
         for (i, task) in plan.tasks.enumerated() {
             let state = plan.state(i)
             counts[state.name, default: 0] += 1
-            let rounds = plan.specs[i].federation.int("rounds")
+            let rounds = plan.specs[i].federation[Sections.Federation.rounds]
             var round = "", place = ""
             switch state {
             case .done: round = "\(rounds)/\(rounds)"

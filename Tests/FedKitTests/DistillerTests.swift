@@ -29,12 +29,12 @@ final class DistillerTests: XCTestCase {
 
     /// The improved distiller with `parameters` on top.
     func distiller(_ parameters: [String: ParameterValue] = [:]) throws -> BidirectionalDistiller {
-        try BidirectionalDistiller(parameters: Parameters(Self.plus.merging(parameters) { $1 }))
+        try BidirectionalDistiller.make(Parameters(Self.plus.merging(parameters) { $1 }))
     }
 
     /// The published distiller (plugin defaults) with `parameters` on top.
     func published(_ parameters: [String: ParameterValue] = [:]) throws -> BidirectionalDistiller {
-        try BidirectionalDistiller(parameters: Parameters(parameters))
+        try BidirectionalDistiller.make(Parameters(parameters))
     }
 
     // MARK: - Published (authors' code)
@@ -218,7 +218,7 @@ final class DistillerTests: XCTestCase {
     func testSameSeedsGiveIdenticalDistilledStates() throws {
         let toy = try FedBKDToy()
         func run() throws -> [[Float]] {
-            let g = try ConditionalMLPGenerator(parameters: Parameters(GeneratorTests.plus.merging(["epochs": .int(2), "steps": .int(2)]) { $1 }))
+            let g = try ConditionalMLPGenerator.make(Parameters(GeneratorTests.plus.merging(["epochs": .int(2), "steps": .int(2)]) { $1 }))
             let context = try toy.context(seed: 21, global: toy.averagedGlobal())
             try g.train(context)
             try distiller(["samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5)]).distill(context, source: PluginSource(generator: g))

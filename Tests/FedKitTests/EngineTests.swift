@@ -10,14 +10,15 @@ import XCTest
 struct PoisonTrainer: TrainerPlugin {
     static let descriptor = PluginDescriptor(
         kind: .trainer, name: "test-poison", summary: "test only: NaN weights from a given round on",
-        parameters: [.int("round", default: 2, min: 1, doc: "first poisoned round"),
-                     .int("client", default: -1, min: -1, doc: "poisoned client (-1: all)")])
+        keys: [round, client])
+    static let round = ParameterKey.int("round", default: 2, min: 1, doc: "first poisoned round")
+    static let client = ParameterKey.int("client", default: -1, min: -1, doc: "poisoned client (-1: all)")
     let round: Int
     let client: Int
 
     init(parameters: Parameters) throws {
-        round = parameters.optionalInt("round") ?? 2
-        client = parameters.optionalInt("client") ?? -1
+        round = parameters[Self.round]
+        client = parameters[Self.client]
     }
 
     func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {

@@ -1,7 +1,11 @@
+import Aggregators
 import BuiltinPlugins
 import Config
+import Datasets
 @testable import FedKit
 import Foundation
+import Partitioners
+import Trainers
 import XCTest
 
 /// The malformed-experiment corpus (Tests/FedKitTests/ConfigCorpus/) and the generated cases that
@@ -334,14 +338,14 @@ final class ExperimentFileTests: XCTestCase {
             "federation.rounds=7", "partition={name: dirichlet, alpha: 0.3, clients: 12}", "methods[1].trainer.mu=0.5",
             "seeds=[3, 4]", "eval.local_test=holdout", "dataset.users=40",
         ])
-        XCTAssertEqual(spec.federation.int("rounds"), 7)
+        XCTAssertEqual(spec.federation[Sections.Federation.rounds], 7)
         XCTAssertEqual(spec.partitioner.name, "dirichlet")
-        XCTAssertEqual(spec.partitioner.parameters.double("alpha"), 0.3)
+        XCTAssertEqual(spec.partitioner.parameters[DirichletPartitioner.alpha], 0.3)
         XCTAssertEqual(spec.clients, 12)
-        XCTAssertEqual(spec.methods[1].trainer.parameters.double("mu"), 0.5)
+        XCTAssertEqual(spec.methods[1].trainer.parameters[ProxTrainer.mu], 0.5)
         XCTAssertEqual(spec.seeds, [3, 4])
-        XCTAssertEqual(spec.evaluation.string("local_test"), "holdout")
-        XCTAssertEqual(spec.dataset.parameters.int("users"), 40)
+        XCTAssertEqual(spec.evaluation[Sections.Evaluation.localTest], .holdout)
+        XCTAssertEqual(spec.dataset.parameters[SyntheticDataset.users], 40)
         let yaml = YAMLEmitter.emit(spec.resolved)
         let resolved = try YAMLParser.parse(string: yaml, fileName: "<shown>")
         XCTAssertEqual(resolved["federation"]?["rounds"]?.scalarValue, "7")
@@ -350,7 +354,7 @@ final class ExperimentFileTests: XCTestCase {
         XCTAssertEqual(resolved["methods"]?.items?[1]["trainer"]?["mu"]?.scalarValue, "0.5")
         XCTAssertEqual(resolved["seeds"]?.items?.compactMap(\.scalarValue), ["3", "4"])
         // A later override wins over an earlier one.
-        XCTAssertEqual(try loader.load(file: path, overrides: ["federation.rounds=7", "federation.rounds=9"]).federation.int("rounds"), 9)
+        XCTAssertEqual(try loader.load(file: path, overrides: ["federation.rounds=7", "federation.rounds=9"]).federation[Sections.Federation.rounds], 9)
     }
 
     /// `exp show` prints the resolved experiment; loading that output again gives the same experiment.
@@ -384,26 +388,26 @@ final class ExperimentFileTests: XCTestCase {
         XCTAssertEqual(methods.map(\.label), ["fedprox", "fedprox-mu0.5", "fedavg-prox", "fedrep", "fedavg-body"])
         // The preset as is.
         XCTAssertEqual(methods[0].trainer.name, "prox")
-        XCTAssertEqual(methods[0].trainer.parameters.double("mu"), 0.01)
+        XCTAssertEqual(methods[0].trainer.parameters[ProxTrainer.mu], 0.01)
         // Same plugin: the override changes mu and keeps the rest of the preset.
         XCTAssertEqual(methods[1].trainer.name, "prox")
-        XCTAssertEqual(methods[1].trainer.parameters.double("mu"), 0.5)
+        XCTAssertEqual(methods[1].trainer.parameters[ProxTrainer.mu], 0.5)
         XCTAssertEqual(methods[1].aggregator.name, "weighted-average")
         XCTAssertEqual(methods[1].preset, "fedprox")
         // Another plugin: the override replaces the trainer (sgd -> prox).
         XCTAssertEqual(methods[2].trainer.name, "prox")
-        XCTAssertEqual(methods[2].trainer.parameters.double("mu"), 0.1)
+        XCTAssertEqual(methods[2].trainer.parameters[ProxTrainer.mu], 0.1)
         XCTAssertEqual(methods[2].aggregator.name, "weighted-average")
         XCTAssertEqual(methods[2].personal, .none)
         // Nested fields merge key by key: fedrep keeps scope body, gets uniform weighting.
-        XCTAssertEqual(methods[3].trainer.parameters.int("head_epochs"), 3)
-        XCTAssertEqual(methods[3].aggregator.parameters.string("scope"), "body")
-        XCTAssertEqual(methods[3].aggregator.parameters.string("weighting"), "uniform")
+        XCTAssertEqual(methods[3].trainer.parameters[HeadThenBodyTrainer.headEpochs], 3)
+        XCTAssertEqual(methods[3].aggregator.parameters[WeightedAverage.scope], .body)
+        XCTAssertEqual(methods[3].aggregator.parameters[WeightedAverage.weighting], .uniform)
         XCTAssertEqual(methods[3].localStart, .globalBody)
         // Flags: personal head implies starting from the global body.
         XCTAssertEqual(methods[4].personal, .head)
         XCTAssertEqual(methods[4].localStart, .globalBody)
-        XCTAssertEqual(methods[4].aggregator.parameters.string("scope"), "body")
+        XCTAssertEqual(methods[4].aggregator.parameters[WeightedAverage.scope], .body)
     }
 
     /// A preset chooses the plugin, so an unknown key names the plugin the preset picked.

@@ -108,7 +108,7 @@ final class GeneratorTests: XCTestCase {
     static let fast: [String: ParameterValue] = plus.merging(["epochs": .int(10), "steps": .int(10), "lr": .double(1e-2)]) { $1 }
 
     func generator(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
-        try ConditionalMLPGenerator(parameters: Parameters(Self.fast.merging(extra) { $1 }))
+        try ConditionalMLPGenerator.make(Parameters(Self.fast.merging(extra) { $1 }))
     }
 
     func testTeachersClassifyGeneratedSamplesAsTheirLabel() throws {
@@ -229,7 +229,7 @@ final class GeneratorTests: XCTestCase {
 
     /// The published generator with the toy's 3 classes: 10 fixed inputs per class.
     func published(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
-        try ConditionalMLPGenerator(parameters: Parameters(["samples": .int(30)].merging(extra) { $1 }))
+        try ConditionalMLPGenerator.make(Parameters(["samples": .int(30)].merging(extra) { $1 }))
     }
 
     /// The gradients G gets from a loss.

@@ -11,7 +11,7 @@ final class NormalizationTests: XCTestCase {
         var errors: [ConfigError] = []
         let parameters = Parameters.resolve(node, specs: FashionMNISTDataset.descriptor.parameters, path: "dataset", errors: &errors)
         if let first = errors.first { throw first }
-        return try FashionMNISTDataset(parameters: parameters).load()
+        return try FashionMNISTDataset.make(parameters).load()
     }
 
     func testChoices() throws {

@@ -108,8 +108,8 @@ final class PluginGuideTests: XCTestCase {
         let spec = try ExperimentLoader(registry: registry).load(file: path)
         XCTAssertEqual(spec.methods.map(\.label), ["fedavg", "fedavg-trimmed", "fedprox-trimmed"])
         XCTAssertEqual(spec.methods.map(\.aggregator.name), ["weighted-average", "trimmed-mean", "trimmed-mean"])
-        XCTAssertEqual(spec.methods[1].aggregator.parameters.double("trim"), 0.2)
-        XCTAssertEqual(spec.methods[2].aggregator.parameters.double("trim"), 0.1)
+        XCTAssertEqual(spec.methods[1].aggregator.parameters[TrimmedMean.trim], 0.2)
+        XCTAssertEqual(spec.methods[2].aggregator.parameters[TrimmedMean.trim], 0.1)
         XCTAssertEqual(spec.methods[2].trainer.name, "prox")
         // The resolved experiment shows the plugin with its parameters.
         let shown = try YAMLParser.parse(string: YAMLEmitter.emit(spec.resolved), fileName: "<shown>")
@@ -118,7 +118,7 @@ final class PluginGuideTests: XCTestCase {
         // The default applies when the file gives none.
         let defaults = try write(ExperimentCorpus.validExperiment.replacingOccurrences(
             of: "methods: [fedavg]", with: "methods: [{ name: fedavg, aggregator: { name: trimmed-mean } }]"))
-        XCTAssertEqual(try ExperimentLoader(registry: registry).load(file: defaults).methods[0].aggregator.parameters.double("trim"), 0.1)
+        XCTAssertEqual(try ExperimentLoader(registry: registry).load(file: defaults).methods[0].aggregator.parameters[TrimmedMean.trim], 0.1)
     }
 
     func testTheDeclarationIsEnforced() throws {

@@ -34,8 +34,8 @@ final class SweepPlanTests: XCTestCase {
         XCTAssertEqual(plan.tasks[4].run, "lr=0.05,local_epochs=2,batch_size=16/fedavg/seed-1")
         XCTAssertEqual(plan.tasks[15].run, "lr=0.1,local_epochs=2,batch_size=16/fedrep/seed-2")
         XCTAssertEqual(plan.tasks[15].set, ["federation.lr=0.1", "federation.local_epochs=2", "federation.batch_size=16"])
-        XCTAssertEqual(plan.specs[15].federation.double("lr"), 0.1)
-        XCTAssertEqual(plan.specs[15].federation.int("batch_size"), 16)
+        XCTAssertEqual(plan.specs[15].federation[Sections.Federation.learningRate], 0.1)
+        XCTAssertEqual(plan.specs[15].federation[Sections.Federation.batchSize], 16)
         XCTAssertEqual(plan.specs[15].methods.map(\.label), ["fedrep"])
         XCTAssertEqual(plan.specs[15].seeds, [2])
         XCTAssertEqual(Set(plan.tasks.map(\.config)).count, 16, "every run has its own configuration")
@@ -53,7 +53,7 @@ final class SweepPlanTests: XCTestCase {
             "lr=0.2,name=sgd/fedrep/seed-7", "lr=0.2,name=prox/fedrep/seed-7",
             "lr=0.2,name=sgd/fedrep/seed-8", "lr=0.2,name=prox/fedrep/seed-8",
         ], "axes in order, the first slowest; --grid replaces the file's federation.lr")
-        XCTAssertEqual(plan.specs[0].federation.int("rounds"), 2)
+        XCTAssertEqual(plan.specs[0].federation[Sections.Federation.rounds], 2)
         XCTAssertEqual(SweepGrid.splitTopLevel("[1, 2],{a: 1, b: 2},\"x,y\",3"), ["[1, 2]", "{a: 1, b: 2}", "\"x,y\"", "3"])
         // Only methods and seeds swept: the run folders of a plain run.
         let plain = try SweepPlanner(registry: registry).plan(file: try file(dir, sweep: "sweep: { grid: { seed: [3, 4] } }"))
@@ -149,9 +149,9 @@ final class SweepPlanTests: XCTestCase {
         let dir = try EngineFixture.temporaryDirectory(self)
         let good = try file(dir, sweep: "slurm: { cpus_per_task: 2, mem: 4G, extra: [--qos=long] }")
         let spec = try ExperimentLoader(registry: registry).load(file: good)
-        XCTAssertEqual(spec.slurm.optionalInt("cpus_per_task"), 2)
+        XCTAssertEqual(spec.slurm[SlurmSettings.cpusPerTask], 2)
         XCTAssertEqual(SlurmSettings.extra(spec.slurm), ["--qos=long"])
-        XCTAssertEqual(spec.slurm.bool("requeue"), true)
+        XCTAssertEqual(spec.slurm[SlurmSettings.requeue], true)
         for (bad, message) in [("slurm: { cpus: 2 }", "unknown key 'cpus' in slurm"), ("slurm: { extra: qos }", "slurm.extra must be a list of strings"),
                                ("slurm: { extra: [qos=long] }", "starting with '-'"), ("slurm: { cpus_per_task: 0 }", "slurm.cpus_per_task")] {
             let path = try file(dir, sweep: bad)

@@ -20,14 +20,17 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "l2gd",
         summary: "loopless local GD: coin-flipped runs of local and averaging steps; participants pulled toward the mean (L2GD)",
-        parameters: [
-            .double("p", default: 0.1, min: 0, max: 1, minExclusive: true,
-                    doc: "probability that an L2GD step is an averaging step (the mean number of local steps per round is 1/p)"),
-            .double("lambda", default: 5, min: 0, minExclusive: true,
-                    doc: "penalty lambda of the distance to the mean; each averaging step moves a model by theta = lr lambda / p of its distance to the mean"),
-            .string("weighting", default: "uniform", choices: ["samples", "uniform"],
-                    doc: "weights of the clients' models in the mean x_bar (L2GD: uniform)"),
-        ])
+        keys: [probability, lambda, weighting])
+
+    public static let probability = ParameterKey.double(
+        "p", default: 0.1, min: 0, max: 1, minExclusive: true,
+        doc: "probability that an L2GD step is an averaging step (the mean number of local steps per round is 1/p)")
+    public static let lambda = ParameterKey.double(
+        "lambda", default: 5, min: 0, minExclusive: true,
+        doc: "penalty lambda of the distance to the mean; each averaging step moves a model by theta = lr lambda / p of its distance to the mean")
+    public static let weighting = ParameterKey.choice(
+        "weighting", default: WeightedAverage.Weighting.uniform,
+        doc: "weights of the clients' models in the mean x_bar (L2GD: uniform)")
 
     public let probability: Double
     public let lambda: Double
@@ -38,12 +41,16 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     /// The coin runs drawn for each round so far: round -> (local steps K, averaging steps m).
     private(set) var draws: [Int: (local: Int, averaging: Int)] = [:]
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        probability = p.double("p")
-        lambda = p.double("lambda")
+    public init(parameters p: Parameters) throws {
+        probability = p[Self.probability]
+        lambda = p[Self.lambda]
+        average = try WeightedAverage.make(
+            Parameters().setting(WeightedAverage.scope, .all).setting(WeightedAverage.weighting, p[Self.weighting]))
+    }
+
+    /// p = 1 passes the declared range (0, 1] but never takes a local step.
+    public func validate() throws {
         guard probability < 1 else { throw PluginError("l2gd: p must be below 1 (p = 1 never takes a local step)") }
-        average = try WeightedAverage(parameters: Parameters(["scope": .string("all"), "weighting": .string(p.string("weighting"))]))
     }
 
     public var updatesGlobalModel: Bool { true }

@@ -14,12 +14,14 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "scaffold",
         summary: "model average with a global step size plus the server control variate c (SCAFFOLD)",
-        parameters: [
-            .double("server_lr", default: 1, min: 0, max: 2, minExclusive: true,
-                    doc: "global step size lr_g: x <- x + lr_g * mean(y_i - x) (SCAFFOLD: 1)"),
-            .string("weighting", default: "uniform", choices: ["samples", "uniform"],
-                    doc: "weights of the clients' models in the mean (SCAFFOLD: uniform over the sampled clients)"),
-        ])
+        keys: [serverLearningRate, weighting])
+
+    public static let serverLearningRate = ParameterKey.double(
+        "server_lr", default: 1, min: 0, max: 2, minExclusive: true,
+        doc: "global step size lr_g: x <- x + lr_g * mean(y_i - x) (SCAFFOLD: 1)")
+    public static let weighting = ParameterKey.choice(
+        "weighting", default: WeightedAverage.Weighting.uniform,
+        doc: "weights of the clients' models in the mean (SCAFFOLD: uniform over the sampled clients)")
 
     let average: WeightedAverage
     /// N, the number of clients in the federation.
@@ -27,11 +29,12 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     /// The server control variate c by parameter name (empty until the first aggregation: zero).
     var control = StateDict([])
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        average = try WeightedAverage(parameters: Parameters([
-            "scope": .string("all"), "weighting": .string(p.string("weighting")), "server_lr": .double(p.double("server_lr")),
-        ]))
+    public init(parameters p: Parameters) throws {
+        average = try WeightedAverage.make(
+            Parameters()
+                .setting(WeightedAverage.scope, .all)
+                .setting(WeightedAverage.weighting, p[Self.weighting])
+                .setting(WeightedAverage.serverLearningRate, p[Self.serverLearningRate]))
     }
 
     public var updatesGlobalModel: Bool { true }

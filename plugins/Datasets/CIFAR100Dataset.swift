@@ -5,33 +5,43 @@ public struct CIFAR100Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar100",
         summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
-        parameters: [
-            .path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin"),
-            .string("label", default: "fine", choices: ["fine", "coarse"],
-                    doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)"),
-            ImageParameters.normalize,
-            ImageParameters.mean,
-            ImageParameters.std,
-            ImageParameters.augment,
-        ])
+        keys: [root, label, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
+              ImageParameters.augment])
+
+    public static let root = ParameterKey.path(
+        "root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin")
+    public static let label = ParameterKey.choice(
+        "label", default: Label.fine, doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)")
+
+    /// Which CIFAR-100 label is the class.
+    public enum Label: String, CaseIterable, Sendable {
+        case fine, coarse
+    }
 
     public let root: String
     public let coarse: Bool
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public let statistics: ImageStatistics?
+    /// `normalize`, `mean` and `std` as given.
+    public let normalization: ImageNormalizationSettings
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        coarse = parameters.string("label") == "coarse"
-        statistics = try ImageParameters.statistics(parameters, dataset: "cifar100", standard: .cifar100)
-        augment = parameters.bool("augment")
+        root = parameters[Self.root]
+        coarse = parameters[Self.label] == .coarse
+        normalization = ImageNormalizationSettings(parameters)
+        augment = parameters[ImageParameters.augment]
     }
+
+    public func validate() throws {
+        try normalization.check(dataset: "cifar100", channels: ImageStatistics.cifar100.mean.count)
+    }
+
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public var statistics: ImageStatistics? { normalization.statistics(standard: .cifar100) }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
         self.root = root
         self.coarse = coarse
-        self.statistics = normalize ? .cifar100 : nil
+        self.normalization = ImageNormalizationSettings(standard: normalize)
         self.augment = augment
     }
 

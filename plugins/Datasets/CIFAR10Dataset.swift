@@ -5,32 +5,37 @@ public struct CIFAR10Dataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar10",
         summary: "CIFAR-10, official binary version (cifar-10-batches-bin): 50,000 + 10,000 32x32 colour images, 10 classes",
-        parameters: [
-            .path("root", default: "data/cifar-10-batches-bin",
-                  doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin"),
-            ImageParameters.normalize,
-            ImageParameters.mean,
-            ImageParameters.std,
-            ImageParameters.augment,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
+              ImageParameters.augment])
+
+    public static let root = ParameterKey.path(
+        "root", default: "data/cifar-10-batches-bin",
+        doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
 
     public static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     public static let testFiles = ["test_batch.bin"]
 
     public let root: String
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public let statistics: ImageStatistics?
+    /// `normalize`, `mean` and `std` as given.
+    public let normalization: ImageNormalizationSettings
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        statistics = try ImageParameters.statistics(parameters, dataset: "cifar10", standard: .cifar10)
-        augment = parameters.bool("augment")
+        root = parameters[Self.root]
+        normalization = ImageNormalizationSettings(parameters)
+        augment = parameters[ImageParameters.augment]
     }
+
+    public func validate() throws {
+        try normalization.check(dataset: "cifar10", channels: ImageStatistics.cifar10.mean.count)
+    }
+
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public var statistics: ImageStatistics? { normalization.statistics(standard: .cifar10) }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.statistics = normalize ? .cifar10 : nil
+        self.normalization = ImageNormalizationSettings(standard: normalize)
         self.augment = augment
     }
 

@@ -7,31 +7,36 @@ public struct FEMNISTDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "femnist",
         summary: "LEAF FEMNIST (JSON): 28x28 handwritten characters, 62 classes, writers kept as natural users",
-        parameters: [
-            .path("root", default: "data/femnist", doc: "folder with LEAF's train/ and test/ folders of .json files"),
-            ImageParameters.normalize,
-            ImageParameters.mean,
-            ImageParameters.std,
-            ImageParameters.augmentNoFlip,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
+              ImageParameters.augmentNoFlip])
+
+    public static let root = ParameterKey.path(
+        "root", default: "data/femnist", doc: "folder with LEAF's train/ and test/ folders of .json files")
 
     public static let classes = 62
     public static let pixels = 28 * 28
 
     public let root: String
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public let statistics: ImageStatistics?
+    /// `normalize`, `mean` and `std` as given.
+    public let normalization: ImageNormalizationSettings
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        statistics = try ImageParameters.statistics(parameters, dataset: "femnist", standard: .femnist)
-        augment = parameters.bool("augment")
+        root = parameters[Self.root]
+        normalization = ImageNormalizationSettings(parameters)
+        augment = parameters[ImageParameters.augmentNoFlip]
     }
+
+    public func validate() throws {
+        try normalization.check(dataset: "femnist", channels: ImageStatistics.femnist.mean.count)
+    }
+
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public var statistics: ImageStatistics? { normalization.statistics(standard: .femnist) }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.statistics = normalize ? .femnist : nil
+        self.normalization = ImageNormalizationSettings(standard: normalize)
         self.augment = augment
     }
 

@@ -109,45 +109,76 @@ public enum ImageNormalization: String, Sendable, CaseIterable {
 
 /// Shared parameter declarations for image datasets.
 enum ImageParameters {
-    static let normalize = ParameterSpec.string(
-        "normalize", default: "standard", choices: ImageNormalization.allCases.map(\.rawValue),
+    static let normalize = ParameterKey.choice(
+        "normalize", default: ImageNormalization.standard,
         doc: "pixel scaling: standard ((x - mean) / std per channel, the dataset's statistics or mean/std below), minus-one-one ((x - 0.5) / 0.5, as PFLlib), none ([0, 1]); docs/datasets.md")
-    static let mean = ParameterSpec("mean", .doubleList(), optional: true,
-                                    doc: "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too")
-    static let std = ParameterSpec("std", .doubleList(exclusiveMin: 0), optional: true,
-                                   doc: "per-channel standard deviation for normalize: standard (default: the dataset's); give mean too")
-    static let augment = ParameterSpec.bool("augment", default: false,
-                                            doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
-    static let augmentNoFlip = ParameterSpec.bool("augment", default: false,
-                                                  doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
+    static let mean = ParameterKey.optionalDoubleList(
+        "mean",
+        doc: "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too")
+    static let std = ParameterKey.optionalDoubleList(
+        "std", exclusiveMin: 0,
+        doc: "per-channel standard deviation for normalize: standard (default: the dataset's); give mean too")
+    static let augment = ParameterKey.bool(
+        "augment", default: false,
+        doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
+    static let augmentNoFlip = ParameterKey.bool(
+        "augment", default: false,
+        doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
 
-    /// The statistics `normalize`, `mean` and `std` ask for (nil: no normalisation). `standard`
-    /// gives the dataset's own statistics unless mean and std are both given (one value per channel).
-    static func statistics(_ parameters: Parameters, dataset: String, standard: ImageStatistics) throws -> ImageStatistics? {
-        let p = parameters
-        let text = p.optionalString("normalize") ?? ImageNormalization.standard.rawValue
-        guard let mode = ImageNormalization(rawValue: text) else {
-            throw PluginError("\(dataset): normalize must be one of \(ImageNormalization.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)")
+    /// `normalize`, `mean` and `std`, in the order the reference lists them.
+    static let normalization: [any ParameterDeclaration] = [normalize, mean, std]
+}
+
+/// The `normalize`, `mean` and `std` an image dataset was given, and the statistics they ask
+/// for. `standard` gives the dataset's own statistics unless mean and std are both given.
+public struct ImageNormalizationSettings: Sendable, Equatable {
+    public var mode: ImageNormalization
+    public var mean: [Double]?
+    public var std: [Double]?
+
+    /// The settings in validated parameters.
+    init(_ parameters: Parameters) {
+        mode = parameters[ImageParameters.normalize]
+        mean = parameters[ImageParameters.mean]
+        std = parameters[ImageParameters.std]
+    }
+
+    /// The dataset's own statistics (`standard`) or no normalisation (`none`).
+    public init(standard: Bool) {
+        mode = standard ? .standard : .none
+    }
+
+    /// The checks across the three parameters (a dataset's `validate()`): mean and std come
+    /// together, with one value per channel, and only with `normalize: standard`.
+    func check(dataset: String, channels: Int) throws {
+        switch (mode, mean, std) {
+        case (.standard, nil, nil):
+            return
+        case (.standard, let m?, let s?):
+            guard m.count == channels, s.count == channels else {
+                throw PluginError("\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)")
+            }
+        case (.standard, _, _):
+            throw PluginError("\(dataset): give both mean and std, or neither (the dataset's statistics)")
+        case (.minusOneOne, nil, nil), (.none, nil, nil):
+            return
+        default:
+            throw PluginError("\(dataset): mean and std apply to normalize: standard only (normalize is \(mode.rawValue))")
         }
-        let mean = p.optionalDoubleList("mean"), std = p.optionalDoubleList("std")
+    }
+
+    /// The statistics to normalise with (nil: pixels stay in [0, 1]), given the dataset's own.
+    /// Settings that fail `check` fall back to the dataset's own statistics.
+    func statistics(standard: ImageStatistics) -> ImageStatistics? {
         let channels = standard.mean.count
         switch mode {
         case .standard:
-            switch (mean, std) {
-            case (nil, nil): return standard
-            case let (m?, s?):
-                guard m.count == channels, s.count == channels else {
-                    throw PluginError("\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)")
-                }
-                return ImageStatistics(mean: m.map(Float.init), std: s.map(Float.init))
-            default:
-                throw PluginError("\(dataset): give both mean and std, or neither (the dataset's statistics)")
-            }
-        case .minusOneOne, .none:
-            guard mean == nil, std == nil else {
-                throw PluginError("\(dataset): mean and std apply to normalize: standard only (normalize is \(text))")
-            }
-            return mode == .none ? nil : ImageStatistics(mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
+            guard let mean, let std, mean.count == channels, std.count == channels else { return standard }
+            return ImageStatistics(mean: mean.map(Float.init), std: std.map(Float.init))
+        case .minusOneOne:
+            return ImageStatistics(mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
+        case .none:
+            return nil
         }
     }
 }

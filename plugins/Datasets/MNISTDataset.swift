@@ -5,29 +5,34 @@ public struct MNISTDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "mnist",
         summary: "MNIST digits, IDX format (gzipped or not): 60,000 + 10,000 28x28 grey-scale images, 10 classes",
-        parameters: [
-            .path("root", default: "data/mnist",
-                  doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)"),
-            ImageParameters.normalize,
-            ImageParameters.mean,
-            ImageParameters.std,
-            ImageParameters.augmentNoFlip,
-        ])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
+              ImageParameters.augmentNoFlip])
+
+    public static let root = ParameterKey.path(
+        "root", default: "data/mnist",
+        doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)")
 
     public let root: String
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public let statistics: ImageStatistics?
+    /// `normalize`, `mean` and `std` as given.
+    public let normalization: ImageNormalizationSettings
     public let augment: Bool
 
     public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        statistics = try ImageParameters.statistics(parameters, dataset: "mnist", standard: .mnist)
-        augment = parameters.bool("augment")
+        root = parameters[Self.root]
+        normalization = ImageNormalizationSettings(parameters)
+        augment = parameters[ImageParameters.augmentNoFlip]
     }
+
+    public func validate() throws {
+        try normalization.check(dataset: "mnist", channels: ImageStatistics.mnist.mean.count)
+    }
+
+    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
+    public var statistics: ImageStatistics? { normalization.statistics(standard: .mnist) }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root
-        self.statistics = normalize ? .mnist : nil
+        self.normalization = ImageNormalizationSettings(standard: normalize)
         self.augment = augment
     }
 

@@ -20,13 +20,14 @@ public struct PFLlibDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "pfllib",
         summary: "a PFLlib data folder (config.json, train/<k>.npz, test/<k>.npz) with its clients as natural users",
-        parameters: [
-            .path("path", doc: "the folder PFLlib's generator wrote, e.g. PFLlib/dataset/FashionMNIST (config.json, train/, test/)"),
-        ])
+        keys: [path])
+
+    public static let path = ParameterKey.path(
+        "path", doc: "the folder PFLlib's generator wrote, e.g. PFLlib/dataset/FashionMNIST (config.json, train/, test/)")
 
     public let path: String
 
-    public init(parameters: Parameters) throws { path = parameters.string("path") }
+    public init(parameters: Parameters) throws { path = parameters[Self.path] }
     public init(path: String) { self.path = path }
 
     static let hint = "Generate it with PFLlib (cd PFLlib/dataset && python generate_FashionMNIST.py noniid - dir) and set "

@@ -37,47 +37,101 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public static let descriptor = PluginDescriptor(
         kind: .generator, name: "conditional-mlp",
         summary: "conditional MLP generator trained against the frozen client models (FedBKD, FedGen style)",
-        parameters: [
-            .int("noise_dim", default: 64, min: 1, doc: "dimension of the noise z (GAN_train.py GENERATORCONFIGS['cifar10'] noise_dim 64)"),
-            .int("embedding_dim", default: 64, min: 1, doc: "dimension of the label embedding (published: noise_dim, `Generator` embedding=1)"),
-            .int("hidden", default: 512, min: 1, doc: "width of the hidden layer Linear - BatchNorm - ReLU (GENERATORCONFIGS['cifar10'] 512)"),
-            .string("noise", default: "uniform", choices: ["uniform", "normal"],
-                    doc: "distribution of z: U[0,1) (published: `DF_gan.init_y_input`, torch.rand) or N(0, I)"),
-            .string("inputs", default: "fixed", choices: ["fixed", "fresh"],
-                    doc: "fixed: `samples` generator inputs drawn once per run and reused every round (published `init_y_input`, passed on by main_fedbkd.py); fresh: new z every step and every sample() call"),
-            .int("samples", default: 1000, min: 1,
-                 doc: "fixed inputs per run, samples / classes per class (published --gan_train_nums 1000, scripts/FedBKD_cifar10_2shards.sh)"),
-            .string("label_embedding", default: "fixed", choices: ["fixed", "learned"],
-                    doc: "with fixed inputs: e(c) computed once from the first generator's embedding table and frozen (published), or the current G's learned embedding"),
-            .string("schedule", default: "per-teacher", choices: ["per-teacher", "joint"],
-                    doc: "per-teacher: for each epoch, for each teacher in sampled order, `steps` Adam steps on its classes' inputs (published `DF_gan.train_generator`); joint: every step uses every teacher on one batch"),
-            .int("batch_size", default: 64, min: 2, doc: "generated samples per step with fresh inputs (fixed inputs use all inputs of the teacher's classes)"),
-            .int("epochs", default: 6, min: 0, doc: "training epochs per round (published --gen_eps 6 in the script, read as --gan_eps)"),
-            .int("steps", default: 5, min: 1, doc: "Adam steps per epoch (per teacher with per-teacher schedule; published --n_teacher_iters 5)"),
-            .double("lr", default: 3e-4, min: 0, minExclusive: true, doc: "Adam learning rate (GAN_config.py RUNCONFIGS['cifar10'] ensemble_lr 3e-4; betas 0.9, 0.999)"),
-            .double("weight_decay", default: 1e-2, min: 0,
-                    doc: "Adam L2 weight decay on all generator parameters, coupled as torch.optim.Adam (RUNCONFIGS weight_decay 1e-2)"),
-            .string("target", default: "teacher-argmax", choices: ["teacher-argmax", "label"],
-                    doc: "cross-entropy target: the teacher's own argmax (published `update_generator_`: pred = logit.max(1)) or the conditioning label"),
-            .bool("teacher_gradient", default: false,
-                  doc: "let the cross-entropy's gradient reach G through the frozen teachers; false reproduces the published image path (samples detached by the uint8 round trip in `Generator.forward`: only L_div trains G)"),
-            .string("teacher_weights", default: "uniform", choices: ["uniform", "class"],
-                    doc: "joint schedule: each teacher's cross-entropy weighted equally over the classes it has seen, or by w_{k,c} = n_{k,c} / sum_j n_{j,c}"),
-            .double("alpha", default: 1, min: 0, doc: "weight of the teacher cross-entropy (RUNCONFIGS ensemble_alpha 1)"),
-            .double("eta", default: 0.3, min: 0, doc: "weight of the diversity loss L_div (RUNCONFIGS['cifar10'] ensemble_eta 0.3; 'mnist' 1)"),
-            .double("beta", default: 0, min: 0,
-                    doc: "joint schedule: weight of an adversarial term, G maximises KL(teacher ensemble || global model) on its samples (not published)"),
-            .string("labels", default: "balanced", choices: ["balanced", "proportional"],
-                    doc: "fresh inputs: conditioning labels uniform over the teachers' classes, or proportional to their sample counts"),
-            .string("diversity", default: "fedgen", choices: ["fedgen", "normalised", "raw"],
-                    doc: "L_div distances: fedgen = mean squared noise difference x mean absolute sample difference (published `DiversityLoss('l1')`); normalised = noise L2 / sqrt(noise_dim) x sample L1 / size; raw = L2 x L1"),
-            .bool("reset", default: true, doc: "a new generator and optimiser every round (published: `DF_gan` is built anew each round) instead of warm-starting"),
-            .string("sample_batchnorm", default: "batch", choices: ["batch", "running"],
-                    doc: "batch-norm statistics when sampling for distillation: of the sampled batch (published `generate_data` runs G in training mode) or running averages"),
+        keys: [
+            noiseDim, embeddingDim, hidden, noise, inputs, samples, labelEmbedding, schedule, batchSize, epochs, steps,
+            learningRate, weightDecay, target, teacherGradient, teacherWeights, alpha, eta, beta, labels, diversity,
+            reset, sampleBatchNorm,
         ])
 
-    public enum Schedule: String, Sendable { case perTeacher = "per-teacher", joint }
-    public enum Diversity: String, Sendable { case fedgen, normalised, raw }
+    public static let noiseDim = ParameterKey.int(
+        "noise_dim", default: 64, min: 1,
+        doc: "dimension of the noise z (GAN_train.py GENERATORCONFIGS['cifar10'] noise_dim 64)")
+    public static let embeddingDim = ParameterKey.int(
+        "embedding_dim", default: 64, min: 1,
+        doc: "dimension of the label embedding (published: noise_dim, `Generator` embedding=1)")
+    public static let hidden = ParameterKey.int(
+        "hidden", default: 512, min: 1,
+        doc: "width of the hidden layer Linear - BatchNorm - ReLU (GENERATORCONFIGS['cifar10'] 512)")
+    public static let noise = ParameterKey.choice(
+        "noise", default: Noise.uniform,
+        doc: "distribution of z: U[0,1) (published: `DF_gan.init_y_input`, torch.rand) or N(0, I)")
+    public static let inputs = ParameterKey.choice(
+        "inputs", default: Inputs.fixed,
+        doc: "fixed: `samples` generator inputs drawn once per run and reused every round (published `init_y_input`, passed on by main_fedbkd.py); fresh: new z every step and every sample() call")
+    public static let samples = ParameterKey.int(
+        "samples", default: 1000, min: 1,
+        doc: "fixed inputs per run, samples / classes per class (published --gan_train_nums 1000, scripts/FedBKD_cifar10_2shards.sh)")
+    public static let labelEmbedding = ParameterKey.choice(
+        "label_embedding", default: LabelEmbedding.fixed,
+        doc: "with fixed inputs: e(c) computed once from the first generator's embedding table and frozen (published), or the current G's learned embedding")
+    public static let schedule = ParameterKey.choice(
+        "schedule", default: Schedule.perTeacher,
+        doc: "per-teacher: for each epoch, for each teacher in sampled order, `steps` Adam steps on its classes' inputs (published `DF_gan.train_generator`); joint: every step uses every teacher on one batch")
+    public static let batchSize = ParameterKey.int(
+        "batch_size", default: 64, min: 2,
+        doc: "generated samples per step with fresh inputs (fixed inputs use all inputs of the teacher's classes)")
+    public static let epochs = ParameterKey.int(
+        "epochs", default: 6, min: 0, doc: "training epochs per round (published --gen_eps 6 in the script, read as --gan_eps)")
+    public static let steps = ParameterKey.int(
+        "steps", default: 5, min: 1,
+        doc: "Adam steps per epoch (per teacher with per-teacher schedule; published --n_teacher_iters 5)")
+    public static let learningRate = ParameterKey.double(
+        "lr", default: 3e-4, min: 0, minExclusive: true,
+        doc: "Adam learning rate (GAN_config.py RUNCONFIGS['cifar10'] ensemble_lr 3e-4; betas 0.9, 0.999)")
+    public static let weightDecay = ParameterKey.double(
+        "weight_decay", default: 1e-2, min: 0,
+        doc: "Adam L2 weight decay on all generator parameters, coupled as torch.optim.Adam (RUNCONFIGS weight_decay 1e-2)")
+    public static let target = ParameterKey.choice(
+        "target", default: Target.teacherArgmax,
+        doc: "cross-entropy target: the teacher's own argmax (published `update_generator_`: pred = logit.max(1)) or the conditioning label")
+    public static let teacherGradient = ParameterKey.bool(
+        "teacher_gradient", default: false,
+        doc: "let the cross-entropy's gradient reach G through the frozen teachers; false reproduces the published image path (samples detached by the uint8 round trip in `Generator.forward`: only L_div trains G)")
+    public static let teacherWeights = ParameterKey.choice(
+        "teacher_weights", default: TeacherWeighting.uniform,
+        doc: "joint schedule: each teacher's cross-entropy weighted equally over the classes it has seen, or by w_{k,c} = n_{k,c} / sum_j n_{j,c}")
+    public static let alpha = ParameterKey.double(
+        "alpha", default: 1, min: 0, doc: "weight of the teacher cross-entropy (RUNCONFIGS ensemble_alpha 1)")
+    public static let eta = ParameterKey.double(
+        "eta", default: 0.3, min: 0,
+        doc: "weight of the diversity loss L_div (RUNCONFIGS['cifar10'] ensemble_eta 0.3; 'mnist' 1)")
+    public static let beta = ParameterKey.double(
+        "beta", default: 0, min: 0,
+        doc: "joint schedule: weight of an adversarial term, G maximises KL(teacher ensemble || global model) on its samples (not published)")
+    public static let labels = ParameterKey.choice(
+        "labels", default: LabelDistribution.balanced,
+        doc: "fresh inputs: conditioning labels uniform over the teachers' classes, or proportional to their sample counts")
+    public static let diversity = ParameterKey.choice(
+        "diversity", default: Diversity.fedgen,
+        doc: "L_div distances: fedgen = mean squared noise difference x mean absolute sample difference (published `DiversityLoss('l1')`); normalised = noise L2 / sqrt(noise_dim) x sample L1 / size; raw = L2 x L1")
+    public static let reset = ParameterKey.bool(
+        "reset", default: true,
+        doc: "a new generator and optimiser every round (published: `DF_gan` is built anew each round) instead of warm-starting")
+    public static let sampleBatchNorm = ParameterKey.choice(
+        "sample_batchnorm", default: SampleBatchNorm.batch,
+        doc: "batch-norm statistics when sampling for distillation: of the sampled batch (published `generate_data` runs G in training mode) or running averages")
+
+    /// The distribution of z (`noise`).
+    public enum Noise: String, CaseIterable, Sendable { case uniform, normal }
+    /// Whether generator inputs are drawn once per run or every time (`inputs`).
+    public enum Inputs: String, CaseIterable, Sendable { case fixed, fresh }
+    /// How fixed inputs get their label embedding (`label_embedding`).
+    public enum LabelEmbedding: String, CaseIterable, Sendable { case fixed, learned }
+    /// How teachers take turns (`schedule`).
+    public enum Schedule: String, CaseIterable, Sendable { case perTeacher = "per-teacher", joint }
+    /// The cross-entropy target (`target`).
+    public enum Target: String, CaseIterable, Sendable {
+        case teacherArgmax = "teacher-argmax"
+        case label
+    }
+    /// How teachers' cross-entropies are weighted (`teacher_weights`).
+    public enum TeacherWeighting: String, CaseIterable, Sendable { case uniform, `class` }
+    /// How fresh conditioning labels are drawn (`labels`).
+    public enum LabelDistribution: String, CaseIterable, Sendable { case balanced, proportional }
+    /// The distances in L_div (`diversity`).
+    public enum Diversity: String, CaseIterable, Sendable { case fedgen, normalised, raw }
+    /// Batch-norm statistics when sampling (`sample_batchnorm`).
+    public enum SampleBatchNorm: String, CaseIterable, Sendable { case batch, running }
 
     public let noiseDim: Int
     public let embeddingDim: Int
@@ -122,39 +176,34 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         }
     }
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        noiseDim = p.int("noise_dim")
-        embeddingDim = p.int("embedding_dim")
-        hidden = p.int("hidden")
-        uniformNoise = p.string("noise") == "uniform"
-        fixedInputs = p.string("inputs") == "fixed"
-        samples = p.int("samples")
-        fixedEmbedding = p.string("label_embedding") == "fixed"
-        guard let schedule = Schedule(rawValue: p.string("schedule")) else {
-            throw PluginError("conditional-mlp: schedule must be per-teacher or joint, got '\(p.string("schedule"))'")
-        }
-        self.schedule = schedule
-        batchSize = p.int("batch_size")
-        epochs = p.int("epochs")
-        steps = p.int("steps")
-        learningRate = p.double("lr")
-        weightDecay = p.double("weight_decay")
-        argmaxTarget = p.string("target") == "teacher-argmax"
-        teacherGradient = p.bool("teacher_gradient")
-        classWeights = p.string("teacher_weights") == "class"
-        alpha = p.double("alpha")
-        eta = p.double("eta")
-        beta = p.double("beta")
-        balancedLabels = p.string("labels") == "balanced"
-        guard let diversityKind = Diversity(rawValue: p.string("diversity")) else {
-            throw PluginError("conditional-mlp: diversity must be fedgen, normalised or raw, got '\(p.string("diversity"))'")
-        }
-        self.diversityKind = diversityKind
-        reset = p.bool("reset")
-        batchStatisticsWhenSampling = p.string("sample_batchnorm") == "batch"
-        guard batchSize >= 2 else { throw PluginError("conditional-mlp: batch_size must be >= 2 (batch norm), got \(batchSize)") }
-        guard learningRate > 0 else { throw PluginError("conditional-mlp: lr must be > 0, got \(learningRate)") }
+    public init(parameters p: Parameters) throws {
+        noiseDim = p[Self.noiseDim]
+        embeddingDim = p[Self.embeddingDim]
+        hidden = p[Self.hidden]
+        uniformNoise = p[Self.noise] == .uniform
+        fixedInputs = p[Self.inputs] == .fixed
+        samples = p[Self.samples]
+        fixedEmbedding = p[Self.labelEmbedding] == .fixed
+        schedule = p[Self.schedule]
+        batchSize = p[Self.batchSize]
+        epochs = p[Self.epochs]
+        steps = p[Self.steps]
+        learningRate = p[Self.learningRate]
+        weightDecay = p[Self.weightDecay]
+        argmaxTarget = p[Self.target] == .teacherArgmax
+        teacherGradient = p[Self.teacherGradient]
+        classWeights = p[Self.teacherWeights] == .class
+        alpha = p[Self.alpha]
+        eta = p[Self.eta]
+        beta = p[Self.beta]
+        balancedLabels = p[Self.labels] == .balanced
+        diversityKind = p[Self.diversity]
+        reset = p[Self.reset]
+        batchStatisticsWhenSampling = p[Self.sampleBatchNorm] == .batch
+    }
+
+    /// The adversarial term (`beta` > 0) is defined for the joint schedule only.
+    public func validate() throws {
         guard beta == 0 || schedule == .joint else {
             throw PluginError("conditional-mlp: beta (the adversarial term) needs schedule: joint")
         }

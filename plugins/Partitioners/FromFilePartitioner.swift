@@ -9,18 +9,21 @@ public struct FromFilePartitioner: PartitionFileSource {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "from-file",
         summary: "clients (and optionally their test samples) read from a JSON or CSV partition file",
-        parameters: [
-            .path("path", doc: "the partition file: .json ({\"pool\": ..., \"clients\": [{\"id\", \"train\", \"test\"}]} or a list of index lists) or .csv (client,split,index)"),
-            .string("pool", choices: SamplePool.allCases.map(\.rawValue), optional: true,
-                    doc: "what the indices refer to: train, test, or train+test (the training set, then the test set); default: the JSON file's pool, else train"),
-        ])
+        keys: [path, pool])
+
+    public static let path = ParameterKey.path(
+        "path",
+        doc: "the partition file: .json ({\"pool\": ..., \"clients\": [{\"id\", \"train\", \"test\"}]} or a list of index lists) or .csv (client,split,index)")
+    public static let pool = ParameterKey.optionalChoice(
+        "pool", SamplePool.self,
+        doc: "what the indices refer to: train, test, or train+test (the training set, then the test set); default: the JSON file's pool, else train")
 
     public let path: String
     public let pool: SamplePool?
 
     public init(parameters: Parameters) throws {
-        path = parameters.string("path")
-        pool = parameters.optionalString("pool").flatMap(SamplePool.init(rawValue:))
+        path = parameters[Self.path]
+        pool = parameters[Self.pool]
     }
 
     public init(path: String, pool: SamplePool? = nil) {

@@ -19,23 +19,26 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "apfl",
         summary: "global w and personal v trained together, tested as alpha v + (1 - alpha) w; alpha adaptive (APFL)",
-        parameters: [
-            .double("alpha", default: 0.75, min: 0, max: 1,
-                    doc: "the mixing weight of the personal model: its initial value when adaptive, else fixed (the APFL authors' code: 0.75)"),
-            .bool("adaptive", default: true, doc: "learn alpha per client by gradient descent on the mixed model's loss (APFL's adaptive alpha)"),
-            .double("alpha_lr", min: 0, minExclusive: true, optional: true,
-                    doc: "step size of the alpha updates (default: federation.lr, as in the paper)"),
-        ])
+        keys: [alpha, adaptive, alphaLearningRate])
+
+    public static let alpha = ParameterKey.double(
+        "alpha", default: 0.75, min: 0, max: 1,
+        doc: "the mixing weight of the personal model: its initial value when adaptive, else fixed (the APFL authors' code: 0.75)")
+    public static let adaptive = ParameterKey.bool(
+        "adaptive", default: true,
+        doc: "learn alpha per client by gradient descent on the mixed model's loss (APFL's adaptive alpha)")
+    public static let alphaLearningRate = ParameterKey.optionalDouble(
+        "alpha_lr", min: 0, minExclusive: true,
+        doc: "step size of the alpha updates (default: federation.lr, as in the paper)")
 
     public let alpha: Double
     public let adaptive: Bool
     public let alphaLearningRate: Double?
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        alpha = p.double("alpha")
-        adaptive = p.bool("adaptive")
-        alphaLearningRate = p.optionalDouble("alpha_lr")
+    public init(parameters p: Parameters) throws {
+        alpha = p[Self.alpha]
+        adaptive = p[Self.adaptive]
+        alphaLearningRate = p[Self.alphaLearningRate]
     }
 
     /// The client's alpha: carried from its last round, else the initial value.

@@ -16,23 +16,25 @@ public struct PFedMeTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "pfedme",
         summary: "Moreau-envelope personal model theta (K inner steps per batch), local model pulled toward it (pFedMe)",
-        parameters: [
-            .double("lambda", default: 15, min: 0, minExclusive: true,
-                    doc: "regularisation lambda of the Moreau envelope f(theta) + lambda/2 ||theta - w||^2 (pFedMe: 15)"),
-            .int("inner_steps", default: 5, min: 1, doc: "K, gradient steps solving the inner problem per mini-batch (pFedMe: 5)"),
-            .double("personal_lr", default: 0.01, min: 0, minExclusive: true,
-                    doc: "step size of the inner steps on theta (PFLlib's default; the paper tunes it per dataset)"),
-        ])
+        keys: [lambda, innerSteps, personalLearningRate])
+
+    public static let lambda = ParameterKey.double(
+        "lambda", default: 15, min: 0, minExclusive: true,
+        doc: "regularisation lambda of the Moreau envelope f(theta) + lambda/2 ||theta - w||^2 (pFedMe: 15)")
+    public static let innerSteps = ParameterKey.int(
+        "inner_steps", default: 5, min: 1, doc: "K, gradient steps solving the inner problem per mini-batch (pFedMe: 5)")
+    public static let personalLearningRate = ParameterKey.double(
+        "personal_lr", default: 0.01, min: 0, minExclusive: true,
+        doc: "step size of the inner steps on theta (PFLlib's default; the paper tunes it per dataset)")
 
     public let lambda: Double
     public let innerSteps: Int
     public let personalLearningRate: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        lambda = p.double("lambda")
-        innerSteps = p.int("inner_steps")
-        personalLearningRate = p.double("personal_lr")
+    public init(parameters p: Parameters) throws {
+        lambda = p[Self.lambda]
+        innerSteps = p[Self.innerSteps]
+        personalLearningRate = p[Self.personalLearningRate]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {

@@ -19,28 +19,36 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "per-fedavg",
         summary: "MAML-style meta-steps (first-order or Hessian-free); one local step before testing (Per-FedAvg)",
-        parameters: [
-            .string("variant", default: "first-order", choices: ["first-order", "hessian-free"],
-                    doc: "Per-FedAvg (FO): drop the Hessian term; Per-FedAvg (HF): approximate it by a finite difference of gradients"),
-            .double("alpha", min: 0, minExclusive: true, optional: true,
-                    doc: "step size of the inner (personalisation) step, also the one step taken before testing (default: federation.lr)"),
-            .double("beta", min: 0, minExclusive: true, optional: true,
-                    doc: "step size of the meta (outer) step (default: federation.lr)"),
-            .double("delta", default: 0.001, min: 0, minExclusive: true,
-                    doc: "finite-difference step of the Hessian-vector product (hessian-free only)"),
-        ])
+        keys: [variant, alpha, beta, delta])
+
+    public static let variant = ParameterKey.choice(
+        "variant", default: Variant.firstOrder,
+        doc: "Per-FedAvg (FO): drop the Hessian term; Per-FedAvg (HF): approximate it by a finite difference of gradients")
+    public static let alpha = ParameterKey.optionalDouble(
+        "alpha", min: 0, minExclusive: true,
+        doc: "step size of the inner (personalisation) step, also the one step taken before testing (default: federation.lr)")
+    public static let beta = ParameterKey.optionalDouble(
+        "beta", min: 0, minExclusive: true, doc: "step size of the meta (outer) step (default: federation.lr)")
+    public static let delta = ParameterKey.double(
+        "delta", default: 0.001, min: 0, minExclusive: true,
+        doc: "finite-difference step of the Hessian-vector product (hessian-free only)")
+
+    /// How the meta-gradient treats the Hessian term.
+    public enum Variant: String, CaseIterable, Sendable {
+        case firstOrder = "first-order"
+        case hessianFree = "hessian-free"
+    }
 
     public let hessianFree: Bool
     public let alpha: Double?
     public let beta: Double?
     public let delta: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        hessianFree = p.string("variant") == "hessian-free"
-        alpha = p.optionalDouble("alpha")
-        beta = p.optionalDouble("beta")
-        delta = p.double("delta")
+    public init(parameters p: Parameters) throws {
+        hessianFree = p[Self.variant] == .hessianFree
+        alpha = p[Self.alpha]
+        beta = p[Self.beta]
+        delta = p[Self.delta]
     }
 
     /// The loss on `batch` and its gradient for every parameter (copies), at the parameters' current values.

@@ -17,15 +17,16 @@ public struct ScaffoldTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "scaffold",
         summary: "local SGD corrected by control variates c - c_i; updates c_i by option II (SCAFFOLD)",
-        parameters: [
-            .double("momentum", default: 0, min: 0, max: 0.999,
-                    doc: "local SGD momentum (SCAFFOLD: 0; the control-variate rule (x - y)/(K lr) assumes plain SGD steps)"),
-        ])
+        keys: [momentum])
+
+    public static let momentum = ParameterKey.double(
+        "momentum", default: 0, min: 0, max: 0.999,
+        doc: "local SGD momentum (SCAFFOLD: 0; the control-variate rule (x - y)/(K lr) assumes plain SGD steps)")
 
     public let momentum: Double
 
     public init(parameters: Parameters) throws {
-        momentum = Self.withDefaults(parameters).double("momentum")
+        momentum = parameters[Self.momentum]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {

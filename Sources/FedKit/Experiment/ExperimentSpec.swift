@@ -90,7 +90,7 @@ public struct ExperimentLoader: Sendable {
             }.map(\.element))
         }
         var spec = ExperimentSpec(name: name, seeds: seeds, dataset: dataset, partitioner: partitioner,
-                                  clients: partitionCommon.int("clients"), model: model, federation: federation,
+                                  clients: partitionCommon[Sections.clients], model: model, federation: federation,
                                   evaluation: evaluation, methods: methods, output: top[Sections.output], file: file,
                                   resolved: root)
         spec.resolved = ResolvedExperiment.yaml(for: spec, registry: registry)

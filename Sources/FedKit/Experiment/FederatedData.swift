@@ -22,12 +22,12 @@ public struct FederatedData: @unchecked Sendable {
                             cacheDirectory: String?) throws -> FederatedData {
         let partitioner = try registry.make(spec.partitioner, as: (any PartitionerPlugin).self)
         let evaluation = spec.evaluation
-        let localTest = evaluation.string("local_test")
+        let localTest = evaluation[Sections.Evaluation.localTest]
         if let source = partitioner as? any PartitionFileSource {
             let file = try source.partitionFile(trainCount: dataset.train.count, testCount: dataset.test.count)
             return try make(file: file, spec: spec, dataset: dataset, seed: seed)
         }
-        if localTest == LocalTestMode.fromPartition.rawValue {
+        if localTest == .fromPartition {
             throw PluginError("eval.local_test: from-partition needs partition: from-file (a partition file with test indices); \(spec.partitioner.name) gives none")
         }
         let request = PartitionRequest(labels: dataset.train.labelArray, classes: dataset.classes, users: dataset.trainUsers,
@@ -44,10 +44,10 @@ public struct FederatedData: @unchecked Sendable {
             assignment = try partitioner.partition(request, random: &random)
             try cache?.store(assignment, for: key)
         }
-        let clients = try ClientSplits.make(dataset: dataset, partition: assignment, localTest: localTest,
-                                            holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
-                                            validationFraction: evaluation.double("validation_fraction"), seed: seed)
+        let clients = try ClientSplits.make(dataset: dataset, partition: assignment, mode: localTest,
+                                            holdoutFraction: evaluation[Sections.Evaluation.holdoutFraction],
+                                            matchedTestSize: evaluation[Sections.Evaluation.matchedTestSize],
+                                            validationFraction: evaluation[Sections.Evaluation.validationFraction], seed: seed)
         let summary = PartitionSummary(assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
         return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine,
                              partition: summary)
@@ -61,11 +61,11 @@ public struct FederatedData: @unchecked Sendable {
     /// Test indices given in the file must be used (`eval.local_test: from-partition`).
     static func make(file: PartitionFile, spec: ExperimentSpec, dataset: DatasetSplits, seed: Int) throws -> FederatedData {
         let evaluation = spec.evaluation
-        let localTest = evaluation.string("local_test")
-        let fromPartition = localTest == LocalTestMode.fromPartition.rawValue
+        let localTest = evaluation[Sections.Evaluation.localTest]
+        let fromPartition = localTest == .fromPartition
         if file.hasTestIndices && !fromPartition {
             throw PluginError("the partition file gives clients test indices; set eval.local_test: from-partition to use them "
-                              + "(local_test is \(localTest))")
+                              + "(local_test is \(localTest.rawValue))")
         }
         if file.pool.includesTestSet && !file.clients.allSatisfy({ $0.test?.isEmpty == false }) {
             throw PluginError("the partition file's pool '\(file.pool.rawValue)' includes the test set, so the global test set is the "
@@ -89,10 +89,10 @@ public struct FederatedData: @unchecked Sendable {
         }
         let assignment = file.clients.map(\.train)
         let tests = file.clients.map(\.test)
-        let clients = try ClientSplits.make(dataset: data, partition: assignment, localTest: localTest,
-                                            holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
-                                            validationFraction: evaluation.double("validation_fraction"), seed: seed,
+        let clients = try ClientSplits.make(dataset: data, partition: assignment, mode: localTest,
+                                            holdoutFraction: evaluation[Sections.Evaluation.holdoutFraction],
+                                            matchedTestSize: evaluation[Sections.Evaluation.matchedTestSize],
+                                            validationFraction: evaluation[Sections.Evaluation.validationFraction], seed: seed,
                                             partitionTests: fromPartition ? tests : nil)
         let summary = PartitionSummary(assignment: assignment, labels: data.train.labelArray, classes: data.classes)
         let hash = file.hasTestIndices

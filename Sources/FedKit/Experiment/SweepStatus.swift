@@ -44,7 +44,7 @@ extension SweepPlan {
         guard let written = try? String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8),
               RunFingerprint.of(text: written) == task.config else { return nil }
         return CompletedRun.load(directory: dir, method: task.method, seed: task.seed, config: written,
-                                 rounds: spec.federation.int("rounds"), lastRounds: spec.evaluation.int("last_rounds"))
+                                 rounds: spec.federation[Sections.Federation.rounds], lastRounds: spec.evaluation[Sections.Evaluation.lastRounds])
     }
 
     /// The state of task `i`.

@@ -11,47 +11,9 @@ public struct Parameters: Sendable, Equatable {
         self.locations = locations
     }
 
-    public subscript(name: String) -> ParameterValue? { values[name] }
-
-    // TEMPORARY (issue 10, first pass): string look-ups for the plugins in plugins/Distillers and
-    // plugins/Generators, which are being rewritten and convert to typed keys
-    // (`parameters[Self.key]`, ParameterKey.swift) when they merge. New code uses typed keys.
-
-    /// Accessors for declared parameters. Asking for an undeclared name is a plugin bug.
-    public func int(_ name: String) -> Int {
-        guard case .int(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared integer") }
-        return v
-    }
-    public func double(_ name: String) -> Double {
-        switch values[name] {
-        case .double(let v): return v
-        case .int(let v): return Double(v)
-        default: preconditionFailure("parameter \(name) is not a declared number")
-        }
-    }
-    public func bool(_ name: String) -> Bool {
-        guard case .bool(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared boolean") }
-        return v
-    }
-    public func string(_ name: String) -> String {
-        guard case .string(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared string") }
-        return v
-    }
-    public func intList(_ name: String) -> [Int] {
-        guard case .intList(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared list") }
-        return v
-    }
-    /// A declared number list, nil when optional and unset.
-    public func optionalDoubleList(_ name: String) -> [Double]? { if case .doubleList(let v) = values[name] { return v } else { return nil } }
-    public func optionalInt(_ name: String) -> Int? { if case .int(let v) = values[name] { return v } else { return nil } }
-    public func optionalDouble(_ name: String) -> Double? {
-        switch values[name] {
-        case .double(let v): return v
-        case .int(let v): return Double(v)
-        default: return nil
-        }
-    }
-    public func optionalString(_ name: String) -> String? { if case .string(let v) = values[name] { return v } else { return nil } }
+    /// The raw value under `name`. Plugins read their values through typed keys
+    /// (`parameters[Self.key]`, ParameterKey.swift), which only reach declared parameters.
+    subscript(name: String) -> ParameterValue? { values[name] }
 
     /// Sets a value (used by tests and programmatic construction).
     public mutating func set(_ name: String, _ value: ParameterValue) { values[name] = value }

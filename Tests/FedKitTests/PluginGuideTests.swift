@@ -2,8 +2,9 @@ import BuiltinPlugins
 import Config
 import FedKit
 import Foundation
-import Torch
 import FedKitTesting
+import Torch
+import Trainers
 import XCTest
 
 /// docs/plugins.md's worked example (`TrimmedMean`, in PluginGuideExample.swift) compiles, is
@@ -53,35 +54,54 @@ final class PluginGuideTests: XCTestCase {
         }
     }
 
-    /// The trainer example on the toy problem: the head keeps its weights, the body learns.
-    func testTrainerExampleTrainsOnlyTheBody() throws {
+    /// The trainer example: a gradient above max_norm is scaled to it, one below is left alone.
+    func testTrainerExampleClipsTheGradientNorm() throws {
+        func clipped(_ maxNorm: Double) throws -> [Float] {
+            let p = try Tensor([Float(0), 0], shape: [2]).requiringGrad()
+            try (p * Tensor([Float(3), 4], shape: [2])).sum().backward()  // gradient (3, 4), norm 5
+            try ClippedSGDTrainer.make(Parameters().setting(ClippedSGDTrainer.maxNorm, maxNorm)).clip([p])
+            return try XCTUnwrap(p.grad).floats()
+        }
+        let one = try clipped(1)
+        XCTAssertEqual(one[0], 0.6, accuracy: 1e-6)
+        XCTAssertEqual(one[1], 0.8, accuracy: 1e-6)
+        XCTAssertEqual(try clipped(10), [3, 4])
+        XCTAssertThrowsError(try ClippedSGDTrainer.make(Parameters().setting(ClippedSGDTrainer.maxNorm, 0)))
+    }
+
+    /// On the toy problem: with a bound no gradient reaches it trains exactly as `sgd`; a tight
+    /// bound still lowers the loss but moves the model less.
+    func testTrainerExampleTrainsLikeSGDUnlessClipped() throws {
         let toy = try ToyProblem()
-        let context = try toy.context(epochs: 5)
-        let head = try context.model.head.stateDict().copy()
-        let body = try context.model.body.stateDict().copy()
-        let before = try toy.loss(context.model)
-        let report = try BodyOnlyTrainer.make().train(context)
-        XCTAssertEqual(report.steps, 5 * 5)  // 5 epochs of 40 samples in batches of 8
-        XCTAssertNil(report.personal)
-        XCTAssertEqual(try context.model.head.stateDict().flattened().floats(), try head.flattened().floats())
-        XCTAssertGreaterThan(try distance(context.model.body.stateDict(), body), 0)
-        XCTAssertLessThan(try toy.loss(context.model), before)
-        XCTAssertTrue(context.model.head.parameters.allSatisfy(\.requiresGrad), "the head is unfrozen afterwards")
-        let three = try BodyOnlyTrainer.make(Parameters().setting(BodyOnlyTrainer.epochs, 3)).train(try toy.context())
-        XCTAssertEqual(three.steps, 3 * 5)
+        func trained(_ trainer: any TrainerPlugin) throws -> (model: StateDict, report: LocalTrainingReport) {
+            let context = try toy.context(epochs: 5)
+            let report = try trainer.train(context)
+            return (try context.model.stateDict().copy(), report)
+        }
+        let start = try toy.network().stateDict().copy()
+        let sgd = try trained(SGDTrainer.make())
+        let loose = try trained(ClippedSGDTrainer.make(Parameters().setting(ClippedSGDTrainer.maxNorm, 1e9)))
+        XCTAssertEqual(try loose.model.flattened().floats(), try sgd.model.flattened().floats())
+        XCTAssertEqual(loose.report.steps, 5 * 5)  // 5 epochs of 40 samples in batches of 8
+        let tight = try trained(ClippedSGDTrainer.make(Parameters().setting(ClippedSGDTrainer.maxNorm, 0.01)))
+        XCTAssertLessThan(try distance(tight.model, start), try distance(sgd.model, start))
+        let tightNetwork = try toy.network()
+        try tightNetwork.load(tight.model)
+        XCTAssertLessThan(try toy.loss(tightNetwork), try toy.loss(toy.network()))
     }
 
     /// Both examples registered beside the built-ins and run by the engine for two rounds.
     func testBothExamplesRunTwoRoundsInTheEngine() throws {
         var registry = try registry()
-        try registry.register(BodyOnlyTrainer.self)
+        try registry.register(ClippedSGDTrainer.self)
         let trimmed = try TwoRoundRun.records(registry: registry, method: "fedavg-trimmed")
         XCTAssertEqual(trimmed.map(\.round), [1, 2])
         // 3 clients per round, trim 0.2: floor(0.6) = 0 dropped per side.
         XCTAssertEqual(trimmed.map { $0.server["trimmed_mean.dropped_per_side"] }, [0, 0])
-        let babu = try TwoRoundRun.records(registry: registry, method: "{ name: fedavg, label: fedbabu, trainer: { name: body-only } }")
-        XCTAssertEqual(babu.count, 2)
-        XCTAssertTrue(babu.allSatisfy { ($0.globalAccuracy ?? -1) >= 0 && $0.trainLoss.isFinite })
+        let clipped = try TwoRoundRun.records(
+            registry: registry, method: "{ name: fedavg, label: fedavg-clipped, trainer: { name: clipped-sgd, max_norm: 5 } }")
+        XCTAssertEqual(clipped.count, 2)
+        XCTAssertTrue(clipped.allSatisfy { ($0.globalAccuracy ?? -1) >= 0 && $0.trainLoss.isFinite })
     }
 
     func presetText() throws -> String { try Self.block("yaml", startingWith: "# FedAvg with a coordinate-wise trimmed mean") }

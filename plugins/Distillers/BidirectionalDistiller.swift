@@ -2,7 +2,7 @@ import FedKit
 import Foundation
 import Torch
 
-/// FedBKD's bidirectional knowledge distillation (DESIGN §6 step 4) on synthetic samples. The
+/// FedBKD's bidirectional knowledge distillation (docs/design.md §6, step 4) on synthetic samples. The
 /// defaults reproduce the authors' code (FedBKD/FedBKD a4ec319: main_fedbkd.py's distillation
 /// loop, models/Update.py `LocalUpdateDFGAN.train`); see docs/fedbkd.md.
 ///

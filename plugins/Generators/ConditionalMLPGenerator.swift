@@ -2,7 +2,7 @@ import FedKit
 import Foundation
 import Torch
 
-/// FedBKD's server-side generator (DESIGN §6 step 3), trained each round without client data
+/// FedBKD's server-side generator (docs/design.md §6, step 3), trained each round without client data
 /// against the round's frozen client models (the teachers). The defaults reproduce the
 /// authors' code (FedBKD/FedBKD a4ec319, GAN_train.py `DF_gan`, `Generator`,
 /// `DiversityLoss`; see docs/fedbkd.md); every departure is a declared parameter.

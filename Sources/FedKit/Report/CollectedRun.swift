@@ -13,7 +13,7 @@ public struct RoundValues: Sendable, Equatable {
     }
 }
 
-/// One metric of one run (DESIGN §7: the final evaluation and the mean of the last N, never the best).
+/// One metric of one run (docs/design.md §7: the final evaluation and the mean of the last N, never the best).
 public struct RunMetric: Sendable, Equatable {
     public var name: String
     /// The value at the last round that carries the metric.

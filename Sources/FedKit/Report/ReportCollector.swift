@@ -5,7 +5,7 @@ import Foundation
 /// their files under the given directories, at any depth, reads only per-run files, and groups
 /// the seeds of each setting. Runs may have finished in any order, on any machine.
 public enum ReportCollector {
-    /// Settings that do not change a run's results (DESIGN §8: results do not depend on the worker
+    /// Settings that do not change a run's results (docs/design.md §8: results do not depend on the worker
     /// or thread count): runs that differ only in these are seeds of one setting.
     public static let settingsIgnoredForGrouping: Set<String> = [
         "seeds", "output", "federation.workers", "federation.threads_per_worker", "federation.state_memory_mb",

@@ -1,15 +1,15 @@
 import FedKit
 
 /// `cifar100`: the official binary version (cifar-100-binary), fine (100) or coarse (20) labels.
-public struct CIFAR100Dataset: DatasetPlugin {
+public struct CIFAR100Dataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar100",
         summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
-        keys: [root, label, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
-              ImageParameters.augment])
+        keys: [root, label, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment])
 
     public static let root = ParameterKey.path(
         "root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin")
+    public static let standardStatistics = ImageStatistics.cifar100
     public static let label = ParameterKey.choice(
         "label", default: Label.fine, doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)")
 
@@ -30,13 +30,6 @@ public struct CIFAR100Dataset: DatasetPlugin {
         normalization = ImageNormalizationSettings(parameters)
         augment = parameters[ImageParameters.augment]
     }
-
-    public func validate() throws {
-        try normalization.check(dataset: "cifar100", channels: ImageStatistics.cifar100.mean.count)
-    }
-
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public var statistics: ImageStatistics? { normalization.statistics(standard: .cifar100) }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
         self.root = root

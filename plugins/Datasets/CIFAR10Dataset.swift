@@ -1,16 +1,16 @@
 import FedKit
 
 /// `cifar10`: the official binary version (cifar-10-batches-bin).
-public struct CIFAR10Dataset: DatasetPlugin {
+public struct CIFAR10Dataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar10",
         summary: "CIFAR-10, official binary version (cifar-10-batches-bin): 50,000 + 10,000 32x32 colour images, 10 classes",
-        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
-              ImageParameters.augment])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment])
 
     public static let root = ParameterKey.path(
         "root", default: "data/cifar-10-batches-bin",
         doc: "folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
+    public static let standardStatistics = ImageStatistics.cifar10
 
     public static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     public static let testFiles = ["test_batch.bin"]
@@ -25,13 +25,6 @@ public struct CIFAR10Dataset: DatasetPlugin {
         normalization = ImageNormalizationSettings(parameters)
         augment = parameters[ImageParameters.augment]
     }
-
-    public func validate() throws {
-        try normalization.check(dataset: "cifar10", channels: ImageStatistics.cifar10.mean.count)
-    }
-
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public var statistics: ImageStatistics? { normalization.statistics(standard: .cifar10) }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root

@@ -3,15 +3,15 @@ import Torch
 
 /// `femnist`: LEAF's Federated EMNIST (62 classes: digits, upper- and lower-case letters) with
 /// its writers as natural users. Reads LEAF's JSON files from `root/train` and `root/test`.
-public struct FEMNISTDataset: DatasetPlugin {
+public struct FEMNISTDataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "femnist",
         summary: "LEAF FEMNIST (JSON): 28x28 handwritten characters, 62 classes, writers kept as natural users",
-        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
-              ImageParameters.augmentNoFlip])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augmentNoFlip])
 
     public static let root = ParameterKey.path(
         "root", default: "data/femnist", doc: "folder with LEAF's train/ and test/ folders of .json files")
+    public static let standardStatistics = ImageStatistics.femnist
 
     public static let classes = 62
     public static let pixels = 28 * 28
@@ -26,13 +26,6 @@ public struct FEMNISTDataset: DatasetPlugin {
         normalization = ImageNormalizationSettings(parameters)
         augment = parameters[ImageParameters.augmentNoFlip]
     }
-
-    public func validate() throws {
-        try normalization.check(dataset: "femnist", channels: ImageStatistics.femnist.mean.count)
-    }
-
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public var statistics: ImageStatistics? { normalization.statistics(standard: .femnist) }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root

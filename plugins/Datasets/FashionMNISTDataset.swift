@@ -1,16 +1,16 @@
 import FedKit
 
 /// `fashion-mnist`: Zalando's Fashion-MNIST in the IDX format; defaults to Debian's package.
-public struct FashionMNISTDataset: DatasetPlugin {
+public struct FashionMNISTDataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "fashion-mnist",
         summary: "Fashion-MNIST, IDX format (gzipped or not): 60,000 + 10,000 28x28 grey-scale images, 10 classes",
-        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
-              ImageParameters.augment])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment])
 
     public static let root = ParameterKey.path(
         "root", default: "/usr/share/datasets/fashion-mnist",
         doc: "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them")
+    public static let standardStatistics = ImageStatistics.fashionMNIST
 
     public let root: String
     /// `normalize`, `mean` and `std` as given.
@@ -22,13 +22,6 @@ public struct FashionMNISTDataset: DatasetPlugin {
         normalization = ImageNormalizationSettings(parameters)
         augment = parameters[ImageParameters.augment]
     }
-
-    public func validate() throws {
-        try normalization.check(dataset: "fashion-mnist", channels: ImageStatistics.fashionMNIST.mean.count)
-    }
-
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public var statistics: ImageStatistics? { normalization.statistics(standard: .fashionMNIST) }
 
     public init(root: String = "/usr/share/datasets/fashion-mnist", normalize: Bool = true, augment: Bool = false) {
         self.root = root

@@ -124,9 +124,25 @@ enum ImageParameters {
     static let augmentNoFlip = ParameterKey.bool(
         "augment", default: false,
         doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
+}
 
-    /// `normalize`, `mean` and `std`, in the order the reference lists them.
-    static let normalization: [any ParameterDeclaration] = [normalize, mean, std]
+/// An image dataset that declares `normalize`, `mean` and `std` (`ImageParameters.normalization`):
+/// it checks them together in `validate()` and normalises with `statistics`.
+public protocol ImageDataset: DatasetPlugin {
+    /// The dataset's own training-set statistics (`normalize: standard` without mean and std).
+    static var standardStatistics: ImageStatistics { get }
+    /// `normalize`, `mean` and `std` as given.
+    var normalization: ImageNormalizationSettings { get }
+}
+
+extension ImageDataset {
+    /// mean and std come together, with one value per channel, and only with `normalize: standard`.
+    public func validate() throws {
+        try normalization.check(dataset: Self.descriptor.name, channels: Self.standardStatistics.mean.count)
+    }
+
+    /// Per-channel normalisation applied at load (nil: pixels stay in [0, 1]).
+    public var statistics: ImageStatistics? { normalization.statistics(standard: Self.standardStatistics) }
 }
 
 /// The `normalize`, `mean` and `std` an image dataset was given, and the statistics they ask

@@ -1,16 +1,16 @@
 import FedKit
 
 /// `mnist`: handwritten digits in the IDX format (gzipped or not).
-public struct MNISTDataset: DatasetPlugin {
+public struct MNISTDataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "mnist",
         summary: "MNIST digits, IDX format (gzipped or not): 60,000 + 10,000 28x28 grey-scale images, 10 classes",
-        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std,
-              ImageParameters.augmentNoFlip])
+        keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augmentNoFlip])
 
     public static let root = ParameterKey.path(
         "root", default: "data/mnist",
         doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)")
+    public static let standardStatistics = ImageStatistics.mnist
 
     public let root: String
     /// `normalize`, `mean` and `std` as given.
@@ -22,13 +22,6 @@ public struct MNISTDataset: DatasetPlugin {
         normalization = ImageNormalizationSettings(parameters)
         augment = parameters[ImageParameters.augmentNoFlip]
     }
-
-    public func validate() throws {
-        try normalization.check(dataset: "mnist", channels: ImageStatistics.mnist.mean.count)
-    }
-
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public var statistics: ImageStatistics? { normalization.statistics(standard: .mnist) }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
         self.root = root

@@ -18,24 +18,17 @@ public struct CIFAR100Dataset: ImageDataset {
         case fine, coarse
     }
 
-    public let root: String
     public let coarse: Bool
-    /// `normalize`, `mean` and `std` as given.
-    public let normalization: ImageNormalizationSettings
-    public let augment: Bool
+    public let settings: ImageDatasetSettings
 
     public init(parameters: Parameters) throws {
-        root = parameters[Self.root]
         coarse = parameters[Self.label] == .coarse
-        normalization = ImageNormalizationSettings(parameters)
-        augment = parameters[ImageParameters.augment]
+        settings = ImageDatasetSettings(parameters, root: Self.root, augment: ImageParameters.augment)
     }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
-        self.root = root
         self.coarse = coarse
-        self.normalization = ImageNormalizationSettings(standard: normalize)
-        self.augment = augment
+        settings = ImageDatasetSettings(root: root, normalize: normalize, augment: augment)
     }
 
     public func requiredFiles() -> [RequiredFile] {

@@ -15,21 +15,14 @@ public struct CIFAR10Dataset: ImageDataset {
     public static let trainFiles = (1...5).map { "data_batch_\($0).bin" }
     public static let testFiles = ["test_batch.bin"]
 
-    public let root: String
-    /// `normalize`, `mean` and `std` as given.
-    public let normalization: ImageNormalizationSettings
-    public let augment: Bool
+    public let settings: ImageDatasetSettings
 
     public init(parameters: Parameters) throws {
-        root = parameters[Self.root]
-        normalization = ImageNormalizationSettings(parameters)
-        augment = parameters[ImageParameters.augment]
+        settings = ImageDatasetSettings(parameters, root: Self.root, augment: ImageParameters.augment)
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
-        self.root = root
-        self.normalization = ImageNormalizationSettings(standard: normalize)
-        self.augment = augment
+        settings = ImageDatasetSettings(root: root, normalize: normalize, augment: augment)
     }
 
     public func requiredFiles() -> [RequiredFile] {

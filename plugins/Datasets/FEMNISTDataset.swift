@@ -16,21 +16,14 @@ public struct FEMNISTDataset: ImageDataset {
     public static let classes = 62
     public static let pixels = 28 * 28
 
-    public let root: String
-    /// `normalize`, `mean` and `std` as given.
-    public let normalization: ImageNormalizationSettings
-    public let augment: Bool
+    public let settings: ImageDatasetSettings
 
     public init(parameters: Parameters) throws {
-        root = parameters[Self.root]
-        normalization = ImageNormalizationSettings(parameters)
-        augment = parameters[ImageParameters.augmentNoFlip]
+        settings = ImageDatasetSettings(parameters, root: Self.root, augment: ImageParameters.augmentNoFlip)
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
-        self.root = root
-        self.normalization = ImageNormalizationSettings(standard: normalize)
-        self.augment = augment
+        settings = ImageDatasetSettings(root: root, normalize: normalize, augment: augment)
     }
 
     static let hint = "Generate it with LEAF (https://github.com/TalwalkarLab/leaf, data/femnist: ./preprocess.sh -s niid "

@@ -12,21 +12,14 @@ public struct FashionMNISTDataset: ImageDataset {
         doc: "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them")
     public static let standardStatistics = ImageStatistics.fashionMNIST
 
-    public let root: String
-    /// `normalize`, `mean` and `std` as given.
-    public let normalization: ImageNormalizationSettings
-    public let augment: Bool
+    public let settings: ImageDatasetSettings
 
     public init(parameters: Parameters) throws {
-        root = parameters[Self.root]
-        normalization = ImageNormalizationSettings(parameters)
-        augment = parameters[ImageParameters.augment]
+        settings = ImageDatasetSettings(parameters, root: Self.root, augment: ImageParameters.augment)
     }
 
     public init(root: String = "/usr/share/datasets/fashion-mnist", normalize: Bool = true, augment: Bool = false) {
-        self.root = root
-        self.normalization = ImageNormalizationSettings(standard: normalize)
-        self.augment = augment
+        settings = ImageDatasetSettings(root: root, normalize: normalize, augment: augment)
     }
 
     var loader: IDXImageDataset {

@@ -126,23 +126,53 @@ enum ImageParameters {
         doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
 }
 
-/// An image dataset that declares `normalize`, `mean` and `std` (`ImageParameters.normalization`):
-/// it checks them together in `validate()` and normalises with `statistics`.
+/// An image dataset: read from `root`, normalised as `normalize`, `mean` and `std` say, and
+/// augmented when `augment` is true. Conforming types declare the keys and hold `settings`; the
+/// cross-parameter check (`validate()`) and the statistics to normalise with come from here.
 public protocol ImageDataset: DatasetPlugin {
     /// The dataset's own training-set statistics (`normalize: standard` without mean and std).
     static var standardStatistics: ImageStatistics { get }
-    /// `normalize`, `mean` and `std` as given.
-    var normalization: ImageNormalizationSettings { get }
+    /// Root folder, normalisation and augmentation as given.
+    var settings: ImageDatasetSettings { get }
 }
 
 extension ImageDataset {
+    /// The folder the files are read from.
+    public var root: String { settings.root }
+    /// Whether training batches are augmented.
+    public var augment: Bool { settings.augment }
+
     /// mean and std come together, with one value per channel, and only with `normalize: standard`.
     public func validate() throws {
-        try normalization.check(dataset: Self.descriptor.name, channels: Self.standardStatistics.mean.count)
+        try settings.normalization.check(
+            dataset: Self.descriptor.name, channels: Self.standardStatistics.mean.count)
     }
 
     /// Per-channel normalisation applied at load (nil: pixels stay in [0, 1]).
-    public var statistics: ImageStatistics? { normalization.statistics(standard: Self.standardStatistics) }
+    public var statistics: ImageStatistics? {
+        settings.normalization.statistics(standard: Self.standardStatistics)
+    }
+}
+
+/// What every image dataset reads from its parameters.
+public struct ImageDatasetSettings: Sendable, Equatable {
+    public var root: String
+    public var normalization: ImageNormalizationSettings
+    public var augment: Bool
+
+    /// The settings in validated parameters, `root` and `augment` read through the dataset's keys.
+    init(_ parameters: Parameters, root: ParameterKey<String>, augment: ParameterKey<Bool>) {
+        self.root = parameters[root]
+        normalization = ImageNormalizationSettings(parameters)
+        self.augment = parameters[augment]
+    }
+
+    /// Settings made in code: the dataset's own statistics (`normalize`) or none.
+    public init(root: String, normalize: Bool, augment: Bool) {
+        self.root = root
+        normalization = ImageNormalizationSettings(standard: normalize)
+        self.augment = augment
+    }
 }
 
 /// The `normalize`, `mean` and `std` an image dataset was given, and the statistics they ask

@@ -12,21 +12,14 @@ public struct MNISTDataset: ImageDataset {
         doc: "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)")
     public static let standardStatistics = ImageStatistics.mnist
 
-    public let root: String
-    /// `normalize`, `mean` and `std` as given.
-    public let normalization: ImageNormalizationSettings
-    public let augment: Bool
+    public let settings: ImageDatasetSettings
 
     public init(parameters: Parameters) throws {
-        root = parameters[Self.root]
-        normalization = ImageNormalizationSettings(parameters)
-        augment = parameters[ImageParameters.augmentNoFlip]
+        settings = ImageDatasetSettings(parameters, root: Self.root, augment: ImageParameters.augmentNoFlip)
     }
 
     public init(root: String, normalize: Bool = true, augment: Bool = false) {
-        self.root = root
-        self.normalization = ImageNormalizationSettings(standard: normalize)
-        self.augment = augment
+        settings = ImageDatasetSettings(root: root, normalize: normalize, augment: augment)
     }
 
     var loader: IDXImageDataset {

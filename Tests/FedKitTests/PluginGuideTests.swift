@@ -1,8 +1,8 @@
 import BuiltinPlugins
 import Config
 import FedKit
-import Foundation
 import FedKitTesting
+import Foundation
 import Torch
 import Trainers
 import XCTest
@@ -43,11 +43,17 @@ final class PluginGuideTests: XCTestCase {
     static let trainerExamplePath = here.appendingPathComponent("PluginGuideTrainerExample.swift").path
 
     func testGuideShowsTheCompiledExamplesVerbatim() throws {
-        let examples = try [Self.examplePath, Self.trainerExamplePath].map { try String(contentsOfFile: $0, encoding: .utf8) }
+        let examples = try [Self.examplePath, Self.trainerExamplePath].map {
+            try String(contentsOfFile: $0, encoding: .utf8)
+        }
         let swift = try Self.blocks("swift")
         XCTAssertEqual(swift.count, 2, "docs/plugins.md should have exactly two ```swift blocks: the compiled examples")
-        for (block, (example, file)) in zip(swift, zip(examples, ["PluginGuideExample.swift", "PluginGuideTrainerExample.swift"])) {
-            XCTAssertEqual(block, example, """
+        for (block, (example, file)) in zip(
+            swift, zip(examples, ["PluginGuideExample.swift", "PluginGuideTrainerExample.swift"]))
+        {
+            XCTAssertEqual(
+                block, example,
+                """
                 a ```swift block of docs/plugins.md differs from Tests/FedKitTests/\(file); \
                 the two must hold the same text (edit one, copy it to the other)
                 """)
@@ -99,12 +105,15 @@ final class PluginGuideTests: XCTestCase {
         // 3 clients per round, trim 0.2: floor(0.6) = 0 dropped per side.
         XCTAssertEqual(trimmed.map { $0.server["trimmed_mean.dropped_per_side"] }, [0, 0])
         let clipped = try TwoRoundRun.records(
-            registry: registry, method: "{ name: fedavg, label: fedavg-clipped, trainer: { name: clipped-sgd, max_norm: 5 } }")
+            registry: registry,
+            method: "{ name: fedavg, label: fedavg-clipped, trainer: { name: clipped-sgd, max_norm: 5 } }")
         XCTAssertEqual(clipped.count, 2)
         XCTAssertTrue(clipped.allSatisfy { ($0.globalAccuracy ?? -1) >= 0 && $0.trainLoss.isFinite })
     }
 
-    func presetText() throws -> String { try Self.block("yaml", startingWith: "# FedAvg with a coordinate-wise trimmed mean") }
+    func presetText() throws -> String {
+        try Self.block("yaml", startingWith: "# FedAvg with a coordinate-wise trimmed mean")
+    }
 
     func registry() throws -> PluginRegistry {
         var registry = try BuiltinPlugins.registry()
@@ -122,8 +131,9 @@ final class PluginGuideTests: XCTestCase {
     func testTheGuidesExperimentValidates() throws {
         let registry = try registry()
         XCTAssertEqual(registry.descriptor(.aggregator, "trimmed-mean"), TrimmedMean.descriptor)
-        XCTAssertEqual(registry.methods["fedavg-trimmed"]?.summary,
-                       "local SGD from the global model, coordinate-wise trimmed mean of the client models")
+        XCTAssertEqual(
+            registry.methods["fedavg-trimmed"]?.summary,
+            "local SGD from the global model, coordinate-wise trimmed mean of the client models")
         let path = try write(try Self.block("yaml", startingWith: "name: robust-fmnist"))
         let spec = try ExperimentLoader(registry: registry).load(file: path)
         XCTAssertEqual(spec.methods.map(\.label), ["fedavg", "fedavg-trimmed", "fedprox-trimmed"])
@@ -136,23 +146,42 @@ final class PluginGuideTests: XCTestCase {
         XCTAssertEqual(shown["methods"]?.items?[1]["aggregator"]?["name"]?.scalarValue, "trimmed-mean")
         XCTAssertEqual(shown["methods"]?.items?[1]["aggregator"]?["trim"]?.scalarValue, "0.2")
         // The default applies when the file gives none.
-        let defaults = try write(ExperimentCorpus.validExperiment.replacingOccurrences(
-            of: "methods: [fedavg]", with: "methods: [{ name: fedavg, aggregator: { name: trimmed-mean } }]"))
-        XCTAssertEqual(try ExperimentLoader(registry: registry).load(file: defaults).methods[0].aggregator.parameters[TrimmedMean.trim], 0.1)
+        let defaults = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "methods: [fedavg]", with: "methods: [{ name: fedavg, aggregator: { name: trimmed-mean } }]"))
+        XCTAssertEqual(
+            try ExperimentLoader(registry: registry).load(file: defaults).methods[0].aggregator.parameters[
+                TrimmedMean.trim], 0.1)
     }
 
     func testTheDeclarationIsEnforced() throws {
         let loader = ExperimentLoader(registry: try registry())
         let cases: [(String, String)] = [
-            ("{ name: trimmed-mean, trim: 0.6 }", ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got 0.6"),
-            ("{ name: trimmed-mean, trim: -0.1 }", ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got -0.1"),
-            ("{ name: trimmed-mean, trim: lots }", ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got \"lots\""),
-            ("{ name: trimmed-mean, trimm: 0.1 }", ":7:61: unknown key 'trimm' in methods[0].aggregator (aggregator 'trimmed-mean'); valid keys: name, trim (did you mean 'trim'?)"),
-            ("{ name: trimed-mean }", ":7:47: unknown aggregator 'trimed-mean' in methods[0].aggregator; available: l2gd, none, scaffold, trimmed-mean, weighted-average (did you mean 'trimmed-mean'?)"),
+            (
+                "{ name: trimmed-mean, trim: 0.6 }",
+                ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got 0.6"
+            ),
+            (
+                "{ name: trimmed-mean, trim: -0.1 }",
+                ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got -0.1"
+            ),
+            (
+                "{ name: trimmed-mean, trim: lots }",
+                ":7:67: methods[0].aggregator.trim must be a number in [0, 0.45], got \"lots\""
+            ),
+            (
+                "{ name: trimmed-mean, trimm: 0.1 }",
+                ":7:61: unknown key 'trimm' in methods[0].aggregator (aggregator 'trimmed-mean'); valid keys: name, trim (did you mean 'trim'?)"
+            ),
+            (
+                "{ name: trimed-mean }",
+                ":7:47: unknown aggregator 'trimed-mean' in methods[0].aggregator; available: l2gd, none, scaffold, trimmed-mean, weighted-average (did you mean 'trimmed-mean'?)"
+            ),
         ]
         for (aggregator, expected) in cases {
-            let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(
-                of: "methods: [fedavg]", with: "methods: [{ name: fedavg, aggregator: \(aggregator) }]"))
+            let path = try write(
+                ExperimentCorpus.validExperiment.replacingOccurrences(
+                    of: "methods: [fedavg]", with: "methods: [{ name: fedavg, aggregator: \(aggregator) }]"))
             XCTAssertThrowsError(try loader.load(file: path), aggregator) { error in
                 let first = ExperimentCorpus.firstLine(of: error)
                 XCTAssertEqual(first, path + expected)
@@ -166,7 +195,9 @@ final class PluginGuideTests: XCTestCase {
     func state(_ weight: [Float], _ bias: [Float]) throws -> StateDict { try AggregatorHarness.state(weight, bias) }
 
     /// The plugin built as the registry builds it.
-    func trimmed(_ trim: Double) throws -> TrimmedMean { try TrimmedMean.make(Parameters().setting(TrimmedMean.trim, trim)) }
+    func trimmed(_ trim: Double) throws -> TrimmedMean {
+        try TrimmedMean.make(Parameters().setting(TrimmedMean.trim, trim))
+    }
 
     /// The table of docs/plugins.md, by hand.
     func testAggregatesTheGuidesExampleByHand() throws {
@@ -189,7 +220,9 @@ final class PluginGuideTests: XCTestCase {
             XCTAssertEqual(try plain["head.0.bias"]?.floats(), [10], "trim \(trim)")
         }
         // 10 clients, trim 0.45: 4 dropped per side, the middle two averaged (the median).
-        let ten = try (0..<10).map { ClientUpdate(client: $0, state: try state([Float($0 * $0), -Float($0)], [7]), samples: 1) }
+        let ten = try (0..<10).map {
+            ClientUpdate(client: $0, state: try state([Float($0 * $0), -Float($0)], [7]), samples: 1)
+        }
         let median = try state([0, 0], [0])
         try AggregatorHarness.apply(trimmed(0.45), to: median, ten)
         XCTAssertEqual(try median["body.0.weight"]?.floats(), [(16 + 25) / 2, -4.5])
@@ -200,7 +233,8 @@ final class PluginGuideTests: XCTestCase {
         let global = try state([5, 6], [7])
         try AggregatorHarness.apply(trimmed(0.2), to: global, [])
         XCTAssertEqual(try global.flattened().floats(), [5, 6, 7], "no updates: unchanged")
-        try AggregatorHarness.apply(trimmed(0.45), to: global, [ClientUpdate(client: 3, state: try state([1, 2], [3]), samples: 1)])
+        try AggregatorHarness.apply(
+            trimmed(0.45), to: global, [ClientUpdate(client: 3, state: try state([1, 2], [3]), samples: 1)])
         XCTAssertEqual(try global.flattened().floats(), [1, 2, 3], "one client: its model")
         let odd = ClientUpdate(client: 9, state: StateDict([("body.0.weight", try Tensor([Float(1), 2]))]), samples: 1)
         XCTAssertThrowsError(try AggregatorHarness.apply(trimmed(0), to: global, [odd])) { error in
@@ -227,8 +261,13 @@ final class PluginGuideTests: XCTestCase {
 
     func testListingsShowIt() throws {
         let md = YAMLReference.markdown(try registry())
-        XCTAssertTrue(md.contains("### `trimmed-mean`\n\ncoordinate-wise trimmed mean of the client models (robust to outlying clients)"))
-        XCTAssertTrue(md.contains("| `trim` | number in [0, 0.45] | 0.1 | fraction of the clients dropped at each end, per coordinate (0: plain mean) |"))
+        XCTAssertTrue(
+            md.contains(
+                "### `trimmed-mean`\n\ncoordinate-wise trimmed mean of the client models (robust to outlying clients)"))
+        XCTAssertTrue(
+            md.contains(
+                "| `trim` | number in [0, 0.45] | 0.1 | fraction of the clients dropped at each end, per coordinate (0: plain mean) |"
+            ))
         XCTAssertTrue(md.contains("| `fedavg-trimmed` |"))
     }
 }

@@ -19,7 +19,8 @@ import Torch
 public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, ParticipantRefresh, @unchecked Sendable {
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "l2gd",
-        summary: "loopless local GD: coin-flipped runs of local and averaging steps; participants pulled toward the mean (L2GD)",
+        summary:
+            "loopless local GD: coin-flipped runs of local and averaging steps; participants pulled toward the mean (L2GD)",
         keys: [probability, lambda, weighting])
 
     public static let probability = ParameterKey.double(
@@ -27,7 +28,9 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
         doc: "probability that an L2GD step is an averaging step (the mean number of local steps per round is 1/p)")
     public static let lambda = ParameterKey.double(
         "lambda", default: 5, min: 0, minExclusive: true,
-        doc: "penalty lambda of the distance to the mean; each averaging step moves a model by theta = lr lambda / p of its distance to the mean")
+        doc:
+            "penalty lambda of the distance to the mean; each averaging step moves a model by theta = lr lambda / p of its distance to the mean"
+    )
     public static let weighting = ParameterKey.choice(
         "weighting", default: WeightedAverage.Weighting.uniform,
         doc: "weights of the clients' models in the mean x_bar (L2GD: uniform)")
@@ -60,7 +63,9 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
         averagingStep = federation.localLearningRate * lambda / probability
         draws = [:]
         guard averagingStep <= 1 else {
-            throw PluginError("l2gd: the averaging step lr * lambda / p = \(federation.localLearningRate) * \(lambda) / \(probability) = \(averagingStep) exceeds 1 (it would overshoot the mean); lower lambda or lr, or raise p")
+            throw PluginError(
+                "l2gd: the averaging step lr * lambda / p = \(federation.localLearningRate) * \(lambda) / \(probability) = \(averagingStep) exceeds 1 (it would overshoot the mean); lower lambda or lr, or raise p"
+            )
         }
     }
 
@@ -80,8 +85,10 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     /// K and the local step scale 1 / (1 - p).
     public func payload(round: Int) throws -> StateDict {
         let runs = coinRuns(round: round)
-        return StateDict([("local_steps", try Tensor([Float(runs.local)])),
-                          ("step_scale", try Tensor([Float(1 / (1 - probability))]))])
+        return StateDict([
+            ("local_steps", try Tensor([Float(runs.local)])),
+            ("step_scale", try Tensor([Float(1 / (1 - probability))])),
+        ])
     }
 
     public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
@@ -92,11 +99,14 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     public func refreshed(personal: StateDict, client: Int, round: Int, global: StateDict) throws -> StateDict {
         let keep = pow(1 - averagingStep, Double(coinRuns(round: round).averaging))
         let mean = Dictionary(uniqueKeysWithValues: global.entries.map { ($0.name, $0.tensor) })
-        return StateDict(try withoutGrad {
-            try personal.entries.map { entry in
-                guard let xBar = mean[entry.name] else { throw PluginError("l2gd: the global model has no entry \(entry.name)") }
-                return (entry.name, try xBar + (entry.tensor - xBar) * keep)
-            }
-        })
+        return StateDict(
+            try withoutGrad {
+                try personal.entries.map { entry in
+                    guard let xBar = mean[entry.name] else {
+                        throw PluginError("l2gd: the global model has no entry \(entry.name)")
+                    }
+                    return (entry.name, try xBar + (entry.tensor - xBar) * keep)
+                }
+            })
     }
 }

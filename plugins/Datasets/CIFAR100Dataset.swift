@@ -4,8 +4,11 @@ import FedKit
 public struct CIFAR100Dataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar100",
-        summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
-        keys: [root, label, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment])
+        summary:
+            "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
+        keys: [
+            root, label, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment,
+        ])
 
     public static let root = ParameterKey.path(
         "root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin")
@@ -32,8 +35,9 @@ public struct CIFAR100Dataset: ImageDataset {
     }
 
     public func requiredFiles() -> [RequiredFile] {
-        let hint = DataFiles.downloadHint("cifar100", url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
-                                          layout: "train.bin and test.bin")
+        let hint = DataFiles.downloadHint(
+            "cifar100", url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+            layout: "train.bin and test.bin")
         return ["train.bin", "test.bin"].map { RequiredFile(path: DataFiles.join(root, $0), hint: hint) }
     }
 
@@ -47,17 +51,22 @@ public struct CIFAR100Dataset: ImageDataset {
             var pixels: [UInt8] = []
             var labels: [Int] = []
             let path = DataFiles.join(root, name)
-            try CIFARBinary.read(path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
-                                 pixels: &pixels, labels: &labels, hasher: &hasher)
-            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: statistics)
+            try CIFARBinary.read(
+                path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
+                pixels: &pixels, labels: &labels, hasher: &hasher)
+            let images = try ImageTensors.fromBytes(
+                pixels, shape: [labels.count, 3, 32, 32],
+                statistics: statistics)
             return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split("train.bin")
         let test = try split("test.bin")
-        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
-                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
-                             contentHash: hasher.hex)
+        return DatasetSplits(
+            name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
+            augmentation: augment
+                ? RandomCropFlip(
+                    padding: 4, flip: true,
+                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
+            contentHash: hasher.hex)
     }
 }

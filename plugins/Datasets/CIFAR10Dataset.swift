@@ -4,7 +4,8 @@ import FedKit
 public struct CIFAR10Dataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar10",
-        summary: "CIFAR-10, official binary version (cifar-10-batches-bin): 50,000 + 10,000 32x32 colour images, 10 classes",
+        summary:
+            "CIFAR-10, official binary version (cifar-10-batches-bin): 50,000 + 10,000 32x32 colour images, 10 classes",
         keys: [root, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment])
 
     public static let root = ParameterKey.path(
@@ -26,8 +27,9 @@ public struct CIFAR10Dataset: ImageDataset {
     }
 
     public func requiredFiles() -> [RequiredFile] {
-        let hint = DataFiles.downloadHint("cifar10", url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
-                                          layout: "data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
+        let hint = DataFiles.downloadHint(
+            "cifar10", url: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
+            layout: "data_batch_1.bin ... data_batch_5.bin and test_batch.bin")
         return (Self.trainFiles + Self.testFiles).map { RequiredFile(path: DataFiles.join(root, $0), hint: hint) }
     }
 
@@ -39,19 +41,23 @@ public struct CIFAR10Dataset: ImageDataset {
             var pixels: [UInt8] = []
             var labels: [Int] = []
             for name in files {
-                try CIFARBinary.read(DataFiles.join(root, name), dataset: "cifar10", labelRanges: [10], labelIndex: 0,
-                                     pixels: &pixels, labels: &labels, hasher: &hasher)
+                try CIFARBinary.read(
+                    DataFiles.join(root, name), dataset: "cifar10", labelRanges: [10], labelIndex: 0,
+                    pixels: &pixels, labels: &labels, hasher: &hasher)
             }
-            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: statistics)
+            let images = try ImageTensors.fromBytes(
+                pixels, shape: [labels.count, 3, 32, 32],
+                statistics: statistics)
             return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split(Self.trainFiles)
         let test = try split(Self.testFiles)
-        return DatasetSplits(name: "cifar10", train: train, test: test, classes: 10, inputShape: [3, 32, 32],
-                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
-                             contentHash: hasher.hex)
+        return DatasetSplits(
+            name: "cifar10", train: train, test: test, classes: 10, inputShape: [3, 32, 32],
+            augmentation: augment
+                ? RandomCropFlip(
+                    padding: 4, flip: true,
+                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
+            contentHash: hasher.hex)
     }
 }
-

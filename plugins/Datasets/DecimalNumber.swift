@@ -17,7 +17,9 @@ enum DecimalNumber {
     /// Returns the value and the position after it, or nil when no number starts there.
     /// `json: true` enforces RFC 8259's grammar instead: no '+' sign, no leading zeros, digits
     /// on both sides of '.', and an exponent needs digits (nil otherwise).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int, json: Bool = false) -> (value: Double, end: Int)? {
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int, json: Bool = false
+    ) -> (value: Double, end: Int)? {
         var pos = start
         var negative = false
         if pos < end && (bytes[pos] == UInt8(ascii: "-") || bytes[pos] == UInt8(ascii: "+")) {

@@ -9,7 +9,9 @@ public struct FashionMNISTDataset: ImageDataset {
 
     public static let root = ParameterKey.path(
         "root", default: "/usr/share/datasets/fashion-mnist",
-        doc: "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them")
+        doc:
+            "folder with train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or uncompressed); the default is where Debian's dataset-fashion-mnist package installs them"
+    )
     public static let standardStatistics = ImageStatistics.fashionMNIST
 
     public let settings: ImageDatasetSettings
@@ -25,8 +27,10 @@ public struct FashionMNISTDataset: ImageDataset {
     var loader: IDXImageDataset {
         return IDXImageDataset(
             name: "fashion-mnist", root: root, statistics: statistics,
-            augmentation: augment ? RandomCropFlip(padding: 2, flip: true, padValue: statistics?.normalizedZero ?? [0]) : nil,
-            hint: "Install Debian's package (`apt-get install dataset-fashion-mnist`, files in /usr/share/datasets/fashion-mnist), "
+            augmentation: augment
+                ? RandomCropFlip(padding: 2, flip: true, padValue: statistics?.normalizedZero ?? [0]) : nil,
+            hint:
+                "Install Debian's package (`apt-get install dataset-fashion-mnist`, files in /usr/share/datasets/fashion-mnist), "
                 + "or run `bash scripts/download-data.sh fashion-mnist` on a machine with internet (downloads the four *-ubyte.gz "
                 + "files of http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ and checks their sha256) and set dataset.root "
                 + "to data/fashion-mnist. See docs/datasets.md.")

@@ -69,13 +69,16 @@ public struct RandomCropFlip: Augmentation {
         let p = padding
         var padded = batch
         if p > 0 {
-            let fill = try Tensor(padValue.count == c ? padValue : [Float](repeating: 0, count: c), shape: [1, c, 1, 1])
+            let fill = try Tensor(
+                padValue.count == c ? padValue : [Float](repeating: 0, count: c), shape: [1, c, 1, 1])
             let rows = try fill.expanded(to: [n, c, p, w])
             padded = try Tensor.cat([rows, batch, rows], dim: 2)
             let columns = try fill.expanded(to: [n, c, h + 2 * p, p])
             padded = try Tensor.cat([columns, padded, columns], dim: 3)
         }
-        let offsets = p > 0 ? try Tensor.randint(0, 2 * p + 1, [n, 2], generator: generator).ints() : [Int](repeating: 0, count: 2 * n)
+        let offsets =
+            p > 0
+            ? try Tensor.randint(0, 2 * p + 1, [n, 2], generator: generator).ints() : [Int](repeating: 0, count: 2 * n)
         let flips = flip ? try Tensor.randint(0, 2, [n], generator: generator).ints() : [Int](repeating: 0, count: n)
         let reversed = try Tensor(Array((0..<w).reversed()))
         var out: [Tensor] = []
@@ -111,10 +114,14 @@ public enum ImageNormalization: String, Sendable, CaseIterable {
 enum ImageParameters {
     static let normalize = ParameterKey.choice(
         "normalize", default: ImageNormalization.standard,
-        doc: "pixel scaling: standard ((x - mean) / std per channel, the dataset's statistics or mean/std below), minus-one-one ((x - 0.5) / 0.5, as PFLlib), none ([0, 1]); docs/datasets.md")
+        doc:
+            "pixel scaling: standard ((x - mean) / std per channel, the dataset's statistics or mean/std below), minus-one-one ((x - 0.5) / 0.5, as PFLlib), none ([0, 1]); docs/datasets.md"
+    )
     static let mean = ParameterKey.optionalDoubleList(
         "mean",
-        doc: "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too")
+        doc:
+            "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too"
+    )
     static let std = ParameterKey.optionalDoubleList(
         "std", exclusiveMin: 0,
         doc: "per-channel standard deviation for normalize: standard (default: the dataset's); give mean too")
@@ -123,7 +130,9 @@ enum ImageParameters {
         doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
     static let augmentNoFlip = ParameterKey.bool(
         "augment", default: false,
-        doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
+        doc:
+            "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)"
+    )
 }
 
 /// An image dataset: read from `root`, normalised as `normalize`, `mean` and `std` say, and
@@ -202,14 +211,17 @@ public struct ImageNormalizationSettings: Sendable, Equatable {
             return
         case (.standard, let m?, let s?):
             guard m.count == channels, s.count == channels else {
-                throw PluginError("\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)")
+                throw PluginError(
+                    "\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)"
+                )
             }
         case (.standard, _, _):
             throw PluginError("\(dataset): give both mean and std, or neither (the dataset's statistics)")
         case (.minusOneOne, nil, nil), (.none, nil, nil):
             return
         default:
-            throw PluginError("\(dataset): mean and std apply to normalize: standard only (normalize is \(mode.rawValue))")
+            throw PluginError(
+                "\(dataset): mean and std apply to normalize: standard only (normalize is \(mode.rawValue))")
         }
     }
 
@@ -222,7 +234,8 @@ public struct ImageNormalizationSettings: Sendable, Equatable {
             guard let mean, let std, mean.count == channels, std.count == channels else { return standard }
             return ImageStatistics(mean: mean.map(Float.init), std: std.map(Float.init))
         case .minusOneOne:
-            return ImageStatistics(mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
+            return ImageStatistics(
+                mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
         case .none:
             return nil
         }

@@ -46,24 +46,37 @@ public struct BidirectionalDistiller: DistillerPlugin {
 
     public static let samples = ParameterKey.int(
         "samples", default: 1000, min: 1,
-        doc: "synthetic samples per round in total (published --gan_train_nums 1000: `DF_gan.generate_data` makes all of them)")
+        doc:
+            "synthetic samples per round in total (published --gan_train_nums 1000: `DF_gan.generate_data` makes all of them)"
+    )
     public static let syntheticSet = ParameterKey.choice(
         "synthetic_set", default: SyntheticSet.perClass,
-        doc: "per-class: samples / classes of every class, each client distils on all samples of its classes (published: main_fedbkd.py `user_train_index`); client-share: split by each client's share w_{k,c} of each class")
+        doc:
+            "per-class: samples / classes of every class, each client distils on all samples of its classes (published: main_fedbkd.py `user_train_index`); client-share: split by each client's share w_{k,c} of each class"
+    )
     public static let batchSize = ParameterKey.optionalInt(
-        "batch_size", min: 1, doc: "distillation mini-batch size (default: batch_local_multiple x federation.batch_size)")
+        "batch_size", min: 1,
+        doc: "distillation mini-batch size (default: batch_local_multiple x federation.batch_size)")
     public static let batchLocalMultiple = ParameterKey.int(
         "batch_local_multiple", default: 2, min: 1,
-        doc: "mini-batch = this x the federation's local batch size, when batch_size is not set (published `LocalUpdateDFGAN.__init__`: local_bs * 2)")
+        doc:
+            "mini-batch = this x the federation's local batch size, when batch_size is not set (published `LocalUpdateDFGAN.__init__`: local_bs * 2)"
+    )
     public static let space = ParameterKey.choice(
         "space", default: Space.features,
-        doc: "what is matched: the body's output, penultimate features (published: `middle_output` of `CNNCifarMulti.forward`), or the logits")
+        doc:
+            "what is matched: the body's output, penultimate features (published: `middle_output` of `CNNCifarMulti.forward`), or the logits"
+    )
     public static let kl = ParameterKey.choice(
         "kl", default: KLDirection.studentTeacher,
-        doc: "KL(softmax(student) || softmax(teacher)) (published `LocalUpdateDFGAN.loss_func(middle_output, middle_labels)`) or KL(teacher || student) (Hinton)")
+        doc:
+            "KL(softmax(student) || softmax(teacher)) (published `LocalUpdateDFGAN.loss_func(middle_output, middle_labels)`) or KL(teacher || student) (Hinton)"
+    )
     public static let g2lEpochs = ParameterKey.int(
         "g2l_epochs", default: 4, min: 0,
-        doc: "epochs of global -> local distillation per client (published --server_glo_eps 4, `LocalUpdateDFGAN.train`)")
+        doc:
+            "epochs of global -> local distillation per client (published --server_glo_eps 4, `LocalUpdateDFGAN.train`)"
+    )
     public static let l2gEpochs = ParameterKey.int(
         "l2g_epochs", default: 3, min: 0,
         doc: "epochs of local -> global distillation per client (published: global_iter = 3 when global_kd_local)")
@@ -72,27 +85,40 @@ public struct BidirectionalDistiller: DistillerPlugin {
         doc: "global -> local: one SGD step per mini-batch (published) or one per epoch on the summed loss")
     public static let l2gSteps = ParameterKey.choice(
         "l2g_steps", default: StepSchedule.perEpochSum,
-        doc: "local -> global: one SGD step per epoch on the loss summed over the client's mini-batches (published: `loss += ...; loss.backward()` after the batch loop) or per mini-batch")
+        doc:
+            "local -> global: one SGD step per epoch on the loss summed over the client's mini-batches (published: `loss += ...; loss.backward()` after the batch loop) or per mini-batch"
+    )
     public static let l2gTrains = ParameterKey.choice(
         "l2g_trains", default: TrainedPart.body,
-        doc: "local -> global: train only the global body (published: parameters outside w_glob_keys are frozen) or the whole global model")
+        doc:
+            "local -> global: train only the global body (published: parameters outside w_glob_keys are frozen) or the whole global model"
+    )
     public static let temperature = ParameterKey.double(
         "temperature", default: 1, min: 0, minExclusive: true,
-        doc: "softmax temperature T for space: logits (the KL is scaled by T^2); published --tem 10 divides only the head's logits, which the feature loss never reads")
+        doc:
+            "softmax temperature T for space: logits (the KL is scaled by T^2); published --tem 10 divides only the head's logits, which the feature loss never reads"
+    )
     public static let featureWeight = ParameterKey.double(
         "feature_weight", default: 0, min: 0,
         doc: "space: logits: weight of an extra KL between softmaxed penultimate features")
     public static let order = ParameterKey.choice(
         "order", default: Order.sequential,
-        doc: "local -> global: client after client in sampled order (published), or one pass against the class-weighted teacher ensemble")
+        doc:
+            "local -> global: client after client in sampled order (published), or one pass against the class-weighted teacher ensemble"
+    )
     public static let directions = ParameterKey.choice(
-        "directions", default: Directions.both, doc: "which distillation directions run (ablations: fedbkd-g2l, fedbkd-l2g)")
+        "directions", default: Directions.both,
+        doc: "which distillation directions run (ablations: fedbkd-g2l, fedbkd-l2g)")
     public static let labelWeight = ParameterKey.double(
         "label_weight", default: 0, min: 0,
-        doc: "space: logits: weight of an extra cross-entropy between each student and the synthetic samples' conditioning labels (0: pure distillation, as published)")
+        doc:
+            "space: logits: weight of an extra cross-entropy between each student and the synthetic samples' conditioning labels (0: pure distillation, as published)"
+    )
     public static let g2lClasses = ParameterKey.choice(
         "g2l_classes", default: ClassSet.all,
-        doc: "space: logits: global -> local matches the global model's logits over all classes, or only over the classes the client has data for")
+        doc:
+            "space: logits: global -> local matches the global model's logits over all classes, or only over the classes the client has data for"
+    )
     public static let learningRate = ParameterKey.double(
         "lr", default: 0.01, min: 0, minExclusive: true,
         doc: "SGD learning rate of the students (published: --lr 0.01, the local lr)")
@@ -203,7 +229,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
     func distillationBatchSize(_ context: ServerRoundContext) throws -> Int {
         if let batchSize { return batchSize }
         guard let local = context.localBatchSize else {
-            throw PluginError("bidirectional: batch_size is not set and the round has no federation batch size to multiply")
+            throw PluginError(
+                "bidirectional: batch_size is not set and the round has no federation batch size to multiply")
         }
         return batchLocalMultiple * local
     }
@@ -213,26 +240,34 @@ public struct BidirectionalDistiller: DistillerPlugin {
         if perClassSet {
             let perClass = samples / context.classes
             guard perClass >= 1 else {
-                throw PluginError("bidirectional: samples (\(samples)) give no sample per class over \(context.classes) classes")
+                throw PluginError(
+                    "bidirectional: samples (\(samples)) give no sample per class over \(context.classes) classes")
             }
-            return weights.map { w in (0..<context.classes).filter { w[$0] > 0 }.flatMap { [Int](repeating: $0, count: perClass) } }
+            return weights.map { w in
+                (0..<context.classes).filter { w[$0] > 0 }.flatMap { [Int](repeating: $0, count: perClass) }
+            }
         }
-        return try Self.allocate(total: samples, weights: weights, classes: context.classes, generator: context.generator)
+        return try Self.allocate(
+            total: samples, weights: weights, classes: context.classes, generator: context.generator)
     }
 
     /// The synthetic inputs for each client: with `per-class`, one source call for every class
     /// (as the published `generate_data`) and each client's rows of its classes.
-    func syntheticSets(_ context: ServerRoundContext, labels: [[Int]], source: any SyntheticDataSource, shape: [Int]) throws -> [Tensor?] {
+    func syntheticSets(
+        _ context: ServerRoundContext, labels: [[Int]], source: any SyntheticDataSource, shape: [Int]
+    ) throws -> [Tensor?] {
         func checked(_ x: Tensor, _ n: Int) throws -> Tensor {
             guard x.shape == [n] + shape else {
-                throw PluginError("bidirectional: the synthetic source gave samples of shape \(x.shape), expected \([n] + shape)")
+                throw PluginError(
+                    "bidirectional: the synthetic source gave samples of shape \(x.shape), expected \([n] + shape)")
             }
             return x
         }
         if perClassSet {
             let perClass = samples / context.classes
             let all = (0..<context.classes).flatMap { [Int](repeating: $0, count: perClass) }
-            let x = try checked(withoutGrad { try source.sample(labels: Tensor(all), generator: context.generator) }, all.count)
+            let x = try checked(
+                withoutGrad { try source.sample(labels: Tensor(all), generator: context.generator) }, all.count)
             return try labels.map { l in
                 guard !l.isEmpty else { return nil }
                 let classes = Array(Set(l)).sorted()
@@ -242,7 +277,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
         }
         return try labels.map { l in
             guard !l.isEmpty else { return nil }
-            return try checked(withoutGrad { try source.sample(labels: Tensor(l), generator: context.generator) }, l.count)
+            return try checked(
+                withoutGrad { try source.sample(labels: Tensor(l), generator: context.generator) }, l.count)
         }
     }
 
@@ -433,7 +469,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
     func kl(student: Tensor, teacher: Tensor, temperature t: Double) throws -> Tensor {
         guard studentFirstKL else { return try Loss.distillationKL(student: student, teacher: teacher, temperature: t) }
         guard student.shape == teacher.shape, student.rank == 2 else {
-            throw PluginError("bidirectional: student and teacher outputs differ in shape: \(student.shape) vs \(teacher.shape)")
+            throw PluginError(
+                "bidirectional: student and teacher outputs differ in shape: \(student.shape) vs \(teacher.shape)")
         }
         let s = try F.logSoftmax(student / t, dim: 1)
         let q = try F.logSoftmax(teacher.detached() / t, dim: 1)
@@ -448,7 +485,9 @@ public struct BidirectionalDistiller: DistillerPlugin {
         case .logits:
             var loss = try kl(student: out.logits, teacher: targets.logits, temperature: temperature)
             if featureWeight > 0 {
-                loss = try loss + kl(student: out.features, teacher: targets.features, temperature: temperature) * featureWeight
+                loss =
+                    try loss + kl(student: out.features, teacher: targets.features, temperature: temperature)
+                    * featureWeight
             }
             return loss
         }
@@ -465,14 +504,17 @@ public struct BidirectionalDistiller: DistillerPlugin {
     /// with SGD; returns how many optimiser steps it took. `logitMask` (0 for kept classes, a
     /// large negative number for the others) is added to the student's logits; the targets
     /// come already masked.
-    func fit(_ network: Network, parameters: [Tensor], inputs: Tensor, labels: [Int], targets: Outputs, epochs: Int,
-             schedule: StepSchedule, batchSize: Int, kind: InputKind, generator: RandomGenerator,
-             logitMask: Tensor? = nil) throws -> Int {
+    func fit(
+        _ network: Network, parameters: [Tensor], inputs: Tensor, labels: [Int], targets: Outputs, epochs: Int,
+        schedule: StepSchedule, batchSize: Int, kind: InputKind, generator: RandomGenerator,
+        logitMask: Tensor? = nil
+    ) throws -> Int {
         let n = inputs.shape[0]
         let y = try Tensor(labels)
         guard n > 0, !parameters.isEmpty, epochs > 0 else { return 0 }
-        let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(parameters, weightDecay: weightDecay),
-                                learningRate: learningRate, momentum: momentum)
+        let optimizer = try SGD(
+            ParameterGroup.decayingWeightsOnly(parameters, weightDecay: weightDecay),
+            learningRate: learningRate, momentum: momentum)
         defer { for p in parameters { try? p.zeroGrad() } }
         var steps = 0
         for epoch in 1...epochs {
@@ -488,7 +530,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
                 }
                 let value = try loss.item()
                 guard value.isFinite else {
-                    throw PluginError("bidirectional: the distillation loss became \(value) at epoch \(epoch) (try a smaller lr)")
+                    throw PluginError(
+                        "bidirectional: the distillation loss became \(value) at epoch \(epoch) (try a smaller lr)")
                 }
                 switch schedule {
                 case .perBatch:

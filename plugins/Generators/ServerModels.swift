@@ -3,7 +3,6 @@ import Torch
 
 // Generator-side helpers for server steps; the shared ones are in FedKit (ServerStepSupport.swift).
 
-
 /// The round's teachers held in the workspace networks: eval mode, parameters frozen (gradients
 /// reach the input, never the weights). With fewer networks than teachers, teacher k uses slot
 /// k % slots and is reloaded (a value copy, no allocation) when that slot holds another teacher.
@@ -14,7 +13,9 @@ final class TeacherSlots {
     private let freezes: [GradientFreeze]
 
     init(workspace: [Network], states: [StateDict]) throws {
-        guard !workspace.isEmpty else { throw PluginError("the server round has no workspace network to load teachers into") }
+        guard !workspace.isEmpty else {
+            throw PluginError("the server round has no workspace network to load teachers into")
+        }
         networks = Array(workspace.prefix(max(1, states.count)))
         self.states = states
         resident = Array(repeating: nil, count: networks.count)

@@ -13,10 +13,14 @@ public struct FromFilePartitioner: PartitionFileSource {
 
     public static let path = ParameterKey.path(
         "path",
-        doc: "the partition file: .json ({\"pool\": ..., \"clients\": [{\"id\", \"train\", \"test\"}]} or a list of index lists) or .csv (client,split,index)")
+        doc:
+            "the partition file: .json ({\"pool\": ..., \"clients\": [{\"id\", \"train\", \"test\"}]} or a list of index lists) or .csv (client,split,index)"
+    )
     public static let pool = ParameterKey.optionalChoice(
         "pool", SamplePool.self,
-        doc: "what the indices refer to: train, test, or train+test (the training set, then the test set); default: the JSON file's pool, else train")
+        doc:
+            "what the indices refer to: train, test, or train+test (the training set, then the test set); default: the JSON file's pool, else train"
+    )
 
     public let path: String
     public let pool: SamplePool?
@@ -47,7 +51,9 @@ public struct FromFilePartitioner: PartitionFileSource {
     public func partition(_ request: PartitionRequest, random: inout SplitMix64) throws -> [[Int]] {
         let file = try partitionFile(trainCount: request.labels.count, testCount: 0)
         guard file.pool == .train else {
-            throw PluginError("from-file: \(path) indexes the \(file.pool.rawValue) pool; only experiments (FederatedData) can build it")
+            throw PluginError(
+                "from-file: \(path) indexes the \(file.pool.rawValue) pool; only experiments (FederatedData) can build it"
+            )
         }
         return file.clients.map(\.train)
     }

@@ -42,8 +42,9 @@ public struct FedBABUTrainer: TrainerPlugin, EvaluationComposition {
         let frozen = model.head.parameters
         for p in frozen { try p.requiringGrad(false) }
         defer { for p in frozen { _ = try? p.requiringGrad(true) } }
-        let result = try LocalLoop.run(context, epochs: context.settings.epochs, parameters: model.body.parameters,
-                                       phase: "body", loss: LocalLoop.crossEntropy(model))
+        let result = try LocalLoop.run(
+            context, epochs: context.settings.epochs, parameters: model.body.parameters,
+            phase: "body", loss: LocalLoop.crossEntropy(model))
         return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
     }
 
@@ -53,11 +54,13 @@ public struct FedBABUTrainer: TrainerPlugin, EvaluationComposition {
             let frozen = model.body.parameters
             for p in frozen { try p.requiringGrad(false) }
             defer { for p in frozen { _ = try? p.requiringGrad(true) } }
-            _ = try LocalLoop.run(context, epochs: finetuneEpochs, parameters: model.head.parameters, phase: "fine-tuning",
-                                  loss: LocalLoop.crossEntropy(model))
+            _ = try LocalLoop.run(
+                context, epochs: finetuneEpochs, parameters: model.head.parameters, phase: "fine-tuning",
+                loss: LocalLoop.crossEntropy(model))
         } else {
-            _ = try LocalLoop.run(context, epochs: finetuneEpochs, parameters: model.parameters, phase: "fine-tuning",
-                                  loss: LocalLoop.crossEntropy(model))
+            _ = try LocalLoop.run(
+                context, epochs: finetuneEpochs, parameters: model.parameters, phase: "fine-tuning",
+                loss: LocalLoop.crossEntropy(model))
         }
     }
 }

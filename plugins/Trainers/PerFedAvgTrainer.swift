@@ -23,10 +23,14 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
 
     public static let variant = ParameterKey.choice(
         "variant", default: Variant.firstOrder,
-        doc: "Per-FedAvg (FO): drop the Hessian term; Per-FedAvg (HF): approximate it by a finite difference of gradients")
+        doc:
+            "Per-FedAvg (FO): drop the Hessian term; Per-FedAvg (HF): approximate it by a finite difference of gradients"
+    )
     public static let alpha = ParameterKey.optionalDouble(
         "alpha", min: 0, minExclusive: true,
-        doc: "step size of the inner (personalisation) step, also the one step taken before testing (default: federation.lr)")
+        doc:
+            "step size of the inner (personalisation) step, also the one step taken before testing (default: federation.lr)"
+    )
     public static let beta = ParameterKey.optionalDouble(
         "beta", min: 0, minExclusive: true, doc: "step size of the meta (outer) step (default: federation.lr)")
     public static let delta = ParameterKey.double(
@@ -52,7 +56,9 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
     }
 
     /// The loss on `batch` and its gradient for every parameter (copies), at the parameters' current values.
-    static func gradient(_ model: Network, _ batch: (inputs: Tensor, labels: Tensor)) throws -> (loss: Double, gradient: [Tensor]) {
+    static func gradient(
+        _ model: Network, _ batch: (inputs: Tensor, labels: Tensor)
+    ) throws -> (loss: Double, gradient: [Tensor]) {
         let parameters = model.parameters
         for p in parameters { try p.zeroGrad() }
         let loss = try Loss.crossEntropy(model.forward(batch.inputs), targets: batch.labels)
@@ -82,13 +88,19 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
         var steps = 0, lastLoss = 0.0
         guard context.data.count > 0 else { return LocalTrainingReport(trainLoss: 0, steps: 0) }
         for epoch in 1...max(1, context.settings.epochs) {
-            let batches = try context.data.shuffledBatches(size: context.settings.batchSize, generator: context.generator).map { batch in
-                (inputs: try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs, labels: batch.labels)
+            let batches = try context.data.shuffledBatches(
+                size: context.settings.batchSize, generator: context.generator
+            ).map { batch in
+                (
+                    inputs: try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs,
+                    labels: batch.labels
+                )
             }
             let metaSteps = max(1, batches.count / batchesPerStep)
             var total = 0.0
             for s in 0..<metaSteps {
-                let d = batches[(batchesPerStep * s) % batches.count], dPrime = batches[(batchesPerStep * s + 1) % batches.count]
+                let d = batches[(batchesPerStep * s) % batches.count],
+                    dPrime = batches[(batchesPerStep * s + 1) % batches.count]
                 let w = try withoutGrad { try parameters.map { try $0.clone() } }
                 do {
                     let inner = try Self.gradient(model, d)

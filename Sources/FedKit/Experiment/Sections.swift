@@ -28,10 +28,14 @@ public enum Sections {
             "eval_every", default: 1, min: 1, doc: "evaluate every N rounds (and always after the last round)")
         public static let checkpointEvery = ParameterKey.int(
             "checkpoint_every", default: 10, min: 1,
-            doc: "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly")
+            doc:
+                "write the run's checkpoint/ (global model, personal states, plugin state, records) every N rounds and after the last; `exp run --resume` continues from the latest one exactly"
+        )
         public static let stateMemoryMB = ParameterKey.int(
             "state_memory_mb", default: 1024, min: 1,
-            doc: "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/")
+            doc:
+                "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/"
+        )
 
         /// Every key, in the order `exp list` and docs/yaml-reference.md show them.
         public static let keys: [any ParameterDeclaration] = [
@@ -44,22 +48,32 @@ public enum Sections {
     public enum Evaluation {
         public static let localTest = ParameterKey.choice(
             "local_test", default: LocalTestMode.matched,
-            doc: "each client's test split: drawn from the test set with its training label distribution (matched), a held-out fraction of its own data (holdout), its natural user's own test samples (natural; LEAF and PFLlib data), or its own test indices from a partition file (from-partition; partition: from-file)")
+            doc:
+                "each client's test split: drawn from the test set with its training label distribution (matched), a held-out fraction of its own data (holdout), its natural user's own test samples (natural; LEAF and PFLlib data), or its own test indices from a partition file (from-partition; partition: from-file)"
+        )
         public static let holdoutFraction = ParameterKey.double(
             "holdout_fraction", default: 0.2, min: 0, max: 0.9, minExclusive: true,
             doc: "fraction of each client's data held out for testing when local_test is holdout")
         public static let matchedTestSize = ParameterKey.optionalInt(
             "matched_test_size", min: 1,
-            doc: "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)")
+            doc:
+                "test samples per client when local_test is matched (default: a quarter of its training size, at least 10)"
+        )
         public static let validationFraction = ParameterKey.double(
             "validation_fraction", default: 0.1, min: 0, max: 0.5,
-            doc: "fraction of each client's training data carved out (seeded, stratified by class) as its validation split, never trained on; the global validation set is their union. Per-round validation metrics go to rounds.jsonl and the summary; choose variants and hyperparameters on them. 0 disables")
+            doc:
+                "fraction of each client's training data carved out (seeded, stratified by class) as its validation split, never trained on; the global validation set is their union. Per-round validation metrics go to rounds.jsonl and the summary; choose variants and hyperparameters on them. 0 disables"
+        )
         public static let finetuneEpochs = ParameterKey.int(
             "finetune_epochs", default: 0, min: 0,
-            doc: "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing")
+            doc:
+                "when > 0, also report the +FT variant: each client fine-tunes a copy for this many epochs before testing"
+        )
         public static let personalGlobalTest = ParameterKey.bool(
             "personal_global_test", default: false,
-            doc: "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes")
+            doc:
+                "after the last round, also test every client's personal model on the whole test set (clients.csv column global_test_accuracy; summary metrics personal_on_global_test_mean and _max): shows how much a personal model knows beyond its own classes"
+        )
         public static let lastRounds = ParameterKey.int(
             "last_rounds", default: 10, min: 1, doc: "report the mean over the last N evaluations beside the final one")
         public static let batchSize = ParameterKey.int(
@@ -95,18 +109,29 @@ public enum Sections {
     /// A method's `personal`: what a client keeps between rounds and is evaluated with.
     public static let personal = ParameterKey.choice(
         "personal", default: PersonalState.none,
-        doc: "what a client keeps between rounds and is evaluated with: nothing (the global model), its own head on the global body, a whole personal model, or the entries the aggregator does not exchange (unshared: LG-FedAvg's lower layers)")
+        doc:
+            "what a client keeps between rounds and is evaluated with: nothing (the global model), its own head on the global body, a whole personal model, or the entries the aggregator does not exchange (unshared: LG-FedAvg's lower layers)"
+    )
     /// A method's `local_start`: where local training starts.
     public static let localStart = ParameterKey.optionalChoice(
         "local_start", LocalStart.self,
-        doc: "where local training starts: the global model, the client's personal model, or the global body with the client's own head (default: global for personal none, global-body for head, personal for model and unshared)")
+        doc:
+            "where local training starts: the global model, the client's personal model, or the global body with the client's own head (default: global for personal none, global-body for head, personal for model and unshared)"
+    )
     /// A method's `evaluate_with`: which model a client is tested with (docs/design.md §7).
     public static let evaluateWith = ParameterKey.optionalChoice(
         "evaluate_with", EvaluationModel.self,
-        doc: "which model a client is tested with: the global model, its personal state, or (FedBKD as published) this round's server output for the sampled clients and the personal state for the others (default: personal when the method keeps personal state, else global)")
+        doc:
+            "which model a client is tested with: the global model, its personal state, or (FedBKD as published) this round's server output for the sampled clients and the personal state for the others (default: personal when the method keeps personal state, else global)"
+    )
     /// The method keys that hold a value (the others name plugins or the preset, see `methodKeys`).
     public static let method: [ParameterSpec] = [personal.spec, localStart.spec, evaluateWith.spec]
 
-    public static let topLevelKeys = ["name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output", "sweep", "slurm"]
-    public static let methodKeys = ["name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start", "evaluate_with"]
+    public static let topLevelKeys = [
+        "name", "seeds", "dataset", "partition", "model", "federation", "eval", "methods", "output", "sweep", "slurm",
+    ]
+    public static let methodKeys = [
+        "name", "label", "summary", "trainer", "aggregator", "generator", "distiller", "personal", "local_start",
+        "evaluate_with",
+    ]
 }

@@ -5,7 +5,8 @@ import Foundation
 /// flags of `exp sweep --backend slurm` override it.
 public enum SlurmSettings {
     public static let cpusPerTask = ParameterKey.optionalInt(
-        "cpus_per_task", min: 1, doc: "CPUs per task (--cpus-per-task); default federation.workers x threads_per_worker")
+        "cpus_per_task", min: 1, doc: "CPUs per task (--cpus-per-task); default federation.workers x threads_per_worker"
+    )
     public static let memory = ParameterKey.optionalString(
         "mem", doc: "memory per task (--mem, e.g. 8G); default: the cluster's")
     public static let time = ParameterKey.optionalString(
@@ -21,9 +22,10 @@ public enum SlurmSettings {
         "exp", doc: "the exp executable the tasks run (default: the one that runs `exp sweep`)")
 
     /// The section's declarations (`extra`, a list, is read by `resolve` itself).
-    public static let specs: [ParameterSpec] = ([
-        cpusPerTask, memory, time, partition, account, maxParallel, requeue, executable,
-    ] as [any ParameterDeclaration]).map(\.spec)
+    public static let specs: [ParameterSpec] =
+        ([
+            cpusPerTask, memory, time, partition, account, maxParallel, requeue, executable,
+        ] as [any ParameterDeclaration]).map(\.spec)
 
     /// `extra`: further `#SBATCH` lines, written as given (e.g. "--qos=long", "--constraint=avx2").
     public static let extraDoc = "further #SBATCH options written as given, e.g. [\"--qos=long\", \"--gres=gpu:1\"]"
@@ -34,12 +36,18 @@ public enum SlurmSettings {
             if let items = extra.items, items.allSatisfy({ $0.scalarValue != nil && !$0.isNull }) {
                 let lines = items.compactMap(\.scalarValue)
                 if let bad = lines.first(where: { $0.contains("\n") || !$0.hasPrefix("-") }) {
-                    errors.append(ConfigError("slurm.extra: each item is an sbatch option starting with '-' on one line (e.g. --qos=long), got \"\(bad)\"", at: extra.location))
+                    errors.append(
+                        ConfigError(
+                            "slurm.extra: each item is an sbatch option starting with '-' on one line (e.g. --qos=long), got \"\(bad)\"",
+                            at: extra.location))
                 } else {
                     result.set("extra", .string(lines.joined(separator: "\n")))
                 }
             } else {
-                errors.append(ConfigError("slurm.extra must be a list of strings (\(extraDoc)), got \(extra.describedValue)", at: extra.location))
+                errors.append(
+                    ConfigError(
+                        "slurm.extra must be a list of strings (\(extraDoc)), got \(extra.describedValue)",
+                        at: extra.location))
             }
         }
         return result

@@ -33,7 +33,8 @@ public struct Parameters: Sendable, Equatable {
         var problems: [String] = []
         let declared = Set(specs.map(\.name))
         for name in values.keys.sorted() where !declared.contains(name) {
-            var message = "\(owner) has no parameter '\(name)'; declared: \(specs.map(\.name).sorted().joined(separator: ", "))"
+            var message =
+                "\(owner) has no parameter '\(name)'; declared: \(specs.map(\.name).sorted().joined(separator: ", "))"
             if let guess = closestMatch(to: name, in: Array(declared)) { message += " (did you mean '\(guess)'?)" }
             problems.append(message)
         }
@@ -62,8 +63,10 @@ public struct Parameters: Sendable, Equatable {
     /// the caller (e.g. `name`). Collects every error instead of stopping at the first.
     /// `owner` (e.g. "trainer 'sgd'") names whose keys these are in unknown-key messages, which
     /// matters when the plugin was chosen by a method preset rather than written in the file.
-    public static func resolve(_ node: YAMLNode?, specs: [ParameterSpec], path: String, ignoring: Set<String> = [],
-                               owner: String? = nil, errors: inout [ConfigError]) -> Parameters {
+    public static func resolve(
+        _ node: YAMLNode?, specs: [ParameterSpec], path: String, ignoring: Set<String> = [],
+        owner: String? = nil, errors: inout [ConfigError]
+    ) -> Parameters {
         var result = Parameters()
         var given: [String: YAMLNode] = [:]
         if let node {
@@ -74,7 +77,10 @@ public struct Parameters: Sendable, Equatable {
                     if valid.contains(key) {
                         given[key] = entry.value
                     } else {
-                        errors.append(unknownKey(key, at: entry.key.location, path: path, valid: valid + ignoring.sorted(), owner: owner))
+                        errors.append(
+                            unknownKey(
+                                key, at: entry.key.location, path: path, valid: valid + ignoring.sorted(), owner: owner)
+                        )
                     }
                 }
             } else if !node.isNull {
@@ -102,8 +108,10 @@ public struct Parameters: Sendable, Equatable {
     }
 
     /// "unknown key 'alhpa' in partition (partitioner 'dirichlet'); valid keys: alpha, clients, min_size (did you mean 'alpha'?)"
-    public static func unknownKey(_ key: String, at location: SourceLocation?, path: String, valid: [String],
-                                  owner: String? = nil) -> ConfigError {
+    public static func unknownKey(
+        _ key: String, at location: SourceLocation?, path: String, valid: [String],
+        owner: String? = nil
+    ) -> ConfigError {
         let place = path.isEmpty ? "" : " in \(path)" + (owner.map { " (\($0))" } ?? "")
         var message = "unknown key '\(key)'\(place); valid keys: \(valid.sorted().joined(separator: ", "))"
         if let guess = closestMatch(to: key, in: valid) { message += " (did you mean '\(guess)'?)" }

@@ -315,6 +315,10 @@ ft_tensor *ft_reduce(ft_reduce_op op, const ft_tensor *a, const int64_t *dims, i
     )
 }
 ft_tensor *ft_matmul(const ft_tensor *a, const ft_tensor *b) { FT_TRY_PTR(return wrap(at::matmul(a->t, b->t));) }
+ft_tensor *ft_bmm(const ft_tensor *a, const ft_tensor *b) { FT_TRY_PTR(return wrap(at::bmm(a->t, b->t));) }
+ft_tensor *ft_baddbmm(const ft_tensor *c, const ft_tensor *a, const ft_tensor *b) {
+    FT_TRY_PTR(return wrap(at::baddbmm(c->t, a->t, b->t));)
+}
 ft_tensor *ft_clamp(const ft_tensor *a, double lo, double hi) { FT_TRY_PTR(return wrap(at::clamp(a->t, lo, hi));) }
 ft_tensor *ft_cdist(const ft_tensor *a, const ft_tensor *b, double p) { FT_TRY_PTR(return wrap(at::cdist(a->t, b->t, p));) }
 ft_tensor *ft_norm(const ft_tensor *a, double p) { FT_TRY_PTR(return wrap(at::norm(a->t, p));) }
@@ -391,20 +395,39 @@ int ft_backward(const ft_tensor *t, const ft_tensor *grad) {
 }
 ft_tensor *ft_detach(const ft_tensor *t) { FT_TRY_PTR(return wrap(t->t.detach());) }
 
+namespace {
+void sgd_step(at::Tensor &p, const at::Tensor &grad, ft_tensor *buf, double lr, double momentum, double dampening,
+              double weight_decay, bool nesterov, bool first_step) {
+    at::Tensor d = weight_decay != 0 ? grad.add(p, weight_decay) : grad;
+    if (momentum != 0) {
+        if (!buf) throw std::invalid_argument("sgd: momentum needs a buffer");
+        if (first_step) buf->t.copy_(d);
+        else buf->t.mul_(momentum).add_(d, 1 - dampening);
+        d = nesterov ? d.add(buf->t, momentum) : buf->t;
+    }
+    p.add_(d, -lr);
+}
+} // namespace
+
+int ft_sgd_step(ft_tensor *p, const ft_tensor *grad, ft_tensor *buf, double lr, double momentum, double dampening,
+                double weight_decay, bool nesterov, bool first_step) {
+    FT_TRY_INT(
+        at::NoGradGuard ng;
+        if (!grad->t.sizes().equals(p->t.sizes()))
+            throw std::invalid_argument("sgd: gradient shape differs from the parameter's");
+        if (buf && !buf->t.sizes().equals(p->t.sizes()))
+            throw std::invalid_argument("sgd: momentum buffer shape differs from the parameter's");
+        sgd_step(p->t, grad->t, buf, lr, momentum, dampening, weight_decay, nesterov, first_step);
+    )
+}
+
 int ft_sgd_update(ft_tensor *p, ft_tensor *buf, double lr, double momentum, double dampening,
                   double weight_decay, bool nesterov, bool first_step) {
     FT_TRY_INT(
         at::NoGradGuard ng;
         const at::Tensor &grad = p->t.grad();
         if (!grad.defined()) return 0;
-        at::Tensor d = weight_decay != 0 ? grad.add(p->t, weight_decay) : grad;
-        if (momentum != 0) {
-            if (!buf) throw std::invalid_argument("sgd: momentum needs a buffer");
-            if (first_step) buf->t.copy_(d);
-            else buf->t.mul_(momentum).add_(d, 1 - dampening);
-            d = nesterov ? d.add(buf->t, momentum) : buf->t;
-        }
-        p->t.add_(d, -lr);
+        sgd_step(p->t, grad, buf, lr, momentum, dampening, weight_decay, nesterov, first_step);
     )
 }
 int ft_adam_update(ft_tensor *p, ft_tensor *m, ft_tensor *v, int64_t step, double lr, double beta1,

@@ -30,6 +30,28 @@ public enum F {
         }
     }
 
+    /// Batched matrix product: [B, n, m] x [B, m, p] -> [B, n, p] (one product per leading index).
+    public static func bmm(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        try checkBatchedProduct("bmm", a, b)
+        return try Tensor.make("bmm", [a, b]) { a.withHandle { ah in b.withHandle { ft_bmm(ah, $0) } } }
+    }
+
+    /// `addend + bmm(a, b)`, the addend broadcast to [B, n, p] (e.g. stacked biases [B, 1, p]):
+    /// B linear layers applied at once.
+    public static func baddbmm(_ addend: Tensor, _ a: Tensor, _ b: Tensor) throws -> Tensor {
+        try checkBatchedProduct("baddbmm", a, b)
+        return try Tensor.make("baddbmm", [addend, a, b]) {
+            addend.withHandle { ch in a.withHandle { ah in b.withHandle { ft_baddbmm(ch, ah, $0) } } }
+        }
+    }
+
+    private static func checkBatchedProduct(_ op: String, _ a: Tensor, _ b: Tensor) throws {
+        let sa = a.shape, sb = b.shape
+        guard sa.count == 3, sb.count == 3, sa[0] == sb[0], sa[2] == sb[1] else {
+            throw TorchError(op, "expected [B, n, m] and [B, m, p], got \(Tensor.describe(shape: sa)) and \(Tensor.describe(shape: sb))")
+        }
+    }
+
     public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
         try Tensor.make("max_pool2d", [x]) { x.withHandle { ft_max_pool2d($0, Int64(kernel), Int64(stride ?? kernel), Int64(padding)) } }
     }

@@ -73,6 +73,17 @@ final class GradientTests: XCTestCase {
         try checkGradients("matmul vector", [a, v]) { try $0[0].matmul($0[1]) }
     }
 
+    func testBatchedMatrixProducts() throws {
+        let a = GradInput(random: [3, 2, 4], seed: 91)
+        let b = GradInput(random: [3, 4, 5], seed: 92)
+        let bias = GradInput(random: [3, 1, 5], seed: 93)
+        try checkGradients("bmm", [a, b]) { try F.bmm($0[0], $0[1]) }
+        try checkGradients("baddbmm", [bias, a, b]) { try F.baddbmm($0[0], $0[1], $0[2]) }
+        // A transposed (strided) right operand, as stacked linear layers pass their weights.
+        let w = GradInput(random: [3, 5, 4], seed: 94)
+        try checkGradients("baddbmm transposed", [bias, a, w]) { try F.baddbmm($0[0], $0[1], $0[2].transposed(1, 2)) }
+    }
+
     // MARK: Layers
 
     func testLinear() throws {

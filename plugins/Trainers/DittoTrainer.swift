@@ -58,3 +58,29 @@ public struct DittoTrainer: TrainerPlugin {
             steps: global.steps + result.steps, personal: try personal.stateDict().copy())
     }
 }
+
+extension DittoTrainer: StackedTrainer {
+    /// Both phases for a stack: the global update on `stack.network`, then the personal models in
+    /// a second stack, each pulled toward the round's global model.
+    public func train(_ stack: ClientStack) throws -> [LocalTrainingReport] {
+        // The draw `train(_:)` makes first (its dropout seed), so that every generator stays in step.
+        for context in stack.contexts { _ = try Tensor.randint(0, Int(Int32.max), [1], generator: context.generator) }
+        let network = stack.network
+        let all = Array(network.parameters.indices)
+        let global = try StackedLocalLoop.run(stack, epochs: stack.settings.epochs, parameters: all, phase: "global",
+                                              loss: StackedLocalLoop.crossEntropy(network))
+        let personal = try StackedNetwork(template: stack.template, count: stack.count)
+        for (s, context) in stack.contexts.enumerated() {
+            try personal.load(context.global, into: s)
+            if let stored = context.personal { try personal.load(stored, into: s, strict: false) }
+        }
+        let result = try StackedLocalLoop.run(
+            stack, network: personal, epochs: personalEpochs ?? stack.settings.epochs, parameters: all,
+            proximal: StackedProximalTerm(mu: lambda, network: personal, parameters: all, states: stack.contexts.map(\.global)),
+            phase: "personal", loss: StackedLocalLoop.crossEntropy(personal))
+        return try stack.contexts.indices.map { s in
+            LocalTrainingReport(trainLoss: result[s].steps > 0 ? result[s].lastEpochLoss : global[s].lastEpochLoss,
+                                steps: global[s].steps + result[s].steps, personal: try personal.state(of: s))
+        }
+    }
+}

@@ -84,3 +84,44 @@ public struct HeadThenBodyTrainer: TrainerPlugin {
         return layer.children.contains { isStochastic($0.layer) }
     }
 }
+
+extension HeadThenBodyTrainer: StackedTrainer {
+    /// The same two phases for a stack: the head phase (with the cached features when `train(_:)`
+    /// would cache them: a stackable body is deterministic), then the body phase.
+    public func train(_ stack: ClientStack) throws -> [LocalTrainingReport] {
+        let network = stack.network
+        let headIndices = network.parameterIndices(under: "head")
+        let head: [PhaseResult]
+        if cacheFeatures, headEpochs > 1, stack.contexts.allSatisfy({ $0.augmentation == nil }) {
+            // Each client's features in order, 256 samples at a time, as `trainHead` computes them.
+            let cached = try withoutGrad {
+                try stack.contexts.indices.map { s -> LabeledSamples in
+                    let context = stack.contexts[s]
+                    guard context.data.count > 0 else { return context.data }
+                    let features = try Tensor.cat(context.data.orderedBatches(size: 256).map {
+                        try network.features($0.inputs.unsqueezed(0), rows: s..<(s + 1)).squeezed(0)
+                    })
+                    return try LabeledSamples(inputs: features, labels: context.data.labelArray)
+                }
+            }
+            head = try StackedLocalLoop.run(stack, epochs: headEpochs, parameters: headIndices, data: cached, augment: false,
+                                            phase: "head") { rows, x, y in
+                try StackedLocalLoop.crossEntropy(logits: network.head(x, rows: rows), labels: y)
+            }
+        } else {
+            head = try StackedLocalLoop.run(stack, epochs: headEpochs, parameters: headIndices, phase: "head") { rows, x, y in
+                let features = try withoutGrad { try network.features(x, rows: rows) }
+                return try StackedLocalLoop.crossEntropy(logits: network.head(features, rows: rows), labels: y)
+            }
+        }
+        let frozen = headIndices.map { network.parameters[$0].tensor }
+        for p in frozen { try p.requiringGrad(false) }
+        defer { for p in frozen { _ = try? p.requiringGrad(true) } }
+        let body = try StackedLocalLoop.run(stack, epochs: bodyEpochs ?? stack.settings.epochs,
+                                            parameters: network.parameterIndices(under: "body"), phase: "body",
+                                            loss: StackedLocalLoop.crossEntropy(network))
+        return zip(head, body).map { head, body in
+            LocalTrainingReport(trainLoss: body.steps > 0 ? body.lastEpochLoss : head.lastEpochLoss, steps: head.steps + body.steps)
+        }
+    }
+}

@@ -30,3 +30,15 @@ public struct ProxTrainer: TrainerPlugin {
         return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
     }
 }
+
+extension ProxTrainer: StackedTrainer {
+    public func train(_ stack: ClientStack) throws -> [LocalTrainingReport] {
+        let network = stack.network
+        let all = Array(network.parameters.indices)
+        return try StackedLocalLoop.run(
+            stack, epochs: stack.settings.epochs, parameters: all,
+            proximal: StackedProximalTerm(mu: mu, network: network, parameters: all, states: stack.contexts.map(\.global)),
+            loss: StackedLocalLoop.crossEntropy(network))
+            .map { LocalTrainingReport(trainLoss: $0.lastEpochLoss, steps: $0.steps) }
+    }
+}

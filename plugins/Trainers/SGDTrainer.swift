@@ -19,3 +19,12 @@ public struct SGDTrainer: TrainerPlugin {
         return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
     }
 }
+
+extension SGDTrainer: StackedTrainer {
+    public func train(_ stack: ClientStack) throws -> [LocalTrainingReport] {
+        let network = stack.network
+        return try StackedLocalLoop.run(stack, epochs: stack.settings.epochs, parameters: Array(network.parameters.indices),
+                                        loss: StackedLocalLoop.crossEntropy(network))
+            .map { LocalTrainingReport(trainLoss: $0.lastEpochLoss, steps: $0.steps) }
+    }
+}

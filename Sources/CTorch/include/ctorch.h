@@ -105,6 +105,10 @@ ft_tensor *ft_unary(ft_unary_op op, const ft_tensor *a);
 /* dims == NULL and ndim == 0 reduce over all elements (ARGMAX/ARGMIN need one dim). */
 ft_tensor *ft_reduce(ft_reduce_op op, const ft_tensor *a, const int64_t *dims, int ndim, bool keepdim);
 ft_tensor *ft_matmul(const ft_tensor *a, const ft_tensor *b);
+/* Batched products of 3-d tensors: bmm(a [B,n,m], b [B,m,p]) -> [B,n,p];
+ * baddbmm(c, a, b) = c + bmm(a, b), c broadcast to [B,n,p] (e.g. a stacked bias [B,1,p]). */
+ft_tensor *ft_bmm(const ft_tensor *a, const ft_tensor *b);
+ft_tensor *ft_baddbmm(const ft_tensor *c, const ft_tensor *a, const ft_tensor *b);
 ft_tensor *ft_clamp(const ft_tensor *a, double lo, double hi);
 ft_tensor *ft_cdist(const ft_tensor *a, const ft_tensor *b, double p);
 ft_tensor *ft_norm(const ft_tensor *a, double p);
@@ -154,6 +158,10 @@ ft_tensor *ft_detach(const ft_tensor *t);
  * buf may be NULL when momentum == 0. first_step: buf = g (torch semantics). */
 int ft_sgd_update(ft_tensor *p, ft_tensor *buf, double lr, double momentum, double dampening,
                   double weight_decay, bool nesterov, bool first_step);
+/* The same SGD update with the gradient passed explicitly, so p, grad and buf may be views
+ * (e.g. the rows of a stacked parameter that belong to the clients still training). */
+int ft_sgd_step(ft_tensor *p, const ft_tensor *grad, ft_tensor *buf, double lr, double momentum,
+                double dampening, double weight_decay, bool nesterov, bool first_step);
 /* Adam (decoupled = AdamW) as torch.optim. */
 int ft_adam_update(ft_tensor *p, ft_tensor *m, ft_tensor *v, int64_t step, double lr,
                    double beta1, double beta2, double eps, double weight_decay, bool decoupled);

@@ -36,11 +36,18 @@ public enum Sections {
             doc:
                 "MiB of client personal state (heads, Ditto/FedBKD personal models) kept in memory; beyond it the least recently used states spill to the run folder's client-state/"
         )
+        public static let batchedClients = ParameterKey<BatchedClients>(
+            spec: ParameterSpec(
+                "batched_clients", .intOrChoice(min: 1, choices: ["auto", "off"]), default: .string("off"),
+                doc:
+                    "train up to K clients of a round as one stacked computation (grouped convolutions, batched matrix products, one fused SGD step; the same results to float rounding, see docs/architecture.md): off trains each client alone (the default: on the 2-core CPU build stacking measured slower, docs/benchmarks.md), auto stacks 16 where the model and trainer support it (sgd, prox, head-then-body, ditto on the CNN and MLP models without active dropout), K sets the stack size; unsupported combinations always train unstacked"
+            ),
+            decode: { BatchedClients($0) }, encode: { $0.parameterValue })
 
         /// Every key, in the order `exp list` and docs/yaml-reference.md show them.
         public static let keys: [any ParameterDeclaration] = [
             rounds, fraction, clientsPerRound, localEpochs, batchSize, learningRate, momentum, weightDecay, workers,
-            threadsPerWorker, evalEvery, checkpointEvery, stateMemoryMB,
+            threadsPerWorker, batchedClients, evalEvery, checkpointEvery, stateMemoryMB,
         ]
     }
 

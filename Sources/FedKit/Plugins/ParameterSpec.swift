@@ -13,6 +13,9 @@ public enum ParameterType: Sendable, Equatable {
     case intList(min: Int? = nil)
     /// A list of finite numbers, each > `exclusiveMin` when given (e.g. per-channel std > 0).
     case doubleList(exclusiveMin: Double? = nil)
+    /// An integer >= `min` (stored as `.int`) or one of the words `choices` (stored as `.string`),
+    /// e.g. `batched_clients: auto | off | 16`.
+    case intOrChoice(min: Int, choices: [String])
 
     /// A short human description, e.g. "number > 0", "one of: all, body".
     public var summary: String {
@@ -25,6 +28,7 @@ public enum ParameterType: Sendable, Equatable {
         case .path: return "path"
         case .intList(let lo): return "list of integers" + (lo.map { " >= \($0)" } ?? "")
         case .doubleList(let lo): return "list of numbers" + (lo.map { " > \(Self.short($0))" } ?? "")
+        case let .intOrChoice(lo, choices): return "one of: \(choices.joined(separator: ", ")), or an integer >= \(lo)"
         }
     }
 
@@ -130,6 +134,18 @@ public struct ParameterSpec: Sendable, Equatable {
             return .string(s)
         case .path:
             return .string(try node.string(path: path))
+        case let .intOrChoice(lo, choices):
+            if case .scalar(let text, false) = node.kind, let v = Int(text) {
+                guard v >= lo else { throw ConfigError("\(path) must be \(type.summary), got \(v)", at: node.location) }
+                return .int(v)
+            }
+            let s = try node.string(path: path)
+            guard choices.contains(s) else {
+                var message = "\(path) must be \(type.summary); got \(node.describedValue)"
+                if let guess = closestMatch(to: s, in: choices) { message += " (did you mean '\(guess)'?)" }
+                throw ConfigError(message, at: node.location)
+            }
+            return .string(s)
         case .intList(let lo):
             guard let items = node.items else {
                 // A single integer is accepted as a one-element list.

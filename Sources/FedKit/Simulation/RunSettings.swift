@@ -21,6 +21,8 @@ public struct RunSettings: Sendable {
     public var stateMemoryBudget: Int
     /// Rounds between checkpoints (`federation.checkpoint_every`; the last round is always saved).
     public var checkpointEvery: Int
+    /// How many clients train as one stacked computation (`federation.batched_clients`).
+    public var batchedClients: BatchedClients
 
     public init(federation: Parameters, evaluation: Parameters, clients: Int) {
         typealias F = Sections.Federation
@@ -37,6 +39,7 @@ public struct RunSettings: Sendable {
         evalEvery = federation[F.evalEvery]
         stateMemoryBudget = federation[F.stateMemoryMB] << 20
         checkpointEvery = federation[F.checkpointEvery]
+        batchedClients = federation[F.batchedClients]
         evalBatchSize = evaluation[E.batchSize]
         lastRounds = evaluation[E.lastRounds]
         finetuneEpochs = evaluation[E.finetuneEpochs]
@@ -47,4 +50,46 @@ public struct RunSettings: Sendable {
 
     /// Whether round `r` (1-based) is evaluated.
     public func evaluates(round r: Int) -> Bool { r % evalEvery == 0 || r == rounds }
+}
+
+/// `federation.batched_clients`: whether and how many of a round's clients train as one stack
+/// (`StackedNetwork`, `StackedTrainer`).
+public enum BatchedClients: Sendable, Equatable {
+    /// Stacks of `BatchedClients.autoSize` where the model and the trainer support stacking.
+    case auto
+    /// Every client trains alone.
+    case off
+    /// Stacks of at most this many clients where supported.
+    case size(Int)
+
+    /// The stack size `auto` uses. Fixed (not derived from the worker count), so that which
+    /// clients share a stack, and hence every float, is the same for any number of workers.
+    public static let autoSize = 16
+
+    /// From the validated value (absent: off, the declared default).
+    public init(_ value: ParameterValue?) {
+        switch value {
+        case .int(let k)?: self = .size(k)
+        case .string("auto")?: self = .auto
+        default: self = .off
+        }
+    }
+
+    /// The value as written in the file (`auto`, `off` or K).
+    public var parameterValue: ParameterValue {
+        switch self {
+        case .auto: return .string("auto")
+        case .off: return .string("off")
+        case .size(let k): return .int(k)
+        }
+    }
+
+    /// The largest stack, nil when batching is off (a size of 1 is off too).
+    public var maximumStack: Int? {
+        switch self {
+        case .auto: return Self.autoSize
+        case .off: return nil
+        case .size(let k): return k > 1 ? k : nil
+        }
+    }
 }

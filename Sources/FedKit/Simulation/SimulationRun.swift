@@ -150,10 +150,10 @@ public final class SimulationRun: @unchecked Sendable {
             // dropped: a round of 1,000 clients holds 1,000 states only when they are aggregated.
             let updatesNeeded = aggregator.updatesGlobalModel || distiller != nil
             let payload = try payloadSource?.payload(round: round) ?? StateDict([])
-            let outcomes = try pool.map(sampled, cost: { self.clients[$0].train.count }) { worker, client in
-                var outcome = try self.trainClient(client, round: round, worker: worker, global: globalSnapshot, payload: payload)
-                if let personal = outcome.personal { try self.store.put(client, personal) }
-                if let carried = outcome.carried { try self.carriedStore.put(client, carried) }
+            let outcomes = try trainClients(sampled, round: round, global: globalSnapshot, payload: payload) { trained in
+                var outcome = trained
+                if let personal = outcome.personal { try self.store.put(trained.update.client, personal) }
+                if let carried = outcome.carried { try self.carriedStore.put(trained.update.client, carried) }
                 outcome.personal = nil
                 outcome.carried = nil
                 if !updatesNeeded { outcome.update.state = StateDict([]) }
@@ -265,7 +265,12 @@ public final class SimulationRun: @unchecked Sendable {
         } catch {
             throw RunFailure(method: method.label, seed: seed, round: round, client: client, message: "\(error)")
         }
-        let state = try model.stateDict().copy()
+        return try outcome(client: client, round: round, state: model.stateDict().copy(), report: report)
+    }
+
+    /// A trained client's outcome from its model's state (a copy) and its trainer's report: checks
+    /// the state is finite and picks what the client keeps (the method's `personal`).
+    func outcome(client: Int, round: Int, state: StateDict, report: LocalTrainingReport) throws -> ClientOutcome {
         try checkFinite(state, round: round, client: client, what: "the local model")
         let kept: StateDict?
         if let personal = report.personal {

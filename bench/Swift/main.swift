@@ -50,6 +50,11 @@ subcommands:
         --threads N   ATen intra-op threads (default 1)
         --seed N      data and initialisation seed (default 0)
         --batches N   distinct pre-generated batches, cycled (default 16)
+  evalpass  images/s of cnn-fmnist's no-grad forward over the Fashion-MNIST test set per batch size
+        --batches LIST  evaluation batch sizes (default 50,100,250,500,1000)
+        --threads N     ATen intra-op threads (default 1)
+        --repeats N     passes per batch size, the fastest counts (default 3)
+        --engine-allocator 1  glibc's allocator as a simulation sets it (AllocatorPolicy), else its default
   fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
   stacked  K clients' cnn-fmnist training steps and forward passes one network at a time against one
         stacked computation (batched clients); prints thread-CPU ms per step of all K clients as JSON.
@@ -123,6 +128,7 @@ do {
     switch arguments[1] {
     case "cnn": try runCNN(Options(arguments.dropFirst(2), allowed: ["batch", "steps", "warmup", "threads", "seed", "batches"]))
     case "fedavg": try runFedAvg(arguments.dropFirst(2))  // bench/Swift/FedAvgBench.swift
+    case "evalpass": try runEvalPass(Options(arguments.dropFirst(2), allowed: ["batches", "threads", "repeats", "root", "engine-allocator"]))  // EvalPassBench.swift
     case "stacked": try runStacked(Options(arguments.dropFirst(2), allowed: ["clients", "batch", "steps", "reps"]))  // StackedBench.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError("unknown subcommand '\(arguments[1])'")

@@ -15,13 +15,24 @@ is the model: before main.py runs, PFLlib's `FedAvgCNN` class (what `-m CNN` bui
 `fc` is the head, as PFLlib's FedPer/FedRep/FedAvg split it (`args.model.fc`), which is also
 FedKit's body/head split of cnn-fmnist. PyTorch default initialisation.
 
+FEDKIT_BENCH_OUT=FILE (used by bench/run-rounds.sh): also appends one JSON line to FILE at exit with
+the wall time of every round as PFLlib measures it (its `Budget`: evaluation, when the round is
+evaluated, + training + aggregation), the time of each `evaluate()` call within those rounds, the
+model's forward MACs per sample, PFLlib's last averaged test accuracy and the peak resident memory
+(getrusage). Nothing in PFLlib's code is changed for this: its server's `__init__` and `evaluate`
+are wrapped.
+
 Seeds: PFLlib's main.py calls torch.manual_seed(0) on import and every client's constructor calls
 torch.manual_seed(0) again, so its batch order does not depend on any seed. FEDKIT_SEED (default
 0) seeds torch just before the model's layers are built, so it chooses the initial weights.
 """
+import atexit
+import json
 import os
+import resource
 import runpy
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -46,6 +57,56 @@ class FedKitCNN(nn.Module):
         return self.fc(x)
 
 
+def instrument(out_path):
+    """Wraps PFLlib's Server so that its round and evaluation times are written to `out_path` at exit."""
+    from flcore.servers.serverbase import Server
+    from model_flops import forward_macs
+    servers, evaluations = [], []
+    original_init, original_evaluate = Server.__init__, Server.evaluate
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        servers.append(self)
+
+    def evaluate(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original_evaluate(self, *args, **kwargs)
+        finally:
+            # Keyed by the round it belongs to: Budget has one entry per finished round.
+            evaluations.append((len(self.Budget), time.perf_counter() - start))
+
+    Server.__init__, Server.evaluate = init, evaluate
+
+    def report():
+        if not servers:
+            return
+        server = servers[-1]
+        rounds = list(server.Budget)
+        eval_by_round = [0.0] * len(rounds)
+        for r, seconds in evaluations:
+            if r < len(rounds):
+                eval_by_round[r] += seconds
+        line = {
+            "bench": "round", "impl": "pfllib", "method": server.algorithm.lower(), "clients": server.num_clients,
+            "rounds": len(rounds), "epochs": server.args.local_epochs,
+            "train_samples": sum(c.train_samples for c in server.clients),
+            "client_test_samples": sum(c.test_samples for c in server.clients),
+            "workers": 1, "threads_per_worker": torch.get_num_threads(),
+            "round_seconds": [round(s, 3) for s in rounds],
+            "local_seconds": [round(s - e, 3) for s, e in zip(rounds, eval_by_round)],
+            "eval_seconds": [round(e, 3) for e in eval_by_round],
+            "mean_round_s": round(sum(rounds) / max(1, len(rounds)), 3),
+            "forward_macs_per_sample": forward_macs(FedKitCNN(), torch.zeros(1, 1, 28, 28)),
+            "personalized_weighted": round(server.rs_test_acc[-1], 5) if server.rs_test_acc else None,
+            "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+        with open(out_path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    atexit.register(report)
+
+
 def main():
     system = os.getcwd()
     if not os.path.exists(os.path.join(system, "main.py")):
@@ -53,6 +114,13 @@ def main():
     sys.path.insert(0, system)
     import flcore.trainmodel.models as models
     models.FedAvgCNN = FedKitCNN          # `from flcore.trainmodel.models import *` in main.py picks this up
+    # PFLlib pickles the whole model at the end (torch.save(self.global_model)): pickle must find
+    # the class by its module and name, which __main__ (this script, run as a program) is not.
+    FedKitCNN.__module__ = models.__name__
+    models.FedKitCNN = FedKitCNN
+    if os.environ.get("FEDKIT_BENCH_OUT"):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+        instrument(os.environ["FEDKIT_BENCH_OUT"])
     sys.argv = [os.path.join(system, "main.py")] + sys.argv[1:]
     runpy.run_path(sys.argv[0], run_name="__main__")
 

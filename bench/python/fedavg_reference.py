@@ -13,8 +13,9 @@ Same model as FedKit's cnn-fmnist (conv 16-conv 32, 5x5 pad 2, ReLU, max-pool 2;
 fc 128->10), same normalisation ((x/255 - 0.2860) / 0.3530), same client train and test indices
 (read from the file fedkit-bench writes), SGD with momentum and no weight decay.
 
-Prints one JSON line with the wall seconds of every round (training + aggregation + evaluation)
-and the peak resident memory (getrusage), the same fields as fedkit-bench.
+Prints one JSON line with the wall seconds of every round (training + aggregation + evaluation),
+of its training (local_seconds: training + aggregation) and of its evaluation, the model's forward
+MACs per sample (model_flops.py) and the peak resident memory (getrusage), the same fields as fedkit-bench.
 """
 import argparse
 import copy
@@ -28,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset, TensorDataset
+
+from model_flops import forward_macs
 
 
 def read_idx(path):
@@ -131,7 +134,7 @@ def main():
     load_seconds = time.perf_counter() - load_start
 
     global_model = CNN()
-    round_seconds = []
+    round_seconds, train_seconds, eval_seconds = [], [], []
     for _ in range(args.rounds):
         start = time.perf_counter()
         states, sizes, losses = [], [], []
@@ -141,19 +144,26 @@ def main():
             sizes.append(len(client["train"]))
             losses.append(loss)
         global_model.load_state_dict(average(states, sizes))
+        trained = time.perf_counter()
+        train_seconds.append(trained - start)
         global_accuracy = accuracy(global_model, test_set, args.eval_batch)
         # Personalised accuracy: each client's model (FedAvg: the global model) on its own test split.
         personal = [accuracy(global_model, Subset(test_set, client["test"]), args.eval_batch) for client in clients]
         test_sizes = [len(client["test"]) for client in clients]
         personalized_weighted = sum(a * n for a, n in zip(personal, test_sizes)) / sum(test_sizes)
         round_seconds.append(time.perf_counter() - start)
+        eval_seconds.append(time.perf_counter() - trained)
 
     train_loss = sum(l * n for l, n in zip(losses, sizes)) / sum(sizes)
     print(json.dumps({
-        "bench": "fedavg", "impl": "pytorch", "clients": len(clients), "rounds": args.rounds,
+        "bench": "round", "impl": "pytorch", "method": "fedavg", "clients": len(clients), "rounds": args.rounds,
+        "epochs": args.epochs,
         "train_samples": sum(sizes), "client_test_samples": sum(test_sizes), "workers": 1,
         "threads_per_worker": torch.get_num_threads(),
         "round_seconds": [round(s, 3) for s in round_seconds],
+        "local_seconds": [round(s, 3) for s in train_seconds],
+        "eval_seconds": [round(s, 3) for s in eval_seconds],
+        "forward_macs_per_sample": forward_macs(CNN(), torch.zeros(1, 1, 28, 28)),
         "mean_round_s": round(sum(round_seconds) / len(round_seconds), 3),
         "load_s": round(load_seconds, 3),
         "train_loss": round(train_loss, 5),

@@ -84,7 +84,10 @@ public enum Sections {
         public static let lastRounds = ParameterKey.int(
             "last_rounds", default: 10, min: 1, doc: "report the mean over the last N evaluations beside the final one")
         public static let batchSize = ParameterKey.int(
-            "batch_size", default: 1000, min: 1, doc: "evaluation batch size (no-grad)")
+            "batch_size", default: 250, min: 1,
+            doc:
+                "evaluation batch size (no-grad forward passes); 250 keeps a small CNN's activations in cache: 1.6x the images/s of 1000 for cnn-fmnist on 2 cores (docs/benchmarks.md, \"Evaluation batch size\")"
+        )
 
         /// Every key, in the order `exp list` and docs/yaml-reference.md show them.
         public static let keys: [any ParameterDeclaration] = [

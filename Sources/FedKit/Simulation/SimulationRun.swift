@@ -58,6 +58,11 @@ public final class SimulationRun: @unchecked Sendable {
     /// Per client, the rows of the dataset's test set its test split is made of (checked label by
     /// label), or nil when it is tested on other data (holdout): see `evaluate`.
     let testRows: [[Int]?]
+    /// The samples one shared pass covers for the clients' test splits: the test set when the
+    /// splits are rows of it, else the clients' own test splits one after another (holdout).
+    let clientTestPool: EvaluationPool
+    /// The clients' validation splits one after another (their union is the global validation set).
+    let validationPool: EvaluationPool
     /// Every client's personalised accuracy at the latest evaluation, nil for a client not scored
     /// (clients.csv reuses the final one).
     var lastClientAccuracies: [Double?]?
@@ -105,6 +110,9 @@ public final class SimulationRun: @unchecked Sendable {
         evaluationComposition = trainer as? any EvaluationComposition
         timesSampled = Array(repeating: 0, count: clients.count)
         testRows = Self.testRows(clients: clients, test: dataset.test, fromTestSet: settings.clientTestsFromTestSet)
+        clientTestPool = settings.clientTestsFromTestSet ? EvaluationPool(samples: dataset.test, clientRows: testRows)
+            : EvaluationPool(clientSplits: clients.map(\.test))
+        validationPool = EvaluationPool(clientSplits: clients.map(\.validation))
     }
 
     /// The test-set rows of each client's test split, when the splits are drawn from the test set.
@@ -394,96 +402,28 @@ public final class SimulationRun: @unchecked Sendable {
         method.evaluateWith == .global || timesSampled[client] > 0
     }
 
-    /// How one client's personalised accuracy is computed.
-    enum ClientTest {
-        /// Tested with the global model on rows of the test set: read off the global pass.
-        case globalRows([Int])
-        /// Its own head on the global body, on rows of the test set: the head applied to the
-        /// global pass's body features of those rows.
-        case head([Int])
-        /// Its own model (or data outside the test set): a forward pass over its test split.
-        case full
-        /// Not scored (never trained).
-        case skipped
-    }
-
-    func clientTests() -> [ClientTest] {
-        clients.indices.map { c in
-            guard isScored(c) else { return .skipped }
-            if roundOutput[c] != nil, method.evaluateWith == .roundOutput { return .full }
-            guard let rows = testRows[c], evaluationComposition == nil else { return .full }
-            guard method.evaluateWith != .global, let names = store.names(c) else { return .globalRows(rows) }
-            return names.allSatisfy({ $0.hasPrefix("head.") }) ? .head(rows) : .full
-        }
-    }
-
-    /// The global model over the whole test set in evaluation batches spread over the workers:
-    /// per-sample correctness, and the body's features when `features` is set.
-    func globalTestPass(features keepFeatures: Bool) throws -> (correct: [Bool], features: Tensor?) {
-        let test = dataset.test
-        guard test.count > 0 else { return ([], nil) }
-        let state = global.stateDict()
-        let size = settings.evalBatchSize
-        let starts = Array(stride(from: 0, to: test.count, by: size))
-        let parts = try pool.map(starts) { worker, start -> (predictions: [Int], features: Tensor?) in
-            let model = worker.model
-            try model.load(state)
-            model.setTraining(false)
-            return try withoutGrad {
-                let x = try test.inputs.slice(start..<Swift.min(start + size, test.count))
-                guard keepFeatures else { return (try model.forward(x).argmax(dim: 1).ints(), nil) }
-                let f = try model.features(x)
-                return (try model.head.forward(f).argmax(dim: 1).ints(), f)
-            }
-        }
-        let correct = zip(parts.flatMap(\.predictions), test.labelArray).map { $0 == $1 }
-        return (correct, keepFeatures ? try Tensor.cat(parts.compactMap(\.features)) : nil)
-    }
-
     /// Every client's accuracy with the model docs/design.md §7 names (see `evaluationState`), plus the global
     /// model's accuracy on the whole test set when the method has a global model.
     ///
-    /// When a client's test split is rows of the test set (local_test: matched or natural), a client
-    /// tested with the global model needs no pass of its own: one pass of the global model over the
-    /// test set serves them all (FedAvg, FedProx, and every client not sampled yet), and clients with
-    /// a personal head get their head applied to that pass's body features. Only whole personal
-    /// models (Local, Ditto, FedBKD) and holdout splits run a forward pass per client.
+    /// Shared passes (SimulationRun+SharedEvaluation.swift): when the clients' test splits are rows
+    /// of the test set (local_test: matched or natural), one pass of the global model over the test
+    /// set serves every client tested with the global model (FedAvg, FedProx, every client not
+    /// sampled yet) and, through its body features, every client with a personal head; holdout
+    /// splits are pooled into one pass of their own in large batches. Only whole personal models
+    /// (Local, Ditto, FedBKD) run a forward pass per client.
     func personalizedAccuracies() throws -> (clients: [Double?], global: Double?) {
-        let tests = clientTests()
-        let needsFeatures = tests.contains { if case .head = $0 { return true } else { return false } }
-        let needsPass = aggregator.updatesGlobalModel || tests.contains {
-            switch $0 { case .globalRows, .head: return true; case .full, .skipped: return false }
+        let tests = clientTests(clientTestPool)
+        let needs = Self.passNeeds(tests)
+        let measuresGlobal = aggregator.updatesGlobalModel
+        let pass = needs.pass || (measuresGlobal && settings.clientTestsFromTestSet)
+            ? try sharedPass(over: clientTestPool, features: needs.features) : nil
+        let accuracies = try clientAccuracies(tests, pass: pass, split: { self.clients[$0].test }, emptySplit: 0)
+        var globalAccuracy: Double? = nil
+        if measuresGlobal {
+            let testPass = try settings.clientTestsFromTestSet ? pass!
+                : sharedPass(over: EvaluationPool(samples: dataset.test, clientRows: clients.map { _ in nil }), features: false)
+            globalAccuracy = Accuracy.fraction(testPass.correct)
         }
-        let pass = needsPass ? try globalTestPass(features: needsFeatures) : nil
-        let batchSize = settings.evalBatchSize
-        let accuracies = try pool.map(Array(clients.indices)) { worker, client -> Double? in
-            switch tests[client] {
-            case .skipped:
-                return nil
-            case .globalRows(let rows):
-                return Accuracy.fraction(rows.map { pass!.correct[$0] })
-            case .head(let rows):
-                guard !rows.isEmpty, let features = pass?.features else { return 0 }
-                let model = worker.model
-                try self.store.load(client, into: model)
-                model.setTraining(false)
-                let labels = self.clients[client].test.labelArray
-                var correct = 0
-                try withoutGrad {
-                    for start in stride(from: 0, to: rows.count, by: batchSize) {
-                        let end = Swift.min(start + batchSize, rows.count)
-                        let logits = try model.head.forward(features.rows(Array(rows[start..<end])))
-                        for (i, p) in try logits.argmax(dim: 1).ints().enumerated() where p == labels[start + i] { correct += 1 }
-                    }
-                }
-                return Double(correct) / Double(rows.count)
-            case .full:
-                try self.evaluationState(client: client, worker: worker)
-                worker.model.setTraining(false)
-                return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test, batchSize: batchSize))
-            }
-        }
-        let globalAccuracy = aggregator.updatesGlobalModel ? pass.map { Accuracy.fraction($0.correct) } : nil
         return (accuracies, globalAccuracy)
     }
 

@@ -1,0 +1,59 @@
+// `fedkit-bench evalpass`: images/s of cnn-fmnist's no-grad forward pass (evaluation) over the
+// Fashion-MNIST test set, per evaluation batch size, so that eval.batch_size can be chosen on
+// measurements (docs/benchmarks.md, "Evaluation batch size").
+//
+//   fedkit-bench evalpass --batches 100,250,500,1000 --threads 1 --repeats 3 [--engine-allocator 1]
+import BuiltinPlugins
+import Config
+import FedKit
+import Foundation
+import Torch
+
+func runEvalPass(_ options: Options) throws {
+    let threads = try options.int("threads", 1)
+    let repeats = max(1, try options.int("repeats", 3))
+    let root = options.values["root"] ?? "/usr/share/datasets/fashion-mnist"
+    let sizes = try (options.values["batches"] ?? "50,100,250,500,1000").split(separator: ",").map { raw -> Int in
+        guard let v = Int(raw), v > 0 else { throw UsageError("--batches expects positive integers separated by commas, got '\(raw)'") }
+        return v
+    }
+    // 1: glibc's allocator as a simulation sets it (AllocatorPolicy: fixed 4 MiB mmap threshold).
+    let engineAllocator = try options.int("engine-allocator", 0) == 1
+    if engineAllocator { AllocatorPolicy.configure() }
+    TorchThreads.set(max(1, threads))
+    let registry = try BuiltinPlugins.registry()
+    let yaml = """
+    name: bench-evalpass
+    dataset: { name: fashion-mnist, root: "\(root)" }
+    partition: { name: iid, clients: 1 }
+    model: { name: cnn-fmnist }
+    methods: [fedavg]
+    """
+    let spec = try ExperimentLoader(registry: registry).resolve(YAMLParser.parse(string: yaml, fileName: "fedkit-bench evalpass"),
+                                                                file: "fedkit-bench evalpass")
+    let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
+    let model = try registry.make(spec.model, as: (any ModelPlugin).self)
+        .build(ModelInput(dataset), generator: RandomGenerator(seed: 1))
+    model.setTraining(false)
+    let test = dataset.test
+    let clock = ContinuousClock()
+    func pass(_ size: Int) throws -> Double {
+        let start = clock.now
+        try withoutGrad {
+            for s in stride(from: 0, to: test.count, by: size) {
+                _ = try model.forward(test.inputs.slice(s..<Swift.min(s + size, test.count))).argmax(dim: 1).ints()
+            }
+        }
+        let d = clock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+    _ = try pass(sizes[0])  // warm-up
+    // Batch sizes interleaved within each repeat, so that machine noise hits all of them.
+    var best = [Int: Double]()
+    for _ in 0..<repeats {
+        for size in sizes { best[size] = Swift.min(best[size] ?? .infinity, try pass(size)) }
+    }
+    let rates = sizes.map { "\"\($0)\": \(String(format: "%.0f", Double(test.count) / best[$0]!))" }.joined(separator: ", ")
+    print("{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
+          + "\"repeats\": \(repeats), \"engine_allocator\": \(engineAllocator), \"best_images_per_s\": {\(rates)}}")
+}

@@ -37,7 +37,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     static func caretPadding(_ line: String, column: Int) -> String {
         var padding = ""
         var count = 0
-        for ch in line.unicodeScalars {   // libyaml counts columns in Unicode scalars
+        for ch in line.unicodeScalars {  // libyaml counts columns in Unicode scalars
             if count >= column - 1 { break }
             padding.append(ch == "\t" ? "\t" : " ")
             count += 1
@@ -52,7 +52,8 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     /// before printing them to get the caret display.
     public func addingSourceLine() -> ConfigError {
         guard sourceLine == nil, let location,
-              let bytes = try? FileReader.contents(of: location.file, maxSize: YAMLLimits.default.maxFileSize) else { return self }
+            let bytes = try? FileReader.contents(of: location.file, maxSize: YAMLLimits.default.maxFileSize)
+        else { return self }
         var copy = self
         copy.sourceLine = SourceText(bytes: bytes).lineText(location.line)
         return copy
@@ -72,15 +73,17 @@ public struct ConfigErrors: Error, CustomStringConvertible, Sendable {
     /// Each file is read at most once.
     public func addingSourceLines() -> ConfigErrors {
         var cache: [String: SourceText?] = [:]
-        return ConfigErrors(errors: errors.map { error in
-            guard error.sourceLine == nil, let location = error.location else { return error }
-            if cache[location.file] == nil {
-                cache[location.file] = .some((try? FileReader.contents(of: location.file, maxSize: YAMLLimits.default.maxFileSize))
-                    .map { SourceText(bytes: $0) })
-            }
-            var copy = error
-            copy.sourceLine = cache[location.file]??.lineText(location.line)
-            return copy
-        })
+        return ConfigErrors(
+            errors: errors.map { error in
+                guard error.sourceLine == nil, let location = error.location else { return error }
+                if cache[location.file] == nil {
+                    cache[location.file] = .some(
+                        (try? FileReader.contents(of: location.file, maxSize: YAMLLimits.default.maxFileSize))
+                            .map { SourceText(bytes: $0) })
+                }
+                var copy = error
+                copy.sourceLine = cache[location.file]??.lineText(location.line)
+                return copy
+            })
     }
 }

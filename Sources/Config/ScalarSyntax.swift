@@ -1,4 +1,5 @@
 import FedKitBasics
+
 /// Recognisers for the plain-scalar forms the typed accessors accept (a strict subset of the
 /// YAML 1.1 core schema, chosen so that config values mean one obvious thing).
 enum ScalarSyntax {
@@ -14,8 +15,11 @@ enum ScalarSyntax {
             body = body.dropFirst()
         }
         var radix = 10
-        if body.count > 2, body.hasPrefix("0x") || body.hasPrefix("0X") { radix = 16; body = body.dropFirst(2) }
-        else if body.count > 2, body.hasPrefix("0o") || body.hasPrefix("0O") { radix = 8; body = body.dropFirst(2) }
+        if body.count > 2, body.hasPrefix("0x") || body.hasPrefix("0X") {
+            radix = 16; body = body.dropFirst(2)
+        } else if body.count > 2, body.hasPrefix("0o") || body.hasPrefix("0O") {
+            radix = 8; body = body.dropFirst(2)
+        }
         guard !body.isEmpty, body.allSatisfy({ $0.isASCII && $0.hexDigitValue.map { $0 < radix } == true }) else {
             return .invalid
         }

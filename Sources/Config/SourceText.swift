@@ -10,7 +10,9 @@ struct SourceText {
         if b == 0x0A { return 1 }
         if b == 0x0D { return i + 1 < bytes.count && bytes[i + 1] == 0x0A ? 2 : 1 }
         if b == 0xC2, i + 1 < bytes.count, bytes[i + 1] == 0x85 { return 2 }
-        if b == 0xE2, i + 2 < bytes.count, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 { return 3 }
+        if b == 0xE2, i + 2 < bytes.count, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9 {
+            return 3
+        }
         return 0
     }
 
@@ -40,7 +42,8 @@ struct SourceText {
     func lineText(_ line: Int) -> String? {
         guard let range = lineRange(line) else { return nil }
         let text = String(decoding: bytes[range], as: UTF8.self)
-        return text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) ? text.showingControls() : text
+        return text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F })
+            ? text.showingControls() : text
     }
 
     /// The 1-based line and column (in characters) of byte `offset`.
@@ -56,7 +59,7 @@ struct SourceText {
                 column = 1
                 i += n
             } else {
-                if bytes[i] & 0xC0 != 0x80 { column += 1 }   // count characters, not continuation bytes
+                if bytes[i] & 0xC0 != 0x80 { column += 1 }  // count characters, not continuation bytes
                 i += 1
             }
         }
@@ -74,10 +77,11 @@ struct SourceText {
 extension String {
     fileprivate func showingControls() -> String {
         var out = ""
-        out.unicodeScalars.append(contentsOf: unicodeScalars.map { c in
-            if c.value < 0x20, c != "\t" { return Unicode.Scalar(0x2400 + c.value)! }
-            return c.value == 0x7F ? "\u{2421}" : c
-        })
+        out.unicodeScalars.append(
+            contentsOf: unicodeScalars.map { c in
+                if c.value < 0x20, c != "\t" { return Unicode.Scalar(0x2400 + c.value)! }
+                return c.value == 0x7F ? "\u{2421}" : c
+            })
         return out
     }
 }

@@ -79,30 +79,37 @@ struct TreeBuilder {
                     case YAML_DOCUMENT_START_EVENT.rawValue:
                         documents += 1
                         if documents > 1 {
-                            throw error("a second YAML document starts here; a config file must contain exactly one document", at: location)
+                            throw error(
+                                "a second YAML document starts here; a config file must contain exactly one document",
+                                at: location)
                         }
                     case YAML_SCALAR_EVENT.rawValue:
                         let s = e.data.scalar
                         let text = String(decoding: UnsafeBufferPointer(start: s.value, count: s.length), as: UTF8.self)
                         var quoted = s.style.rawValue != YAML_PLAIN_SCALAR_STYLE.rawValue
                         if let tag = s.tag {
-                            quoted = try checkTag(String(cString: tag), allowed: Self.scalarTags, at: location) || quoted
+                            quoted =
+                                try checkTag(String(cString: tag), allowed: Self.scalarTags, at: location) || quoted
                         }
                         let node = YAMLNode(kind: .scalar(text, quoted: quoted), location: location)
                         register(s.anchor.map { String(cString: $0) }, node, count: 1)
                         if stack.isEmpty, !quoted, text.isEmpty {
-                            return .failure(YAMLParser.emptyFile(fileName))   // "---" alone
+                            return .failure(YAMLParser.emptyFile(fileName))  // "---" alone
                         }
                         try add(node, count: 1)
                     case YAML_ALIAS_EVENT.rawValue:
                         try alias(String(cString: e.data.alias.anchor), at: location)
                     case YAML_SEQUENCE_START_EVENT.rawValue:
                         let s = e.data.sequence_start
-                        if let tag = s.tag { _ = try checkTag(String(cString: tag), allowed: Self.sequenceTags, at: location) }
+                        if let tag = s.tag {
+                            _ = try checkTag(String(cString: tag), allowed: Self.sequenceTags, at: location)
+                        }
                         try open(isMapping: false, anchor: s.anchor.map { String(cString: $0) }, at: location)
                     case YAML_MAPPING_START_EVENT.rawValue:
                         let m = e.data.mapping_start
-                        if let tag = m.tag { _ = try checkTag(String(cString: tag), allowed: Self.mappingTags, at: location) }
+                        if let tag = m.tag {
+                            _ = try checkTag(String(cString: tag), allowed: Self.mappingTags, at: location)
+                        }
                         try open(isMapping: true, anchor: m.anchor.map { String(cString: $0) }, at: location)
                     case YAML_SEQUENCE_END_EVENT.rawValue, YAML_MAPPING_END_EVENT.rawValue:
                         try close()
@@ -121,7 +128,8 @@ struct TreeBuilder {
 
     private mutating func open(isMapping: Bool, anchor: String?, at location: SourceLocation) throws(ConfigError) {
         if let top = stack.last, top.isMapping, top.pendingKey == nil {
-            throw error("mapping keys must be scalars; found a \(isMapping ? "mapping" : "list") used as a key", at: location)
+            throw error(
+                "mapping keys must be scalars; found a \(isMapping ? "mapping" : "list") used as a key", at: location)
         }
         if stack.count >= limits.maxDepth {
             throw error("nesting deeper than \(limits.maxDepth) levels", at: location)
@@ -133,7 +141,8 @@ struct TreeBuilder {
         let frame = stack.removeLast()
         let node: YAMLNode
         if frame.isMapping {
-            node = YAMLNode(kind: .mapping(frame.merges.isEmpty ? frame.entries : applyMerges(frame)), location: frame.location)
+            node = YAMLNode(
+                kind: .mapping(frame.merges.isEmpty ? frame.entries : applyMerges(frame)), location: frame.location)
         } else {
             node = YAMLNode(kind: .sequence(frame.items), location: frame.location)
         }
@@ -168,7 +177,9 @@ struct TreeBuilder {
         }
         // `node` is a key.
         guard case .scalar(let keyText, _) = node.kind else {
-            throw error("mapping keys must be scalars; found a \(node.items != nil ? "list" : "mapping") used as a key", at: aliasAt ?? node.location)
+            throw error(
+                "mapping keys must be scalars; found a \(node.items != nil ? "list" : "mapping") used as a key",
+                at: aliasAt ?? node.location)
         }
         if let firstLine = firstOccurrence(of: keyText, in: top) {
             throw error("duplicate key '\(keyText)' (first at line \(firstLine))", at: aliasAt ?? node.location)
@@ -182,7 +193,9 @@ struct TreeBuilder {
         if let index = frame.keyLines { return index[key] }
         if frame.entries.count >= 8 {
             var index: [String: Int] = [:]
-            for entry in frame.entries where index[entry.keyString] == nil { index[entry.keyString] = entry.key.location.line }
+            for entry in frame.entries where index[entry.keyString] == nil {
+                index[entry.keyString] = entry.key.location.line
+            }
             frame.keyLines = index
             return index[key] ?? mergeKeyLine(key, in: frame)
         }
@@ -195,8 +208,10 @@ struct TreeBuilder {
     }
 
     /// Records a `<<` merge: its value must be a mapping or a list of mappings.
-    private mutating func merge(_ value: YAMLNode, into frame: Frame, keyAt keyLocation: SourceLocation,
-                                aliasAt: SourceLocation?) throws(ConfigError) {
+    private mutating func merge(
+        _ value: YAMLNode, into frame: Frame, keyAt keyLocation: SourceLocation,
+        aliasAt: SourceLocation?
+    ) throws(ConfigError) {
         var sources: [YAMLMappingEntry] = []
         switch value.kind {
         case .mapping(let entries):
@@ -204,14 +219,16 @@ struct TreeBuilder {
         case .sequence(let items):
             for item in items {
                 guard let entries = item.entries else {
-                    throw error("a merge key '<<' takes a mapping or a list of mappings; this item is \(item.messageDescription)",
-                                at: aliasAt ?? item.location)
+                    throw error(
+                        "a merge key '<<' takes a mapping or a list of mappings; this item is \(item.messageDescription)",
+                        at: aliasAt ?? item.location)
                 }
                 sources += entries
             }
         case .scalar:
-            throw error("a merge key '<<' takes a mapping or a list of mappings (e.g. '<<: *defaults'), got \(value.messageDescription)",
-                        at: aliasAt ?? value.location)
+            throw error(
+                "a merge key '<<' takes a mapping or a list of mappings (e.g. '<<: *defaults'), got \(value.messageDescription)",
+                at: aliasAt ?? value.location)
         }
         frame.mergeKeyLine = keyLocation.line
         frame.merges.append((frame.entries.count, sources))
@@ -238,10 +255,13 @@ struct TreeBuilder {
     private mutating func alias(_ name: String, at location: SourceLocation) throws(ConfigError) {
         guard let (node, count) = anchors[name] else {
             if stack.contains(where: { $0.anchor == name }) {
-                throw error("alias '*\(name)' refers to the collection that contains it (a recursive structure)", at: location)
+                throw error(
+                    "alias '*\(name)' refers to the collection that contains it (a recursive structure)", at: location)
             }
             var message = "undefined alias '*\(name)' (an anchor '&\(name)' must be defined before it is used)"
-            if let guess = closestMatch(to: name, in: anchors.keys.sorted()) { message += "; did you mean '*\(guess)'?" }
+            if let guess = closestMatch(to: name, in: anchors.keys.sorted()) {
+                message += "; did you mean '*\(guess)'?"
+            }
             throw error(message, at: location)
         }
         expanded += count
@@ -253,17 +273,24 @@ struct TreeBuilder {
 
     // MARK: - Tags
 
-    static let scalarTags: Set<String> = ["tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-                                          "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"]
-    static let sequenceTags: Set<String> = ["tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs"]
+    static let scalarTags: Set<String> = [
+        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary",
+    ]
+    static let sequenceTags: Set<String> = [
+        "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap", "tag:yaml.org,2002:pairs",
+    ]
     static let mappingTags: Set<String> = ["tag:yaml.org,2002:map", "tag:yaml.org,2002:set"]
 
     /// Validates an explicit tag; returns true when it makes a scalar a string (`!!str`, `!`).
-    private func checkTag(_ tag: String, allowed: Set<String>, at location: SourceLocation) throws(ConfigError) -> Bool {
+    private func checkTag(_ tag: String, allowed: Set<String>, at location: SourceLocation) throws(ConfigError) -> Bool
+    {
         if allowed == Self.scalarTags, tag == "tag:yaml.org,2002:str" || tag == "!" { return true }
         if allowed.contains(tag) { return false }
         let shown = tag.hasPrefix("tag:yaml.org,2002:") ? "!!" + tag.dropFirst("tag:yaml.org,2002:".count) : tag
-        throw error("unsupported tag '\(shown)' (config files use plain YAML values; only '!!str' and the standard tags are accepted)", at: location)
+        throw error(
+            "unsupported tag '\(shown)' (config files use plain YAML values; only '!!str' and the standard tags are accepted)",
+            at: location)
     }
 
     // MARK: - Errors and positions
@@ -288,11 +315,14 @@ struct TreeBuilder {
             let (line, column) = source.position(ofByte: offset)
             var message: String
             if problem.contains("control characters") {
-                message = "control character U+\(Hex.digits(UInt32(truncatingIfNeeded: p.problem_value), count: 4, uppercase: true)) is not allowed"
+                message =
+                    "control character U+\(Hex.digits(UInt32(truncatingIfNeeded: p.problem_value), count: 4, uppercase: true)) is not allowed"
                     + " (at byte offset \(offset + byteOffsetBase)); is this a binary file?"
             } else {
                 message = "invalid UTF-8: \(problem)"
-                if p.problem_value >= 0 { message += " 0x\(Hex.digits(UInt32(p.problem_value), count: 2, uppercase: true))" }
+                if p.problem_value >= 0 {
+                    message += " 0x\(Hex.digits(UInt32(p.problem_value), count: 2, uppercase: true))"
+                }
                 message += " at byte offset \(offset + byteOffsetBase); the file must be UTF-8 text"
             }
             return error(message, at: SourceLocation(file: fileName, line: line, column: column))

@@ -1,4 +1,5 @@
 import FedKitBasics
+
 /// Writes a `YAMLNode` tree as block-style YAML (2-space indentation) that parses back to the
 /// same tree (`hasSameContent(as:)`), which is what `exp show` and the saved `config.yaml` rely on.
 ///
@@ -27,7 +28,11 @@ public enum YAMLEmitter {
         case .mapping(let entries) where entries.isEmpty:
             out = "{}\n"
         case .sequence:
-            if let flow = flowSequence(node, indent: 0) { out = flow + "\n" } else { block(node, indent: 0, inline: false, into: &out) }
+            if let flow = flowSequence(node, indent: 0) {
+                out = flow + "\n"
+            } else {
+                block(node, indent: 0, inline: false, into: &out)
+            }
         case .mapping:
             block(node, indent: 0, inline: false, into: &out)
         }
@@ -97,7 +102,7 @@ public enum YAMLEmitter {
         case .sequence(let items) where items.isEmpty: return " []"
         case .mapping(let entries) where entries.isEmpty: return " {}"
         case .sequence: return " " + (flowSequence(node, indent: column) ?? "[]")
-        case .mapping: return " {}"   // not reached: callers write non-empty mappings as blocks
+        case .mapping: return " {}"  // not reached: callers write non-empty mappings as blocks
         }
     }
 
@@ -108,7 +113,9 @@ public enum YAMLEmitter {
         var parts: [String] = []
         var width = indent + 2
         for item in items {
-            guard case .scalar(let text, let quoted) = item.kind, quoted || isPlainSafe(text, flow: true) else { return nil }
+            guard case .scalar(let text, let quoted) = item.kind, quoted || isPlainSafe(text, flow: true) else {
+                return nil
+            }
             let part = scalar(text, quoted: quoted, flow: true)
             width += part.count + 2
             if width > flowWidth { return nil }

@@ -29,16 +29,22 @@ extension YAMLNode {
             } else {
                 let empty = YAMLNode(kind: .mapping([]), location: value.location)
                 let child = rest.isEmpty ? value : try empty.setting(rest, to: value, done: done + [component])
-                entries.append(YAMLMappingEntry(key: YAMLNode(kind: .scalar(component, quoted: false), location: value.location),
-                                                value: child))
+                entries.append(
+                    YAMLMappingEntry(
+                        key: YAMLNode(kind: .scalar(component, quoted: false), location: value.location),
+                        value: child))
             }
             return YAMLNode(kind: .mapping(entries), location: location)
         case .sequence(var items):
             guard let index = Int(component), index >= 0 else {
-                throw ConfigError("cannot set '\(full)': \(here) is a list, so '\(component)' must be an index (0 to \(items.count - 1))", at: location)
+                throw ConfigError(
+                    "cannot set '\(full)': \(here) is a list, so '\(component)' must be an index (0 to \(items.count - 1))",
+                    at: location)
             }
             guard index < items.count else {
-                throw ConfigError("cannot set '\(full)': index \(index) is out of range, \(here) has \(items.count) item\(items.count == 1 ? "" : "s")", at: location)
+                throw ConfigError(
+                    "cannot set '\(full)': index \(index) is out of range, \(here) has \(items.count) item\(items.count == 1 ? "" : "s")",
+                    at: location)
             }
             items[index] = try items[index].setting(rest, to: value, done: done + [component])
             return YAMLNode(kind: .sequence(items), location: location)

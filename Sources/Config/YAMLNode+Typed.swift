@@ -53,7 +53,9 @@ extension YAMLNode {
             throw ConfigError("\(path) must be true or false, got \(messageDescription)", at: location)
         }
         if quoted {
-            let hint = ScalarSyntax.parseBool(text) != nil ? "the string \(ScalarSyntax.quote(text)) (remove the quotes)" : ScalarSyntax.quote(text)
+            let hint =
+                ScalarSyntax.parseBool(text) != nil
+                ? "the string \(ScalarSyntax.quote(text)) (remove the quotes)" : ScalarSyntax.quote(text)
             throw ConfigError("\(path) must be true or false, got \(hint)", at: location)
         }
         guard let value = ScalarSyntax.parseBool(text) else {

@@ -78,9 +78,10 @@ public struct YAMLNode: Sendable, Equatable {
         case let (.sequence(a), .sequence(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.hasSameContent(as: $1) }
         case let (.mapping(a), .mapping(b)):
-            return a.count == b.count && zip(a, b).allSatisfy {
-                $0.key.hasSameContent(as: $1.key) && $0.value.hasSameContent(as: $1.value)
-            }
+            return a.count == b.count
+                && zip(a, b).allSatisfy {
+                    $0.key.hasSameContent(as: $1.key) && $0.value.hasSameContent(as: $1.value)
+                }
         default:
             return false
         }

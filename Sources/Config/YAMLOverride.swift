@@ -16,15 +16,21 @@ public enum YAMLOverride {
         let start = SourceLocation(file: fileName, line: 1, column: 1)
         let scalars = assignment.unicodeScalars
         guard let equals = scalars.firstIndex(of: "=") else {
-            throw ConfigError("an override must look like KEY.PATH=VALUE (e.g. federation.rounds=5); '\(assignment)' has no '='",
-                              at: start, sourceLine: assignment)
+            throw ConfigError(
+                "an override must look like KEY.PATH=VALUE (e.g. federation.rounds=5); '\(assignment)' has no '='",
+                at: start, sourceLine: assignment)
         }
         let keyText = String(scalars[..<equals])
         let valueText = String(scalars[scalars.index(after: equals)...])
         let path = try keyPath(keyText, assignment: assignment)
-        let offset = scalars.distance(from: scalars.startIndex, to: equals) + 1   // columns count Unicode scalars
+        let offset = scalars.distance(from: scalars.startIndex, to: equals) + 1  // columns count Unicode scalars
         if valueText.allSatisfy({ $0 == " " }) {
-            return (path, YAMLNode(kind: .scalar("", quoted: false), location: SourceLocation(file: fileName, line: 1, column: offset + 1)))
+            return (
+                path,
+                YAMLNode(
+                    kind: .scalar("", quoted: false),
+                    location: SourceLocation(file: fileName, line: 1, column: offset + 1))
+            )
         }
         do {
             let value = try YAMLParser.parse(string: valueText, fileName: fileName)
@@ -54,12 +60,14 @@ public enum YAMLOverride {
         }
         let trimmed = components.map { $0.trimmingSpaces() }
         if trimmed.allSatisfy(\.isEmpty) {
-            throw ConfigError("an override must look like KEY.PATH=VALUE (e.g. federation.rounds=5); the key path before '=' is empty",
-                              at: SourceLocation(file: fileName, line: 1, column: 1), sourceLine: assignment)
+            throw ConfigError(
+                "an override must look like KEY.PATH=VALUE (e.g. federation.rounds=5); the key path before '=' is empty",
+                at: SourceLocation(file: fileName, line: 1, column: 1), sourceLine: assignment)
         }
         if trimmed.contains(where: \.isEmpty) {
-            throw ConfigError("the key path '\(text)' has an empty component (check for '..' or a leading or trailing '.')",
-                              at: SourceLocation(file: fileName, line: 1, column: 1), sourceLine: assignment)
+            throw ConfigError(
+                "the key path '\(text)' has an empty component (check for '..' or a leading or trailing '.')",
+                at: SourceLocation(file: fileName, line: 1, column: 1), sourceLine: assignment)
         }
         return trimmed
     }
@@ -84,7 +92,11 @@ extension YAMLNode {
         case .scalar: break
         case .sequence(let items): copy.kind = .sequence(items.map { $0.shiftingFirstLine(by: offset) })
         case .mapping(let entries):
-            copy.kind = .mapping(entries.map { YAMLMappingEntry(key: $0.key.shiftingFirstLine(by: offset), value: $0.value.shiftingFirstLine(by: offset)) })
+            copy.kind = .mapping(
+                entries.map {
+                    YAMLMappingEntry(
+                        key: $0.key.shiftingFirstLine(by: offset), value: $0.value.shiftingFirstLine(by: offset))
+                })
         }
         return copy
     }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Parses one YAML document into a `YAMLNode` tree with source positions, using libyaml's event
@@ -45,14 +45,16 @@ public enum YAMLParser {
     /// Parses YAML text; locations name `fileName` (a path, or a pseudo-name like `<preset>`).
     public static func parse(string: String, fileName: String, limits: YAMLLimits = .default) throws -> YAMLNode {
         let bytes = Array(string.utf8)
-        if bytes.count > limits.maxFileSize { throw FileReader.tooLarge(fileName, size: bytes.count, limit: limits.maxFileSize) }
+        if bytes.count > limits.maxFileSize {
+            throw FileReader.tooLarge(fileName, size: bytes.count, limit: limits.maxFileSize)
+        }
         return try parse(bytes: bytes, fileName: fileName, limits: limits)
     }
 
     /// Parses raw bytes (UTF-8, or UTF-16 with a BOM).
     static func parse(bytes input: [UInt8], fileName: String, limits: YAMLLimits) throws(ConfigError) -> YAMLNode {
         var bytes = input
-        var skipped = 0   // bytes removed from the front (a UTF-8 BOM), for byte offsets in messages
+        var skipped = 0  // bytes removed from the front (a UTF-8 BOM), for byte offsets in messages
         if bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE]) {
             bytes = utf16ToUTF8(bytes)
         }
@@ -63,11 +65,12 @@ public enum YAMLParser {
         let source = SourceText(bytes: bytes)
         if let nul = firstNUL(bytes) {
             let (line, column) = source.position(ofByte: nul)
-            throw ConfigError("the file contains a NUL byte (at byte offset \(nul + skipped)); YAML must be UTF-8 text — is this a binary file?",
-                              at: SourceLocation(file: fileName, line: line, column: column),
-                              sourceLine: source.lineText(line))
+            throw ConfigError(
+                "the file contains a NUL byte (at byte offset \(nul + skipped)); YAML must be UTF-8 text — is this a binary file?",
+                at: SourceLocation(file: fileName, line: line, column: column),
+                sourceLine: source.lineText(line))
         }
-        if bytes.isEmpty {   // libyaml needs a non-NULL buffer; comments-only input is caught later
+        if bytes.isEmpty {  // libyaml needs a non-NULL buffer; comments-only input is caught later
             throw emptyFile(fileName)
         }
         var builder = TreeBuilder(source: source, fileName: fileName, limits: limits, byteOffsetBase: skipped)
@@ -83,8 +86,9 @@ public enum YAMLParser {
     }
 
     static func emptyFile(_ fileName: String) -> ConfigError {
-        ConfigError("the file is empty: expected a YAML document (it has only whitespace or comments)",
-                    at: SourceLocation(file: fileName, line: 1, column: 1))
+        ConfigError(
+            "the file is empty: expected a YAML document (it has only whitespace or comments)",
+            at: SourceLocation(file: fileName, line: 1, column: 1))
     }
 
     /// UTF-16 (big or little endian per its BOM) to UTF-8 without a BOM; invalid units are replaced.
@@ -94,7 +98,8 @@ public enum YAMLParser {
         units.reserveCapacity(bytes.count / 2)
         var i = 2
         while i + 1 < bytes.count {
-            units.append(bigEndian ? UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1]) : UInt16(bytes[i + 1]) << 8 | UInt16(bytes[i]))
+            units.append(
+                bigEndian ? UInt16(bytes[i]) << 8 | UInt16(bytes[i + 1]) : UInt16(bytes[i + 1]) << 8 | UInt16(bytes[i]))
             i += 2
         }
         return Array(String(decoding: units, as: UTF16.self).utf8)

@@ -15,14 +15,14 @@ struct Exp: ParsableCommand {
         commandName: "exp",
         abstract: "Run federated-learning experiments described in YAML files.",
         discussion: """
-        `exp FILE` is short for `exp run FILE`.
+            `exp FILE` is short for `exp run FILE`.
 
-        Exit status:
-          0  success
-          1  invalid input: the experiment file, a --set value, a data file
-          2  usage error: an unknown command or option, a missing argument
-          3  a run failed (the other runs still finish and are written)
-        """,
+            Exit status:
+              0  success
+              1  invalid input: the experiment file, a --set value, a data file
+              2  usage error: an unknown command or option, a missing argument
+              3  a run failed (the other runs still finish and are written)
+            """,
         version: FedKitVersion.current,
         subcommands: [Run.self, Sweep.self, Validate.self, Show.self, List.self, Partition.self, ReportCommand.self],
         defaultSubcommand: Run.self
@@ -74,7 +74,9 @@ struct ExperimentOptions: ParsableArguments {
     @Argument(help: "The experiment file (YAML).")
     var file: String
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a key, e.g. --set federation.rounds=5 (repeatable).", valueName: "KEY=VALUE"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override a key, e.g. --set federation.rounds=5 (repeatable).", valueName: "KEY=VALUE"))
     var overrides: [String] = []
 
     func load(registry: PluginRegistry) throws -> ExperimentSpec {

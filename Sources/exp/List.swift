@@ -28,7 +28,9 @@ struct List: ParsableCommand {
                 kinds = [k]
                 showMethods = false
             } else {
-                throw ValidationError("unknown kind '\(kind)'; kinds: \(PluginKind.allCases.map(\.rawValue).joined(separator: ", ")), method")
+                throw ValidationError(
+                    "unknown kind '\(kind)'; kinds: \(PluginKind.allCases.map(\.rawValue).joined(separator: ", ")), method"
+                )
             }
         }
         for k in kinds {

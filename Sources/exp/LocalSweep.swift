@@ -23,13 +23,17 @@ final class LocalSweep {
     func run() throws -> [Int] {
         let states = plan.tasks.indices.map(plan.state)
         var queue = plan.tasks.indices.filter { states[$0].isUnfinished }
-        let elsewhere = plan.tasks.indices.filter { if case .running = states[$0] { return true } else { return false } }
+        let elsewhere = plan.tasks.indices.filter {
+            if case .running = states[$0] { return true } else { return false }
+        }
         let done = plan.tasks.indices.filter { states[$0] == .done }
         if !done.isEmpty { log("\(done.count) task(s) already done, kept") }
-        if !elsewhere.isEmpty { log("task(s) \(SlurmScript.ranges(elsewhere)) are running in another process: left to it") }
+        if !elsewhere.isEmpty {
+            log("task(s) \(SlurmScript.ranges(elsewhere)) are running in another process: left to it")
+        }
         let logs = "\(plan.directory)/logs"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        let rounds = plan.specs.map { $0.federation.int("rounds") }
+        let rounds = plan.specs.map { $0.federation[Sections.Federation.rounds] }
         let totalRounds = rounds.reduce(0, +)
         var finished = Set(done)
         var failed: [Int] = []
@@ -48,14 +52,17 @@ final class LocalSweep {
                 finished.insert(task)
                 if process.terminationStatus != 0 || process.terminationReason != .exit {
                     failed.append(task)
-                    log("task \(task) failed (exit \(process.terminationStatus)): \(plan.tasks[task].run); log: \(logs)/task-\(task).log")
+                    log(
+                        "task \(task) failed (exit \(process.terminationStatus)): \(plan.tasks[task].run); log: \(logs)/task-\(task).log"
+                    )
                 }
             }
             let now = progressRounds(finished: finished, active: Array(active.keys), rounds: rounds)
             let elapsed = Date().timeIntervalSince(start)
             let rate = Double(now - roundsAtStart) / max(elapsed, 1e-9)
             let eta = rate > 0 ? Self.duration(Double(totalRounds - now) / rate) : "–"
-            let line = "sweep: \(finished.count - failed.count)/\(plan.tasks.count) done, \(active.count) running, \(failed.count) failed, \(queue.count) pending  ETA \(eta)"
+            let line =
+                "sweep: \(finished.count - failed.count)/\(plan.tasks.count) done, \(active.count) running, \(failed.count) failed, \(queue.count) pending  ETA \(eta)"
             if isTerminal {
                 FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
             } else if line.prefix(while: { $0 != "E" }) != lastLine.prefix(while: { $0 != "E" }) {
@@ -80,7 +87,8 @@ final class LocalSweep {
         try handle.seekToEnd()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["run"] + arguments + ["--task", String(task)] + threads.overrides.flatMap { ["--set", $0] }
+        process.arguments =
+            ["run"] + arguments + ["--task", String(task)] + threads.overrides.flatMap { ["--set", $0] }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = handle
         process.standardError = handle
@@ -95,6 +103,8 @@ final class LocalSweep {
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "–" }
         let s = Int(seconds.rounded())
-        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+        return s >= 3600
+            ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m"
+            : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

@@ -23,7 +23,10 @@ struct Partition: ParsableCommand {
     @Option(help: "Seed (default: the file's first seed).")
     var seed: Int?
 
-    @Option(help: ArgumentHelp("Folder for the class counts and the partition file (default: the experiment's output folder).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Folder for the class counts and the partition file (default: the experiment's output folder).",
+            valueName: "DIR"))
     var out: String?
 
     @Option(help: "Partition file format: json (FedKit), csv (client,split,index) or flwr (list of index lists).")
@@ -35,31 +38,37 @@ struct Partition: ParsableCommand {
         try checkDataFiles(spec, registry: registry)
         let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
         let seed = self.seed ?? spec.seeds[0]
-        let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry,
-                                                cacheDirectory: "\(spec.output)/.cache/partitions")
+        let federation = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: seed, registry: registry,
+            cacheDirectory: "\(spec.output)/.cache/partitions")
         let data = federation.pooledDataset ?? dataset
-        let summary = PartitionSummary(assignment: federation.assignment, labels: data.train.labelArray, classes: data.classes)
+        let summary = PartitionSummary(
+            assignment: federation.assignment, labels: data.train.labelArray, classes: data.classes)
         print(summary.text)
         let validation = federation.clients.reduce(0) { $0 + $1.validation.count }
-        let fraction = spec.evaluation.double("validation_fraction")
-        print(validation > 0
-              ? "validation: \(validation) training samples (eval.validation_fraction \(fraction), stratified per client, seed \(seed)) held out from training; the counts above include them"
-              : "validation: none (eval.validation_fraction \(fraction))")
+        let fraction = spec.evaluation[Sections.Evaluation.validationFraction]
+        print(
+            validation > 0
+                ? "validation: \(validation) training samples (eval.validation_fraction \(fraction), stratified per client, seed \(seed)) held out from training; the counts above include them"
+                : "validation: none (eval.validation_fraction \(fraction))")
         let dir = out ?? "\(spec.output)/\(spec.name)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/partition-seed-\(seed).csv"
         try summary.writeCSV(to: path)
         print("per-client class counts: \(path)")
 
-        let localTest = spec.evaluation.string("local_test")
-        let samePool = localTest == LocalTestMode.holdout.rawValue || localTest == LocalTestMode.fromPartition.rawValue
+        let localTest = spec.evaluation[Sections.Evaluation.localTest]
+        let samePool = localTest == .holdout || localTest == .fromPartition
         // Training lists as partitioned, before the validation split (eval.validation_fraction), which
         // FedKit carves again, identically, from the same seed when it reads the file back.
-        let file = PartitionFile(pool: federation.pool, clients: federation.clients.enumerated().map { k, client in
-            let held = samePool ? Set(client.testIndices) : []
-            return PartitionFile.Client(id: String(k), train: federation.assignment[k].filter { !held.contains($0) },
-                                        test: samePool ? client.testIndices : nil)
-        })
+        let file = PartitionFile(
+            pool: federation.pool,
+            clients: federation.clients.enumerated().map { k, client in
+                let held = samePool ? Set(client.testIndices) : []
+                return PartitionFile.Client(
+                    id: String(k), train: federation.assignment[k].filter { !held.contains($0) },
+                    test: samePool ? client.testIndices : nil)
+            })
         let (name, text): (String, String)
         switch format {
         case .json: (name, text) = ("partition-seed-\(seed).json", file.jsonText)
@@ -70,7 +79,9 @@ struct Partition: ParsableCommand {
         let tests = samePool && format != .flwr ? "training and test indices" : "training indices"
         print("partition (\(format.rawValue), \(tests) into the \(file.pool.rawValue) pool): \(dir)/\(name)")
         if !samePool {
-            print("(clients' test splits are not in the file: local_test \(localTest) draws them from the test set, another pool)")
+            print(
+                "(clients' test splits are not in the file: local_test \(localTest.rawValue) draws them from the test set, another pool)"
+            )
         }
     }
 }

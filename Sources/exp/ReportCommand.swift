@@ -8,22 +8,28 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Collect run folders into summary.csv and report.html, or print results tables.",
         discussion: """
-        Finds run folders (rounds.jsonl, config.yaml, manifest.json) at any depth under each DIR and reads
-        only their files; runs of one method with the same settings are the seeds of one row. Writes
-        summary.csv (one row per run and metric) and report.html (self-contained) into --out, by default
-        the only DIR. With --markdown or --timing it prints a table and writes files only when --out is given.
-        """)
+            Finds run folders (rounds.jsonl, config.yaml, manifest.json) at any depth under each DIR and reads
+            only their files; runs of one method with the same settings are the seeds of one row. Writes
+            summary.csv (one row per run and metric) and report.html (self-contained) into --out, by default
+            the only DIR. With --markdown or --timing it prints a table and writes files only when --out is given.
+            """)
 
-    @Argument(help: ArgumentHelp("Folders holding run folders (an experiment's output, a sweep, a whole runs/ folder).", valueName: "DIR"))
+    @Argument(
+        help: ArgumentHelp(
+            "Folders holding run folders (an experiment's output, a sweep, a whole runs/ folder).", valueName: "DIR"))
     var directories: [String]
 
     @Option(help: ArgumentHelp("Where to write summary.csv and report.html (default: the only DIR).", valueName: "DIR"))
     var out: String?
 
-    @Flag(help: "Print a markdown table: mean ± std over seeds (in %) of the final round and of the last N evaluations.")
+    @Flag(
+        help: "Print a markdown table: mean ± std over seeds (in %) of the final round and of the last N evaluations.")
     var markdown = false
 
-    @Option(help: ArgumentHelp("Print a markdown table of seconds per round by phase, with each method's time relative to METHOD.", valueName: "METHOD"))
+    @Option(
+        help: ArgumentHelp(
+            "Print a markdown table of seconds per round by phase, with each method's time relative to METHOD.",
+            valueName: "METHOD"))
     var timing: String?
 
     func run() throws {
@@ -41,7 +47,8 @@ struct ReportCommand: ParsableCommand {
         for note in report.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         guard out != nil || !printsTable else { return }
         guard let destination = out ?? (directories.count == 1 ? directories[0] : nil) else {
-            throw ValidationError("several folders given: say where to write summary.csv and report.html with --out DIR")
+            throw ValidationError(
+                "several folders given: say where to write summary.csv and report.html with --out DIR")
         }
         try report.write(to: destination)
         if !printsTable { print(report.text()) }

@@ -17,13 +17,22 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Results folder (default: the file's `output`, else runs).", valueName: "DIR"))
     var out: String?
 
-    @Flag(help: ArgumentHelp("Keep runs already complete in the results folder with the same resolved configuration, continue interrupted ones from their last checkpoint exactly, and run the others from round 1. The summary covers them all."))
+    @Flag(
+        help: ArgumentHelp(
+            "Keep runs already complete in the results folder with the same resolved configuration, continue interrupted ones from their last checkpoint exactly, and run the others from round 1. The summary covers them all."
+        ))
     var resume = false
 
-    @Option(help: ArgumentHelp("Run task I of the sweep's task list (planned by `exp sweep` with the same --set/--grid options): what each Slurm array element runs. Resumes by itself.", valueName: "I"))
+    @Option(
+        help: ArgumentHelp(
+            "Run task I of the sweep's task list (planned by `exp sweep` with the same --set/--grid options): what each Slurm array element runs. Resumes by itself.",
+            valueName: "I"))
     var task: Int?
 
-    @Option(name: .customLong("grid"), help: ArgumentHelp("Sweep a key over values, as in `exp sweep` (with --task; repeatable).", valueName: "KEY=V1,V2"))
+    @Option(
+        name: .customLong("grid"),
+        help: ArgumentHelp(
+            "Sweep a key over values, as in `exp sweep` (with --task; repeatable).", valueName: "KEY=V1,V2"))
     var grid: [String] = []
 
     func run() throws {
@@ -35,14 +44,23 @@ struct Run: ParsableCommand {
         }
         var spec = try experiment.load(registry: registry)
         if !spec.sweep.isEmpty || !grid.isEmpty {
-            let tasks = (try? SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides, grid: grid).tasks.count).map { " (\($0) tasks)" } ?? ""
-            throw CommandFailure(status: .usage, message: "error: \(experiment.file) describes a sweep\(tasks): run it with `exp sweep \(experiment.file)`, or one of its tasks with `exp run \(experiment.file) --task I`")
+            let tasks =
+                (try? SweepPlanner(registry: registry).plan(
+                    file: experiment.file, overrides: experiment.overrides, grid: grid
+                ).tasks.count).map { " (\($0) tasks)" } ?? ""
+            throw CommandFailure(
+                status: .usage,
+                message:
+                    "error: \(experiment.file) describes a sweep\(tasks): run it with `exp sweep \(experiment.file)`, or one of its tasks with `exp run \(experiment.file) --task I`"
+            )
         }
         if let only {
             let wanted = only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             let labels = spec.methods.map(\.label)
             if let unknown = wanted.first(where: { !labels.contains($0) }) {
-                throw ValidationError("--only: no method labelled '\(unknown)' in \(experiment.file); methods: \(labels.joined(separator: ", "))")
+                throw ValidationError(
+                    "--only: no method labelled '\(unknown)' in \(experiment.file); methods: \(labels.joined(separator: ", "))"
+                )
             }
             spec.methods = spec.methods.filter { wanted.contains($0.label) }
         }
@@ -70,8 +88,10 @@ struct Run: ParsableCommand {
         if let report = outcome.report { print(report.text()) }
         print("\nresults: \(runner.directory)/ (summary.csv, report.html, one folder per method and seed)")
         if !outcome.failures.isEmpty {
-            throw CommandFailure(status: .runFailed,
-                                 message: "\(outcome.failures.count) run(s) failed:\n" + outcome.failures.map { "  \($0)" }.joined(separator: "\n"))
+            throw CommandFailure(
+                status: .runFailed,
+                message: "\(outcome.failures.count) run(s) failed:\n"
+                    + outcome.failures.map { "  \($0)" }.joined(separator: "\n"))
         }
     }
 }
@@ -81,9 +101,11 @@ extension Run {
     /// run is kept, an interrupted one continues from its checkpoint.
     func runTask(_ index: Int, registry: PluginRegistry) throws {
         guard only == nil, seeds == nil, !resume else {
-            throw ValidationError("--task runs one planned task: --only, --seeds and --resume do not apply (a task always resumes)")
+            throw ValidationError(
+                "--task runs one planned task: --only, --seeds and --resume do not apply (a task always resumes)")
         }
-        var plan = try SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides, grid: grid)
+        var plan = try SweepPlanner(registry: registry).plan(
+            file: experiment.file, overrides: experiment.overrides, grid: grid)
         if let out { plan.setOutput(out) }
         try plan.checkTaskFile()
         guard plan.tasks.indices.contains(index) else {
@@ -99,7 +121,9 @@ extension Run {
         let status = StatusLine()
         runner.log = { line in status.log(line) }
         runner.progress = { status.update($0) }
-        status.log("task \(index) of \(plan.tasks.count): \(task.run)" + (task.set.isEmpty ? "" : " (\(task.set.joined(separator: " ")))"))
+        status.log(
+            "task \(index) of \(plan.tasks.count): \(task.run)"
+                + (task.set.isEmpty ? "" : " (\(task.set.joined(separator: " ")))"))
         let outcome: ExperimentRunner.Outcome
         do { outcome = try runner.run() } catch {
             status.finish()
@@ -119,8 +143,10 @@ func checkDataFiles(_ spec: ExperimentSpec, registry: PluginRegistry) throws {
     let missing = dataset.requiredFiles().filter { !FileManager.default.fileExists(atPath: $0.path) }
     guard !missing.isEmpty else { return }
     let location = spec.dataset.location.map { "\($0): " } ?? "\(spec.file): "
-    throw CommandFailure(status: .invalidInput, message: "\(location)dataset \(spec.dataset.name): missing data files:\n"
-        + missing.map { "  \($0.path)  (\($0.hint))" }.joined(separator: "\n"))
+    throw CommandFailure(
+        status: .invalidInput,
+        message: "\(location)dataset \(spec.dataset.name): missing data files:\n"
+            + missing.map { "  \($0.path)  (\($0.hint))" }.joined(separator: "\n"))
 }
 
 /// A live progress line on a terminal; plain log lines otherwise.
@@ -141,10 +167,13 @@ final class StatusLine: @unchecked Sendable {
         lock.withLock {
             let eta = p.round > 0 ? p.elapsedSeconds / Double(p.round) * Double(p.rounds - p.round) : 0
             let global = p.globalAccuracy.map { String(format: "global %.2f%%", 100 * $0) } ?? "global –"
-            let personal = p.personalizedAccuracy.map {
-                String(format: "personal %.2f%%", 100 * $0) + " (\(p.personalizedClients ?? 0)/\(p.clients) clients)"
-            } ?? "personal –"
-            let text = "\(p.method) seed \(p.seed)  round \(p.round)/\(p.rounds)  \(global)  \(personal)  ETA \(Int(eta.rounded()))s"
+            let personal =
+                p.personalizedAccuracy.map {
+                    String(format: "personal %.2f%%", 100 * $0)
+                        + " (\(p.personalizedClients ?? 0)/\(p.clients) clients)"
+                } ?? "personal –"
+            let text =
+                "\(p.method) seed \(p.seed)  round \(p.round)/\(p.rounds)  \(global)  \(personal)  ETA \(Int(eta.rounded()))s"
             if isTerminal {
                 clear()
                 FileHandle.standardError.write(Data(text.utf8))

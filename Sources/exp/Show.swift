@@ -4,7 +4,8 @@ import FedKit
 
 /// `exp show FILE`: prints the fully resolved experiment.
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the fully resolved experiment (all defaults filled in) as YAML.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the fully resolved experiment (all defaults filled in) as YAML.")
 
     @OptionGroup var experiment: ExperimentOptions
 

@@ -8,19 +8,23 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Plan a grid of runs into a task list and run it here or as a Slurm job array.",
         discussion: """
-        The grid is the cartesian product of the file's `sweep: {grid: ..., zip: [...]}` and the --grid
-        options, times the file's methods and seeds (unless `method`/`seed` are swept). Each task is one
-        run (one cell, method and seed) in <output>/<name>/<cell>/<method>/seed-<s>/; the task list is
-        <output>/<name>/tasks.jsonl. Runs already complete are kept, interrupted ones continue from their
-        checkpoint. When every task is done, the collect step writes summary.csv and report.html.
-        See docs/sweeps.md.
-        """)
+            The grid is the cartesian product of the file's `sweep: {grid: ..., zip: [...]}` and the --grid
+            options, times the file's methods and seeds (unless `method`/`seed` are swept). Each task is one
+            run (one cell, method and seed) in <output>/<name>/<cell>/<method>/seed-<s>/; the task list is
+            <output>/<name>/tasks.jsonl. Runs already complete are kept, interrupted ones continue from their
+            checkpoint. When every task is done, the collect step writes summary.csv and report.html.
+            See docs/sweeps.md.
+            """)
 
     enum Backend: String, ExpressibleByArgument, CaseIterable { case local, slurm }
 
     @OptionGroup var experiment: ExperimentOptions
 
-    @Option(name: .customLong("grid"), help: ArgumentHelp("Sweep a key over values (repeatable; replaces the file's values for that key). Keys as for --set, or `method`, `seed`.", valueName: "KEY=V1,V2"))
+    @Option(
+        name: .customLong("grid"),
+        help: ArgumentHelp(
+            "Sweep a key over values (repeatable; replaces the file's values for that key). Keys as for --set, or `method`, `seed`.",
+            valueName: "KEY=V1,V2"))
     var grid: [String] = []
 
     @Option(help: ArgumentHelp("Results folder (default: the file's `output`, else runs).", valueName: "DIR"))
@@ -29,7 +33,9 @@ struct Sweep: ParsableCommand {
     @Option(help: "Where the tasks run: local (this machine) or slurm (an sbatch job array).")
     var backend: Backend = .local
 
-    @Option(help: "local: tasks run at once; the cores are split between them (workers x threads per task <= cores / jobs).")
+    @Option(
+        help: "local: tasks run at once; the cores are split between them (workers x threads per task <= cores / jobs)."
+    )
     var jobs: Int = 1
 
     @Option(help: "local: cores to use (default: all of this machine's).")
@@ -62,21 +68,29 @@ struct Sweep: ParsableCommand {
     @Option(help: "slurm: account (default: slurm.account).")
     var account: String?
 
-    @Option(name: .customLong("sbatch"), help: ArgumentHelp("slurm: a further #SBATCH option, e.g. --sbatch=--qos=long (repeatable; added to slurm.extra).", valueName: "OPTION"))
+    @Option(
+        name: .customLong("sbatch"),
+        help: ArgumentHelp(
+            "slurm: a further #SBATCH option, e.g. --sbatch=--qos=long (repeatable; added to slurm.extra).",
+            valueName: "OPTION"))
     var sbatchOptions: [String] = []
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be >= 1, got \(jobs)") }
         if let cores, cores < 1 { throw ValidationError("--cores must be >= 1, got \(cores)") }
-        if let cpusPerTask, cpusPerTask < 1 { throw ValidationError("--cpus-per-task must be >= 1, got \(cpusPerTask)") }
+        if let cpusPerTask, cpusPerTask < 1 {
+            throw ValidationError("--cpus-per-task must be >= 1, got \(cpusPerTask)")
+        }
         if let bad = sbatchOptions.first(where: { !$0.hasPrefix("-") || $0.contains("\n") }) {
-            throw ValidationError("--sbatch takes an sbatch option starting with '-', e.g. --sbatch=--qos=long; got '\(bad)'")
+            throw ValidationError(
+                "--sbatch takes an sbatch option starting with '-', e.g. --sbatch=--qos=long; got '\(bad)'")
         }
     }
 
     func run() throws {
         let registry = try builtinRegistry()
-        var plan = try SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides, grid: grid)
+        var plan = try SweepPlanner(registry: registry).plan(
+            file: experiment.file, overrides: experiment.overrides, grid: grid)
         if let out { plan.setOutput(out) }
         if status {
             SweepStatusReport.print(plan)
@@ -104,18 +118,27 @@ struct Sweep: ParsableCommand {
     func runLocally(_ plan: SweepPlan) throws {
         let available = cores ?? ProcessInfo.processInfo.activeProcessorCount
         guard jobs <= available else {
-            throw ValidationError("--jobs \(jobs) is more than the \(available) core(s) to use: each task needs at least one (see --cores)")
+            throw ValidationError(
+                "--jobs \(jobs) is more than the \(available) core(s) to use: each task needs at least one (see --cores)"
+            )
         }
-        let threads = TaskThreads.fitting(cpus: available / jobs, workers: plan.base.federation.int("workers"))
-        let sweep = LocalSweep(plan: plan, jobs: jobs, executable: try ExecutablePath.current(),
-                               arguments: planArguments, threads: threads)
-        Exp.report("local: \(jobs) task(s) at once, each \(threads.workers) worker(s) x \(threads.threadsPerWorker) thread(s) (\(available) cores); logs in \(plan.directory)/logs/")
+        let threads = TaskThreads.fitting(
+            cpus: available / jobs, workers: plan.base.federation[Sections.Federation.workers])
+        let sweep = LocalSweep(
+            plan: plan, jobs: jobs, executable: try ExecutablePath.current(),
+            arguments: planArguments, threads: threads)
+        Exp.report(
+            "local: \(jobs) task(s) at once, each \(threads.workers) worker(s) x \(threads.threadsPerWorker) thread(s) (\(available) cores); logs in \(plan.directory)/logs/"
+        )
         let failed = try sweep.run()
         try collectAndPrint(plan)
         if !failed.isEmpty {
-            throw CommandFailure(status: .runFailed, message: "\(failed.count) task(s) failed:\n" + failed.map {
-                "  task \($0): \(plan.tasks[$0].run) (log: \(plan.directory)/logs/task-\($0).log)"
-            }.joined(separator: "\n"))
+            throw CommandFailure(
+                status: .runFailed,
+                message: "\(failed.count) task(s) failed:\n"
+                    + failed.map {
+                        "  task \($0): \(plan.tasks[$0].run) (log: \(plan.directory)/logs/task-\($0).log)"
+                    }.joined(separator: "\n"))
         }
     }
 
@@ -134,29 +157,40 @@ struct Sweep: ParsableCommand {
         let cwd = fm.currentDirectoryPath
         let directory = plan.directory.hasPrefix("/") ? plan.directory : "\(cwd)/\(plan.directory)"
         let federation = plan.base.federation
-        let cpus = cpusPerTask ?? slurm.optionalInt("cpus_per_task") ?? federation.int("workers") * federation.int("threads_per_worker")
-        let threads = TaskThreads.fitting(cpus: cpus, workers: federation.int("workers"))
-        let exp = try slurm.optionalString("exp").map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" } ?? ExecutablePath.current()
+        let workers = federation[Sections.Federation.workers]
+        let cpus =
+            cpusPerTask ?? slurm[SlurmSettings.cpusPerTask] ?? workers
+            * federation[Sections.Federation.threadsPerWorker]
+        let threads = TaskThreads.fitting(cpus: cpus, workers: workers)
+        let exp =
+            try slurm[SlurmSettings.executable].map { $0.hasPrefix("/") ? $0 : "\(cwd)/\($0)" }
+            ?? ExecutablePath.current()
         let script = SlurmScript(
             jobName: "fedkit-\(plan.base.name)", tasks: todo, cpusPerTask: cpus,
-            memory: mem ?? slurm.optionalString("mem"), time: time ?? slurm.optionalString("time"),
-            partition: partition ?? slurm.optionalString("partition"), account: account ?? slurm.optionalString("account"),
-            maxParallel: slurm.optionalInt("max_parallel"), requeue: slurm.bool("requeue"),
+            memory: mem ?? slurm[SlurmSettings.memory], time: time ?? slurm[SlurmSettings.time],
+            partition: partition ?? slurm[SlurmSettings.partition], account: account ?? slurm[SlurmSettings.account],
+            maxParallel: slurm[SlurmSettings.maxParallel], requeue: slurm[SlurmSettings.requeue],
             extra: SlurmSettings.extra(slurm) + sbatchOptions, logDirectory: "\(directory)/logs", workingDirectory: cwd,
-            command: [exp, "run"] + planArguments + ["--task", "$SLURM_ARRAY_TASK_ID"] + threads.overrides.flatMap { ["--set", $0] })
+            command: [exp, "run"] + planArguments + ["--task", "$SLURM_ARRAY_TASK_ID"]
+                + threads.overrides.flatMap { ["--set", $0] })
         try fm.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
         let arrayPath = "\(plan.directory)/sweep.sbatch", collectPath = "\(plan.directory)/collect.sbatch"
         try RunWriter.writeAtomically(script.arrayScript, to: arrayPath)
-        try RunWriter.writeAtomically(script.collectScript(command: [exp, "sweep"] + planArguments + ["--collect"]), to: collectPath)
+        try RunWriter.writeAtomically(
+            script.collectScript(command: [exp, "sweep"] + planArguments + ["--collect"]), to: collectPath)
         if dryRun {
             print(script.arrayScript)
-            Exp.report("dry run: \(todo.count) task(s) in \(arrayPath), collect job in \(collectPath); submit with: sbatch \(arrayPath)")
+            Exp.report(
+                "dry run: \(todo.count) task(s) in \(arrayPath), collect job in \(collectPath); submit with: sbatch \(arrayPath)"
+            )
             return
         }
         let job = try Sbatch.submit([arrayPath])
         let collectJob = try Sbatch.submit(["--dependency=afterany:\(job)", collectPath])
         print(job)
-        Exp.report("submitted array job \(job) (\(todo.count) task(s): \(SlurmScript.ranges(todo))); collect job \(collectJob) runs after it; follow with `exp sweep \(experiment.file) --status`")
+        Exp.report(
+            "submitted array job \(job) (\(todo.count) task(s): \(SlurmScript.ranges(todo))); collect job \(collectJob) runs after it; follow with `exp sweep \(experiment.file) --status`"
+        )
     }
 
     func collectAndPrint(_ plan: SweepPlan) throws {
@@ -168,7 +202,9 @@ struct Sweep: ParsableCommand {
             Exp.report("no task has a run folder yet: no summary written")
         }
         if !outcome.missing.isEmpty {
-            Exp.report("\(outcome.missing.count) of \(plan.tasks.count) task(s) not complete, left out of the summary: \(SlurmScript.ranges(outcome.missing.map(\.task)))")
+            Exp.report(
+                "\(outcome.missing.count) of \(plan.tasks.count) task(s) not complete, left out of the summary: \(SlurmScript.ranges(outcome.missing.map(\.task)))"
+            )
         }
     }
 }
@@ -190,7 +226,11 @@ enum Sbatch {
         process.waitUntilExit()
         let id = output.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
         guard process.terminationStatus == 0, !id.isEmpty, id.allSatisfy(\.isNumber) else {
-            throw CommandFailure(status: .runFailed, message: "error: sbatch \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(errors.isEmpty ? output : errors)")
+            throw CommandFailure(
+                status: .runFailed,
+                message:
+                    "error: sbatch \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(errors.isEmpty ? output : errors)"
+            )
         }
         return id
     }
@@ -203,7 +243,8 @@ enum ExecutablePath {
         let arg0 = CommandLine.arguments[0]
         if arg0.hasPrefix("/") { return arg0 }
         if arg0.contains("/") { return FileManager.default.currentDirectoryPath + "/" + arg0 }
-        throw CommandFailure(status: .runFailed, message: "error: cannot find the path of the exp executable; set slurm.exp")
+        throw CommandFailure(
+            status: .runFailed, message: "error: cannot find the path of the exp executable; set slurm.exp")
     }
 }
 
@@ -217,14 +258,16 @@ enum SweepStatusReport {
 
     static func print(_ plan: SweepPlan) {
         if (try? plan.checkTaskFile()) == nil {
-            Exp.report("note: \(plan.taskFile) is missing or was planned from other settings; showing the plan of \(plan.base.file) as given")
+            Exp.report(
+                "note: \(plan.taskFile) is missing or was planned from other settings; showing the plan of \(plan.base.file) as given"
+            )
         }
         var counts: [String: Int] = [:]
         var rows: [[String]] = [["task", "state", "round", "run", "where"]]
         for (i, task) in plan.tasks.enumerated() {
             let state = plan.state(i)
             counts[state.name, default: 0] += 1
-            let rounds = plan.specs[i].federation.int("rounds")
+            let rounds = plan.specs[i].federation[Sections.Federation.rounds]
             var round = "", place = ""
             switch state {
             case .done: round = "\(rounds)/\(rounds)"
@@ -232,20 +275,28 @@ enum SweepStatusReport {
                 round = "\(r)/\(total)"
                 place = (job.map { "slurm \($0) on \(host)" } ?? host) + Self.age(updated)
             case .failed(let message): place = String(message.prefix(80))
-            case .interrupted(let r): round = r.map { "\($0)/\(rounds)" } ?? "0/\(rounds)"; place = r == nil ? "restarts" : "resumes from checkpoint"
+            case .interrupted(let r):
+                round = r.map { "\($0)/\(rounds)" } ?? "0/\(rounds)";
+                place = r == nil ? "restarts" : "resumes from checkpoint"
             case .pending: round = "0/\(rounds)"
             }
             rows.append([String(task.task), state.name, round, task.run, place])
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
         for row in rows {
-            Swift.print(row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+            Swift.print(
+                row.enumerated().map { c, cell in
+                    c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                }
                 .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
         let order = ["done", "running", "failed", "interrupted", "pending"]
         if counts["running", default: 0] > 0 {
-            Swift.print("\n(a task on another host whose node died stays \"running\" until its job is requeued or cancelled: compare its last update with a round's duration)")
+            Swift.print(
+                "\n(a task on another host whose node died stays \"running\" until its job is requeued or cancelled: compare its last update with a round's duration)"
+            )
         }
-        Swift.print("\n\(plan.tasks.count) task(s): " + order.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", "))
+        Swift.print(
+            "\n\(plan.tasks.count) task(s): " + order.map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", "))
     }
 }

@@ -19,6 +19,8 @@ struct Validate: ParsableCommand {
             let plan = try SweepPlanner(registry: registry).plan(file: experiment.file, overrides: experiment.overrides)
             sweep = "; sweep of \(plan.tasks.count) task(s) in \(Set(plan.tasks.map(\.cell)).count) cell(s)"
         }
-        print("\(experiment.file): valid — \(spec.methods.count) method(s) × \(spec.seeds.count) seed(s): \(spec.methods.map(\.label).joined(separator: ", "))\(sweep)")
+        print(
+            "\(experiment.file): valid — \(spec.methods.count) method(s) × \(spec.seeds.count) seed(s): \(spec.methods.map(\.label).joined(separator: ", "))\(sweep)"
+        )
     }
 }

@@ -1,6 +1,7 @@
-@testable import Config
 import Foundation
 import XCTest
+
+@testable import Config
 
 /// Malformed input must fail fast with a precise, readable `ConfigError`. Small cases are real
 /// files under Corpus/; large or binary ones are generated into a temporary directory.
@@ -15,11 +16,20 @@ final class CorpusTests: XCTestCase {
         ("empty.yaml", "1:1", "the file is empty"),
         ("comments-only.yaml", "1:1", "the file is empty"),
         ("two-documents.yaml", "2:1", "a config file must contain exactly one document"),
-        ("unclosed-quote.yaml", "3:1", "found unexpected end of stream (while scanning a quoted scalar that started at line 1, column 7)"),
-        ("unclosed-flow-sequence.yaml", "2:5", "did not find expected ',' or ']' (while parsing a flow sequence that started at line 1, column 8)"),
+        (
+            "unclosed-quote.yaml", "3:1",
+            "found unexpected end of stream (while scanning a quoted scalar that started at line 1, column 7)"
+        ),
+        (
+            "unclosed-flow-sequence.yaml", "2:5",
+            "did not find expected ',' or ']' (while parsing a flow sequence that started at line 1, column 8)"
+        ),
         ("unbalanced-bracket.yaml", "1:14", "did not find expected key"),
         ("bad-indentation.yaml", "3:3", "did not find expected key (while parsing a block mapping"),
-        ("undefined-alias.yaml", "3:10", "undefined alias '*default' (an anchor '&default' must be defined before it is used); did you mean '*defaults'?"),
+        (
+            "undefined-alias.yaml", "3:10",
+            "undefined alias '*default' (an anchor '&default' must be defined before it is used); did you mean '*defaults'?"
+        ),
         ("recursive-alias.yaml", "2:10", "alias '*n' refers to the collection that contains it"),
         ("complex-key.yaml", "1:3", "mapping keys must be scalars; found a list used as a key"),
         ("nul-byte.yaml", "1:8", "the file contains a NUL byte (at byte offset 7)"),
@@ -31,10 +41,14 @@ final class CorpusTests: XCTestCase {
     ]
 
     /// Parses `path`, expecting an error positioned at `position` whose message contains `fragment`.
-    private func check(_ path: String, _ position: String?, _ fragment: String,
-                       file: StaticString = #filePath, line: UInt = #line) {
+    private func check(
+        _ path: String, _ position: String?, _ fragment: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         let start = threadCPUTime()
-        guard let error = expectConfigError({ try YAMLParser.parse(file: path) }, file: file, line: line) else { return }
+        guard let error = expectConfigError({ try YAMLParser.parse(file: path) }, file: file, line: line) else {
+            return
+        }
         let elapsed = threadCPUTime() - start
         XCTAssertLessThan(elapsed, 0.5, "\(path) took \(elapsed) s of CPU", file: file, line: line)
         let firstLine = String(error.description.split(separator: "\n", omittingEmptySubsequences: false)[0])
@@ -43,13 +57,16 @@ final class CorpusTests: XCTestCase {
             XCTAssertEqual(error.location?.file, path, file: file, line: line)
         } else {
             XCTAssertNil(error.location, file: file, line: line)
-            XCTAssertTrue(error.message.contains(path), "the message names the file: \(error.message)", file: file, line: line)
+            XCTAssertTrue(
+                error.message.contains(path), "the message names the file: \(error.message)", file: file, line: line)
         }
         XCTAssertTrue(error.message.contains(fragment), "message: \(error.message)", file: file, line: line)
     }
 
     func testCorpusFiles() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter { $0.hasSuffix(".yaml") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter {
+            $0.hasSuffix(".yaml")
+        }
         XCTAssertEqual(Set(files), Set(Self.cases.map(\.0)), "every corpus file has an expectation")
         for (name, position, fragment) in Self.cases {
             check(Self.corpus.appendingPathComponent(name).path, position, fragment)
@@ -59,12 +76,17 @@ final class CorpusTests: XCTestCase {
     func testSyntaxErrorsShowTheLineAndCaret() throws {
         let path = Self.corpus.appendingPathComponent("syntax-error.yaml").path
         let error = try XCTUnwrap(expectConfigError { try YAMLParser.parse(file: path) })
-        XCTAssertEqual(error.description, """
-        \(path):3:14: mapping values are not allowed in this context
-            clients: 10: 20
-                       ^
-        """)
-        let tabs = try XCTUnwrap(expectConfigError { try YAMLParser.parse(file: Self.corpus.appendingPathComponent("tab-indentation.yaml").path) })
+        XCTAssertEqual(
+            error.description,
+            """
+            \(path):3:14: mapping values are not allowed in this context
+                clients: 10: 20
+                           ^
+            """)
+        let tabs = try XCTUnwrap(
+            expectConfigError {
+                try YAMLParser.parse(file: Self.corpus.appendingPathComponent("tab-indentation.yaml").path)
+            })
         XCTAssertEqual(tabs.sourceLine, "\tclients: 10")
     }
 
@@ -120,7 +142,7 @@ final class CorpusTests: XCTestCase {
         let path = dir.appendingPathComponent("huge.yaml").path
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-        try handle.truncate(atOffset: 17 << 20)   // sparse 17 MiB; rejected before reading
+        try handle.truncate(atOffset: 17 << 20)  // sparse 17 MiB; rejected before reading
         try handle.close()
         check(path, nil, "cannot read '\(path)': it is 17 MiB; config files are limited to 16 MiB")
         // The same limit applies to text given directly.
@@ -152,12 +174,15 @@ final class CorpusTests: XCTestCase {
         var lines = ["a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]"]
         let names = Array("abcdefghij")
         for i in 1..<names.count {
-            lines.append("\(names[i]): &\(names[i]) [" + Array(repeating: "*\(names[i - 1])", count: 10).joined(separator: ", ") + "]")
+            lines.append(
+                "\(names[i]): &\(names[i]) [" + Array(repeating: "*\(names[i - 1])", count: 10).joined(separator: ", ")
+                    + "]")
         }
         try lines.joined(separator: "\n").write(toFile: path, atomically: false, encoding: .utf8)
         check(path, "5:36", "alias expansion exceeds 100000 nodes (alias bomb?)")
         // Many small aliases are fine.
-        XCTAssertNoThrow(try parse("a: &a [1, 2]\nb: [" + Array(repeating: "*a", count: 1000).joined(separator: ", ") + "]"))
+        XCTAssertNoThrow(
+            try parse("a: &a [1, 2]\nb: [" + Array(repeating: "*a", count: 1000).joined(separator: ", ") + "]"))
     }
 
     func testBinaryGarbage() throws {
@@ -173,7 +198,7 @@ final class CorpusTests: XCTestCase {
         // Random bytes without NULs: libyaml's UTF-8 and character checks fire.
         let noNUL = dir.appendingPathComponent("garbage-no-nul.bin").path
         bytes = bytes.map { $0 == 0 ? 0xFF : $0 }
-        bytes[1] = 0xC3   // "A", then a two-byte sequence whose second byte is not a continuation
+        bytes[1] = 0xC3  // "A", then a two-byte sequence whose second byte is not a continuation
         bytes[2] = 0x41
         try Data(bytes).write(to: URL(fileURLWithPath: noNUL))
         check(noNUL, "1:3", "invalid UTF-8: invalid trailing UTF-8 octet 0x41 at byte offset 2")

@@ -3,7 +3,8 @@ import XCTest
 
 final class EmitterTests: XCTestCase {
     /// Emits `node`, parses the text back and checks the trees match (ignoring locations).
-    private func assertRoundTrip(_ node: YAMLNode, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    private func assertRoundTrip(_ node: YAMLNode, file: StaticString = #filePath, line: UInt = #line) throws -> String
+    {
         let text = YAMLEmitter.emit(node)
         let back: YAMLNode
         do { back = try parse(text) } catch {
@@ -15,49 +16,55 @@ final class EmitterTests: XCTestCase {
     }
 
     func testBlockLayout() throws {
-        let node = try parse("""
-        name: quickstart
-        seeds: [1, 2, 3]
-        federation:
-          rounds: 5
-          lr: 0.01
-        methods:
-          - fedavg
-          - name: fedprox
-            trainer:
-              name: prox
-              mu: 0.01
-          - [a, b]
-        empty: []
-        none: {}
-        nothing:
-        """)
+        let node = try parse(
+            """
+            name: quickstart
+            seeds: [1, 2, 3]
+            federation:
+              rounds: 5
+              lr: 0.01
+            methods:
+              - fedavg
+              - name: fedprox
+                trainer:
+                  name: prox
+                  mu: 0.01
+              - [a, b]
+            empty: []
+            none: {}
+            nothing:
+            """)
         let text = try assertRoundTrip(node)
-        XCTAssertEqual(text, """
-        name: quickstart
-        seeds: [1, 2, 3]
-        federation:
-          rounds: 5
-          lr: 0.01
-        methods:
-          - fedavg
-          - name: fedprox
-            trainer:
-              name: prox
-              mu: 0.01
-          - [a, b]
-        empty: []
-        none: {}
-        nothing:
+        XCTAssertEqual(
+            text,
+            """
+            name: quickstart
+            seeds: [1, 2, 3]
+            federation:
+              rounds: 5
+              lr: 0.01
+            methods:
+              - fedavg
+              - name: fedprox
+                trainer:
+                  name: prox
+                  mu: 0.01
+              - [a, b]
+            empty: []
+            none: {}
+            nothing:
 
-        """)
+            """)
     }
 
     func testQuotingKeepsStringsStrings() throws {
-        let tricky = ["5", "0.1", "true", "no", "null", "~", "", " leading", "trailing ", "a: b", "a #b", "#c", "- x", "-",
-                      "[x]", "{y}", "a, b", "*ref", "&anchor", "!tag", "%x", "@x", "`x", "'x'", "\"x\"", "|", ">",
-                      "line\nbreak", "tab\there", "back\\slash", "é ü 漢字 🚀", "---", "...", "? q", ":x", "x:", "a\u{7}b",
-                      "\u{85}nel", "ls\u{2028}", "\u{FEFF}bom", "nul\u{0}", "ctl\u{1F}\u{7F}\u{9F}", "very long " + String(repeating: "x", count: 300)]
+        let tricky = [
+            "5", "0.1", "true", "no", "null", "~", "", " leading", "trailing ", "a: b", "a #b", "#c", "- x", "-",
+            "[x]", "{y}", "a, b", "*ref", "&anchor", "!tag", "%x", "@x", "`x", "'x'", "\"x\"", "|", ">",
+            "line\nbreak", "tab\there", "back\\slash", "é ü 漢字 🚀", "---", "...", "? q", ":x", "x:", "a\u{7}b",
+            "\u{85}nel", "ls\u{2028}", "\u{FEFF}bom", "nul\u{0}", "ctl\u{1F}\u{7F}\u{9F}",
+            "very long " + String(repeating: "x", count: 300),
+        ]
         let node = map(tricky.enumerated().map { ("k\($0.offset)", quoted($0.element)) })
         let text = try assertRoundTrip(node)
         XCTAssertTrue(text.contains("k0: \"5\"\n"), text)
@@ -70,8 +77,10 @@ final class EmitterTests: XCTestCase {
     }
 
     func testPlainScalarsStayPlainWhenPossible() throws {
-        let texts = ["5", "-3", "0.1", "1e-3", "true", "null", "~", "fedavg", "global-body", "a:b", "a#b", "x[1]", "a,b",
-                     "http://example.com/a?b=c", "path/to/file.yaml", "é", "-x", "a  b"]
+        let texts = [
+            "5", "-3", "0.1", "1e-3", "true", "null", "~", "fedavg", "global-body", "a:b", "a#b", "x[1]", "a,b",
+            "http://example.com/a?b=c", "path/to/file.yaml", "é", "-x", "a  b",
+        ]
         let node = map(texts.enumerated().map { ("k\($0.offset)", plain($0.element)) })
         _ = try assertRoundTrip(node)
         // Flow lists only when every item can be written plain or quoted in flow context.
@@ -88,24 +97,32 @@ final class EmitterTests: XCTestCase {
     }
 
     func testNestedAndEmptyStructures() throws {
-        let deep = try parse("""
-        a:
-          - - 1
-            - - 2
-              - {}
-          - []
-          - - {x: [1, {y: z}]}
-        b: {c: {d: {e: [[], [[]]]}}}
-        ?
-        : plain empty key
-        """)
+        let deep = try parse(
+            """
+            a:
+              - - 1
+                - - 2
+                  - {}
+              - []
+              - - {x: [1, {y: z}]}
+            b: {c: {d: {e: [[], [[]]]}}}
+            ?
+            : plain empty key
+            """)
         _ = try assertRoundTrip(deep)
-        for root in [seq([]), map([]), plain("x"), quoted("5"), seq([plain("")]), seq([seq([]), map([])]),
-                     seq([map([("a", plain("1")), ("b", seq([plain("x"), seq([plain("y")])]))])])] {
+        for root in [
+            seq([]), map([]), plain("x"), quoted("5"), seq([plain("")]), seq([seq([]), map([])]),
+            seq([map([("a", plain("1")), ("b", seq([plain("x"), seq([plain("y")])]))])]),
+        ] {
             _ = try assertRoundTrip(root)
         }
         XCTAssertEqual(YAMLEmitter.emit(plain("")), "~\n")
-        _ = try assertRoundTrip(map([("a", plain("1"))]).setting(path: [], to: YAMLNode(kind: .mapping([YAMLMappingEntry(key: quoted(""), value: plain("q"))]), location: plain("").location)))
+        _ = try assertRoundTrip(
+            map([("a", plain("1"))]).setting(
+                path: [],
+                to: YAMLNode(
+                    kind: .mapping([YAMLMappingEntry(key: quoted(""), value: plain("q"))]), location: plain("").location
+                )))
     }
 
     func testLongKeysAndLongFlowLists() throws {

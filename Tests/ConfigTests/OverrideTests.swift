@@ -3,15 +3,15 @@ import XCTest
 
 final class OverrideTests: XCTestCase {
     let base = """
-    federation:
-      rounds: 10
-    seeds: [1, 2]
-    methods:
-      - name: fedavg
-      - fedprox
-    eval:
-    name: x
-    """
+        federation:
+          rounds: 10
+        seeds: [1, 2]
+        methods:
+          - name: fedavg
+          - fedprox
+        eval:
+        name: x
+        """
 
     func testSettingReplacesAndCreates() throws {
         let root = try parse(base)
@@ -42,7 +42,8 @@ final class OverrideTests: XCTestCase {
         error = expectConfigError { try root.setting(path: ["seeds", "5"], to: plain("1")) }
         XCTAssertEqual(error?.message, "cannot set 'seeds.5': index 5 is out of range, 'seeds' has 2 items")
         error = expectConfigError { try root.setting(path: ["methods", "first"], to: plain("1")) }
-        XCTAssertEqual(error?.message, "cannot set 'methods.first': 'methods' is a list, so 'first' must be an index (0 to 1)")
+        XCTAssertEqual(
+            error?.message, "cannot set 'methods.first': 'methods' is a list, so 'first' must be an index (0 to 1)")
         error = expectConfigError { try root.setting(path: ["federation", "", "x"], to: plain("1")) }
         XCTAssertEqual(error?.message, "cannot set 'federation..x': the key path has an empty component")
         error = expectConfigError { try plain("5").setting(path: ["a"], to: plain("1")) }
@@ -74,7 +75,9 @@ final class OverrideTests: XCTestCase {
 
     func testOverrideErrors() throws {
         var error = expectConfigError { try YAMLOverride.parse("federation.rounds") }
-        XCTAssertEqual(error?.message, "an override must look like KEY.PATH=VALUE (e.g. federation.rounds=5); 'federation.rounds' has no '='")
+        XCTAssertEqual(
+            error?.message,
+            "an override must look like KEY.PATH=VALUE (e.g. federation.rounds=5); 'federation.rounds' has no '='")
         XCTAssertTrue(error?.description.hasPrefix("<command line>:1:1: ") ?? false)
         error = expectConfigError { try YAMLOverride.parse("=5") }
         XCTAssertTrue(error?.message.contains("the key path before '=' is empty") ?? false)
@@ -82,7 +85,9 @@ final class OverrideTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("empty component") ?? false)
         error = expectConfigError { try YAMLOverride.parse("seeds=[1, 2") }
         XCTAssertEqual(error?.location?.file, "<command line>")
-        XCTAssertTrue(error?.message.hasPrefix("invalid value in override 'seeds=[1, 2': ") ?? false, "\(String(describing: error))")
+        XCTAssertTrue(
+            error?.message.hasPrefix("invalid value in override 'seeds=[1, 2': ") ?? false,
+            "\(String(describing: error))")
         error = expectConfigError { try YAMLOverride.parse("x=a: b: c") }
         XCTAssertEqual(error?.location?.column, 7)
         XCTAssertEqual(error?.sourceLine, "x=a: b: c")
@@ -111,10 +116,10 @@ final class OverrideTests: XCTestCase {
         XCTAssertEqual(closestMatch(to: "rounds", in: ["rounds", "round"]), "rounds")
         // Threshold: max(2, count / 3).
         XCTAssertEqual(closestMatch(to: "learning_rat", in: ["learning_rate"]), "learning_rate")
-        XCTAssertEqual(closestMatch(to: "lerning_rte", in: ["learning_rate"]), "learning_rate")   // distance 2
+        XCTAssertEqual(closestMatch(to: "lerning_rte", in: ["learning_rate"]), "learning_rate")  // distance 2
         XCTAssertNil(closestMatch(to: "abc", in: ["xyz"]))
-        XCTAssertEqual(closestMatch(to: "abcdefghijkl", in: ["abcdefghWXYZ"]), "abcdefghWXYZ")   // 4 <= 12 / 3
-        XCTAssertNil(closestMatch(to: "abcdefghijkl", in: ["abcdefgVWXYZ"]))                    // 5 > 12 / 3
-        XCTAssertEqual(closestMatch(to: "sgd", in: ["adam", "sgdm", "sgb"]), "sgdm")              // ties: first wins
+        XCTAssertEqual(closestMatch(to: "abcdefghijkl", in: ["abcdefghWXYZ"]), "abcdefghWXYZ")  // 4 <= 12 / 3
+        XCTAssertNil(closestMatch(to: "abcdefghijkl", in: ["abcdefgVWXYZ"]))  // 5 > 12 / 3
+        XCTAssertEqual(closestMatch(to: "sgd", in: ["adam", "sgdm", "sgb"]), "sgdm")  // ties: first wins
     }
 }

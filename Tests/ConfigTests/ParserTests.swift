@@ -3,22 +3,23 @@ import XCTest
 
 final class ParserTests: XCTestCase {
     func testScalarsPlainAndQuoted() throws {
-        let root = try parse("""
-        a: 5
-        b: "5"
-        c: 'single'
-        d: plain text here
-        e: ~
-        f:
-        g: |
-          line one
-          line two
-        h: >
-          folded
-          text
-        i: !!str 7
-        j: "esc\\t\\"q\\" \\u00e9"
-        """)
+        let root = try parse(
+            """
+            a: 5
+            b: "5"
+            c: 'single'
+            d: plain text here
+            e: ~
+            f:
+            g: |
+              line one
+              line two
+            h: >
+              folded
+              text
+            i: !!str 7
+            j: "esc\\t\\"q\\" \\u00e9"
+            """)
         XCTAssertEqual(root["a"]?.kind, .scalar("5", quoted: false))
         XCTAssertEqual(root["b"]?.kind, .scalar("5", quoted: true))
         XCTAssertEqual(root["c"]?.kind, .scalar("single", quoted: true))
@@ -40,17 +41,18 @@ final class ParserTests: XCTestCase {
     }
 
     func testSequencesMappingsAndFlowStyle() throws {
-        let root = try parse("""
-        seeds: [1, 2, 3]
-        methods:
-          - fedavg
-          - name: fedprox
-            mu: 0.01
-          - {name: ditto, lambda: 1}
-        empty_list: []
-        empty_map: {}
-        nested: [[1, 2], {a: b}]
-        """)
+        let root = try parse(
+            """
+            seeds: [1, 2, 3]
+            methods:
+              - fedavg
+              - name: fedprox
+                mu: 0.01
+              - {name: ditto, lambda: 1}
+            empty_list: []
+            empty_map: {}
+            nested: [[1, 2], {a: b}]
+            """)
         XCTAssertEqual(root["seeds"]?.items?.compactMap(\.scalarValue), ["1", "2", "3"])
         let methods = try XCTUnwrap(root["methods"]?.items)
         XCTAssertEqual(methods.count, 3)
@@ -67,14 +69,15 @@ final class ParserTests: XCTestCase {
     }
 
     func testLocations() throws {
-        let root = try parse("""
-        # comment
-        federation:
-          rounds: 5
-          lr:   0.1
-        seeds: [1, 22, 3]
-        name: "x"
-        """, file: "exp.yaml")
+        let root = try parse(
+            """
+            # comment
+            federation:
+              rounds: 5
+              lr:   0.1
+            seeds: [1, 22, 3]
+            name: "x"
+            """, file: "exp.yaml")
         XCTAssertEqual(root.location, SourceLocation(file: "exp.yaml", line: 2, column: 1))
         let federation = try XCTUnwrap(root.entries?.first)
         XCTAssertEqual(federation.key.location.description, "exp.yaml:2:1")
@@ -93,16 +96,17 @@ final class ParserTests: XCTestCase {
     }
 
     func testAnchorsAndAliases() throws {
-        let root = try parse("""
-        defaults: &d
-          lr: 0.1
-          momentum: 0.9
-        trainer: *d
-        seeds: &s [1, 2]
-        again: *s
-        word: &w hello
-        copy: *w
-        """)
+        let root = try parse(
+            """
+            defaults: &d
+              lr: 0.1
+              momentum: 0.9
+            trainer: *d
+            seeds: &s [1, 2]
+            again: *s
+            word: &w hello
+            copy: *w
+            """)
         XCTAssertTrue(try XCTUnwrap(root["trainer"]).hasSameContent(as: try XCTUnwrap(root["defaults"])))
         XCTAssertEqual(root["again"]?.items?.count, 2)
         XCTAssertEqual(root["copy"]?.scalarValue, "hello")
@@ -111,32 +115,37 @@ final class ParserTests: XCTestCase {
         // Aliases as keys: scalars are fine; errors point at the alias.
         XCTAssertEqual(try parse("a: &k x\n*k : 2\n")["x"]?.scalarValue, "2")
         var error = expectConfigError { try parse("a: &k x\nx: 1\n*k : 2\n") }
-        XCTAssertEqual(error?.description.components(separatedBy: "\n").first, "test.yaml:3:1: duplicate key 'x' (first at line 2)")
+        XCTAssertEqual(
+            error?.description.components(separatedBy: "\n").first, "test.yaml:3:1: duplicate key 'x' (first at line 2)"
+        )
         error = expectConfigError { try parse("a: &a [1]\nb: {*a : 1}\n") }
-        XCTAssertEqual(error?.description.components(separatedBy: "\n").first, "test.yaml:2:5: mapping keys must be scalars; found a list used as a key")
+        XCTAssertEqual(
+            error?.description.components(separatedBy: "\n").first,
+            "test.yaml:2:5: mapping keys must be scalars; found a list used as a key")
     }
 
     func testMergeKeys() throws {
-        let root = try parse("""
-        base: &base
-          lr: 0.1
-          epochs: 5
-        other: &other
-          epochs: 9
-          batch: 32
-        a:
-          <<: *base
-          epochs: 1
-        b:
-          name: b
-          <<: [*base, *other]
-        c:
-          <<: {x: 1}
-        """)
+        let root = try parse(
+            """
+            base: &base
+              lr: 0.1
+              epochs: 5
+            other: &other
+              epochs: 9
+              batch: 32
+            a:
+              <<: *base
+              epochs: 1
+            b:
+              name: b
+              <<: [*base, *other]
+            c:
+              <<: {x: 1}
+            """)
         XCTAssertEqual(root["a"]?.keys, ["lr", "epochs"])
-        XCTAssertEqual(root["a"]?["epochs"]?.scalarValue, "1")   // explicit key wins
+        XCTAssertEqual(root["a"]?["epochs"]?.scalarValue, "1")  // explicit key wins
         XCTAssertEqual(root["b"]?.keys, ["name", "lr", "epochs", "batch"])
-        XCTAssertEqual(root["b"]?["epochs"]?.scalarValue, "5")   // first source wins
+        XCTAssertEqual(root["b"]?["epochs"]?.scalarValue, "5")  // first source wins
         XCTAssertEqual(root["c"]?["x"]?.scalarValue, "1")
         // A quoted "<<" is an ordinary key.
         XCTAssertEqual(try parse("'<<': 1").keys, ["<<"])
@@ -173,7 +182,8 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(error?.message, "duplicate key 'k17' (first at line 18)")
         XCTAssertEqual(error?.location?.line, 51)
         // Quoted and plain spellings of a key are the same key.
-        XCTAssertEqual(expectConfigError { try parse("a: 1\n\"a\": 2") }?.message, "duplicate key 'a' (first at line 1)")
+        XCTAssertEqual(
+            expectConfigError { try parse("a: 1\n\"a\": 2") }?.message, "duplicate key 'a' (first at line 1)")
     }
 
     func testTags() throws {
@@ -182,15 +192,19 @@ final class ParserTests: XCTestCase {
         XCTAssertNotNil(try parse("a: !!map {x: 1}")["a"]?.entries)
         let error = expectConfigError { try parse("a: !!python/object x") }
         XCTAssertEqual(error?.location?.description, "test.yaml:1:4")
-        XCTAssertTrue(error?.message.hasPrefix("unsupported tag '!!python/object'") ?? false, "\(String(describing: error))")
+        XCTAssertTrue(
+            error?.message.hasPrefix("unsupported tag '!!python/object'") ?? false, "\(String(describing: error))")
     }
 
     func testLimitsAreConfigurable() throws {
         let limits = YAMLLimits(maxAliasExpansion: 3, maxDepth: 2, maxFileSize: 20)
         XCTAssertEqual(try parse("[[1]]", limits: limits).items?.count, 1)
-        XCTAssertEqual(expectConfigError { try parse("[[[1]]]", limits: limits) }?.message, "nesting deeper than 2 levels")
-        XCTAssertEqual(expectConfigError { try parse("a: &a [1, 2, 3]\nb: *a", limits: YAMLLimits(maxAliasExpansion: 3)) }?.message,
-                       "alias expansion exceeds 3 nodes (alias bomb?)")
+        XCTAssertEqual(
+            expectConfigError { try parse("[[[1]]]", limits: limits) }?.message, "nesting deeper than 2 levels")
+        XCTAssertEqual(
+            expectConfigError { try parse("a: &a [1, 2, 3]\nb: *a", limits: YAMLLimits(maxAliasExpansion: 3)) }?
+                .message,
+            "alias expansion exceeds 3 nodes (alias bomb?)")
         XCTAssertNotNil(expectConfigError { try parse(String(repeating: "a", count: 21), limits: limits) }?.message)
         XCTAssertEqual(YAMLParser.maxDepth, 200)
         XCTAssertEqual(YAMLParser.maxAliasExpansion, 100_000)

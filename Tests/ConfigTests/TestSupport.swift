@@ -36,8 +36,9 @@ func seq(_ items: [YAMLNode]) -> YAMLNode {
 }
 
 func map(_ pairs: [(String, YAMLNode)]) -> YAMLNode {
-    YAMLNode(kind: .mapping(pairs.map { YAMLMappingEntry(key: plain($0.0), value: $0.1) }),
-             location: SourceLocation(file: "t", line: 1, column: 1))
+    YAMLNode(
+        kind: .mapping(pairs.map { YAMLMappingEntry(key: plain($0.0), value: $0.1) }),
+        location: SourceLocation(file: "t", line: 1, column: 1))
 }
 
 /// A fresh temporary directory, removed when the test ends.

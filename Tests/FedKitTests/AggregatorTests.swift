@@ -25,10 +25,13 @@ final class AggregatorTests: XCTestCase {
     }
 
     func updates(_ values: [Float], samples: [Int]) throws -> [ClientUpdate] {
-        try zip(values, samples).enumerated().map { ClientUpdate(client: $0.offset, state: try state($0.element.0), samples: $0.element.1) }
+        try zip(values, samples).enumerated().map {
+            ClientUpdate(client: $0.offset, state: try state($0.element.0), samples: $0.element.1)
+        }
     }
 
-    func assertValues(_ tensor: Tensor?, _ expected: [Float], file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertValues(_ tensor: Tensor?, _ expected: [Float], file: StaticString = #filePath, line: UInt = #line) throws
+    {
         let values = try XCTUnwrap(tensor, file: file, line: line).floats()
         XCTAssertEqual(values.count, expected.count, file: file, line: line)
         for (a, b) in zip(values, expected) { XCTAssertEqual(a, b, accuracy: 1e-5, file: file, line: line) }
@@ -72,7 +75,8 @@ final class AggregatorTests: XCTestCase {
 
     func testMismatchedUpdatesAreRejected() throws {
         let global = try state(0)
-        let odd = ClientUpdate(client: 7, state: StateDict([("body.0.weight", try Tensor([1, 2, 3, 4], shape: [2, 2]))]), samples: 1)
+        let odd = ClientUpdate(
+            client: 7, state: StateDict([("body.0.weight", try Tensor([1, 2, 3, 4], shape: [2, 2]))]), samples: 1)
         XCTAssertThrowsError(try apply(aggregator(), to: global, [odd])) { error in
             XCTAssertTrue("\(error)".contains("client 7"), "\(error)")
         }
@@ -95,20 +99,22 @@ final class AggregatorTests: XCTestCase {
     }
 
     func testDescriptors() {
-        XCTAssertEqual(Array(AggregatorCatalog.plugins.map { $0.descriptor.name }.prefix(2)), ["weighted-average", "none"])
+        XCTAssertEqual(
+            Array(AggregatorCatalog.plugins.map { $0.descriptor.name }.prefix(2)), ["weighted-average", "none"])
     }
 
     /// The presets this module's plugins compose into name registered plugins and the right flags.
     func testMethodPresets() throws {
         let presets = Dictionary(uniqueKeysWithValues: try MethodPresets.all().map { ($0.name, $0) })
-        let expected: [String: (trainer: String, aggregator: String, scope: String?, personal: String, start: String?)] = [
-            "fedavg": ("sgd", "weighted-average", "all", "none", nil),
-            "fedprox": ("prox", "weighted-average", "all", "none", nil),
-            "local": ("sgd", "none", nil, "model", "personal"),
-            "fedper": ("sgd", "weighted-average", "body", "head", "global-body"),
-            "fedrep": ("head-then-body", "weighted-average", "body", "head", "global-body"),
-            "ditto": ("ditto", "weighted-average", "all", "model", "global"),
-        ]
+        let expected:
+            [String: (trainer: String, aggregator: String, scope: String?, personal: String, start: String?)] = [
+                "fedavg": ("sgd", "weighted-average", "all", "none", nil),
+                "fedprox": ("prox", "weighted-average", "all", "none", nil),
+                "local": ("sgd", "none", nil, "model", "personal"),
+                "fedper": ("sgd", "weighted-average", "body", "head", "global-body"),
+                "fedrep": ("head-then-body", "weighted-average", "body", "head", "global-body"),
+                "ditto": ("ditto", "weighted-average", "all", "model", "global"),
+            ]
         for (name, e) in expected {
             let preset = try XCTUnwrap(presets[name], name)
             XCTAssertFalse(preset.summary.isEmpty, name)

@@ -1,9 +1,10 @@
 import BuiltinPlugins
 import Config
-@testable import FedKit
 import Foundation
 import Torch
 import XCTest
+
+@testable import FedKit
 
 /// The personalised-FL baselines through the engine: 2-round runs of every preset, their state
 /// kept across rounds, and byte-identical results with one and two workers.
@@ -46,7 +47,8 @@ final class BaselineEngineTests: XCTestCase {
                 XCTAssertNotNil(r.globalAccuracy, result.method)
                 XCTAssertGreaterThan(r.bytesUpPerClient, 0, result.method)
             }
-            let config = try String(contentsOfFile: "\(dir)/engine/\(result.method)/seed-1/config.yaml", encoding: .utf8)
+            let config = try String(
+                contentsOfFile: "\(dir)/engine/\(result.method)/seed-1/config.yaml", encoding: .utf8)
             XCTAssertNoThrow(try EngineFixture.spec(config), "\(result.method): config.yaml loads back")
         }
     }
@@ -57,11 +59,13 @@ final class BaselineEngineTests: XCTestCase {
         var files: [Int: [String: Data]] = [:]
         for workers in [1, 2] {
             let dir = try EngineFixture.temporaryDirectory(self)
-            let (outcome, runner, _) = try EngineFixture.run(yaml(output: dir, methods: methods, rounds: 3, workers: workers))
+            let (outcome, runner, _) = try EngineFixture.run(
+                yaml(output: dir, methods: methods, rounds: 3, workers: workers))
             XCTAssertEqual(outcome.failures.map(\.description), [])
             for label in runner.spec.methods.map(\.label) {
                 for name in ["rounds.jsonl", "clients.csv"] {
-                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(
+                        contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
                 }
             }
         }
@@ -83,8 +87,9 @@ final class BaselineEngineTests: XCTestCase {
         _ = try run.run()
         let global = run.global.stateDict()
         let lower = global.filter { !shared.contains($0) }
-        XCTAssertEqual(try lower.flattened().floats(), try initial.filter { !shared.contains($0) }.flattened().floats(),
-                       "the global model never receives lower layers")
+        XCTAssertEqual(
+            try lower.flattened().floats(), try initial.filter { !shared.contains($0) }.flattened().floats(),
+            "the global model never receives lower layers")
         XCTAssertGreaterThan(try distance(global.filter(shared.contains), initial.filter(shared.contains)), 0)
         var kept: [[Float]] = []
         for c in 0..<6 where run.store.contains(c) {
@@ -101,7 +106,9 @@ final class BaselineEngineTests: XCTestCase {
         let run = try EngineFixture.simulation(yaml(output: "unused", methods: "[fedbabu]", rounds: 2))
         let initial = try run.global.stateDict().copy()
         let result = try run.run()
-        XCTAssertEqual(try run.global.stateDict().under("head").flattened().floats(), try initial.under("head").flattened().floats())
+        XCTAssertEqual(
+            try run.global.stateDict().under("head").flattened().floats(),
+            try initial.under("head").flattened().floats())
         XCTAssertGreaterThan(try distance(run.global.stateDict().under("body"), initial.under("body")), 0)
         XCTAssertEqual(run.store.count, 0, "FedBABU keeps nothing per client")
         XCTAssertNotNil(result.records.last?.personalized)
@@ -134,27 +141,32 @@ final class BaselineEngineTests: XCTestCase {
         let dir = try EngineFixture.temporaryDirectory(self)
         let yaml = EngineFixture.yaml(output: dir, methods: Self.methods, rounds: 8, perRound: "fraction: 1.0", lr: 0.1)
             .replacingOccurrences(of: "hidden: [16]", with: "hidden: [16, 16]")
-            .replacingOccurrences(of: "{ name: l2gd, aggregator: { lambda: 1 } }", with: "{ name: l2gd, aggregator: { lambda: 0.5 } }")
+            .replacingOccurrences(
+                of: "{ name: l2gd, aggregator: { lambda: 1 } }", with: "{ name: l2gd, aggregator: { lambda: 0.5 } }")
         let (outcome, _, _) = try EngineFixture.run(yaml)
         XCTAssertEqual(outcome.failures.map(\.description), [])
         for result in outcome.results {
             let last = try XCTUnwrap(result.records.last?.personalized?.weightedMean, result.method)
-            XCTAssertGreaterThan(last, 0.4, "\(result.method): \(result.records.map { $0.personalized?.weightedMean ?? -1 })")
+            XCTAssertGreaterThan(
+                last, 0.4, "\(result.method): \(result.records.map { $0.personalized?.weightedMean ?? -1 })")
         }
     }
 
     /// SCAFFOLD's first round is FedAvg's with plain SGD and a uniform mean (c = c_k = 0); the second is not.
     func testScaffoldFirstRoundIsFedAvg() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        let yaml = yaml(output: dir, methods: "[scaffold, { name: fedavg, aggregator: { weighting: uniform } }]", rounds: 2)
-            .replacingOccurrences(of: "eval_every: 1", with: "eval_every: 1, momentum: 0")
+        let yaml = yaml(
+            output: dir, methods: "[scaffold, { name: fedavg, aggregator: { weighting: uniform } }]", rounds: 2
+        )
+        .replacingOccurrences(of: "eval_every: 1", with: "eval_every: 1, momentum: 0")
         let (outcome, _, _) = try EngineFixture.run(yaml)
         XCTAssertEqual(outcome.failures.map(\.description), [])
         let scaffold = outcome.results[0].records, fedavg = outcome.results[1].records
         XCTAssertEqual(scaffold[0].globalAccuracy, fedavg[0].globalAccuracy)
         XCTAssertEqual(scaffold[0].personalized, fedavg[0].personalized)
         XCTAssertEqual(scaffold[0].trainLoss, fedavg[0].trainLoss)
-        XCTAssertNotEqual(scaffold[1].trainLoss, fedavg[1].trainLoss, "from round 2 the control variates correct the local steps")
+        XCTAssertNotEqual(
+            scaffold[1].trainLoss, fedavg[1].trainLoss, "from round 2 the control variates correct the local steps")
         XCTAssertEqual(scaffold[1].bytesDownPerClient, 2 * fedavg[1].bytesDownPerClient, "c travels with the model")
     }
 

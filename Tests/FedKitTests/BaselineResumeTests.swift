@@ -1,10 +1,11 @@
 import BuiltinPlugins
 import Config
-@testable import FedKit
 import Foundation
 import Torch
 import Trainers
 import XCTest
+
+@testable import FedKit
 
 /// The round in which `FailingTrainer` throws (nil: never), standing in for an interruption.
 enum FailInRound {
@@ -15,8 +16,9 @@ enum FailInRound {
 /// (same parameters, same evaluation composition).
 struct FailingTrainer<T: TrainerPlugin>: TrainerPlugin {
     static var descriptor: PluginDescriptor {
-        PluginDescriptor(kind: .trainer, name: "test-failing-" + T.descriptor.name, summary: "test only: fails in a given round",
-                         parameters: T.descriptor.parameters)
+        PluginDescriptor(
+            kind: .trainer, name: "test-failing-" + T.descriptor.name, summary: "test only: fails in a given round",
+            parameters: T.descriptor.parameters)
     }
     let inner: T
     init(parameters: Parameters) throws { inner = try T(parameters: parameters) }
@@ -52,8 +54,10 @@ final class BaselineResumeTests: XCTestCase {
         """
 
     func run(_ output: String, resume: Bool) throws -> ExperimentRunner.Outcome {
-        let yaml = EngineFixture.yaml(output: output, methods: Self.methods, rounds: 5, extraFederation: ", checkpoint_every: 1")
-        let spec = try ExperimentLoader(registry: Self.registry).resolve(YAMLParser.parse(string: yaml, fileName: "resume.yaml"), file: "resume.yaml")
+        let yaml = EngineFixture.yaml(
+            output: output, methods: Self.methods, rounds: 5, extraFederation: ", checkpoint_every: 1")
+        let spec = try ExperimentLoader(registry: Self.registry).resolve(
+            YAMLParser.parse(string: yaml, fileName: "resume.yaml"), file: "resume.yaml")
         let runner = ExperimentRunner(spec: spec, registry: Self.registry)
         runner.resume = resume
         runner.log = { _ in }
@@ -65,11 +69,13 @@ final class BaselineResumeTests: XCTestCase {
         XCTAssertEqual(try run(a, resume: false).failures.map(\.description), [])
         FailInRound.value = 3
         XCTAssertEqual(try run(b, resume: false).failures.map(\.method), ["scaffold", "apfl", "l2gd"])
-        let scaffoldState = try JSONDecoder().decode(RunCheckpoint.State.self,
-                                                     from: XCTUnwrap(FileManager.default.contents(atPath: "\(b)/engine/scaffold/seed-1/checkpoint/state.json")))
+        let scaffoldState = try JSONDecoder().decode(
+            RunCheckpoint.State.self,
+            from: XCTUnwrap(FileManager.default.contents(atPath: "\(b)/engine/scaffold/seed-1/checkpoint/state.json")))
         XCTAssertEqual(scaffoldState.round, 2)
         XCTAssertEqual(scaffoldState.carried, ["aggregator"])
-        XCTAssertFalse((scaffoldState.carriedClients ?? []).isEmpty, "the clients' control variates are in the checkpoint")
+        XCTAssertFalse(
+            (scaffoldState.carriedClients ?? []).isEmpty, "the clients' control variates are in the checkpoint")
         FailInRound.value = nil
         XCTAssertEqual(try run(b, resume: true).failures.map(\.description), [])
         for method in ["scaffold", "apfl", "l2gd"] {
@@ -78,15 +84,20 @@ final class BaselineResumeTests: XCTestCase {
             var files = ["rounds.jsonl", "clients.csv", "checkpoint/global.safetensors"]
             if method == "scaffold" { files.append("checkpoint/carried/aggregator.safetensors") }
             for file in files {
-                XCTAssertEqual(FileManager.default.contents(atPath: "\(a)/\(run)/\(file)"), FileManager.default.contents(atPath: "\(b)/\(run)/\(file)"),
-                               "\(method): \(file)")
+                XCTAssertEqual(
+                    FileManager.default.contents(atPath: "\(a)/\(run)/\(file)"),
+                    FileManager.default.contents(atPath: "\(b)/\(run)/\(file)"),
+                    "\(method): \(file)")
             }
         }
-        let clientCarried = try FileManager.default.contentsOfDirectory(atPath: "\(a)/engine/apfl/seed-1/checkpoint/client-carried")
+        let clientCarried = try FileManager.default.contentsOfDirectory(
+            atPath: "\(a)/engine/apfl/seed-1/checkpoint/client-carried")
         XCTAssertFalse(clientCarried.isEmpty, "APFL's alphas are checkpointed")
         for name in clientCarried {
             let path = "engine/apfl/seed-1/checkpoint/client-carried/\(name)"
-            XCTAssertEqual(FileManager.default.contents(atPath: "\(a)/\(path)"), FileManager.default.contents(atPath: "\(b)/\(path)"), path)
+            XCTAssertEqual(
+                FileManager.default.contents(atPath: "\(a)/\(path)"),
+                FileManager.default.contents(atPath: "\(b)/\(path)"), path)
         }
     }
 

@@ -1,6 +1,6 @@
 import Aggregators
-import FedKitTesting
 import FedKit
+import FedKitTesting
 import Torch
 import Trainers
 import XCTest
@@ -14,15 +14,19 @@ final class BaselineTests: XCTestCase {
         try global.update(from: aggregator.aggregate(updates, global: global).state)
     }
 
-    func assertClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5, _ message: String = "",
-                     file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(
+        _ a: [Float], _ b: [Float], tolerance: Float = 1e-5, _ message: String = "",
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(a.count, b.count, message, file: file, line: line)
         let worst = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
         XCTAssertLessThanOrEqual(worst, tolerance, message, file: file, line: line)
     }
 
     /// A state like `parameters` filled with seeded Gaussian values times `scale`.
-    func randomState(like parameters: [(name: String, tensor: Tensor)], seed: UInt64, scale: Double = 0.1) throws -> StateDict {
+    func randomState(
+        like parameters: [(name: String, tensor: Tensor)], seed: UInt64, scale: Double = 0.1
+    ) throws -> StateDict {
         let g = RandomGenerator(seed: seed)
         return StateDict(try parameters.map { ($0.name, try Tensor.randn($0.tensor.shape, generator: g) * scale) })
     }
@@ -30,18 +34,24 @@ final class BaselineTests: XCTestCase {
     // MARK: - LG-FedAvg
 
     func testTopLayersScopeSelectsTheLastLayersWithEntries() throws {
-        let state = StateDict(try ["body.1.weight", "body.1.bias", "body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"]
-            .map { ($0, try Tensor.zeros([1])) })
-        XCTAssertEqual(WeightedAverage.topLayers(2, of: state).names, ["body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"])
+        let state = StateDict(
+            try ["body.1.weight", "body.1.bias", "body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"]
+                .map { ($0, try Tensor.zeros([1])) })
+        XCTAssertEqual(
+            WeightedAverage.topLayers(2, of: state).names,
+            ["body.4.weight", "body.4.bias", "head.0.weight", "head.0.bias"])
         XCTAssertEqual(WeightedAverage.topLayers(1, of: state).names, ["head.0.weight", "head.0.bias"])
         XCTAssertEqual(WeightedAverage.topLayers(9, of: state).names, state.names)
     }
 
     func testServerStepSizeMovesTheGlobalModelPartOfTheWay() throws {
         let global = StateDict([("w", try Tensor([Float(1), 2]))])
-        let updates = [ClientUpdate(client: 0, state: StateDict([("w", try Tensor([Float(3), 6]))]), samples: 1),
-                       ClientUpdate(client: 1, state: StateDict([("w", try Tensor([Float(5), 2]))]), samples: 1)]
-        let beta = try WeightedAverage(parameters: Parameters(["server_lr": .double(0.5), "weighting": .string("uniform")]))
+        let updates = [
+            ClientUpdate(client: 0, state: StateDict([("w", try Tensor([Float(3), 6]))]), samples: 1),
+            ClientUpdate(client: 1, state: StateDict([("w", try Tensor([Float(5), 2]))]), samples: 1),
+        ]
+        let beta = try WeightedAverage(
+            parameters: Parameters(["server_lr": .double(0.5), "weighting": .string("uniform")]))
         try apply(beta, global, updates)
         // (1 - 0.5) * [1, 2] + 0.5 * [4, 4]
         XCTAssertEqual(try global.flattened().floats(), [2.5, 3])
@@ -56,15 +66,18 @@ final class BaselineTests: XCTestCase {
         let report = try FedBABUTrainer(parameters: Parameters()).train(context)
         XCTAssertEqual(report.steps, 15)
         let end = context.model.stateDict()
-        XCTAssertEqual(try floats(end.under("head")), try floats(start.under("head")), "the head keeps its initial weights")
+        XCTAssertEqual(
+            try floats(end.under("head")), try floats(start.under("head")), "the head keeps its initial weights")
         XCTAssertGreaterThan(try distance(end.under("body"), start.under("body")), 0)
-        XCTAssertTrue(context.model.head.parameters.allSatisfy(\.requiresGrad), "the head is trainable again afterwards")
+        XCTAssertTrue(
+            context.model.head.parameters.allSatisfy(\.requiresGrad), "the head is trainable again afterwards")
     }
 
     func testFedBABUFineTunesOnlyForEvaluation() throws {
         let toy = try ToyProblem()
         for part in ["full", "head"] {
-            let trainer = try FedBABUTrainer(parameters: Parameters(["finetune_epochs": .int(2), "finetune": .string(part)]))
+            let trainer = try FedBABUTrainer(
+                parameters: Parameters(["finetune_epochs": .int(2), "finetune": .string(part)]))
             let context = try toy.context()
             let start = try context.model.stateDict().copy()
             let before = try toy.loss(context.model)
@@ -72,7 +85,8 @@ final class BaselineTests: XCTestCase {
             let end = context.model.stateDict()
             XCTAssertGreaterThan(try distance(end.under("head"), start.under("head")), 0, part)
             if part == "head" {
-                XCTAssertEqual(try floats(end.under("body")), try floats(start.under("body")), "head fine-tuning leaves the body")
+                XCTAssertEqual(
+                    try floats(end.under("body")), try floats(start.under("body")), "head fine-tuning leaves the body")
             } else {
                 XCTAssertGreaterThan(try distance(end.under("body"), start.under("body")), 0)
             }
@@ -122,7 +136,8 @@ final class BaselineTests: XCTestCase {
             let context = ClientTrainingContext(
                 client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data,
                 global: try model.stateDict().copy(), personal: nil,
-                settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: 0.1, momentum: 0, weightDecay: 1e-4),
+                settings: LocalHyperparameters(
+                    epochs: 2, batchSize: 8, learningRate: 0.1, momentum: 0, weightDecay: 1e-4),
                 generator: RandomGenerator(seed: 5), payload: payload, carried: carried)
             _ = try ScaffoldTrainer(parameters: Parameters()).train(context)
             return try floats(model.stateDict())
@@ -143,10 +158,13 @@ final class BaselineTests: XCTestCase {
         try aggregator.start(FederationFacts(clients: 10, seed: 1, global: try global.copy(), localLearningRate: 0.1))
         XCTAssertTrue(try aggregator.payload(round: 1).isEmpty, "c is zero before the first aggregation")
         func update(_ client: Int, _ y: [Float], _ dc: [Float], samples: Int) throws -> ClientUpdate {
-            ClientUpdate(client: client, state: StateDict([("w", try Tensor(y))]), samples: samples,
-                         upload: StateDict([("w", try Tensor(dc))]))
+            ClientUpdate(
+                client: client, state: StateDict([("w", try Tensor(y))]), samples: samples,
+                upload: StateDict([("w", try Tensor(dc))]))
         }
-        try apply(aggregator, global, [try update(0, [3, 1], [1, 2], samples: 1), try update(1, [1, 5], [3, -2], samples: 9)])
+        try apply(
+            aggregator, global,
+            [try update(0, [3, 1], [1, 2], samples: 1), try update(1, [1, 5], [3, -2], samples: 9)])
         XCTAssertEqual(try floats(global), [2, 3], "uniform mean of the client models (lr_g = 1)")
         XCTAssertEqual(try floats(aggregator.payload(round: 2)), [0.4, 0])
         try apply(aggregator, global, [try update(2, [2, 3], [1, 1], samples: 4)])
@@ -155,7 +173,8 @@ final class BaselineTests: XCTestCase {
         let restored = try ScaffoldAggregator(parameters: Parameters())
         try restored.restoreCarriedState(aggregator.saveCarriedState())
         XCTAssertEqual(try floats(restored.payload(round: 3)), [0.5, 0.1])
-        try apply(restored, StateDict([("w", try Tensor([Float(0), 0]))]), [try update(3, [0, 0], [10, 0], samples: 1)])
+        try apply(
+            restored, StateDict([("w", try Tensor([Float(0), 0]))]), [try update(3, [0, 0], [10, 0], samples: 1)])
         XCTAssertEqual(try floats(restored.payload(round: 4)), [1.5, 0.1])
         // A half-step server (lr_g = 0.5) moves x halfway to the mean.
         let half = try ScaffoldAggregator(parameters: Parameters(["server_lr": .double(0.5)]))
@@ -168,13 +187,16 @@ final class BaselineTests: XCTestCase {
     // MARK: - APFL
 
     /// A full-batch context: one step per epoch, so that one step can be checked by hand.
-    func fullBatchContext(_ toy: ToyProblem, lr: Double, personal: StateDict? = nil, carried: StateDict? = nil,
-                          epochs: Int = 1) throws -> ClientTrainingContext {
+    func fullBatchContext(
+        _ toy: ToyProblem, lr: Double, personal: StateDict? = nil, carried: StateDict? = nil,
+        epochs: Int = 1
+    ) throws -> ClientTrainingContext {
         let model = try toy.network()
         return ClientTrainingContext(
             client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data,
             global: try model.stateDict().copy(), personal: personal,
-            settings: LocalHyperparameters(epochs: epochs, batchSize: toy.data.count, learningRate: lr, momentum: 0, weightDecay: 0),
+            settings: LocalHyperparameters(
+                epochs: epochs, batchSize: toy.data.count, learningRate: lr, momentum: 0, weightDecay: 0),
             generator: RandomGenerator(seed: 5), carried: carried)
     }
 
@@ -191,7 +213,8 @@ final class BaselineTests: XCTestCase {
         let toy = try ToyProblem()
         let lr = 0.1, alpha0 = 0.6
         let v0state = try toy.network(seed: 123).stateDict().copy()
-        let context = try fullBatchContext(toy, lr: lr, personal: v0state, carried: StateDict([("alpha", try Tensor([Float(alpha0)]))]))
+        let context = try fullBatchContext(
+            toy, lr: lr, personal: v0state, carried: StateDict([("alpha", try Tensor([Float(alpha0)]))]))
         let w0 = try floats(context.global), v0 = try floats(v0state)
         let mixed = zip(v0, w0).map { Float(alpha0) * $0 + Float(1 - alpha0) * $1 }
         let g = try gradient(toy, at: mixed)
@@ -205,7 +228,8 @@ final class BaselineTests: XCTestCase {
         XCTAssertNotEqual(alpha1, alpha0, accuracy: 1e-7)
         // w takes a plain SGD step on its own loss (the global update).
         let gw = try gradient(toy, at: w0)
-        assertClose(try floats(context.model.stateDict()), zip(w0, gw).map { $0 - Float(lr) * $1 }, tolerance: 1e-5, "w1")
+        assertClose(
+            try floats(context.model.stateDict()), zip(w0, gw).map { $0 - Float(lr) * $1 }, tolerance: 1e-5, "w1")
         // Fixed alpha stays put.
         let fixed = try fullBatchContext(toy, lr: lr, personal: v0state)
         let fixedReport = try APFLTrainer(parameters: Parameters(["adaptive": .bool(false)])).train(fixed)
@@ -217,7 +241,8 @@ final class BaselineTests: XCTestCase {
         let toy = try ToyProblem()
         let v = try toy.network(seed: 123).stateDict().copy()
         let trainer = try APFLTrainer(parameters: Parameters())
-        let context = try fullBatchContext(toy, lr: 0.1, personal: v, carried: StateDict([("alpha", try Tensor([Float(0.3)]))]))
+        let context = try fullBatchContext(
+            toy, lr: 0.1, personal: v, carried: StateDict([("alpha", try Tensor([Float(0.3)]))]))
         try context.model.load(v)
         try trainer.composeEvaluationModel(context)
         let expected = zip(try floats(v), try floats(context.global)).map { Float(0.3) * $0 + Float(0.7) * $1 }
@@ -248,11 +273,15 @@ final class BaselineTests: XCTestCase {
 
         for (variant, expected) in [("first-order", firstOrder), ("hessian-free", hessianFree)] {
             let context = try fullBatchContext(toy, lr: 0.01)
-            let trainer = try PerFedAvgTrainer(parameters: Parameters([
-                "variant": .string(variant), "alpha": .double(alpha), "beta": .double(beta), "delta": .double(1e-3)]))
+            let trainer = try PerFedAvgTrainer(
+                parameters: Parameters([
+                    "variant": .string(variant), "alpha": .double(alpha), "beta": .double(beta), "delta": .double(1e-3),
+                ]))
             let report = try trainer.train(context)
             XCTAssertEqual(report.steps, 1, variant)
-            assertClose(try floats(context.model.stateDict()), expected, tolerance: variant == "first-order" ? 1e-5 : 2e-3, variant)
+            assertClose(
+                try floats(context.model.stateDict()), expected, tolerance: variant == "first-order" ? 1e-5 : 2e-3,
+                variant)
         }
         // The Hessian term matters on this problem.
         XCTAssertGreaterThan(zip(firstOrder, hessianFree).map { abs($0 - $1) }.max() ?? 0, 1e-3)
@@ -277,8 +306,10 @@ final class BaselineTests: XCTestCase {
         let lambda = 2.0, lr = 0.05
         let context = try fullBatchContext(toy, lr: lr)
         let w0 = try floats(context.global)
-        let trainer = try PFedMeTrainer(parameters: Parameters([
-            "lambda": .double(lambda), "inner_steps": .int(400), "personal_lr": .double(0.1)]))
+        let trainer = try PFedMeTrainer(
+            parameters: Parameters([
+                "lambda": .double(lambda), "inner_steps": .int(400), "personal_lr": .double(0.1),
+            ]))
         let report = try trainer.train(context)
         XCTAssertEqual(report.steps, 1)
         let theta = try floats(XCTUnwrap(report.personal))
@@ -286,7 +317,8 @@ final class BaselineTests: XCTestCase {
         let stationarity = zip(g, zip(theta, w0)).map { Double($0 + Float(lambda) * ($1.0 - $1.1)) }
         let residual = stationarity.map { $0 * $0 }.reduce(0, +).squareRoot()
         let start = try gradient(toy, at: w0).map { Double($0 * $0) }.reduce(0, +).squareRoot()
-        XCTAssertLessThan(residual, 1e-3 * start, "theta is the proximal point (residual \(residual), |grad f(w0)| \(start))")
+        XCTAssertLessThan(
+            residual, 1e-3 * start, "theta is the proximal point (residual \(residual), |grad f(w0)| \(start))")
         XCTAssertGreaterThan(try distance(XCTUnwrap(report.personal), context.global), 0)
         let w1 = zip(w0, theta).map { $0 - Float(lr * lambda) * ($0 - $1) }
         assertClose(try floats(context.model.stateDict()), w1, tolerance: 1e-6)
@@ -298,8 +330,10 @@ final class BaselineTests: XCTestCase {
         var distances: [Double] = []
         for lambda in [0.5, 5.0, 50.0] {
             let context = try fullBatchContext(toy, lr: 0.001)
-            let trainer = try PFedMeTrainer(parameters: Parameters([
-                "lambda": .double(lambda), "inner_steps": .int(50), "personal_lr": .double(0.01)]))
+            let trainer = try PFedMeTrainer(
+                parameters: Parameters([
+                    "lambda": .double(lambda), "inner_steps": .int(50), "personal_lr": .double(0.01),
+                ]))
             let report = try trainer.train(context)
             distances.append(try distance(XCTUnwrap(report.personal), context.global))
         }
@@ -339,16 +373,21 @@ final class BaselineTests: XCTestCase {
         try aggregator.start(FederationFacts(clients: 2, seed: 3, global: StateDict([]), localLearningRate: 0.1))
         let global = StateDict([("w", try Tensor([Float(0), 0]))])
         let a = StateDict([("w", try Tensor([Float(2), 0]))]), b = StateDict([("w", try Tensor([Float(0), 4]))])
-        try apply(aggregator, global, [ClientUpdate(client: 0, state: a, samples: 1), ClientUpdate(client: 1, state: b, samples: 3)])
+        try apply(
+            aggregator, global,
+            [ClientUpdate(client: 0, state: a, samples: 1), ClientUpdate(client: 1, state: b, samples: 3)])
         XCTAssertEqual(try floats(global), [1, 2], "uniform mean")
         let round = (1...50).first { aggregator.coinRuns(round: $0).averaging > 1 }!
         let m = aggregator.coinRuns(round: round).averaging
         var x: [Float] = [2, 0]
         for _ in 0..<m { x = zip(x, [Float(1), 2]).map { $0 - 0.4 * ($0 - $1) } }  // theta = 0.1 * 2 / 0.5
-        assertClose(try floats(aggregator.refreshed(personal: a, client: 0, round: round, global: global)), x, tolerance: 1e-6)
+        assertClose(
+            try floats(aggregator.refreshed(personal: a, client: 0, round: round, global: global)), x, tolerance: 1e-6)
         // theta > 1 would overshoot the mean: refused at the start.
         let tooStrong = try L2GDAggregator(parameters: Parameters(["p": .double(0.1), "lambda": .double(20)]))
-        XCTAssertThrowsError(try tooStrong.start(FederationFacts(clients: 2, seed: 1, global: StateDict([]), localLearningRate: 0.01))) {
+        XCTAssertThrowsError(
+            try tooStrong.start(FederationFacts(clients: 2, seed: 1, global: StateDict([]), localLearningRate: 0.01))
+        ) {
             XCTAssertTrue("\($0)".contains("exceeds 1"), "\($0)")
         }
     }
@@ -359,8 +398,10 @@ final class BaselineTests: XCTestCase {
         let model = try toy.network()
         let payload = StateDict([("local_steps", try Tensor([Float(7)])), ("step_scale", try Tensor([Float(2)]))])
         let context = ClientTrainingContext(
-            client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data, global: try model.stateDict().copy(),
-            personal: nil, settings: LocalHyperparameters(epochs: 1, batchSize: 8, learningRate: 0.05), generator: RandomGenerator(seed: 5),
+            client: 0, round: 1, model: model, scratch: try toy.network(seed: 99), data: toy.data,
+            global: try model.stateDict().copy(),
+            personal: nil, settings: LocalHyperparameters(epochs: 1, batchSize: 8, learningRate: 0.05),
+            generator: RandomGenerator(seed: 5),
             payload: payload)
         let before = try toy.loss(model)
         XCTAssertEqual(try L2GDTrainer(parameters: Parameters()).train(context).steps, 7)

@@ -15,8 +15,12 @@ enum ExpTool {
         var stderr: String
         var seconds: Double
 
-        var firstErrorLine: String { String(stderr.split(separator: "\n", omittingEmptySubsequences: false).first ?? "") }
-        var summary: String { "exit \(status)\(crashed ? " (signal)" : "")\(timedOut ? " (timed out)" : "")\nstdout: \(stdout)\nstderr: \(stderr)" }
+        var firstErrorLine: String {
+            String(stderr.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        }
+        var summary: String {
+            "exit \(status)\(crashed ? " (signal)" : "")\(timedOut ? " (timed out)" : "")\nstdout: \(stdout)\nstderr: \(stderr)"
+        }
     }
 
     /// The `exp` executable of this build, or nil when it cannot be found.
@@ -29,12 +33,15 @@ enum ExpTool {
         for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
             folders.append(bundle.bundleURL.deletingLastPathComponent())
         }
-        return folders.map { $0.appendingPathComponent("exp") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        return folders.map { $0.appendingPathComponent("exp") }.first {
+            FileManager.default.isExecutableFile(atPath: $0.path)
+        }
     }()
 
     static func requireBinary() throws -> URL {
         guard let binary else {
-            throw XCTSkip("""
+            throw XCTSkip(
+                """
                 the exp executable was not found next to the test bundle (\(Bundle.main.bundleURL.path)); \
                 build it into the same products folder (swift build --build-tests builds both) to run the CLI tests
                 """)
@@ -44,8 +51,10 @@ enum ExpTool {
 
     /// Runs `exp arguments` in `directory` (default: the package root).
     /// `launcher` runs the tool through another program (e.g. `setpriv` to drop privileges).
-    static func run(_ arguments: [String], in directory: URL = ExperimentCorpus.packageRoot, timeout: Double = 120,
-                    launcher: [String] = []) throws -> Result {
+    static func run(
+        _ arguments: [String], in directory: URL = ExperimentCorpus.packageRoot, timeout: Double = 120,
+        launcher: [String] = []
+    ) throws -> Result {
         let binary = try requireBinary()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("exp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -81,9 +90,11 @@ enum ExpTool {
             finished.wait()
         }
         let seconds = Date().timeIntervalSince(start)
-        return Result(status: process.terminationStatus, crashed: process.terminationReason == .uncaughtSignal, timedOut: timedOut,
-                      stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "", seconds: seconds)
+        return Result(
+            status: process.terminationStatus, crashed: process.terminationReason == .uncaughtSignal,
+            timedOut: timedOut,
+            stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "", seconds: seconds)
     }
 
     /// Processes run at once by `runAll`. Start-up (loading libtorch) dominates each run and is
@@ -132,8 +143,12 @@ final class CLITests: XCTestCase {
     func testCorpusThroughExpValidate() throws {
         let folder = try ExperimentCorpus.temporaryFolder(self)
         var cases = try ExperimentCorpus.committed() + ExperimentCorpus.generated(in: folder)
-        if let unreadable = try ExperimentCorpus.unreadable(in: folder) { cases.append(unreadable) } else {
-            print("unreadable.yaml: running as root, which reads a file with mode 000; see testUnreadableFileAsAnotherUser")
+        if let unreadable = try ExperimentCorpus.unreadable(in: folder) {
+            cases.append(unreadable)
+        } else {
+            print(
+                "unreadable.yaml: running as root, which reads a file with mode 000; see testUnreadableFileAsAnotherUser"
+            )
         }
         cases = cases.filter { c in
             guard let preset = c.requiredPreset, registry.methods[preset] == nil else { return true }
@@ -152,17 +167,22 @@ final class CLITests: XCTestCase {
             // In-file positions come with the offending line and a caret under the column.
             if case let .inFile(line, column) = c.position, c.path.hasPrefix(ExperimentCorpus.directory.path) {
                 let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                let source = (try? String(contentsOfFile: c.path, encoding: .utf8))?
-                    .split(separator: "\n", omittingEmptySubsequences: false).dropFirst(line - 1).first.map(String.init) ?? ""
+                let source =
+                    (try? String(contentsOfFile: c.path, encoding: .utf8))?
+                    .split(separator: "\n", omittingEmptySubsequences: false).dropFirst(line - 1).first.map(String.init)
+                    ?? ""
                 XCTAssertGreaterThanOrEqual(lines.count, 3, "\(c.name): \(r.stderr)")
                 if lines.count >= 3 {
                     XCTAssertEqual(lines[1], "  " + source, c.name)
-                    XCTAssertTrue(lines[2].hasSuffix("^") && lines[2].count == column + 2, "\(c.name): caret line '\(lines[2])'")
+                    XCTAssertTrue(
+                        lines[2].hasSuffix("^") && lines[2].count == column + 2, "\(c.name): caret line '\(lines[2])'")
                 }
             }
         }
         let slowest = zip(cases, results).max { $0.1.seconds < $1.1.seconds }
-        print("exp validate on \(cases.count) malformed files: slowest \(slowest?.0.name ?? "-") \(String(format: "%.2f", slowest?.1.seconds ?? 0)) s")
+        print(
+            "exp validate on \(cases.count) malformed files: slowest \(slowest?.0.name ?? "-") \(String(format: "%.2f", slowest?.1.seconds ?? 0)) s"
+        )
     }
 
     /// As root every file is readable; run the tool as `nobody` (setpriv) to see the error.
@@ -172,9 +192,12 @@ final class CLITests: XCTestCase {
         let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard let setpriv else { throw XCTSkip("running as root without setpriv: cannot make an unreadable file") }
         let path = folder.appendingPathComponent("unreadable.yaml").path
-        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(ExperimentCorpus.validExperiment.utf8),
-                                                     attributes: [.posixPermissions: 0o000]))
-        let r = try ExpTool.run(["validate", path], launcher: [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"])
+        XCTAssertTrue(
+            FileManager.default.createFile(
+                atPath: path, contents: Data(ExperimentCorpus.validExperiment.utf8),
+                attributes: [.posixPermissions: 0o000]))
+        let r = try ExpTool.run(
+            ["validate", path], launcher: [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"])
         if r.status != 1, r.stderr.contains("setpriv") || r.stderr.contains("error while loading shared libraries") {
             throw XCTSkip("cannot run exp as nobody here: \(r.stderr)")
         }
@@ -191,11 +214,15 @@ final class CLITests: XCTestCase {
 
     func testExitStatuses() throws {
         let valid = try write(ExperimentCorpus.validExperiment)
-        let invalid = try write(ExperimentCorpus.validExperiment.replacingOccurrences(of: "rounds: 2", with: "rounds: 0"))
+        let invalid = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(of: "rounds: 2", with: "rounds: 0"))
         let cases: [(args: [String], status: Int32, stderr: String?)] = [
             (["validate", valid], 0, nil),
             (["validate", invalid], 1, "federation.rounds must be an integer >= 1, got 0"),
-            (["validate", "--set", "federation.rounds=abc", valid], 1, "<command line>:1:19: federation.rounds must be an integer"),
+            (
+                ["validate", "--set", "federation.rounds=abc", valid], 1,
+                "<command line>:1:19: federation.rounds must be an integer"
+            ),
             (["show", invalid], 1, "federation.rounds must be"),
             (["validate", "--frobnicate", valid], 2, "--frobnicate"),
             (["validate"], 2, "Missing expected argument"),
@@ -222,28 +249,36 @@ final class CLITests: XCTestCase {
 
     /// validate reports every error (blank-line separated), each with its position.
     func testValidateReportsAllErrors() throws {
-        let path = try write("""
-        name: many
-        dataset: { name: synthetic, usres: 5 }
-        partition: { name: dirichlet, alpha: 0 }
-        model: { name: mlp }
-        federation: { rounds: 0 }
-        methods: [fedavgg]
-        """)
+        let path = try write(
+            """
+            name: many
+            dataset: { name: synthetic, usres: 5 }
+            partition: { name: dirichlet, alpha: 0 }
+            model: { name: mlp }
+            federation: { rounds: 0 }
+            methods: [fedavgg]
+            """)
         let r = try ExpTool.run(["validate", path])
         XCTAssertEqual(r.status, 1, r.summary)
         let firstLines = r.stderr.components(separatedBy: "\n\n").map { String($0.split(separator: "\n").first ?? "") }
         XCTAssertEqual(firstLines.count, 4, r.stderr)
-        for (line, prefix) in zip(firstLines, ["\(path):2:29: unknown key 'usres'", "\(path):3:38: partition.alpha must be a number > 0",
-                                               "\(path):5:23: federation.rounds", "\(path):6:11: unknown method 'fedavgg'"]) {
+        for (line, prefix) in zip(
+            firstLines,
+            [
+                "\(path):2:29: unknown key 'usres'", "\(path):3:38: partition.alpha must be a number > 0",
+                "\(path):5:23: federation.rounds", "\(path):6:11: unknown method 'fedavgg'",
+            ])
+        {
             XCTAssertTrue(line.hasPrefix(prefix), "expected \(prefix)…, got \(line)")
         }
     }
 
     /// Data files are part of `exp validate` (not of the loader): a missing one is invalid input.
     func testValidateChecksDataFiles() throws {
-        let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(
-            of: "dataset: { name: synthetic }", with: "dataset: { name: cifar10, root: /nonexistent/cifar-10-batches-bin }"))
+        let path = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "dataset: { name: synthetic }",
+                with: "dataset: { name: cifar10, root: /nonexistent/cifar-10-batches-bin }"))
         let r = try ExpTool.run(["validate", path])
         XCTAssertEqual(r.status, 1, r.summary)
         XCTAssertTrue(r.firstErrorLine.hasPrefix("\(path):3:10: dataset cifar10: missing data files"), r.summary)
@@ -252,13 +287,17 @@ final class CLITests: XCTestCase {
 
     /// `exp show` prints the resolved experiment (overrides applied); loading it again gives the same.
     func testShowOutputReparsesToTheSameExperiment() throws {
-        let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(
-            of: "methods: [fedavg]", with: "methods: [fedavg, { name: fedprox, trainer: { mu: 0.5 } }, fedrep]"))
-        let overrides = ["--set", "federation.rounds=3", "--set", "partition.clients=7", "--set", "methods[1].label=prox-half"]
+        let path = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "methods: [fedavg]", with: "methods: [fedavg, { name: fedprox, trainer: { mu: 0.5 } }, fedrep]"))
+        let overrides = [
+            "--set", "federation.rounds=3", "--set", "partition.clients=7", "--set", "methods[1].label=prox-half",
+        ]
         let shown = try ExpTool.run(["show", path] + overrides)
         XCTAssertEqual(shown.status, 0, shown.summary)
         let loader = ExperimentLoader(registry: registry)
-        let expected = try loader.load(file: path, overrides: ["federation.rounds=3", "partition.clients=7", "methods[1].label=prox-half"])
+        let expected = try loader.load(
+            file: path, overrides: ["federation.rounds=3", "partition.clients=7", "methods[1].label=prox-half"])
         XCTAssertEqual(shown.stdout, YAMLEmitter.emit(expected.resolved))
         let tree = try YAMLParser.parse(string: shown.stdout, fileName: "<exp show>")
         XCTAssertEqual(tree["federation"]?["rounds"]?.scalarValue, "3")
@@ -266,7 +305,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(tree["methods"]?.items?[1]["label"]?.scalarValue, "prox-half")
         XCTAssertEqual(tree["methods"]?.items?[1]["trainer"]?["mu"]?.scalarValue, "0.5")
         // Every default is filled in.
-        for spec in Sections.federation where spec.defaultValue != nil { XCTAssertNotNil(tree["federation"]?[spec.name], spec.name) }
+        for spec in Sections.federation where spec.defaultValue != nil {
+            XCTAssertNotNil(tree["federation"]?[spec.name], spec.name)
+        }
 
         let again = try write(shown.stdout, name: "shown.yaml")
         let reloaded = try loader.load(file: again)
@@ -278,7 +319,8 @@ final class CLITests: XCTestCase {
 
     func testListShowsEveryPluginParameterAndPreset() throws {
         let kinds = PluginKind.allCases.map(\.rawValue)
-        let results = try ExpTool.runAll([["list"], ["list", "--markdown"], ["list", "trainer"], ["list", "method"]] + kinds.map { ["list", $0] })
+        let results = try ExpTool.runAll(
+            [["list"], ["list", "--markdown"], ["list", "trainer"], ["list", "method"]] + kinds.map { ["list", $0] })
         for r in results { XCTAssertEqual(r.status, 0, r.summary) }
         let all = results[0].stdout
         for kind in PluginKind.allCases {
@@ -286,7 +328,9 @@ final class CLITests: XCTestCase {
             for d in registry.descriptors(kind) {
                 XCTAssertTrue(all.contains("  \(d.name) — \(d.summary)"), d.name)
                 for p in d.parameters {
-                    XCTAssertTrue(all.contains("      \(p.name): \(p.type.summary), default \(p.defaultText) — "), "\(d.name).\(p.name)")
+                    XCTAssertTrue(
+                        all.contains("      \(p.name): \(p.type.summary), default \(p.defaultText) — "),
+                        "\(d.name).\(p.name)")
                 }
             }
         }
@@ -299,6 +343,8 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(trainers.contains("dataset plugins:") || trainers.contains("method presets:"), trainers)
         for name in registry.names(.trainer) { XCTAssertTrue(trainers.contains("  \(name) — "), name) }
         XCTAssertTrue(results[3].stdout.hasPrefix("method presets:"), results[3].stdout)
-        for (kind, r) in zip(kinds, results.dropFirst(4)) { XCTAssertTrue(r.stdout.hasPrefix("\(kind) plugins:"), r.stdout) }
+        for (kind, r) in zip(kinds, results.dropFirst(4)) {
+            XCTAssertTrue(r.stdout.hasPrefix("\(kind) plugins:"), r.stdout)
+        }
     }
 }

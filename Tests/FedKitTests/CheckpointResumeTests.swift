@@ -1,9 +1,10 @@
 import BuiltinPlugins
 import Config
-@testable import FedKit
 import Foundation
 import Torch
 import XCTest
+
+@testable import FedKit
 
 /// A test aggregator that carries state across rounds: server momentum over FedAvg's update
 /// (v = beta v + (mean - global); global += v). Its results depend on v, so a resume that did not
@@ -11,7 +12,8 @@ import XCTest
 final class ServerMomentumAggregator: AggregatorPlugin, RoundCarriedState, @unchecked Sendable {
     static let beta = ParameterKey.double("beta", default: 0.5, min: 0, max: 1, doc: "momentum")
     static let descriptor = PluginDescriptor(
-        kind: .aggregator, name: "test-server-momentum", summary: "test only: FedAvg with server momentum (carried state)",
+        kind: .aggregator, name: "test-server-momentum",
+        summary: "test only: FedAvg with server momentum (carried state)",
         keys: [beta])
     let beta: Double
     let average: any AggregatorPlugin
@@ -20,7 +22,8 @@ final class ServerMomentumAggregator: AggregatorPlugin, RoundCarriedState, @unch
 
     init(parameters: Parameters) throws {
         beta = parameters[Self.beta]
-        average = try BuiltinPlugins.registry().make(PluginChoice(kind: .aggregator, name: "weighted-average"), as: (any AggregatorPlugin).self)
+        average = try BuiltinPlugins.registry().make(
+            PluginChoice(kind: .aggregator, name: "weighted-average"), as: (any AggregatorPlugin).self)
     }
 
     var updatesGlobalModel: Bool { true }
@@ -69,12 +72,14 @@ final class CheckpointResumeTests: XCTestCase {
     static let momentum = "{name: fedavg, label: momentum, aggregator: {name: test-server-momentum, beta: 0.5}}"
 
     func yaml(_ output: String, methods: String = "[\(momentum)]", rounds: Int = 6, every: Int = 1) -> String {
-        EngineFixture.yaml(output: output, methods: methods,
-                           rounds: rounds, extraFederation: ", checkpoint_every: \(every)")
+        EngineFixture.yaml(
+            output: output, methods: methods,
+            rounds: rounds, extraFederation: ", checkpoint_every: \(every)")
     }
 
     func run(_ yaml: String, resume: Bool) throws -> (ExperimentRunner.Outcome, [String]) {
-        let spec = try ExperimentLoader(registry: Self.registry).resolve(YAMLParser.parse(string: yaml, fileName: "resume.yaml"), file: "resume.yaml")
+        let spec = try ExperimentLoader(registry: Self.registry).resolve(
+            YAMLParser.parse(string: yaml, fileName: "resume.yaml"), file: "resume.yaml")
         let runner = ExperimentRunner(spec: spec, registry: Self.registry)
         runner.resume = resume
         let lines = LogLines()
@@ -108,7 +113,9 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertTrue(resumed.failures.isEmpty, "\(resumed.failures)")
         XCTAssertTrue(log.contains { $0.hasPrefix("run momentum seed 1: resuming after round 3 of 6") }, "\(log)")
         XCTAssertTrue(log.contains { $0.hasPrefix("run ditto seed 1: complete") }, "\(log)")
-        for file in ["rounds.jsonl", "clients.csv", "checkpoint/global.safetensors", "checkpoint/carried/aggregator.safetensors"] {
+        for file in [
+            "rounds.jsonl", "clients.csv", "checkpoint/global.safetensors", "checkpoint/carried/aggregator.safetensors",
+        ] {
             XCTAssertEqual(bytes("\(a)/engine/momentum/seed-1/\(file)"), bytes("\(runB)/\(file)"), file)
         }
         XCTAssertEqual(bytes("\(a)/engine/summary.csv"), bytes("\(b)/engine/summary.csv"))
@@ -127,11 +134,13 @@ final class CheckpointResumeTests: XCTestCase {
         try StateDict([("calls", try Tensor([3]))]).save(to: "\(checkpoint)/carried/aggregator.safetensors")
         var state = try JSONDecoder().decode(RunCheckpoint.State.self, from: bytes("\(checkpoint)/state.json")!)
         let data = bytes("\(checkpoint)/carried/aggregator.safetensors")!
-        state.files["carried/aggregator.safetensors"] = RunCheckpoint.FileCheck(bytes: data.count, fnv1a: RunCheckpoint.hash(data))
+        state.files["carried/aggregator.safetensors"] = RunCheckpoint.FileCheck(
+            bytes: data.count, fnv1a: RunCheckpoint.hash(data))
         try JSONEncoder().encode(state).write(to: URL(fileURLWithPath: "\(checkpoint)/state.json"))
         let (resumed, _) = try run(yaml(b), resume: true)
         XCTAssertTrue(resumed.failures.isEmpty)
-        XCTAssertNotEqual(bytes("\(a)/engine/momentum/seed-1/rounds.jsonl"), bytes("\(b)/engine/momentum/seed-1/rounds.jsonl"))
+        XCTAssertNotEqual(
+            bytes("\(a)/engine/momentum/seed-1/rounds.jsonl"), bytes("\(b)/engine/momentum/seed-1/rounds.jsonl"))
     }
 
     /// A damaged checkpoint file, a checkpoint of another configuration, and a run folder cut back
@@ -149,24 +158,30 @@ final class CheckpointResumeTests: XCTestCase {
         try damaged.write(to: URL(fileURLWithPath: "\(checkpoint)/global.safetensors"))
         var (outcome, _) = try run(yaml(dir), resume: true)
         XCTAssertEqual(outcome.failures.count, 1)
-        XCTAssertTrue(outcome.failures[0].message.contains("global.safetensors: damaged checkpoint file"), outcome.failures[0].message)
+        XCTAssertTrue(
+            outcome.failures[0].message.contains("global.safetensors: damaged checkpoint file"),
+            outcome.failures[0].message)
         XCTAssertEqual(try EngineFixture.lines("\(runDir)/rounds.jsonl").count, 2, "nothing rerun")
 
         try original.write(to: URL(fileURLWithPath: "\(checkpoint)/global.safetensors"))
         let stateText = String(decoding: bytes("\(checkpoint)/state.json")!, as: UTF8.self)
         let config = try JSONDecoder().decode(RunCheckpoint.State.self, from: Data(stateText.utf8)).config
-        try stateText.replacingOccurrences(of: config, with: "0123456789abcdef").write(toFile: "\(checkpoint)/state.json", atomically: true, encoding: .utf8)
+        try stateText.replacingOccurrences(of: config, with: "0123456789abcdef").write(
+            toFile: "\(checkpoint)/state.json", atomically: true, encoding: .utf8)
         (outcome, _) = try run(yaml(dir), resume: true)
         XCTAssertTrue(outcome.failures.first?.message.contains("belongs to another run") == true, "\(outcome.failures)")
 
         try stateText.write(toFile: "\(checkpoint)/state.json", atomically: true, encoding: .utf8)
         try "".write(toFile: "\(runDir)/rounds.jsonl", atomically: true, encoding: .utf8)
         (outcome, _) = try run(yaml(dir), resume: true)
-        XCTAssertTrue(outcome.failures.first?.message.contains("rounds.jsonl: 0 bytes, the checkpoint recorded") == true, "\(outcome.failures)")
+        XCTAssertTrue(
+            outcome.failures.first?.message.contains("rounds.jsonl: 0 bytes, the checkpoint recorded") == true,
+            "\(outcome.failures)")
 
         try "garbage".write(toFile: "\(checkpoint)/state.json", atomically: true, encoding: .utf8)
         (outcome, _) = try run(yaml(dir), resume: true)
-        XCTAssertTrue(outcome.failures.first?.message.contains("unreadable checkpoint state") == true, "\(outcome.failures)")
+        XCTAssertTrue(
+            outcome.failures.first?.message.contains("unreadable checkpoint state") == true, "\(outcome.failures)")
     }
 
     /// A run killed between parking the old checkpoint and renaming the new one in resumes from
@@ -184,7 +199,8 @@ final class CheckpointResumeTests: XCTestCase {
         try Data("half".utf8).write(to: URL(fileURLWithPath: "\(runB)/checkpoint.partial/global.safetensors"))
         let (resumed, log) = try run(yaml(b), resume: true)
         XCTAssertTrue(resumed.failures.isEmpty, "\(resumed.failures)")
-        XCTAssertTrue(log.contains { $0.contains("resuming after round 3 of 6") && $0.contains("checkpoint.previous") }, "\(log)")
+        XCTAssertTrue(
+            log.contains { $0.contains("resuming after round 3 of 6") && $0.contains("checkpoint.previous") }, "\(log)")
         XCTAssertEqual(bytes("\(a)/engine/momentum/seed-1/rounds.jsonl"), bytes("\(runB)/rounds.jsonl"))
         XCTAssertFalse(fm.fileExists(atPath: "\(runB)/checkpoint.previous"))
         XCTAssertFalse(fm.fileExists(atPath: "\(runB)/checkpoint.partial"))
@@ -193,13 +209,20 @@ final class CheckpointResumeTests: XCTestCase {
     /// How a run is executed (workers, threads, checkpoint interval, output folder) is not part of
     /// its fingerprint; what it computes is.
     func testFingerprintIgnoresExecutionSettings() throws {
-        func fingerprint(_ extra: String, lr: Double = 0.05, workers: Int = 2, output: String = "/tmp/x") throws -> String {
-            let yaml = EngineFixture.yaml(output: output, methods: "[fedavg]", workers: workers, lr: lr, extraFederation: extra)
-            let spec = try ExperimentLoader(registry: Self.registry).resolve(YAMLParser.parse(string: yaml, fileName: "f.yaml"), file: "f.yaml")
+        func fingerprint(
+            _ extra: String, lr: Double = 0.05, workers: Int = 2, output: String = "/tmp/x"
+        ) throws -> String {
+            let yaml = EngineFixture.yaml(
+                output: output, methods: "[fedavg]", workers: workers, lr: lr, extraFederation: extra)
+            let spec = try ExperimentLoader(registry: Self.registry).resolve(
+                YAMLParser.parse(string: yaml, fileName: "f.yaml"), file: "f.yaml")
             return RunFingerprint.of(ResolvedExperiment.yaml(for: spec, registry: Self.registry))
         }
         let base = try fingerprint("")
-        XCTAssertEqual(base, try fingerprint(", threads_per_worker: 2, checkpoint_every: 3, state_memory_mb: 8", workers: 1, output: "/tmp/y"))
+        XCTAssertEqual(
+            base,
+            try fingerprint(
+                ", threads_per_worker: 2, checkpoint_every: 3, state_memory_mb: 8", workers: 1, output: "/tmp/y"))
         XCTAssertNotEqual(base, try fingerprint("", lr: 0.1))
         XCTAssertNotEqual(base, try fingerprint(", momentum: 0.9"))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Datasets
 
 final class DataInflateTests: XCTestCase {
@@ -9,12 +10,12 @@ final class DataInflateTests: XCTestCase {
 
     func testManyDynamicBlocksMatchZlib() throws {
         let expected = DataTestSupport.lcgBytes()
-        XCTAssertEqual(CRC32.checksum(expected), 40_556_088) // zlib.crc32 of the same bytes
+        XCTAssertEqual(CRC32.checksum(expected), 40_556_088)  // zlib.crc32 of the same bytes
         XCTAssertEqual(try Inflate.gunzip(DataTestSupport.lcgGzip), expected)
     }
 
     func testStoredBlocksRoundTripAndMultipleMembers() throws {
-        let data = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ ($0 >> 9)) } // three stored blocks
+        let data = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ ($0 >> 9)) }  // three stored blocks
         XCTAssertEqual(try Inflate.gunzip(DataTestSupport.gzipStored(data)), data)
         let a = Array("first member;".utf8), b = Array("second member".utf8)
         XCTAssertEqual(try Inflate.gunzip(DataTestSupport.gzipStored(a) + DataTestSupport.gzipStored(b)), a + b)
@@ -30,7 +31,8 @@ final class DataInflateTests: XCTestCase {
         for cut in [12, gz.count / 2, gz.count - 9, gz.count - 3] {
             XCTAssertThrowsError(try Inflate.gunzip(Array(gz.prefix(cut))), "cut at \(cut)") { error in
                 guard let failure = error as? Inflate.Failure else { return XCTFail("\(error)") }
-                XCTAssertTrue(failure.message.contains("truncated") || failure.message.contains("missing"), failure.message)
+                XCTAssertTrue(
+                    failure.message.contains("truncated") || failure.message.contains("missing"), failure.message)
                 XCTAssertLessThanOrEqual(failure.offset, cut)
             }
         }

@@ -1,7 +1,8 @@
+import FedKit
 import Foundation
 import XCTest
+
 @testable import Datasets
-import FedKit
 
 /// Helpers for the dataset tests: temporary folders, writers for the official formats, and
 /// where the shared real data lives.
@@ -14,8 +15,11 @@ enum DataTestSupport {
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw PluginError("cannot write \(path)") }
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+            throw PluginError("cannot write \(path)")
+        }
     }
 
     static func write(_ text: String, to path: String) throws { try write(Array(text.utf8), to: path) }
@@ -42,13 +46,19 @@ enum DataTestSupport {
     /// An IDX file of unsigned bytes.
     static func idx(dimensions: [Int], data: [UInt8]) -> [UInt8] {
         var out: [UInt8] = [0, 0, 8, UInt8(dimensions.count)]
-        for d in dimensions { out += [UInt8((d >> 24) & 0xFF), UInt8((d >> 16) & 0xFF), UInt8((d >> 8) & 0xFF), UInt8(d & 0xFF)] }
+        for d in dimensions {
+            out += [UInt8((d >> 24) & 0xFF), UInt8((d >> 16) & 0xFF), UInt8((d >> 8) & 0xFF), UInt8(d & 0xFF)]
+        }
         return out + data
     }
 
     /// Writes a small MNIST-layout folder (train: `train` images, test: `test` images), gzipped or not.
-    static func writeMNIST(root: String, train: Int, test: Int, gzip: Bool) throws -> (trainLabels: [Int], testLabels: [Int]) {
-        func images(_ n: Int, seed: Int) -> [UInt8] { (0..<(n * 784)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) } }
+    static func writeMNIST(
+        root: String, train: Int, test: Int, gzip: Bool
+    ) throws -> (trainLabels: [Int], testLabels: [Int]) {
+        func images(_ n: Int, seed: Int) -> [UInt8] {
+            (0..<(n * 784)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed) }
+        }
         let trainLabels = (0..<train).map { $0 % 10 }
         let testLabels = (0..<test).map { ($0 * 3) % 10 }
         let files: [(String, [UInt8])] = [
@@ -58,7 +68,11 @@ enum DataTestSupport {
             ("t10k-labels-idx1-ubyte", idx(dimensions: [test], data: testLabels.map { UInt8($0) })),
         ]
         for (name, bytes) in files {
-            if gzip { try write(gzipStored(bytes), to: "\(root)/\(name).gz") } else { try write(bytes, to: "\(root)/\(name)") }
+            if gzip {
+                try write(gzipStored(bytes), to: "\(root)/\(name).gz")
+            } else {
+                try write(bytes, to: "\(root)/\(name)")
+            }
         }
         return (trainLabels, testLabels)
     }
@@ -76,7 +90,9 @@ enum DataTestSupport {
     /// Writes a CIFAR-10 folder with `perBatch` records in each of the 5 training batches and the test batch.
     static func writeCIFAR10(root: String, perBatch: Int) throws {
         for b in 1...5 {
-            try write(cifarRecords(labels: (0..<perBatch).map { [UInt8(($0 + b) % 10)] }, seed: b), to: "\(root)/data_batch_\(b).bin")
+            try write(
+                cifarRecords(labels: (0..<perBatch).map { [UInt8(($0 + b) % 10)] }, seed: b),
+                to: "\(root)/data_batch_\(b).bin")
         }
         try write(cifarRecords(labels: (0..<perBatch).map { [UInt8($0 % 10)] }, seed: 9), to: "\(root)/test_batch.bin")
     }
@@ -105,7 +121,8 @@ enum DataTestSupport {
     // MARK: - Shared real data (../shared/data)
 
     static var repositoryRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     static var sharedData: String { (repositoryRoot as NSString).deletingLastPathComponent + "/shared/data" }
@@ -122,7 +139,8 @@ enum DataTestSupport {
             return candidate
         }
         let tarball = "\(sharedData)/\(archive)"
-        guard FileManager.default.fileExists(atPath: tarball), FileManager.default.fileExists(atPath: "/usr/bin/tar") else { return nil }
+        guard FileManager.default.fileExists(atPath: tarball), FileManager.default.fileExists(atPath: "/usr/bin/tar")
+        else { return nil }
         lock.lock()
         defer { lock.unlock() }
         if let done = extracted[archive] { return done }
@@ -132,7 +150,9 @@ enum DataTestSupport {
         process.arguments = ["xJf", tarball, "-C", target]
         do { try process.run() } catch { return nil }
         process.waitUntilExit()
-        guard process.terminationStatus == 0, FileManager.default.fileExists(atPath: "\(target)/\(folder)") else { return nil }
+        guard process.terminationStatus == 0, FileManager.default.fileExists(atPath: "\(target)/\(folder)") else {
+            return nil
+        }
         extracted[archive] = "\(target)/\(folder)"
         return "\(target)/\(folder)"
     }
@@ -163,7 +183,11 @@ enum DataTestSupport {
         return Array(out.prefix(12000))
     }
 
-    static let lcgGzip = Array(Data(base64Encoded: "H4sIAAAAAAAAA4yQUQ7DMAhDz2rsZLv/CWbDumrTPhKJhhLz4qACyrEKrGSLoEtwCSn5B3JszKrVh17kJN7kLFHdSmOUfgO3UlAOwnFlPmxoeMGtNJuQ+22iSOuJYDj+2scScdm49uoGK9k+uW9rNcJhffTaq3lSwG2c46b1vPlSv64nwH5gGk4AmWE9LUE9jp/wNda/3oW37Id0NIYXI9WWACEIAs8qbNn9T7AwpFaK8NXW4rwEkK1cjcbauAeB48nuP5HV85lSKkCgtLKRhXIoQU0GMhHohS2OIgFhpTr5X9j2tCvjeUUJnCJLKoGdDYlOjeQjpqSZqLlMSmzpynG/mBydxZRu+ax7qs2NC0Pv8nt2GEN39N4gbJ/aZxB9stOAQ5wPiUvJ4b5N6F4grM6E4hEPhR+ve+8kALXDmWFuUpEoICxpmDnMv5bICDquGTM0kMpe0NoXhXS9/zKIetTeVZ5hxyJCc1iLzvkffX/GAO2/0N+f0SpIghgEYW9FdLv7/w9sDdTRCkgPnVExJCigpj2x9BtECLVK9/fA31ezaeJsDEpS742axMA5DZJnD8g+X384YkNqrN7BIxxOoR8PTZTUTmsEtIitBhXnE2tSoMltvxuRqow3LPJ7Rs/lU6/yjoqAlVmv1DfFkMorrk1iLpM+3fVaZkjohqtgq33i4yu4pGI7K3hK6Dg2Je01UrgTFMrIz1VIZQoY7h8etRKaFFuDjb7GT6K4cmBr0lvIbUjo0BHznuezRytCDSxNJIp/KXc0+sXT27VSSVOWZ5S3L236dcJygvtTYiVJEIMg8K0sJlUz/7+PImTEBU1OKVnSdLFIkDfIAlvCRF/UFla2JceNGQngOKIALdBAiifWHrbmYUw8Qf0/qdVi072FonN5FdQSAr0iyjvhHnHp9rb9tKpphccDz4JLRtpIAdR1Vexolj/dJ45RSQ7NaVgBt61dcgPSihiESFIiuLMnSuDOsvodEAKBfROJZN1Vm6pGOHHFR2F+qrfYtSwAtQ40n+2qgpWrDTds15y9fi8fXgRorLIUab3ipfeu51iJN3zerv55OYOC2lTgABqcuME36MsZsY61UhM/RqwtCUIQhp21D9edvf8BljagIFD7pYOQpAFKBX9l3PZBj61ck5ottTMXjLw3+90Vz9hfRo1zK9pH6MvP3+W2LvVZSHpsr7Y/KPTsxoxjEsy2ObBxp6WYrhOtOwas5rFTOd3TEZ+4F1PaYSJoCDhoNyZ4XHuVxrdZg2XfwCSltMhBqg20Mh4Jk7ZwOMcqbQaTVwKwNxiXFr1IYGtOEJxawPAYk9LEPatfyCdU3T/qVDytKFynWOF9IKajFihsCXwJxejDYaDlYPHVXnJ1NyZFqwOkZGIsX1XjGKKI/oxZWxLDIAg8Kxh6/yN0dJfW+ADyp4Psw4ijgvOiqifFgeWG0op28Bqh6IFWgVHCr+MAHXvStuQH7Q1Hz8QEFWLkqkks4cpp+YcEetUDBjneP8wgskgUL/+vhEq8o0dabCn3FBaD3rCTPyzea6P54o5RBG9EM2njM1CWfebVnyaEebOvKOszkpmZeDVDnM9zy9t4+qnKxaVfRXDJHxt9J/Qo5gkNMvTmUrXG13/cZ3LDUOMwCHsKLn9GnCHFJU6d9RvzJNdy2WNsDdIXYoWwbGY03waD3t+JhPlkp+KT8aXUCnIgBkHgW4E2zSb9/3nXAYxVq7OXJioODFWDYGOZZdiMUtfGJX6T7L4roCfngEz/98goH7r4tR0XGpKc2ncVofSds1N3oP4OWMi8q5F/HCK6HF3TRGklAs29Yyy/y6YgjXpgaRuBG6u4SJ68hslsRMyDoJUdstSmmSp5U3ciZ3jUm15PRGgOisSDRDpqMutholLURT+NFNbAFdkhxU8IYco8RALlXcHeOWUBBeaUDF4ndJbEyXNZem0Aa05uztQMemrLrwg7UwRBaFSBGAU8bwqWIKa+QzmQsbO2spy3UiLxkmXriHhyM8WU276MWlsSwyAIPCtK0k7vf4DKwzcK+UiigXUXo6OMYPMfwXkAlZX/VdbMDeCICzUDt5KVyWeRmGYiPgSOD54G4thenKjXCs47WO4eplRJF+7xCOqc/ALabpyIRzVtV5LqE0Qb4LxH/ZTFEXYo3kbxNIYVHNgu1EwfqBfV1FQeuVVaVnjo+6v1R0bCPsQ7IZ/YmelIWm/WsJK7EN0EBVDTRgXAoIxeLXgN+baQd68u+vHEmMaaIPRgpVwWW9iMzBIdpPGbx6+eLIhxrEuIR+dB+fd/WftQUlgeePfV6Ob2mfz7qcdjnNY3lJvN91+pteUwDMKws+YB3P8GG4GOVEDiVVV/IMY2Ea9Cf/gEKZGxMLlqz0GwmEazt9cvz12J7UpagUNl2q8BM5d8drlgcylr59EimsbWUucVhxs2boWr2fRS87uZsSFW1St1Z1XEAEcHPvMuLOeVz7BL9pxlHFq2g6/kGxPr7294IZA1GTgCWbvjWsb0FsqSTflQ4EMEL808WVsigzpBJMKl9OON2QnyZOoQ3KefiI7d7siZHXTe2+CXACVEKke0+VX5AzjWagLgLgAA")!)
+    static let lcgGzip = Array(
+        Data(
+            base64Encoded:
+                "H4sIAAAAAAAAA4yQUQ7DMAhDz2rsZLv/CWbDumrTPhKJhhLz4qACyrEKrGSLoEtwCSn5B3JszKrVh17kJN7kLFHdSmOUfgO3UlAOwnFlPmxoeMGtNJuQ+22iSOuJYDj+2scScdm49uoGK9k+uW9rNcJhffTaq3lSwG2c46b1vPlSv64nwH5gGk4AmWE9LUE9jp/wNda/3oW37Id0NIYXI9WWACEIAs8qbNn9T7AwpFaK8NXW4rwEkK1cjcbauAeB48nuP5HV85lSKkCgtLKRhXIoQU0GMhHohS2OIgFhpTr5X9j2tCvjeUUJnCJLKoGdDYlOjeQjpqSZqLlMSmzpynG/mBydxZRu+ax7qs2NC0Pv8nt2GEN39N4gbJ/aZxB9stOAQ5wPiUvJ4b5N6F4grM6E4hEPhR+ve+8kALXDmWFuUpEoICxpmDnMv5bICDquGTM0kMpe0NoXhXS9/zKIetTeVZ5hxyJCc1iLzvkffX/GAO2/0N+f0SpIghgEYW9FdLv7/w9sDdTRCkgPnVExJCigpj2x9BtECLVK9/fA31ezaeJsDEpS742axMA5DZJnD8g+X384YkNqrN7BIxxOoR8PTZTUTmsEtIitBhXnE2tSoMltvxuRqow3LPJ7Rs/lU6/yjoqAlVmv1DfFkMorrk1iLpM+3fVaZkjohqtgq33i4yu4pGI7K3hK6Dg2Je01UrgTFMrIz1VIZQoY7h8etRKaFFuDjb7GT6K4cmBr0lvIbUjo0BHznuezRytCDSxNJIp/KXc0+sXT27VSSVOWZ5S3L236dcJygvtTYiVJEIMg8K0sJlUz/7+PImTEBU1OKVnSdLFIkDfIAlvCRF/UFla2JceNGQngOKIALdBAiifWHrbmYUw8Qf0/qdVi072FonN5FdQSAr0iyjvhHnHp9rb9tKpphccDz4JLRtpIAdR1Vexolj/dJ45RSQ7NaVgBt61dcgPSihiESFIiuLMnSuDOsvodEAKBfROJZN1Vm6pGOHHFR2F+qrfYtSwAtQ40n+2qgpWrDTds15y9fi8fXgRorLIUab3ipfeu51iJN3zerv55OYOC2lTgABqcuME36MsZsY61UhM/RqwtCUIQhp21D9edvf8BljagIFD7pYOQpAFKBX9l3PZBj61ck5ottTMXjLw3+90Vz9hfRo1zK9pH6MvP3+W2LvVZSHpsr7Y/KPTsxoxjEsy2ObBxp6WYrhOtOwas5rFTOd3TEZ+4F1PaYSJoCDhoNyZ4XHuVxrdZg2XfwCSltMhBqg20Mh4Jk7ZwOMcqbQaTVwKwNxiXFr1IYGtOEJxawPAYk9LEPatfyCdU3T/qVDytKFynWOF9IKajFihsCXwJxejDYaDlYPHVXnJ1NyZFqwOkZGIsX1XjGKKI/oxZWxLDIAg8Kxh6/yN0dJfW+ADyp4Psw4ijgvOiqifFgeWG0op28Bqh6IFWgVHCr+MAHXvStuQH7Q1Hz8QEFWLkqkks4cpp+YcEetUDBjneP8wgskgUL/+vhEq8o0dabCn3FBaD3rCTPyzea6P54o5RBG9EM2njM1CWfebVnyaEebOvKOszkpmZeDVDnM9zy9t4+qnKxaVfRXDJHxt9J/Qo5gkNMvTmUrXG13/cZ3LDUOMwCHsKLn9GnCHFJU6d9RvzJNdy2WNsDdIXYoWwbGY03waD3t+JhPlkp+KT8aXUCnIgBkHgW4E2zSb9/3nXAYxVq7OXJioODFWDYGOZZdiMUtfGJX6T7L4roCfngEz/98goH7r4tR0XGpKc2ncVofSds1N3oP4OWMi8q5F/HCK6HF3TRGklAs29Yyy/y6YgjXpgaRuBG6u4SJ68hslsRMyDoJUdstSmmSp5U3ciZ3jUm15PRGgOisSDRDpqMutholLURT+NFNbAFdkhxU8IYco8RALlXcHeOWUBBeaUDF4ndJbEyXNZem0Aa05uztQMemrLrwg7UwRBaFSBGAU8bwqWIKa+QzmQsbO2spy3UiLxkmXriHhyM8WU276MWlsSwyAIPCtK0k7vf4DKwzcK+UiigXUXo6OMYPMfwXkAlZX/VdbMDeCICzUDt5KVyWeRmGYiPgSOD54G4thenKjXCs47WO4eplRJF+7xCOqc/ALabpyIRzVtV5LqE0Qb4LxH/ZTFEXYo3kbxNIYVHNgu1EwfqBfV1FQeuVVaVnjo+6v1R0bCPsQ7IZ/YmelIWm/WsJK7EN0EBVDTRgXAoIxeLXgN+baQd68u+vHEmMaaIPRgpVwWW9iMzBIdpPGbx6+eLIhxrEuIR+dB+fd/WftQUlgeePfV6Ob2mfz7qcdjnNY3lJvN91+pteUwDMKws+YB3P8GG4GOVEDiVVV/IMY2Ea9Cf/gEKZGxMLlqz0GwmEazt9cvz12J7UpagUNl2q8BM5d8drlgcylr59EimsbWUucVhxs2boWr2fRS87uZsSFW1St1Z1XEAEcHPvMuLOeVz7BL9pxlHFq2g6/kGxPr7294IZA1GTgCWbvjWsb0FsqSTflQ4EMEL808WVsigzpBJMKl9OON2QnyZOoQ3KefiI7d7siZHXTe2+CXACVEKke0+VX5AzjWagLgLgAA"
+        )!)
 
     /// "hello hello hello hello" compressed with a fixed-Huffman block (Python gzip).
     static let fixedGzip = Array(Data(base64Encoded: "H4sIAAAAAAACA8tIzcnJV8hAJwHjUT2NFwAAAA==")!)

@@ -1,6 +1,7 @@
 import FedKit
 import Foundation
 import XCTest
+
 @testable import Datasets
 @testable import Partitioners
 
@@ -26,8 +27,9 @@ final class DatasetConformanceTests: XCTestCase {
         let parts = try NaturalPartitioner().partition(request, random: &random)
         XCTAssertEqual(parts.count, 110)
         XCTAssertEqual(parts.map(\.count).reduce(0, +), 14_697)
-        let clients = try ClientSplits.make(dataset: data, partition: parts, localTest: "natural", holdoutFraction: 0.2,
-                                            matchedTestSize: nil, seed: 1)
+        let clients = try ClientSplits.make(
+            dataset: data, partition: parts, localTest: "natural", holdoutFraction: 0.2,
+            matchedTestSize: nil, seed: 1)
         XCTAssertEqual(clients.map(\.test.count).reduce(0, +), 1_695)
     }
 
@@ -35,9 +37,9 @@ final class DatasetConformanceTests: XCTestCase {
         guard let root = DataTestSupport.realData("sent140", archive: "sent140-leaf-test.tar.xz") else {
             throw XCTSkip("Sent140 sample not found (data/sent140 or ../shared/data/sent140-leaf-test.tar.xz)")
         }
-        let data = try Sent140Dataset(root: root).load() // only test/ exists: split by sample (auto)
+        let data = try Sent140Dataset(root: root).load()  // only test/ exists: split by sample (auto)
         XCTAssertEqual(data.train.count + data.test.count, 8_692)
-        XCTAssertEqual(data.test.count, 1_738) // round(0.2 * 8692)
+        XCTAssertEqual(data.test.count, 1_738)  // round(0.2 * 8692)
         XCTAssertEqual(Set(data.trainUsers! + data.testUsers!).count, 7_086)
         let positives = data.train.labelArray.filter { $0 == 1 }.count + data.test.labelArray.filter { $0 == 1 }.count
         XCTAssertEqual(positives, 4_581)
@@ -51,9 +53,14 @@ final class DatasetConformanceTests: XCTestCase {
     }
 
     func testCIFAR10Prepared() throws {
-        let candidates = ["\(DataTestSupport.repositoryRoot)/data/cifar-10-batches-bin", "\(DataTestSupport.sharedData)/cifar-10-batches-bin"]
-        guard let root = candidates.first(where: { FileManager.default.fileExists(atPath: "\($0)/test_batch.bin") }) else {
-            throw XCTSkip("data/cifar-10-batches-bin not found; run ../shared/data/prepare-cifar10.py data to create it")
+        let candidates = [
+            "\(DataTestSupport.repositoryRoot)/data/cifar-10-batches-bin",
+            "\(DataTestSupport.sharedData)/cifar-10-batches-bin",
+        ]
+        guard let root = candidates.first(where: { FileManager.default.fileExists(atPath: "\($0)/test_batch.bin") })
+        else {
+            throw XCTSkip(
+                "data/cifar-10-batches-bin not found; run ../shared/data/prepare-cifar10.py data to create it")
         }
         let data = try CIFAR10Dataset(root: root).load()
         XCTAssertEqual(data.train.count, 50_000)
@@ -78,7 +85,7 @@ final class DatasetConformanceTests: XCTestCase {
         XCTAssertEqual(data.train.inputs.shape, [60_000, 1, 28, 28])
         let mean = try data.train.inputs.mean().item()
         XCTAssertEqual(mean, 0, accuracy: 0.01, "normalised with mean 0.2860, std 0.3530")
-        XCTAssertEqual(data.train.labelArray.prefix(10), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]) // the official first labels
+        XCTAssertEqual(data.train.labelArray.prefix(10), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5])  // the official first labels
     }
 
     private func defaults<P: Plugin>(_ type: P.Type) -> Parameters {

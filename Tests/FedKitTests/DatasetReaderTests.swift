@@ -2,6 +2,7 @@ import BuiltinPlugins
 import FedKit
 import Torch
 import XCTest
+
 @testable import Datasets
 
 /// Each reader on small files in its official format, written by the test itself.
@@ -16,11 +17,11 @@ final class DatasetReaderTests: XCTestCase {
         XCTAssertEqual(data.classes, 10)
         XCTAssertEqual(data.inputShape, [3, 32, 32])
         XCTAssertEqual(data.train.inputs.shape, [20, 3, 32, 32])
-        XCTAssertEqual(Array(data.train.labelArray.prefix(4)), [1, 2, 3, 4]) // batch 1: (r + 1) % 10
+        XCTAssertEqual(Array(data.train.labelArray.prefix(4)), [1, 2, 3, 4])  // batch 1: (r + 1) % 10
         // Channel-major layout: record 0 of batch 1, byte k = (k + 0 + 1) & 255, scaled to [0, 1].
         let first = try data.train.inputs.select(dim: 0, 0).floats()
         XCTAssertEqual(first[0], 1.0 / 255, accuracy: 1e-6)
-        XCTAssertEqual(first[1024], Float((1024 + 1) & 255) / 255, accuracy: 1e-6) // first green pixel
+        XCTAssertEqual(first[1024], Float((1024 + 1) & 255) / 255, accuracy: 1e-6)  // first green pixel
         XCTAssertEqual(first[3071], Float((3071 + 1) & 255) / 255, accuracy: 1e-6)
         XCTAssertNil(data.trainUsers)
 
@@ -60,23 +61,29 @@ final class DatasetReaderTests: XCTestCase {
         XCTAssertEqual(try a.train.inputs.floats(), try b.train.inputs.floats())
         XCTAssertEqual(a.contentHash, b.contentHash, "the hash is over the decompressed bytes")
         let raw = try MNISTDataset(root: rawRoot, normalize: false).load()
-        XCTAssertEqual(try raw.train.inputs.select(dim: 0, 0).floats()[5], Float((5 * 31 + 1) & 255) / 255, accuracy: 1e-6)
+        XCTAssertEqual(
+            try raw.train.inputs.select(dim: 0, 0).floats()[5], Float((5 * 31 + 1) & 255) / 255, accuracy: 1e-6)
         // fashion-mnist reads the same layout.
         let fashion = try FashionMNISTDataset(root: gzRoot).load()
         XCTAssertEqual(fashion.train.count, 30)
         XCTAssertNotEqual(fashion.contentHash, a.contentHash)
-        XCTAssertEqual(FashionMNISTDataset(root: gzRoot).requiredFiles().map(\.path).first, "\(gzRoot)/train-images-idx3-ubyte.gz")
-        XCTAssertEqual(MNISTDataset(root: rawRoot).requiredFiles().map(\.path).first, "\(rawRoot)/train-images-idx3-ubyte")
+        XCTAssertEqual(
+            FashionMNISTDataset(root: gzRoot).requiredFiles().map(\.path).first, "\(gzRoot)/train-images-idx3-ubyte.gz")
+        XCTAssertEqual(
+            MNISTDataset(root: rawRoot).requiredFiles().map(\.path).first, "\(rawRoot)/train-images-idx3-ubyte")
     }
 
     func testFEMNISTLEAFJSON() throws {
         let root = try DataTestSupport.temporaryDirectory()
         let img = DataTestSupport.femnistImage
-        try DataTestSupport.write(DataTestSupport.leafJSON([("f001_01", [(img(0), 3), (img(1), 61)]), ("f002_07", [(img(2), 0)])]),
-                                  to: "\(root)/train/all_data_0_train.json")
-        try DataTestSupport.write(DataTestSupport.leafJSON([("f003_00", [(img(3), 10)])]), to: "\(root)/train/all_data_1_train.json")
-        try DataTestSupport.write(DataTestSupport.leafJSON([("f001_01", [(img(4), 3)]), ("f002_07", [(img(5), 1)])]),
-                                  to: "\(root)/test/all_data_0_test.json")
+        try DataTestSupport.write(
+            DataTestSupport.leafJSON([("f001_01", [(img(0), 3), (img(1), 61)]), ("f002_07", [(img(2), 0)])]),
+            to: "\(root)/train/all_data_0_train.json")
+        try DataTestSupport.write(
+            DataTestSupport.leafJSON([("f003_00", [(img(3), 10)])]), to: "\(root)/train/all_data_1_train.json")
+        try DataTestSupport.write(
+            DataTestSupport.leafJSON([("f001_01", [(img(4), 3)]), ("f002_07", [(img(5), 1)])]),
+            to: "\(root)/test/all_data_0_test.json")
         let data = try FEMNISTDataset(root: root, normalize: false).load()
         XCTAssertEqual(data.classes, 62)
         XCTAssertEqual(data.train.labelArray, [3, 61, 0, 10])
@@ -84,19 +91,21 @@ final class DatasetReaderTests: XCTestCase {
         XCTAssertEqual(data.testUsers, ["f001_01", "f002_07"])
         XCTAssertEqual(data.train.inputs.shape, [4, 1, 28, 28])
         let pixels = try data.train.inputs.select(dim: 0, 1).floats()
-        XCTAssertEqual(pixels[6], 0.25) // (6 + 1) % 7 == 0
+        XCTAssertEqual(pixels[6], 0.25)  // (6 + 1) % 7 == 0
         XCTAssertEqual(pixels[0], 1.0)
     }
 
     func testSent140TokensVocabularyAndSplit() throws {
         let root = try DataTestSupport.temporaryDirectory()
         let t = DataTestSupport.tweet
-        try DataTestSupport.write(DataTestSupport.leafJSON([
-            ("alice", [(t("I'm SO happy today!! happy happy", "alice", 1), 1), (t("sad day", "alice", 2), 0)]),
-            ("bob", [(t("Happy \"quoted\" day", "bob", 3), 1)]),
-        ]), to: "\(root)/train/a.json")
-        try DataTestSupport.write(DataTestSupport.leafJSON([("carol", [(t("happy unseenword", "carol", 4), 1)])]),
-                                  to: "\(root)/test/a.json")
+        try DataTestSupport.write(
+            DataTestSupport.leafJSON([
+                ("alice", [(t("I'm SO happy today!! happy happy", "alice", 1), 1), (t("sad day", "alice", 2), 0)]),
+                ("bob", [(t("Happy \"quoted\" day", "bob", 3), 1)]),
+            ]), to: "\(root)/train/a.json")
+        try DataTestSupport.write(
+            DataTestSupport.leafJSON([("carol", [(t("happy unseenword", "carol", 4), 1)])]),
+            to: "\(root)/test/a.json")
         let loaded = try Sent140Dataset(root: root, vocabularySize: 5, sequenceLength: 6).loadWithVocabulary()
         let data = loaded.splits
         // Training counts: happy 4, day 2, then i'm/quoted/sad/so/today 1 each (alphabetical).
@@ -112,8 +121,9 @@ final class DatasetReaderTests: XCTestCase {
     }
 
     func testTokenizer() {
-        XCTAssertEqual(TextVocabulary.tokenize("I'm SO happy!!! @bob http://x.co/a 'quoted' don’t 42x"),
-                       ["i'm", "so", "happy", "bob", "http", "x", "co", "a", "quoted", "don't", "42x"])
+        XCTAssertEqual(
+            TextVocabulary.tokenize("I'm SO happy!!! @bob http://x.co/a 'quoted' don’t 42x"),
+            ["i'm", "so", "happy", "bob", "http", "x", "co", "a", "quoted", "don't", "42x"])
         XCTAssertEqual(TextVocabulary.tokenize("  ''  ... "), [])
         let v = TextVocabulary(texts: [["b", "a", "b"]], size: 10)
         XCTAssertEqual(v.encode(["b", "a", "zzz", "b"], length: 3), [2, 3, 1])
@@ -123,7 +133,9 @@ final class DatasetReaderTests: XCTestCase {
     func testSent140SplitsBySampleWhenOnlyTestExists() throws {
         let root = try DataTestSupport.temporaryDirectory()
         let t = DataTestSupport.tweet
-        let users = (0..<40).map { u in ("user\(u)", [(t("tweet number \(u) is \(u % 2 == 0 ? "good" : "bad")", "user\(u)", u), u % 2)]) }
+        let users = (0..<40).map { u in
+            ("user\(u)", [(t("tweet number \(u) is \(u % 2 == 0 ? "good" : "bad")", "user\(u)", u), u % 2)])
+        }
         try DataTestSupport.write(DataTestSupport.leafJSON(users), to: "\(root)/test/only.json")
         let a = try Sent140Dataset(root: root, testFraction: 0.25, splitSeed: 7).load()
         XCTAssertEqual(a.train.count, 30)
@@ -148,11 +160,12 @@ final class DatasetReaderTests: XCTestCase {
         XCTAssertEqual(found, 2)
         XCTAssertEqual(matrix.shape, [5, 3])
         let values = try matrix.floats()
-        XCTAssertEqual(Array(values[0..<3]), [0, 0, 0]) // padding
-        XCTAssertEqual(Array(values[6..<9]), [0.5, -1, 0.2]) // id 2 = happy
-        XCTAssertEqual(Array(values[9..<12]), [1, 2, 3]) // id 3 = day
-        XCTAssertNotEqual(Array(values[12..<15]), [0, 0, 0]) // missing word: random
-        let again = try GloVe.embeddingMatrix(path: "\(root)/glove.txt", vocabulary: vocabulary, seed: 1).matrix.floats()
+        XCTAssertEqual(Array(values[0..<3]), [0, 0, 0])  // padding
+        XCTAssertEqual(Array(values[6..<9]), [0.5, -1, 0.2])  // id 2 = happy
+        XCTAssertEqual(Array(values[9..<12]), [1, 2, 3])  // id 3 = day
+        XCTAssertNotEqual(Array(values[12..<15]), [0, 0, 0])  // missing word: random
+        let again = try GloVe.embeddingMatrix(path: "\(root)/glove.txt", vocabulary: vocabulary, seed: 1).matrix
+            .floats()
         XCTAssertEqual(values, again)
         // word2vec-style header line is skipped.
         try DataTestSupport.write("3 2\nhappy 1 2\n", to: "\(root)/w2v.txt")
@@ -202,7 +215,8 @@ final class DatasetReaderTests: XCTestCase {
         }
         XCTAssertTrue(changed)
         // No padding and no flip: identity.
-        let identity = try RandomCropFlip(padding: 0, flip: false, padValue: [0, 0, 0]).apply(batch, generator: RandomGenerator(seed: 1))
+        let identity = try RandomCropFlip(padding: 0, flip: false, padValue: [0, 0, 0]).apply(
+            batch, generator: RandomGenerator(seed: 1))
         XCTAssertEqual(try identity.floats(), try batch.floats())
         // The dataset exposes it when asked.
         let root = try DataTestSupport.temporaryDirectory()
@@ -213,7 +227,10 @@ final class DatasetReaderTests: XCTestCase {
 
     func testPluginsAreRegistered() throws {
         let registry = try BuiltinPlugins.registry()
-        XCTAssertEqual(registry.names(.dataset), ["cifar10", "cifar100", "fashion-mnist", "femnist", "mnist", "pfllib", "sent140", "synthetic"])
-        XCTAssertEqual(registry.names(.partitioner), ["dirichlet", "from-file", "iid", "natural", "quantity-skew", "shards"])
+        XCTAssertEqual(
+            registry.names(.dataset),
+            ["cifar10", "cifar100", "fashion-mnist", "femnist", "mnist", "pfllib", "sent140", "synthetic"])
+        XCTAssertEqual(
+            registry.names(.partitioner), ["dirichlet", "from-file", "iid", "natural", "quantity-skew", "shards"])
     }
 }

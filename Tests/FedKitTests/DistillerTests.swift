@@ -1,12 +1,13 @@
 import BuiltinPlugins
 import Config
-@testable import Distillers
 import FedKit
 import Generators
 import Methods
 import Models
 import Torch
 import XCTest
+
+@testable import Distillers
 
 /// Class-conditional samples near the toy's blobs (a fixed stand-in for a trained generator).
 struct BlobSource: SyntheticDataSource {
@@ -23,18 +24,19 @@ final class DistillerTests: XCTestCase {
     /// The improved (fedbkd-plus) distiller's settings: logits, client shares, per-batch steps.
     static let plus: [String: ParameterValue] = [
         "synthetic_set": .string("client-share"), "batch_size": .int(64), "space": .string("logits"),
-        "kl": .string("teacher-student"), "g2l_epochs": .int(3), "l2g_epochs": .int(4), "l2g_steps": .string("per-batch"),
+        "kl": .string("teacher-student"), "g2l_epochs": .int(3), "l2g_epochs": .int(4),
+        "l2g_steps": .string("per-batch"),
         "l2g_trains": .string("all"), "weight_decay": .double(0),
     ]
 
     /// The improved distiller with `parameters` on top.
     func distiller(_ parameters: [String: ParameterValue] = [:]) throws -> BidirectionalDistiller {
-        try BidirectionalDistiller(parameters: Parameters(Self.plus.merging(parameters) { $1 }))
+        try BidirectionalDistiller.make(Parameters(Self.plus.merging(parameters) { $1 }))
     }
 
     /// The published distiller (plugin defaults) with `parameters` on top.
     func published(_ parameters: [String: ParameterValue] = [:]) throws -> BidirectionalDistiller {
-        try BidirectionalDistiller(parameters: Parameters(parameters))
+        try BidirectionalDistiller.make(Parameters(parameters))
     }
 
     // MARK: - Published (authors' code)
@@ -55,8 +57,11 @@ final class DistillerTests: XCTestCase {
             var total = 0.0
             for (k, classes) in FedBKDToy.seen.enumerated() {
                 try net.load(states[k])
-                let x = try BlobSource().sample(labels: Tensor(classes.flatMap { [Int](repeating: $0, count: 50) }), generator: RandomGenerator(seed: 5))
-                let student = try withoutGrad { try net.features(x) }, teacher = try withoutGrad { try global.features(x) }
+                let x = try BlobSource().sample(
+                    labels: Tensor(classes.flatMap { [Int](repeating: $0, count: 50) }),
+                    generator: RandomGenerator(seed: 5))
+                let student = try withoutGrad { try net.features(x) },
+                    teacher = try withoutGrad { try global.features(x) }
                 total += try withoutGrad { try d.kl(student: student, teacher: teacher, temperature: 1).item() }
             }
             return total / 3
@@ -65,7 +70,9 @@ final class DistillerTests: XCTestCase {
         try d.distill(context, source: BlobSource())
         let after = try featureKL(context.teachers.map(\.state))
         XCTAssertLessThan(after, before * 0.8, "feature KL \(before) -> \(after)")
-        XCTAssertLessThan(try XCTUnwrap(context.metrics["distill.g2l.kl_after"]), try XCTUnwrap(context.metrics["distill.g2l.kl_before"]))
+        XCTAssertLessThan(
+            try XCTUnwrap(context.metrics["distill.g2l.kl_after"]),
+            try XCTUnwrap(context.metrics["distill.g2l.kl_before"]))
         XCTAssertEqual(try flat(global.stateDict()), globalBefore, "the teacher (global model) is fixed")
         for k in toy.teachers.indices {
             let old = toy.teachers[k].state, new = context.teachers[k].state
@@ -89,13 +96,19 @@ final class DistillerTests: XCTestCase {
         XCTAssertEqual(context.metrics["distill.l2g.steps"], 3 * 3, "3 optimiser steps per client, 3 clients")
         XCTAssertEqual(try flat(global.stateDict().under("head")), head, "the global head never changes")
         XCTAssertNotEqual(try flat(global.stateDict().under("body")), body)
-        XCTAssertLessThan(try XCTUnwrap(context.metrics["distill.l2g.kl_after"]), try XCTUnwrap(context.metrics["distill.l2g.kl_before"]))
-        for k in toy.teachers.indices { XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state)) }
-        XCTAssertTrue(global.parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored, no gradient left")
+        XCTAssertLessThan(
+            try XCTUnwrap(context.metrics["distill.l2g.kl_after"]),
+            try XCTUnwrap(context.metrics["distill.l2g.kl_before"]))
+        for k in toy.teachers.indices {
+            XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state))
+        }
+        XCTAssertTrue(
+            global.parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored, no gradient left")
 
         // The same with per-batch steps: 20 per epoch per client (the step count follows the schedule).
         let perBatch = try toy.context(global: toy.averagedGlobal(), localBatchSize: 5)
-        try published(["directions": .string("l2g"), "samples": .int(300), "l2g_steps": .string("per-batch")]).distill(perBatch, source: BlobSource())
+        try published(["directions": .string("l2g"), "samples": .int(300), "l2g_steps": .string("per-batch")]).distill(
+            perBatch, source: BlobSource())
         XCTAssertEqual(perBatch.metrics["distill.l2g.steps"], 3 * 3 * 20)
     }
 
@@ -109,8 +122,10 @@ final class DistillerTests: XCTestCase {
         try published(["samples": .int(150)]).distill(context, source: BlobSource())
         XCTAssertEqual(try flat(global.stateDict().under("head")), head)
         for k in toy.teachers.indices {
-            XCTAssertEqual(try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
-            XCTAssertNotEqual(try flat(context.teachers[k].state.under("body")), try flat(toy.teachers[k].state.under("body")))
+            XCTAssertEqual(
+                try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
+            XCTAssertNotEqual(
+                try flat(context.teachers[k].state.under("body")), try flat(toy.teachers[k].state.under("body")))
         }
         XCTAssertEqual(context.metrics["distill.l2g.steps"], 9)
     }
@@ -132,7 +147,9 @@ final class DistillerTests: XCTestCase {
         XCTAssertThrowsError(try published().distill(toy.context(), source: BlobSource())) {
             XCTAssertTrue("\($0)".contains("federation batch size"), "\($0)")
         }
-        XCTAssertThrowsError(try published(["label_weight": .double(1)])) { XCTAssertTrue("\($0)".contains("space: logits"), "\($0)") }
+        XCTAssertThrowsError(try published(["label_weight": .double(1)])) {
+            XCTAssertTrue("\($0)".contains("space: logits"), "\($0)")
+        }
         XCTAssertThrowsError(try published(["g2l_classes": .string("seen")]))
         XCTAssertThrowsError(try published(["l2g_steps": .string("sometimes")]))
     }
@@ -145,13 +162,17 @@ final class DistillerTests: XCTestCase {
             let global = try toy.averagedGlobal()
             let context = try toy.context(global: global)
             let before = try flat(global.stateDict())
-            try distiller(["directions": .string("l2g"), "order": .string(order)]).distill(context, source: BlobSource())
-            let klBefore = try XCTUnwrap(context.metrics["distill.l2g.kl_before"]), klAfter = try XCTUnwrap(context.metrics["distill.l2g.kl_after"])
+            try distiller(["directions": .string("l2g"), "order": .string(order)]).distill(
+                context, source: BlobSource())
+            let klBefore = try XCTUnwrap(context.metrics["distill.l2g.kl_before"]),
+                klAfter = try XCTUnwrap(context.metrics["distill.l2g.kl_after"])
             XCTAssertLessThan(klAfter, klBefore * 0.7, "\(order): \(klBefore) -> \(klAfter)")
             XCTAssertNotEqual(try flat(global.stateDict()), before, order)
             XCTAssertNil(context.metrics["distill.g2l.kl_before"], "g2l did not run")
             // l2g alone leaves the personal models as they were.
-            for k in toy.teachers.indices { XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state)) }
+            for k in toy.teachers.indices {
+                XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state))
+            }
             XCTAssertTrue(global.parameters.allSatisfy { $0.requiresGrad && $0.grad == nil })
         }
     }
@@ -162,7 +183,8 @@ final class DistillerTests: XCTestCase {
         let globalBefore = try flat(global.stateDict())
         let context = try toy.context(global: global)
         try distiller(["directions": .string("g2l")]).distill(context, source: BlobSource())
-        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]), klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
+        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]),
+            klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
         XCTAssertLessThan(klAfter, klBefore * 0.7, "\(klBefore) -> \(klAfter)")
         XCTAssertEqual(try flat(global.stateDict()), globalBefore, "g2l alone leaves the global model")
         XCTAssertNil(context.metrics["distill.l2g.kl_before"])
@@ -172,7 +194,8 @@ final class DistillerTests: XCTestCase {
             XCTAssertEqual(try flat(new.under("head")), try flat(old.under("head")), "teacher \(k)'s head is frozen")
             XCTAssertNotEqual(try flat(new.under("body")), try flat(old.under("body")), "teacher \(k)'s body learns")
         }
-        XCTAssertTrue(context.workspace[0].parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored")
+        XCTAssertTrue(
+            context.workspace[0].parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored")
     }
 
     /// `g2l_classes: seen`: the KL is between the two models' distributions renormalised over the
@@ -180,24 +203,31 @@ final class DistillerTests: XCTestCase {
     func testGlobalToLocalOverTheClientsClassesOnly() throws {
         let mask = try BidirectionalDistiller.seenClassMask([0.5, 0, 0.25, 0])
         XCTAssertEqual(try mask.floats(), [0, -1e4, 0, -1e4])
-        let teacher = try Tensor([1, 5, 0, -2] as [Float], shape: [1, 4]), student = try Tensor([0, -3, 2, 7] as [Float], shape: [1, 4])
+        let teacher = try Tensor([1, 5, 0, -2] as [Float], shape: [1, 4]),
+            student = try Tensor([0, -3, 2, 7] as [Float], shape: [1, 4])
         // Over classes 0 and 2 only: p = softmax(1, 0), q = softmax(0, 2).
         let p = [exp(1.0), 1].map { $0 / (exp(1.0) + 1) }, q = [1, exp(2.0)].map { $0 / (1 + exp(2.0)) }
         let expected = p[0] * log(p[0] / q[0]) + p[1] * log(p[1] / q[1])
-        XCTAssertEqual(try distiller().kl(student: student + mask, teacher: teacher + mask, temperature: 1).item(), expected, accuracy: 1e-5)
+        XCTAssertEqual(
+            try distiller().kl(student: student + mask, teacher: teacher + mask, temperature: 1).item(), expected,
+            accuracy: 1e-5)
 
         let toy = try FedBKDToy()
         let context = try toy.context(global: toy.averagedGlobal())
-        try distiller(["directions": .string("g2l"), "g2l_classes": .string("seen")]).distill(context, source: BlobSource())
-        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]), klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
+        try distiller(["directions": .string("g2l"), "g2l_classes": .string("seen")]).distill(
+            context, source: BlobSource())
+        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]),
+            klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
         XCTAssertTrue(klBefore.isFinite && klAfter.isFinite)
         XCTAssertLessThan(klAfter, klBefore, "\(klBefore) -> \(klAfter)")
         for k in toy.teachers.indices {
-            XCTAssertEqual(try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
+            XCTAssertEqual(
+                try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
         }
         let all = try toy.context(global: toy.averagedGlobal())
         try distiller(["directions": .string("g2l")]).distill(all, source: BlobSource())
-        XCTAssertNotEqual(try flat(all.teachers[0].state), try flat(context.teachers[0].state), "the restriction changes the result")
+        XCTAssertNotEqual(
+            try flat(all.teachers[0].state), try flat(context.teachers[0].state), "the restriction changes the result")
         XCTAssertThrowsError(try distiller(["g2l_classes": .string("some")]))
     }
 
@@ -205,8 +235,10 @@ final class DistillerTests: XCTestCase {
         let toy = try FedBKDToy()
         let context = try toy.context(global: toy.averagedGlobal())
         try distiller().distill(context, source: BlobSource())
-        for key in ["distill.g2l.kl_before", "distill.g2l.kl_after", "distill.l2g.kl_before", "distill.l2g.kl_after",
-                    "distill.seconds", "distill.samples"] {
+        for key in [
+            "distill.g2l.kl_before", "distill.g2l.kl_after", "distill.l2g.kl_before", "distill.l2g.kl_after",
+            "distill.seconds", "distill.samples",
+        ] {
             XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
         }
         XCTAssertLessThan(context.metrics["distill.g2l.kl_after"]!, context.metrics["distill.g2l.kl_before"]!)
@@ -218,10 +250,12 @@ final class DistillerTests: XCTestCase {
     func testSameSeedsGiveIdenticalDistilledStates() throws {
         let toy = try FedBKDToy()
         func run() throws -> [[Float]] {
-            let g = try ConditionalMLPGenerator(parameters: Parameters(GeneratorTests.plus.merging(["epochs": .int(2), "steps": .int(2)]) { $1 }))
+            let g = try ConditionalMLPGenerator.make(
+                Parameters(GeneratorTests.plus.merging(["epochs": .int(2), "steps": .int(2)]) { $1 }))
             let context = try toy.context(seed: 21, global: toy.averagedGlobal())
             try g.train(context)
-            try distiller(["samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5)]).distill(context, source: PluginSource(generator: g))
+            try distiller(["samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5)]).distill(
+                context, source: PluginSource(generator: g))
             return try [flat(context.global.stateDict())] + context.teachers.map { try flat($0.state) }
         }
         XCTAssertEqual(try run(), try run())
@@ -229,12 +263,15 @@ final class DistillerTests: XCTestCase {
 
     func testSyntheticLabelsAreClassBalancedAndFollowTheClients() throws {
         let weights: [[Double]] = [[0.5, 1, 0, 0], [0.5, 0, 0.25, 0], [0, 0, 0.75, 0]]
-        let labels = try BidirectionalDistiller.allocate(total: 1000, weights: weights, classes: 4, generator: RandomGenerator(seed: 1))
+        let labels = try BidirectionalDistiller.allocate(
+            total: 1000, weights: weights, classes: 4, generator: RandomGenerator(seed: 1))
         XCTAssertEqual(labels.map(\.count).reduce(0, +), 1000)
         let perClass = (0..<4).map { c in labels.joined().filter { $0 == c }.count }
         XCTAssertEqual(perClass.filter { $0 > 0 }.sorted(), [333, 333, 334])
         XCTAssertEqual(perClass[3], 0, "no client has class 3")
-        for (k, l) in labels.enumerated() { XCTAssertTrue(l.allSatisfy { weights[k][$0] > 0 }, "client \(k) gets only its classes") }
+        for (k, l) in labels.enumerated() {
+            XCTAssertTrue(l.allSatisfy { weights[k][$0] > 0 }, "client \(k) gets only its classes")
+        }
         XCTAssertEqual(BidirectionalDistiller.largestRemainder(333, [0.25, 0.75]), [83, 250])
         XCTAssertEqual(BidirectionalDistiller.largestRemainder(5, [0.5, 0.5]), [3, 2])
     }
@@ -244,13 +281,17 @@ final class DistillerTests: XCTestCase {
         let input = ModelInput(inputShape: [6], classes: 2, inputKind: .tokens(vocabulary: 20))
         let lstm = try Sent140LSTM.make(Parameters(["embedding_dim": .int(8), "hidden": .int(8)]))
         let build = { (seed: UInt64) in try lstm.build(input, generator: RandomGenerator(seed: seed)) }
-        let teachers = try (0..<2).map { Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, 5]) }
-        let context = ServerRoundContext(round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,
-                                         inputShape: [6], inputKind: .tokens(vocabulary: 20), generator: RandomGenerator(seed: 3))
+        let teachers = try (0..<2).map {
+            Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, 5])
+        }
+        let context = ServerRoundContext(
+            round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,
+            inputShape: [6], inputKind: .tokens(vocabulary: 20), generator: RandomGenerator(seed: 3))
         // The engine draws the noise in the models' sample space: sequences of embedding vectors.
         let shape = try SampleSpace.shape(context)
         XCTAssertEqual(shape, [6, 8])
-        try distiller(["samples": .int(40), "order": .string("ensemble")]).distill(context, source: GaussianNoiseSource(shape: shape))
+        try distiller(["samples": .int(40), "order": .string("ensemble")]).distill(
+            context, source: GaussianNoiseSource(shape: shape))
         // Noise of the token shape is refused with a clear message, not fed to the embedding.
         XCTAssertThrowsError(try distiller().distill(context, source: GaussianNoiseSource(shape: [6]))) {
             XCTAssertTrue("\($0)".contains("gave samples of shape"), "\($0)")
@@ -277,7 +318,8 @@ final class DistillerTests: XCTestCase {
                 XCTAssertEqual(node["personal"]?.scalarValue, isPublished ? "head" : "model", name)
                 XCTAssertEqual(node["local_start"]?.scalarValue, "global-body", name)
                 XCTAssertEqual(node["evaluate_with"]?.scalarValue, isPublished ? "round-output" : "personal", name)
-                XCTAssertEqual(node["generator"]?["name"]?.scalarValue, suffix == "-noise" ? nil : "conditional-mlp", name)
+                XCTAssertEqual(
+                    node["generator"]?["name"]?.scalarValue, suffix == "-noise" ? nil : "conditional-mlp", name)
                 let d = try XCTUnwrap(node["distiller"], name)
                 XCTAssertEqual(d["name"]?.scalarValue, "bidirectional", name)
                 XCTAssertEqual(d["directions"]?.scalarValue, direction, name)
@@ -295,17 +337,24 @@ final class DistillerTests: XCTestCase {
                 var errors: [ConfigError] = []
                 let distiller = registry.resolve(.distiller, node["distiller"], path: "distiller", errors: &errors)
                 XCTAssertNotNil(distiller, name)
-                if suffix != "-noise" { XCTAssertNotNil(registry.resolve(.generator, node["generator"], path: "generator", errors: &errors), name) }
+                if suffix != "-noise" {
+                    XCTAssertNotNil(
+                        registry.resolve(.generator, node["generator"], path: "generator", errors: &errors), name)
+                }
                 XCTAssertTrue(errors.isEmpty, "\(name): \(errors)")
             }
         }
         // The published preset spells out exactly the plugins' defaults (so `exp show` prints them).
         let fedbkd = try XCTUnwrap(presets["fedbkd"]).node
-        for (kind, descriptor) in [("distiller", BidirectionalDistiller.descriptor), ("generator", ConditionalMLPGenerator.descriptor)] {
+        for (kind, descriptor) in [
+            ("distiller", BidirectionalDistiller.descriptor), ("generator", ConditionalMLPGenerator.descriptor),
+        ] {
             for spec in descriptor.parameters {
                 guard let value = fedbkd[kind]?[spec.name]?.scalarValue else { continue }
                 XCTAssertNotNil(spec.defaultValue, "\(kind).\(spec.name)")
-                if let d = spec.defaultValue { XCTAssertEqual(Self.same(d, value), true, "\(kind).\(spec.name): preset \(value), default \(d)") }
+                if let d = spec.defaultValue {
+                    XCTAssertEqual(Self.same(d, value), true, "\(kind).\(spec.name): preset \(value), default \(d)")
+                }
             }
         }
     }

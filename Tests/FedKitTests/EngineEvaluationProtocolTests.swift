@@ -1,15 +1,17 @@
 import BuiltinPlugins
 import Config
-@testable import FedKit
 import Foundation
 import Torch
 import XCTest
 
+@testable import FedKit
+
 /// Test only: replaces every teacher's state with a recognisable model: head weights zero and a
 /// head bias that makes client k always predict class k % classes.
 struct MarkingDistiller: DistillerPlugin {
-    static let descriptor = PluginDescriptor(kind: .distiller, name: "test-mark",
-                                             summary: "test only: teacher k's output always predicts class k % classes")
+    static let descriptor = PluginDescriptor(
+        kind: .distiller, name: "test-mark",
+        summary: "test only: teacher k's output always predicts class k % classes")
     init(parameters: Parameters) throws {}
 
     func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws {
@@ -32,16 +34,20 @@ struct MarkingDistiller: DistillerPlugin {
 
 /// Test only: plain SGD that records which samples each client trained on.
 struct RecordingTrainer: TrainerPlugin {
-    static let descriptor = PluginDescriptor(kind: .trainer, name: "test-record", summary: "test only: sgd, recording the data it sees")
+    static let descriptor = PluginDescriptor(
+        kind: .trainer, name: "test-record", summary: "test only: sgd, recording the data it sees")
     static let seen = SeenData()
     let sgd: any TrainerPlugin
 
     init(parameters: Parameters) throws {
-        sgd = try BuiltinPlugins.registry().make(PluginChoice(kind: .trainer, name: "sgd"), as: (any TrainerPlugin).self)
+        sgd = try BuiltinPlugins.registry().make(
+            PluginChoice(kind: .trainer, name: "sgd"), as: (any TrainerPlugin).self)
     }
 
     func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
-        Self.seen.add(client: context.client, rows: try context.data.inputs.floats(), width: context.data.inputs.count / max(1, context.data.count))
+        Self.seen.add(
+            client: context.client, rows: try context.data.inputs.floats(),
+            width: context.data.inputs.count / max(1, context.data.count))
         return try sgd.train(context)
     }
 
@@ -50,7 +56,9 @@ struct RecordingTrainer: TrainerPlugin {
         private var rows: [Int: Set<[Float]>] = [:]
         func add(client: Int, rows flat: [Float], width: Int) {
             lock.withLock {
-                for start in stride(from: 0, to: flat.count, by: width) { rows[client, default: []].insert(Array(flat[start..<start + width])) }
+                for start in stride(from: 0, to: flat.count, by: width) {
+                    rows[client, default: []].insert(Array(flat[start..<start + width]))
+                }
             }
         }
         func rows(_ client: Int) -> Set<[Float]> { lock.withLock { rows[client] ?? [] } }
@@ -65,13 +73,15 @@ final class EngineEvaluationProtocolTests: XCTestCase {
     /// head), and never stores the round's output.
     func testRoundOutputPicksTheDistilledModelOnlyForThisRoundsClients() throws {
         let method = "[{ name: fedrep, label: published, distiller: { name: test-mark }, evaluate_with: round-output }]"
-        let yaml = EngineFixture.yaml(output: "unused", methods: method, clients: 8, rounds: 3, perRound: "clients_per_round: 2")
+        let yaml = EngineFixture.yaml(
+            output: "unused", methods: method, clients: 8, rounds: 3, perRound: "clients_per_round: 2")
         let run = try EngineFixture.simulation(yaml)
         XCTAssertEqual(run.method.evaluateWith, .roundOutput)
         let result = try run.run()
         let last = Set(try XCTUnwrap(result.records.last).sampledClients)
         let trained = Set(result.records.flatMap(\.sampledClients))
-        XCTAssertGreaterThan(trained.subtracting(last).count, 0, "some trained clients must sit out the last round for this test")
+        XCTAssertGreaterThan(
+            trained.subtracting(last).count, 0, "some trained clients must sit out the last round for this test")
         let reported = try XCTUnwrap(run.lastClientAccuracies)
         let scratch = run.pool.workers[0].scratch
         scratch.setTraining(false)
@@ -79,35 +89,43 @@ final class EngineEvaluationProtocolTests: XCTestCase {
             let test = run.clients[c].test
             if last.contains(c) {
                 let expected = Double(test.labelArray.filter { $0 == c % 4 }.count) / Double(test.count)
-                XCTAssertEqual(try XCTUnwrap(reported[c]), expected, accuracy: 1e-12, "client \(c): its distilled (marked) model")
+                XCTAssertEqual(
+                    try XCTUnwrap(reported[c]), expected, accuracy: 1e-12, "client \(c): its distilled (marked) model")
                 // Stored: the head only, as training left it (not the marked head).
                 let stored = try XCTUnwrap(run.store.get(c))
                 XCTAssertTrue(stored.names.allSatisfy { $0.hasPrefix("head.") })
-                XCTAssertTrue(try stored.flattened().floats().contains { $0 != 0 && $0 != 1000 }, "client \(c): the marked head was stored")
+                XCTAssertTrue(
+                    try stored.flattened().floats().contains { $0 != 0 && $0 != 1000 },
+                    "client \(c): the marked head was stored")
             } else if trained.contains(c) {
                 try scratch.load(run.global.stateDict())
                 try scratch.load(try XCTUnwrap(run.store.get(c)), strict: false)
                 let expected = Accuracy.fraction(try Accuracy.correctness(of: scratch, on: test, batchSize: 5))
-                XCTAssertEqual(try XCTUnwrap(reported[c]), expected, accuracy: 1e-12, "client \(c): global body + own head")
+                XCTAssertEqual(
+                    try XCTUnwrap(reported[c]), expected, accuracy: 1e-12, "client \(c): global body + own head")
             } else {
                 XCTAssertNil(reported[c], "client \(c) never trained")
             }
         }
         let rows = try run.clientReport()
         XCTAssertEqual(rows.filter { $0.evaluatedWith == "round-output" }.map(\.client).sorted(), last.sorted())
-        XCTAssertEqual(rows.filter { $0.evaluatedWith == "personal" }.map(\.client).sorted(), trained.subtracting(last).sorted())
+        XCTAssertEqual(
+            rows.filter { $0.evaluatedWith == "personal" }.map(\.client).sorted(), trained.subtracting(last).sorted())
     }
 
     /// The methods' declared evaluation model is validated and written into the resolved config.
     func testEvaluateWithIsDeclaredValidatedAndResolved() throws {
-        let spec = try EngineFixture.spec(EngineFixture.yaml(output: "unused", methods: "[fedavg, fedrep, local, fedbkd]"))
+        let spec = try EngineFixture.spec(
+            EngineFixture.yaml(output: "unused", methods: "[fedavg, fedrep, local, fedbkd]"))
         XCTAssertEqual(spec.methods.map(\.evaluateWith), [.global, .personal, .personal, .roundOutput])
         let resolved = YAMLEmitter.emit(spec.resolved)
         XCTAssertTrue(resolved.contains("evaluate_with: global"), resolved)
         XCTAssertTrue(resolved.contains("evaluate_with: personal"), resolved)
-        for (method, fragment) in [("{ name: fedavg, evaluate_with: personal }", "needs personal state"),
-                                   ("{ name: fedrep, evaluate_with: round-output }", "has no distiller"),
-                                   ("{ name: fedavg, evaluate_with: best }", "evaluate_with")] {
+        for (method, fragment) in [
+            ("{ name: fedavg, evaluate_with: personal }", "needs personal state"),
+            ("{ name: fedrep, evaluate_with: round-output }", "has no distiller"),
+            ("{ name: fedavg, evaluate_with: best }", "evaluate_with"),
+        ] {
             let yaml = EngineFixture.yaml(output: "unused", methods: "[\(method)]")
             XCTAssertThrowsError(try EngineFixture.spec(yaml), method) { error in
                 let text = "\(error)"
@@ -121,28 +139,39 @@ final class EngineEvaluationProtocolTests: XCTestCase {
     /// the test split, the same for the same seed, another for another seed, never trained on.
     func testValidationSplitIsDisjointDeterministicAndNeverTrainedOn() throws {
         RecordingTrainer.seen.clear()
-        let yaml = EngineFixture.yaml(output: "unused", methods: "[{ name: fedavg, trainer: { name: test-record } }]", clients: 6,
-                                      rounds: 2, perRound: "fraction: 1.0", localTest: "holdout")
+        let yaml = EngineFixture.yaml(
+            output: "unused", methods: "[{ name: fedavg, trainer: { name: test-record } }]", clients: 6,
+            rounds: 2, perRound: "fraction: 1.0", localTest: "holdout")
         let spec = try EngineFixture.spec(yaml)
         let dataset = try EngineFixture.registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
-        let a = try FederatedData.make(spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
-        let b = try FederatedData.make(spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
-        let other = try FederatedData.make(spec: spec, dataset: dataset, seed: 2, registry: EngineFixture.registry, cacheDirectory: nil)
+        let a = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
+        let b = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
+        let other = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: 2, registry: EngineFixture.registry, cacheDirectory: nil)
         XCTAssertEqual(a.clients.map(\.validationIndices), b.clients.map(\.validationIndices))
         XCTAssertNotEqual(a.clients.map(\.validationIndices), other.clients.map(\.validationIndices))
         for (c, client) in a.clients.enumerated() {
-            let (train, validation, test) = (Set(client.trainIndices), Set(client.validationIndices), Set(client.testIndices))
+            let (train, validation, test) = (
+                Set(client.trainIndices), Set(client.validationIndices), Set(client.testIndices)
+            )
             XCTAssertFalse(validation.isEmpty, "client \(c)")
-            XCTAssertTrue(train.isDisjoint(with: validation) && train.isDisjoint(with: test) && validation.isDisjoint(with: test))
-            XCTAssertEqual(train.union(validation).union(test), Set(a.assignment[c]), "client \(c): the partition, split three ways")
+            XCTAssertTrue(
+                train.isDisjoint(with: validation) && train.isDisjoint(with: test) && validation.isDisjoint(with: test))
+            XCTAssertEqual(
+                train.union(validation).union(test), Set(a.assignment[c]),
+                "client \(c): the partition, split three ways")
             let trainable = a.assignment[c].count - test.count
-            XCTAssertEqual(validation.count, Int((Double(trainable) * 0.1).rounded()), "client \(c): 10 % of its training data")
+            XCTAssertEqual(
+                validation.count, Int((Double(trainable) * 0.1).rounded()), "client \(c): 10 % of its training data")
             XCTAssertEqual(client.train.count, client.trainIndices.count)
             XCTAssertEqual(client.validation.labelArray, client.validationIndices.map { dataset.train.labelArray[$0] })
         }
         // Training sees the training split only.
-        let run = try SimulationRun(spec: spec, method: spec.methods[0], seed: 1, dataset: dataset, clients: a.clients,
-                                    registry: EngineFixture.registry, writer: nil)
+        let run = try SimulationRun(
+            spec: spec, method: spec.methods[0], seed: 1, dataset: dataset, clients: a.clients,
+            registry: EngineFixture.registry, writer: nil)
         _ = try run.run()
         for (c, client) in a.clients.enumerated() {
             let seen = RecordingTrainer.seen.rows(c)
@@ -150,15 +179,19 @@ final class EngineEvaluationProtocolTests: XCTestCase {
             let flat = try client.validation.inputs.floats()
             let validationRows = stride(from: 0, to: flat.count, by: width).map { Array(flat[$0..<$0 + width]) }
             XCTAssertFalse(seen.isEmpty, "client \(c) trained")
-            XCTAssertTrue(validationRows.allSatisfy { !seen.contains($0) }, "client \(c) trained on a validation sample")
-            XCTAssertEqual(seen.count, Set(try client.train.inputs.floats().chunked(width)).count, "client \(c) saw its whole training split")
+            XCTAssertTrue(
+                validationRows.allSatisfy { !seen.contains($0) }, "client \(c) trained on a validation sample")
+            XCTAssertEqual(
+                seen.count, Set(try client.train.inputs.floats().chunked(width)).count,
+                "client \(c) saw its whole training split")
         }
     }
 
     /// Validation metrics in rounds.jsonl: the global model on the union of the clients'
     /// validation splits and each scored client on its own; nothing when the fraction is 0.
     func testValidationMetricsAreRecordedAndMatchAHandComputation() throws {
-        let yaml = EngineFixture.yaml(output: "unused", methods: "[fedavg, fedper]", clients: 6, rounds: 2, perRound: "clients_per_round: 2")
+        let yaml = EngineFixture.yaml(
+            output: "unused", methods: "[fedavg, fedper]", clients: 6, rounds: 2, perRound: "clients_per_round: 2")
         for index in 0..<2 {
             let run = try EngineFixture.simulation(yaml, method: index)
             let result = try run.run()
@@ -175,7 +208,8 @@ final class EngineEvaluationProtocolTests: XCTestCase {
             XCTAssertNotNil(result.summary["validation_global_accuracy"])
             XCTAssertNotNil(result.summary["validation_personalized_weighted"])
         }
-        let off = try EngineFixture.simulation(yaml.replacingOccurrences(of: "last_rounds: 2,", with: "last_rounds: 2, validation_fraction: 0,"))
+        let off = try EngineFixture.simulation(
+            yaml.replacingOccurrences(of: "last_rounds: 2,", with: "last_rounds: 2, validation_fraction: 0,"))
         XCTAssertTrue(off.clients.allSatisfy { $0.validation.count == 0 })
         let records = try off.run().records
         XCTAssertTrue(records.allSatisfy { $0.validation == nil })
@@ -188,7 +222,9 @@ final class EngineEvaluationProtocolTests: XCTestCase {
         let first = try EngineFixture.simulation(yaml).run().records
         let again = try EngineFixture.simulation(yaml).run().records
         // (The distiller's own wall times, "*.seconds", differ between runs; the statistics do not.)
-        func statistics(_ r: RoundRecord) -> [String: Double] { r.server.filter { $0.key.hasPrefix("generator_") || $0.key.hasPrefix("real_data_") } }
+        func statistics(_ r: RoundRecord) -> [String: Double] {
+            r.server.filter { $0.key.hasPrefix("generator_") || $0.key.hasPrefix("real_data_") }
+        }
         XCTAssertEqual(first.map(statistics), again.map(statistics))
         XCTAssertEqual(first.map { statistics($0).count }, [6, 6])
         for r in first {
@@ -197,7 +233,8 @@ final class EngineEvaluationProtocolTests: XCTestCase {
             let maxAbs = try XCTUnwrap(r.server["generator_sample_max_abs"])
             XCTAssertLessThanOrEqual(abs(mean), maxAbs)
             XCTAssertGreaterThanOrEqual(std, 0)
-            XCTAssertEqual(r.server["real_data_mean"], first[0].server["real_data_mean"], "real-data statistics are computed once")
+            XCTAssertEqual(
+                r.server["real_data_mean"], first[0].server["real_data_mean"], "real-data statistics are computed once")
         }
         var stats = ValueStatistics()
         stats.add([1, -3, 2])
@@ -208,5 +245,7 @@ final class EngineEvaluationProtocolTests: XCTestCase {
 }
 
 extension Array {
-    func chunked(_ size: Int) -> [[Element]] { stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) } }
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
 }

@@ -1,6 +1,7 @@
-@testable import FedKit
 import Foundation
 import XCTest
+
+@testable import FedKit
 
 /// eval.personal_global_test: personal models tested on the whole test set after the last round.
 final class EnginePersonalGlobalTestTests: XCTestCase {
@@ -20,7 +21,11 @@ final class EnginePersonalGlobalTestTests: XCTestCase {
         var values: [Double] = []
         for row in rows {
             let cells = row.split(separator: ",", omittingEmptySubsequences: false)
-            if cells[7] == "never-trained" { XCTAssertEqual(cells.last, "", row) } else { values.append(try XCTUnwrap(Double(cells.last!), row)) }
+            if cells[7] == "never-trained" {
+                XCTAssertEqual(cells.last, "", row)
+            } else {
+                values.append(try XCTUnwrap(Double(cells.last!), row))
+            }
         }
         XCTAssertFalse(values.isEmpty)
         XCTAssertEqual(values.reduce(0, +) / Double(values.count), mean, accuracy: 1e-12)

@@ -1,23 +1,25 @@
 import BuiltinPlugins
 import Config
-@testable import FedKit
 import Foundation
 import Torch
 import XCTest
+
+@testable import FedKit
 
 /// A trainer for the divergence tests: trains nothing and, from round `round` on, fills the model of
 /// client `client` (every client when -1) with NaN, as a diverging local update would.
 struct PoisonTrainer: TrainerPlugin {
     static let descriptor = PluginDescriptor(
         kind: .trainer, name: "test-poison", summary: "test only: NaN weights from a given round on",
-        parameters: [.int("round", default: 2, min: 1, doc: "first poisoned round"),
-                     .int("client", default: -1, min: -1, doc: "poisoned client (-1: all)")])
+        keys: [round, client])
+    static let round = ParameterKey.int("round", default: 2, min: 1, doc: "first poisoned round")
+    static let client = ParameterKey.int("client", default: -1, min: -1, doc: "poisoned client (-1: all)")
     let round: Int
     let client: Int
 
     init(parameters: Parameters) throws {
-        round = parameters.optionalInt("round") ?? 2
-        client = parameters.optionalInt("client") ?? -1
+        round = parameters[Self.round]
+        client = parameters[Self.client]
     }
 
     func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
@@ -31,15 +33,19 @@ struct PoisonTrainer: TrainerPlugin {
 /// Shared set-up of the engine tests: tiny experiments on the `synthetic` dataset with an MLP.
 enum EngineFixture {
     /// Every FedBKD preset: the published method, the improved one, and their ablations.
-    static let fedBKDPresets = ["fedbkd", "fedbkd-g2l", "fedbkd-l2g", "fedbkd-noise",
-                                "fedbkd-plus", "fedbkd-plus-g2l", "fedbkd-plus-l2g", "fedbkd-plus-noise"]
+    static let fedBKDPresets = [
+        "fedbkd", "fedbkd-g2l", "fedbkd-l2g", "fedbkd-noise",
+        "fedbkd-plus", "fedbkd-plus-g2l", "fedbkd-plus-l2g", "fedbkd-plus-noise",
+    ]
 
     /// A FedBKD preset shrunk for tests (small generator, few synthetic samples and epochs;
     /// the published schedules and batch rule kept).
     static func shrunkFedBKD(_ preset: String) -> String {
         let distiller = "distiller: { samples: 32, g2l_epochs: 1, l2g_epochs: 1 }"
-        let generator = "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, samples: 32, epochs: 1, steps: 2 }"
-        return "{ name: \(preset), trainer: { head_epochs: 2 }, \(distiller)\(preset.hasSuffix("noise") ? "" : ", " + generator) }"
+        let generator =
+            "generator: { hidden: 16, noise_dim: 8, embedding_dim: 8, batch_size: 16, samples: 32, epochs: 1, steps: 2 }"
+        return
+            "{ name: \(preset), trainer: { head_epochs: 2 }, \(distiller)\(preset.hasSuffix("noise") ? "" : ", " + generator) }"
     }
 
     static let registry: PluginRegistry = {
@@ -52,7 +58,8 @@ enum EngineFixture {
 
     /// A fresh temporary folder, removed by the caller's `addTeardownBlock`.
     static func temporaryDirectory(_ test: XCTestCase) throws -> String {
-        let path = NSTemporaryDirectory() + "fedkit-engine-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
+        let path =
+            NSTemporaryDirectory() + "fedkit-engine-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         return path
@@ -60,10 +67,12 @@ enum EngineFixture {
 
     /// A tiny experiment: 12 synthetic users (about 40 samples each, 12 features, 4 classes),
     /// partitioned over `clients` clients, MLP with one hidden layer of 16.
-    static func yaml(name: String = "engine", output: String, methods: String, clients: Int = 6, rounds: Int = 3,
-                     perRound: String = "clients_per_round: 3", workers: Int = 2, lr: Double = 0.05,
-                     localTest: String = "matched", evalEvery: Int = 1, extraFederation: String = "", seeds: String = "[1]",
-                     personalGlobalTest: Bool = false) -> String {
+    static func yaml(
+        name: String = "engine", output: String, methods: String, clients: Int = 6, rounds: Int = 3,
+        perRound: String = "clients_per_round: 3", workers: Int = 2, lr: Double = 0.05,
+        localTest: String = "matched", evalEvery: Int = 1, extraFederation: String = "", seeds: String = "[1]",
+        personalGlobalTest: Bool = false
+    ) -> String {
         """
         name: \(name)
         seeds: \(seeds)
@@ -79,11 +88,14 @@ enum EngineFixture {
     }
 
     static func spec(_ yaml: String) throws -> ExperimentSpec {
-        try ExperimentLoader(registry: registry).resolve(YAMLParser.parse(string: yaml, fileName: "engine-test.yaml"), file: "engine-test.yaml")
+        try ExperimentLoader(registry: registry).resolve(
+            YAMLParser.parse(string: yaml, fileName: "engine-test.yaml"), file: "engine-test.yaml")
     }
 
     /// Runs every method of `yaml`; log lines are collected, not printed.
-    static func run(_ yaml: String, resume: Bool = false) throws -> (outcome: ExperimentRunner.Outcome, runner: ExperimentRunner, log: [String]) {
+    static func run(
+        _ yaml: String, resume: Bool = false
+    ) throws -> (outcome: ExperimentRunner.Outcome, runner: ExperimentRunner, log: [String]) {
         let runner = ExperimentRunner(spec: try spec(yaml), registry: registry)
         runner.resume = resume
         let lines = LogLines()
@@ -96,13 +108,16 @@ enum EngineFixture {
     static func simulation(_ yaml: String, method index: Int = 0) throws -> SimulationRun {
         let spec = try spec(yaml)
         let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
-        let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: spec.seeds[0], registry: registry, cacheDirectory: nil)
-        return try SimulationRun(spec: spec, method: spec.methods[index], seed: spec.seeds[0], dataset: dataset,
-                                 clients: federation.clients, registry: registry, writer: nil)
+        let federation = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: spec.seeds[0], registry: registry, cacheDirectory: nil)
+        return try SimulationRun(
+            spec: spec, method: spec.methods[index], seed: spec.seeds[0], dataset: dataset,
+            clients: federation.clients, registry: registry, writer: nil)
     }
 
     static func lines(_ path: String) throws -> [String] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(
+            String.init)
     }
 
     static func records(_ path: String) throws -> [RoundRecord] {
@@ -123,14 +138,17 @@ final class EngineTests: XCTestCase {
     /// Every method preset through `ExperimentRunner`: all files written, sane metrics.
     func testEveryMethodEndToEnd() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        var methods = ["fedavg", "{ name: fedprox, trainer: { mu: 0.01 } }", "local", "fedper",
-                       "{ name: fedrep, trainer: { head_epochs: 2 } }", "ditto"]
+        var methods = [
+            "fedavg", "{ name: fedprox, trainer: { mu: 0.01 } }", "local", "fedper",
+            "{ name: fedrep, trainer: { head_epochs: 2 } }", "ditto",
+        ]
         // The FedBKD presets, shrunk (small generator, few synthetic samples and epochs).
         for preset in EngineFixture.fedBKDPresets where EngineFixture.registry.methods[preset] != nil {
             methods.append(EngineFixture.shrunkFedBKD(preset))
         }
         let rounds = 3, clients = 6
-        let yaml = EngineFixture.yaml(output: dir, methods: "[" + methods.joined(separator: ", ") + "]", clients: clients, rounds: rounds)
+        let yaml = EngineFixture.yaml(
+            output: dir, methods: "[" + methods.joined(separator: ", ") + "]", clients: clients, rounds: rounds)
         let (outcome, runner, _) = try EngineFixture.run(yaml)
         let labels = runner.spec.methods.map(\.label)
         XCTAssertEqual(labels.count, methods.count)
@@ -152,10 +170,14 @@ final class EngineTests: XCTestCase {
         for result in outcome.results {
             let method = result.method
             let run = "\(experiment)/\(method)/seed-1"
-            for file in ["config.yaml", "manifest.json", "rounds.jsonl", "timings.jsonl", "clients.csv", "partition.csv"] {
+            for file in [
+                "config.yaml", "manifest.json", "rounds.jsonl", "timings.jsonl", "clients.csv", "partition.csv",
+            ] {
                 XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/\(file)"), "\(method): \(file)")
             }
-            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/manifest.json"))) as? [String: Any]
+            let manifest =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/manifest.json")))
+                as? [String: Any]
             XCTAssertEqual(manifest?["method"] as? String, method)
             XCTAssertEqual(manifest?["seed"] as? Int, 1)
             let config = try String(contentsOfFile: "\(run)/config.yaml", encoding: .utf8)
@@ -167,7 +189,8 @@ final class EngineTests: XCTestCase {
             XCTAssertEqual(try EngineFixture.lines("\(run)/timings.jsonl").count, rounds, method)
             for r in records {
                 XCTAssertEqual(r.sampledClients.count, 3, method)
-                XCTAssertTrue(r.trainLoss.isFinite && r.trainLoss >= 0, "\(method) round \(r.round): train loss \(r.trainLoss)")
+                XCTAssertTrue(
+                    r.trainLoss.isFinite && r.trainLoss >= 0, "\(method) round \(r.round): train loss \(r.trainLoss)")
                 let p = try XCTUnwrap(r.personalized, "\(method) round \(r.round)")
                 // Never-trained clients are not scored unless the method is tested with the global model.
                 XCTAssertEqual(p.clients, ["fedavg", "fedprox"].contains(method) ? clients : r.participants, method)
@@ -177,15 +200,19 @@ final class EngineTests: XCTestCase {
                 XCTAssertEqual(v.personalized?.clients, p.clients, method)
                 XCTAssertEqual(v.globalAccuracy == nil, method == "local", method)
                 if method.hasPrefix("fedbkd") && !method.hasSuffix("-noise") {
-                    for key in ["generator_sample_mean", "generator_sample_std", "generator_sample_max_abs",
-                                "real_data_mean", "real_data_std", "real_data_max_abs"] {
+                    for key in [
+                        "generator_sample_mean", "generator_sample_std", "generator_sample_max_abs",
+                        "real_data_mean", "real_data_std", "real_data_max_abs",
+                    ] {
                         XCTAssertTrue(r.server[key]?.isFinite ?? false, "\(method): server.\(key)")
                     }
                     XCTAssertGreaterThan(r.server["real_data_std"] ?? 0, 0, method)
                 } else {
                     XCTAssertNil(r.server["generator_sample_mean"], "\(method) has no generator")
                 }
-                for v in [p.weightedMean, p.mean, p.std, p.bottomDecile, p.worst] { XCTAssertTrue((0...1).contains(v), "\(method): \(p)") }
+                for v in [p.weightedMean, p.mean, p.std, p.bottomDecile, p.worst] {
+                    XCTAssertTrue((0...1).contains(v), "\(method): \(p)")
+                }
                 XCTAssertLessThanOrEqual(p.worst, p.bottomDecile)
                 XCTAssertLessThanOrEqual(p.bottomDecile, p.mean + 1e-12)
                 if method == "local" {
@@ -196,10 +223,15 @@ final class EngineTests: XCTestCase {
                     XCTAssertTrue((0...1).contains(g))
                     XCTAssertGreaterThan(r.bytesUpPerClient, 0, method)
                 }
-                if method.hasPrefix("fedbkd") { XCTAssertFalse(r.server.isEmpty, "\(method) reports server-step metrics") }
+                if method.hasPrefix("fedbkd") {
+                    XCTAssertFalse(r.server.isEmpty, "\(method) reports server-step metrics")
+                }
             }
             let rows = try EngineFixture.lines("\(run)/clients.csv")
-            XCTAssertEqual(rows.first, "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy")
+            XCTAssertEqual(
+                rows.first,
+                "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy"
+            )
             XCTAssertEqual(rows.count, 1 + clients, method)
             let sampled = rows.dropFirst().map { Int($0.split(separator: ",")[5])! }
             XCTAssertEqual(sampled.reduce(0, +), 3 * rounds, method)
@@ -213,8 +245,10 @@ final class EngineTests: XCTestCase {
     /// FedAvg learns the tiny problem: well above chance (4 classes) after a few rounds.
     func testFedAvgLearns() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        let (outcome, _, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedavg]", rounds: 8,
-                                                                       perRound: "fraction: 1.0", lr: 0.1))
+        let (outcome, _, _) = try EngineFixture.run(
+            EngineFixture.yaml(
+                output: dir, methods: "[fedavg]", rounds: 8,
+                perRound: "fraction: 1.0", lr: 0.1))
         let records = try XCTUnwrap(outcome.results.first?.records)
         XCTAssertGreaterThan(try XCTUnwrap(records.last?.globalAccuracy), 0.4)
         XCTAssertLessThan(records.last!.trainLoss, records.first!.trainLoss)
@@ -228,11 +262,13 @@ final class EngineTests: XCTestCase {
         var files: [Int: [String: Data]] = [:]
         for workers in [1, 2] {
             let dir = try EngineFixture.temporaryDirectory(self)
-            let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, workers: workers))
+            let (outcome, runner, _) = try EngineFixture.run(
+                EngineFixture.yaml(output: dir, methods: methods, workers: workers))
             XCTAssertEqual(outcome.failures.count, 0)
             for label in runner.spec.methods.map(\.label) {
                 for name in ["rounds.jsonl", "clients.csv"] {
-                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(
+                        contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
                 }
             }
         }
@@ -245,15 +281,18 @@ final class EngineTests: XCTestCase {
 
     /// The FedBKD presets (published and improved) give byte-identical rounds with 1 and 2 workers.
     func testFedBKDRoundsAreByteIdenticalWithOneAndTwoWorkers() throws {
-        let methods = "[" + EngineFixture.fedBKDPresets.map { EngineFixture.shrunkFedBKD($0) }.joined(separator: ", ") + "]"
+        let methods =
+            "[" + EngineFixture.fedBKDPresets.map { EngineFixture.shrunkFedBKD($0) }.joined(separator: ", ") + "]"
         var files: [Int: [String: Data]] = [:]
         for workers in [1, 2] {
             let dir = try EngineFixture.temporaryDirectory(self)
-            let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, rounds: 2, workers: workers))
+            let (outcome, runner, _) = try EngineFixture.run(
+                EngineFixture.yaml(output: dir, methods: methods, rounds: 2, workers: workers))
             XCTAssertEqual(outcome.failures.map(\.description), [])
             for label in runner.spec.methods.map(\.label) {
                 for name in ["rounds.jsonl", "clients.csv"] {
-                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
+                    files[workers, default: [:]]["\(label)/\(name)"] = try Data(
+                        contentsOf: URL(fileURLWithPath: "\(dir)/engine/\(label)/seed-1/\(name)"))
                 }
             }
         }
@@ -277,8 +316,9 @@ final class EngineTests: XCTestCase {
     func testNeverTrainedClientsAreNeverScored() throws {
         for localTest in ["matched", "holdout"] {
             for method in ["fedavg", "fedper", "local", "ditto"] {
-                let yaml = EngineFixture.yaml(output: "unused", methods: "[\(method)]", clients: 8, rounds: 2,
-                                              perRound: "clients_per_round: 2", localTest: localTest)
+                let yaml = EngineFixture.yaml(
+                    output: "unused", methods: "[\(method)]", clients: 8, rounds: 2,
+                    perRound: "clients_per_round: 2", localTest: localTest)
                 let run = try EngineFixture.simulation(yaml)
                 let result = try run.run()
                 let name = "\(method) (\(localTest))"
@@ -287,7 +327,9 @@ final class EngineTests: XCTestCase {
                     trained.formUnion(record.sampledClients)
                     XCTAssertEqual(record.participants, trained.count, name)
                     XCTAssertEqual(record.personalized?.clients, method == "fedavg" ? 8 : trained.count, name)
-                    XCTAssertEqual(record.personalizedAll != nil, method == "fedavg", "\(name): all-clients figure only when every client is scored")
+                    XCTAssertEqual(
+                        record.personalizedAll != nil, method == "fedavg",
+                        "\(name): all-clients figure only when every client is scored")
                 }
                 XCTAssertLessThan(trained.count, 8, "\(name): some clients must never be sampled for this test")
                 let reported = try XCTUnwrap(run.lastClientAccuracies, name)
@@ -301,24 +343,29 @@ final class EngineTests: XCTestCase {
                     let test = run.clients[c].test
                     if method == "fedavg" {
                         let expected = Accuracy.fraction(try Accuracy.correctness(of: global, on: test, batchSize: 7))
-                        XCTAssertEqual(try XCTUnwrap(reported[c], name), expected, accuracy: 1e-12, "\(name): client \(c)")
+                        XCTAssertEqual(
+                            try XCTUnwrap(reported[c], name), expected, accuracy: 1e-12, "\(name): client \(c)")
                     } else if trained.contains(c) {
                         XCTAssertTrue(run.store.contains(c), "\(name): client \(c) keeps a personal state")
                         try scratch.load(global.stateDict())
                         try scratch.load(try XCTUnwrap(run.store.get(c)), strict: false)
                         let expected = Accuracy.fraction(try Accuracy.correctness(of: scratch, on: test, batchSize: 7))
-                        XCTAssertEqual(try XCTUnwrap(reported[c], name), expected, accuracy: 1e-12, "\(name): client \(c)")
+                        XCTAssertEqual(
+                            try XCTUnwrap(reported[c], name), expected, accuracy: 1e-12, "\(name): client \(c)")
                     } else {
                         XCTAssertFalse(run.store.contains(c), "\(name): client \(c) has no personal state")
                         XCTAssertNil(reported[c], "\(name): never-trained client \(c) must not be scored")
                     }
                 }
                 let final = try XCTUnwrap(result.records.last?.personalized)
-                XCTAssertEqual(final, PersonalizedAccuracy.over(reported, testSizes: run.clients.map(\.test.count)), name)
+                XCTAssertEqual(
+                    final, PersonalizedAccuracy.over(reported, testSizes: run.clients.map(\.test.count)), name)
                 if method == "fedavg", localTest == "matched" {
                     XCTAssertTrue(run.testRows.allSatisfy { $0 != nil }, "matched splits are rows of the test set")
                 }
-                if localTest == "holdout" { XCTAssertTrue(run.testRows.allSatisfy { $0 == nil }, "holdout splits are not") }
+                if localTest == "holdout" {
+                    XCTAssertTrue(run.testRows.allSatisfy { $0 == nil }, "holdout splits are not")
+                }
             }
         }
     }
@@ -328,8 +375,10 @@ final class EngineTests: XCTestCase {
     /// has trained.
     func testNeverTrainedClientsAreMarkedInTheOutputs() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        let (outcome, runner, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedper, fedavg]", clients: 8, rounds: 1,
-                                                                            perRound: "clients_per_round: 3"))
+        let (outcome, runner, _) = try EngineFixture.run(
+            EngineFixture.yaml(
+                output: dir, methods: "[fedper, fedavg]", clients: 8, rounds: 1,
+                perRound: "clients_per_round: 3"))
         let fedper = try XCTUnwrap(outcome.results.first { $0.method == "fedper" })
         let sampled = Set(fedper.records[0].sampledClients)
         XCTAssertEqual(fedper.records[0].participants, 3)
@@ -361,9 +410,12 @@ final class EngineTests: XCTestCase {
     /// methods complete; the rounds written before the failure survive.
     func testDivergenceStopsOnlyThatRun() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        let methods = "[fedavg, { name: fedavg, label: poisoned, trainer: { name: test-poison, round: 3, client: 4 } }, fedper]"
-        let (outcome, runner, log) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: methods, clients: 6, rounds: 4,
-                                                                              perRound: "fraction: 1.0"))
+        let methods =
+            "[fedavg, { name: fedavg, label: poisoned, trainer: { name: test-poison, round: 3, client: 4 } }, fedper]"
+        let (outcome, runner, log) = try EngineFixture.run(
+            EngineFixture.yaml(
+                output: dir, methods: methods, clients: 6, rounds: 4,
+                perRound: "fraction: 1.0"))
         XCTAssertEqual(outcome.results.map(\.method), ["fedavg", "fedper"])
         for result in outcome.results { XCTAssertEqual(result.records.count, 4, result.method) }
         let failure = try XCTUnwrap(outcome.failures.first)
@@ -380,11 +432,14 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(records.map(\.round), [1, 2])
         XCTAssertNotNil(records.last?.globalAccuracy)
         // The failed run's folder says why; the experiment summary and report still come out, naming the failure.
-        XCTAssertTrue(try String(contentsOfFile: "\(dir)/engine/poisoned/seed-1/failure.txt", encoding: .utf8)
-            .contains("method poisoned, seed 1, round 3, client 4"))
+        XCTAssertTrue(
+            try String(contentsOfFile: "\(dir)/engine/poisoned/seed-1/failure.txt", encoding: .utf8)
+                .contains("method poisoned, seed 1, round 3, client 4"))
         let summary = try EngineFixture.lines("\(dir)/engine/summary.csv")
-        XCTAssertEqual(Set(summary.dropFirst().map { String($0.split(separator: ",")[1]) }), Set(runner.spec.methods.map(\.label)))
-        XCTAssertTrue(summary.contains { $0.hasPrefix("engine,poisoned,,1,global_accuracy,") && $0.contains(",false,") })
+        XCTAssertEqual(
+            Set(summary.dropFirst().map { String($0.split(separator: ",")[1]) }), Set(runner.spec.methods.map(\.label)))
+        XCTAssertTrue(
+            summary.contains { $0.hasPrefix("engine,poisoned,,1,global_accuracy,") && $0.contains(",false,") })
         let report = try String(contentsOfFile: "\(dir)/engine/report.html", encoding: .utf8)
         XCTAssertTrue(report.contains("method poisoned, seed 1, round 3, client 4"))
     }
@@ -392,7 +447,8 @@ final class EngineTests: XCTestCase {
     /// A huge learning rate makes real training diverge in the first round: the failure names a client.
     func testHugeLearningRateDivergesWithAClientNamed() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        let (outcome, _, _) = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, lr: 1e6))
+        let (outcome, _, _) = try EngineFixture.run(
+            EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, lr: 1e6))
         XCTAssertEqual(outcome.results.count, 0)
         XCTAssertEqual(outcome.failures.map(\.method), ["fedavg", "local"])
         for failure in outcome.failures {
@@ -419,20 +475,31 @@ final class EngineTests: XCTestCase {
         // local stopped after round 1, before its first checkpoint (checkpoint_every is 10): no
         // checkpoint to continue from. (Cutting rounds.jsonl behind a checkpoint is an error instead:
         // see CheckpointResumeTests.)
-        try String(localRounds.split(separator: "\n")[0] + "\n").write(toFile: roundsFile("local"), atomically: true, encoding: .utf8)
-        for name in ["checkpoint", "clients.csv"] { try FileManager.default.removeItem(atPath: experiment + "/local/seed-1/\(name)") }
+        try String(localRounds.split(separator: "\n")[0] + "\n").write(
+            toFile: roundsFile("local"), atomically: true, encoding: .utf8)
+        for name in ["checkpoint", "clients.csv"] {
+            try FileManager.default.removeItem(atPath: experiment + "/local/seed-1/\(name)")
+        }
 
         let second = try EngineFixture.run(yaml, resume: true)
-        XCTAssertTrue(second.log.contains { $0.hasPrefix("run fedavg seed 1: complete") && $0.hasSuffix("kept (--resume)") }, "\(second.log)")
-        XCTAssertTrue(second.log.contains { $0.hasPrefix("run local seed 1 ->") }, "the incomplete run starts again: \(second.log)")
+        XCTAssertTrue(
+            second.log.contains { $0.hasPrefix("run fedavg seed 1: complete") && $0.hasSuffix("kept (--resume)") },
+            "\(second.log)")
+        XCTAssertTrue(
+            second.log.contains { $0.hasPrefix("run local seed 1 ->") },
+            "the incomplete run starts again: \(second.log)")
         XCTAssertEqual(try String(contentsOfFile: roundsFile("fedavg"), encoding: .utf8), fedavgRounds)
-        XCTAssertEqual(try String(contentsOfFile: roundsFile("local"), encoding: .utf8), localRounds, "rerun from round 1, same records")
+        XCTAssertEqual(
+            try String(contentsOfFile: roundsFile("local"), encoding: .utf8), localRounds,
+            "rerun from round 1, same records")
         XCTAssertEqual(try results(), summary)
         XCTAssertEqual(second.outcome.results.map(\.records), first.outcome.results.map(\.records))
 
         // Another configuration: nothing is kept.
-        let changed = try EngineFixture.run(EngineFixture.yaml(output: dir, methods: "[fedavg, local]", rounds: 2, lr: 0.02,
-                                                               personalGlobalTest: true), resume: true)
+        let changed = try EngineFixture.run(
+            EngineFixture.yaml(
+                output: dir, methods: "[fedavg, local]", rounds: 2, lr: 0.02,
+                personalGlobalTest: true), resume: true)
         XCTAssertFalse(changed.log.contains { $0.contains("kept (--resume)") }, "\(changed.log)")
         // Without --resume, everything runs.
         XCTAssertFalse(try EngineFixture.run(yaml).log.contains { $0.contains("kept (--resume)") })
@@ -444,8 +511,9 @@ final class EngineTests: XCTestCase {
         var failures: [Int: RunFailure] = [:]
         var largest = -1
         for workers in [1, 2] {
-            let yaml = EngineFixture.yaml(output: "unused", methods: "[{ name: fedavg, trainer: { name: test-poison, round: 2 } }]",
-                                          rounds: 3, perRound: "fraction: 1.0", workers: workers)
+            let yaml = EngineFixture.yaml(
+                output: "unused", methods: "[{ name: fedavg, trainer: { name: test-poison, round: 2 } }]",
+                rounds: 3, perRound: "fraction: 1.0", workers: workers)
             let run = try EngineFixture.simulation(yaml)
             let sizes = run.clients.map(\.train.count)
             largest = sizes.indices.max { sizes[$0] != sizes[$1] ? sizes[$0] < sizes[$1] : $0 > $1 }!
@@ -459,7 +527,10 @@ final class EngineTests: XCTestCase {
     // MARK: - Client state store
 
     func state(_ values: [[Float]], shapes: [[Int]], prefix: String = "head") throws -> StateDict {
-        StateDict(try zip(values, shapes).enumerated().map { i, pair in ("\(prefix).\(i).weight", try Tensor(pair.0, shape: pair.1)) })
+        StateDict(
+            try zip(values, shapes).enumerated().map { i, pair in
+                ("\(prefix).\(i).weight", try Tensor(pair.0, shape: pair.1))
+            })
     }
 
     func testClientStateStoreRoundTrip() throws {
@@ -505,10 +576,14 @@ final class EngineTests: XCTestCase {
         // Room for two states in memory.
         let store = ClientStateStore(memoryBudget: 2 * stateBytes, spillDirectory: dir + "/spill")
         let values = (0..<6).map { c in (0..<10).map { Float(c * 100 + $0) } }
-        for c in 0..<6 { try store.put(c, try state([Array(values[c][0..<6]), Array(values[c][6...])], shapes: [[3, 2], [4]])) }
+        for c in 0..<6 {
+            try store.put(c, try state([Array(values[c][0..<6]), Array(values[c][6...])], shapes: [[3, 2], [4]]))
+        }
         XCTAssertEqual(store.count, 6)
         XCTAssertLessThanOrEqual(store.bytesInMemory, 2 * stateBytes)
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/spill").filter { $0.hasSuffix(".state") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/spill").filter {
+            $0.hasSuffix(".state")
+        }
         XCTAssertGreaterThanOrEqual(files.count, 4, "the least recently used states went to disk: \(files)")
         // Every state comes back exactly, in any order, and memory stays within budget.
         for c in [0, 5, 2, 1, 4, 3, 0] {
@@ -518,9 +593,12 @@ final class EngineTests: XCTestCase {
             XCTAssertLessThanOrEqual(store.bytesInMemory, 2 * stateBytes)
         }
         // A spilled state replaced by put is the new one afterwards.
-        try store.put(1, try state([Array(repeating: 7, count: 6), Array(repeating: 8, count: 4)], shapes: [[3, 2], [4]]))
+        try store.put(
+            1, try state([Array(repeating: 7, count: 6), Array(repeating: 8, count: 4)], shapes: [[3, 2], [4]]))
         for c in [0, 2, 3, 4, 5] { _ = try store.get(c) }
-        XCTAssertEqual(try XCTUnwrap(store.get(1)).flattened().floats(), Array(repeating: 7, count: 6) + Array(repeating: 8, count: 4))
+        XCTAssertEqual(
+            try XCTUnwrap(store.get(1)).flattened().floats(),
+            Array(repeating: 7, count: 6) + Array(repeating: 8, count: 4))
         XCTAssertEqual(try XCTUnwrap(store.get(3)).flattened().floats(), values[3])
     }
 
@@ -551,7 +629,9 @@ final class EngineTests: XCTestCase {
         XCTAssertThrowsError(try SpillFile.read(dir + "/magic.state")) {
             XCTAssertTrue("\($0)".contains("magic.state at byte 0: not a client state file"), "\($0)")
         }
-        XCTAssertThrowsError(try SpillFile.read(dir + "/missing.state")) { XCTAssertTrue("\($0)".contains("missing.state"), "\($0)") }
+        XCTAssertThrowsError(try SpillFile.read(dir + "/missing.state")) {
+            XCTAssertTrue("\($0)".contains("missing.state"), "\($0)")
+        }
         XCTAssertThrowsError(try SpillFile.write(Tensor(values), to: dir + "/no/such/dir/x.state"))
     }
 
@@ -569,21 +649,29 @@ final class EngineTests: XCTestCase {
         let dir = try EngineFixture.temporaryDirectory(self)
         let spec = try EngineFixture.spec(yaml)
         let dataset = try EngineFixture.registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
-        let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
-        let manifest = RunManifest(experiment: "engine", method: "local", seed: 1, experimentFile: "-", gitCommit: "-", datasetHash: "-",
-                                   partitionHash: "-", fedkitVersion: "-", torchVersion: "-", startedAt: "-", host: "-")
+        let federation = try FederatedData.make(
+            spec: spec, dataset: dataset, seed: 1, registry: EngineFixture.registry, cacheDirectory: nil)
+        let manifest = RunManifest(
+            experiment: "engine", method: "local", seed: 1, experimentFile: "-", gitCommit: "-", datasetHash: "-",
+            partitionHash: "-", fedkitVersion: "-", torchVersion: "-", startedAt: "-", host: "-")
         let writer = try RunWriter(directory: dir + "/run", config: yaml, manifest: manifest)
-        let run = try SimulationRun(spec: spec, method: spec.methods[0], seed: 1, dataset: dataset, clients: federation.clients,
-                                    registry: EngineFixture.registry, writer: writer)
+        let run = try SimulationRun(
+            spec: spec, method: spec.methods[0], seed: 1, dataset: dataset, clients: federation.clients,
+            registry: EngineFixture.registry, writer: writer)
         run.store.memoryBudget = 1  // spill everything but the state in use
         let spilled = try run.run()
         XCTAssertEqual(spilled.records, inMemory.records)
         XCTAssertGreaterThan(run.store.spillWrites, 0)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/run/client-state"), "spill files are scratch, removed at the end")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: dir + "/run/client-state"),
+            "spill files are scratch, removed at the end")
         // Every client's final personal model is in the checkpoint, one file per client.
         let globalNames = try SafeTensors.read(dir + "/run/checkpoint/global.safetensors").entries.map(\.name)
-        let clientRows = try String(contentsOfFile: dir + "/run/clients.csv", encoding: .utf8).split(separator: "\n").dropFirst()
-        let withState = clientRows.filter { $0.split(separator: ",")[6] == "true" }.map { Int($0.split(separator: ",")[0])! }
+        let clientRows = try String(contentsOfFile: dir + "/run/clients.csv", encoding: .utf8).split(separator: "\n")
+            .dropFirst()
+        let withState = clientRows.filter { $0.split(separator: ",")[6] == "true" }.map {
+            Int($0.split(separator: ",")[0])!
+        }
         XCTAssertFalse(withState.isEmpty)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir + "/run/checkpoint/personal")
         XCTAssertEqual(Set(files), Set(withState.map { "client-\($0).safetensors" }))
@@ -613,22 +701,26 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(q.weightedMean, q.mean, accuracy: 1e-12, "equal sizes: weighted mean = mean")
         XCTAssertEqual(q.mean, 0.475, accuracy: 1e-12)
         // 11 clients: rank ceil(1.1) = 2.
-        XCTAssertEqual(PersonalizedAccuracy(accuracies: (0..<11).map(Double.init), testSizes: Array(repeating: 1, count: 11)).bottomDecile, 1)
+        XCTAssertEqual(
+            PersonalizedAccuracy(accuracies: (0..<11).map(Double.init), testSizes: Array(repeating: 1, count: 11))
+                .bottomDecile, 1)
 
         let empty = PersonalizedAccuracy(accuracies: [], testSizes: [])
         XCTAssertEqual(empty, PersonalizedAccuracy(accuracies: [], testSizes: []))
         XCTAssertEqual(empty.clients, 0)
         XCTAssertEqual(empty.weightedMean, 0)
-        XCTAssertEqual(PersonalizedAccuracy(accuracies: [0.5, 1], testSizes: [0, 0]).weightedMean, 0, "no test samples at all")
+        XCTAssertEqual(
+            PersonalizedAccuracy(accuracies: [0.5, 1], testSizes: [0, 0]).weightedMean, 0, "no test samples at all")
         XCTAssertEqual(Accuracy.fraction([true, false, true, true]), 0.75)
         XCTAssertEqual(Accuracy.fraction([Bool]()), 0)
     }
 
     func testRunSummaryUsesFinalAndLastRoundsNeverTheBest() {
         func record(_ round: Int, _ global: Double?) -> RoundRecord {
-            RoundRecord(round: round, sampledClients: [0], trainLoss: 1, globalAccuracy: global,
-                        personalized: global.map { PersonalizedAccuracy(accuracies: [$0], testSizes: [1]) },
-                        personalizedFinetuned: nil, bytesUpPerClient: 0, bytesDownPerClient: 0, server: [:])
+            RoundRecord(
+                round: round, sampledClients: [0], trainLoss: 1, globalAccuracy: global,
+                personalized: global.map { PersonalizedAccuracy(accuracies: [$0], testSizes: [1]) },
+                personalizedFinetuned: nil, bytesUpPerClient: 0, bytesDownPerClient: 0, server: [:])
         }
         let records = [record(1, 0.2), record(2, 0.9), record(3, nil), record(4, 0.4), record(5, 0.6)]
         let summary = RunSummary.metrics(records, last: 2)
@@ -642,7 +734,8 @@ final class EngineTests: XCTestCase {
 
     func testClientsPerRoundFromFractionOrCount() throws {
         func settings(_ federation: String, clients: Int) throws -> RunSettings {
-            let spec = try EngineFixture.spec(EngineFixture.yaml(output: "unused", methods: "[fedavg]", clients: 100, perRound: federation))
+            let spec = try EngineFixture.spec(
+                EngineFixture.yaml(output: "unused", methods: "[fedavg]", clients: 100, perRound: federation))
             return RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: clients)
         }
         XCTAssertEqual(try settings("fraction: 0.1", clients: 100).clientsPerRound, 10)
@@ -650,12 +743,16 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(try settings("fraction: 0.3", clients: 10).clientsPerRound, 3)
         XCTAssertEqual(try settings("fraction: 0.01", clients: 10).clientsPerRound, 1, "at least one client")
         XCTAssertEqual(try settings("fraction: 1.0", clients: 7).clientsPerRound, 7)
-        XCTAssertEqual(try settings("fraction: 0.5, clients_per_round: 4", clients: 20).clientsPerRound, 4, "the count overrides the fraction")
-        XCTAssertEqual(try settings("clients_per_round: 30", clients: 20).clientsPerRound, 20, "never more than all clients")
+        XCTAssertEqual(
+            try settings("fraction: 0.5, clients_per_round: 4", clients: 20).clientsPerRound, 4,
+            "the count overrides the fraction")
+        XCTAssertEqual(
+            try settings("clients_per_round: 30", clients: 20).clientsPerRound, 20, "never more than all clients")
     }
 
     func testSampledClientsPerRound() throws {
-        let yaml = EngineFixture.yaml(output: "unused", methods: "[fedavg]", clients: 10, rounds: 6, perRound: "fraction: 0.3")
+        let yaml = EngineFixture.yaml(
+            output: "unused", methods: "[fedavg]", clients: 10, rounds: 6, perRound: "fraction: 0.3")
         let records = try EngineFixture.simulation(yaml).run().records
         XCTAssertEqual(records.count, 6)
         for r in records {
@@ -666,9 +763,11 @@ final class EngineTests: XCTestCase {
         }
         XCTAssertGreaterThan(Set(records.map(\.sampledClients)).count, 1, "rounds draw different clients")
         // Seeded: the same seed draws the same clients; another seed, others.
-        XCTAssertEqual(try EngineFixture.simulation(yaml).run().records.map(\.sampledClients), records.map(\.sampledClients))
+        XCTAssertEqual(
+            try EngineFixture.simulation(yaml).run().records.map(\.sampledClients), records.map(\.sampledClients))
         let other = yaml.replacingOccurrences(of: "seeds: [1]", with: "seeds: [2]")
-        XCTAssertNotEqual(try EngineFixture.simulation(other).run().records.map(\.sampledClients), records.map(\.sampledClients))
+        XCTAssertNotEqual(
+            try EngineFixture.simulation(other).run().records.map(\.sampledClients), records.map(\.sampledClients))
     }
 
     func testEvalEveryEvaluatesEveryNthAndTheLastRound() throws {
@@ -681,23 +780,32 @@ final class EngineTests: XCTestCase {
     // MARK: - Worker pool
 
     func testWorkerPoolKeepsOrderReportsTheLowestFailureAndRestoresThreads() throws {
-        let pool = try WorkerPool(count: 2, threadsPerWorker: 1) { Network(body: [], head: [], generator: RandomGenerator(seed: 0)) }
+        let pool = try WorkerPool(count: 2, threadsPerWorker: 1) {
+            Network(body: [], head: [], generator: RandomGenerator(seed: 0))
+        }
         XCTAssertEqual(try pool.map(Array(0..<50)) { _, i in i * i }, (0..<50).map { $0 * $0 })
         XCTAssertEqual(try pool.map([Int]()) { _, i in i }, [])
         struct Boom: Error { let item: Int }
         for _ in 0..<5 {
-            XCTAssertThrowsError(try pool.map(Array(0..<40)) { _, i -> Int in
-                if i == 7 { usleep(2000); throw Boom(item: i) }
-                if i >= 9 { throw Boom(item: i) }
-                return i
-            }) { XCTAssertEqual(($0 as? Boom)?.item, 7) }
+            XCTAssertThrowsError(
+                try pool.map(Array(0..<40)) { _, i -> Int in
+                    if i == 7 { usleep(2000); throw Boom(item: i) }
+                    if i >= 9 { throw Boom(item: i) }
+                    return i
+                }
+            ) { XCTAssertEqual(($0 as? Boom)?.item, 7) }
         }
         // With costs, jobs start largest first (seen in order with one worker); results stay in input order.
-        let single = try WorkerPool(count: 1, threadsPerWorker: 1) { Network(body: [], head: [], generator: RandomGenerator(seed: 0)) }
+        let single = try WorkerPool(count: 1, threadsPerWorker: 1) {
+            Network(body: [], head: [], generator: RandomGenerator(seed: 0))
+        }
         let started = LogLines()
         let costs = [3, 9, 1, 9, 5]
-        XCTAssertEqual(try single.map(Array(0..<5), cost: { costs[$0] }) { _, i -> Int in started.append("\(i)"); return 10 * i },
-                       [0, 10, 20, 30, 40])
+        XCTAssertEqual(
+            try single.map(Array(0..<5), cost: { costs[$0] }) { _, i -> Int in
+                started.append("\(i)"); return 10 * i
+            },
+            [0, 10, 20, 30, 40])
         XCTAssertEqual(started.all, ["1", "3", "4", "0", "2"])
         TorchThreads.set(2)
         _ = try pool.map(Array(0..<4)) { _, i in i }

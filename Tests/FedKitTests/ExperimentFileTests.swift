@@ -1,8 +1,13 @@
+import Aggregators
 import BuiltinPlugins
 import Config
-@testable import FedKit
+import Datasets
 import Foundation
+import Partitioners
+import Trainers
 import XCTest
+
+@testable import FedKit
 
 /// The malformed-experiment corpus (Tests/FedKitTests/ConfigCorpus/) and the generated cases that
 /// are too big, binary or environment-specific to commit. CLITests runs the same cases through the
@@ -42,7 +47,11 @@ struct ExperimentCorpusCase: CustomStringConvertible {
         var result: [String] = []
         var i = 0
         while i < arguments.count {
-            if arguments[i] == "--set", i + 1 < arguments.count { result.append(arguments[i + 1]); i += 2 } else { i += 1 }
+            if arguments[i] == "--set", i + 1 < arguments.count {
+                result.append(arguments[i + 1]); i += 2
+            } else {
+                i += 1
+            }
         }
         return result
     }
@@ -56,30 +65,39 @@ struct ExperimentCorpusCase: CustomStringConvertible {
         switch position {
         case let .inFile(line, column):
             if !firstLine.hasPrefix("\(path):\(line):\(column): ") {
-                problems.append("\(name): the first error line should start with \(path):\(line):\(column):\n  got: \(firstLine)")
+                problems.append(
+                    "\(name): the first error line should start with \(path):\(line):\(column):\n  got: \(firstLine)")
             }
         case .literal(let prefix):
-            if !firstLine.hasPrefix(prefix + ": ") { problems.append("\(name): the first error line should start with \(prefix):\n  got: \(firstLine)") }
+            if !firstLine.hasPrefix(prefix + ": ") {
+                problems.append("\(name): the first error line should start with \(prefix):\n  got: \(firstLine)")
+            }
         case .anyInFile:
             let rest = firstLine.hasPrefix(path + ":") ? firstLine.dropFirst(path.count + 1) : ""
             let parts = rest.split(separator: ":", maxSplits: 2)
             if parts.count < 3 || Int(parts[0]) == nil || Int(parts[1]) == nil {
-                problems.append("\(name): the first error line should start with \(path):LINE:COL:\n  got: \(firstLine)")
+                problems.append(
+                    "\(name): the first error line should start with \(path):LINE:COL:\n  got: \(firstLine)")
             }
         case .none:
-            if !firstLine.contains(path) { problems.append("\(name): the first error line should name \(path)\n  got: \(firstLine)") }
+            if !firstLine.contains(path) {
+                problems.append("\(name): the first error line should name \(path)\n  got: \(firstLine)")
+            }
         }
         return problems
     }
 }
 
 enum ExperimentCorpus {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("ConfigCorpus")
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "ConfigCorpus")
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The committed corpus files with their expectations.
     static func committed() throws -> [ExperimentCorpusCase] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".yaml") }
+            .sorted()
         return try names.map { name in
             let path = directory.appendingPathComponent(name).path
             let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -108,7 +126,8 @@ enum ExperimentCorpus {
                 }
             }
             guard !c.expected.isEmpty, sawPosition else {
-                throw PluginError("\(path): a corpus file must start with '# expect: ...' and '# at: ...' comment lines")
+                throw PluginError(
+                    "\(path): a corpus file must start with '# expect: ...' and '# at: ...' comment lines")
             }
             return c
         }
@@ -130,55 +149,83 @@ enum ExperimentCorpus {
     static func generated(in folder: URL) throws -> [ExperimentCorpusCase] {
         func write(_ name: String, _ bytes: [UInt8]) throws -> String {
             let path = folder.appendingPathComponent(name).path
-            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw PluginError("cannot write \(path)") }
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+                throw PluginError("cannot write \(path)")
+            }
             return path
         }
         var cases: [ExperimentCorpusCase] = []
         var path = try write("empty.yaml", [])
-        cases.append(.init(name: "empty.yaml", path: path, expected: ["the file is empty"], position: .inFile(line: 1, column: 1)))
+        cases.append(
+            .init(
+                name: "empty.yaml", path: path, expected: ["the file is empty"], position: .inFile(line: 1, column: 1)))
 
         // Binary garbage: a fixed pseudo-random byte string (with NUL bytes), and one without NULs.
         var random = SplitMix64(seed: 20_251_126)
         let garbage = (0..<4096).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         path = try write("garbage.bin", garbage)
-        cases.append(.init(name: "garbage.bin", path: path, expected: ["NUL byte", "is this a binary file?"], position: .anyInFile))
+        cases.append(
+            .init(
+                name: "garbage.bin", path: path, expected: ["NUL byte", "is this a binary file?"], position: .anyInFile)
+        )
         path = try write("garbage-no-nul.bin", garbage.map { $0 == 0 ? 0xFF : $0 })
         cases.append(.init(name: "garbage-no-nul.bin", path: path, expected: ["invalid UTF-8"], position: .anyInFile))
 
         // 10 MB: a valid experiment padded with comments, then a misspelled key on the last line.
         var big = Array(validExperiment.utf8)
-        let padding = Array("# padding padding padding padding padding padding padding padding padding padding padding\n".utf8)
+        let padding = Array(
+            "# padding padding padding padding padding padding padding padding padding padding padding\n".utf8)
         var lines = validExperiment.split(separator: "\n", omittingEmptySubsequences: false).count - 1
         while big.count < 10_000_000 { big += padding; lines += 1 }
         big += Array("federaton: { rounds: 5 }\n".utf8)
         path = try write("ten-megabytes.yaml", big)
-        cases.append(.init(name: "ten-megabytes.yaml", path: path, expected: ["unknown key 'federaton'", "(did you mean 'federation'?)"],
-                           position: .inFile(line: lines + 1, column: 1)))
+        cases.append(
+            .init(
+                name: "ten-megabytes.yaml", path: path,
+                expected: ["unknown key 'federaton'", "(did you mean 'federation'?)"],
+                position: .inFile(line: lines + 1, column: 1)))
 
         // Over the 16 MiB limit: refused before parsing.
         path = try write("seventeen-mebibytes.yaml", [UInt8](repeating: UInt8(ascii: "#"), count: 17 << 20))
-        cases.append(.init(name: "seventeen-mebibytes.yaml", path: path, expected: ["config files are limited to 16 MiB"], position: .none))
+        cases.append(
+            .init(
+                name: "seventeen-mebibytes.yaml", path: path, expected: ["config files are limited to 16 MiB"],
+                position: .none))
 
         // 10,000 levels of nesting, as flow sequences and as flow mappings.
         let depth = 10_000
-        path = try write("nested-lists.yaml", Array(("methods: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "\n").utf8))
+        path = try write(
+            "nested-lists.yaml",
+            Array(
+                ("methods: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "\n").utf8)
+        )
         cases.append(.init(name: "nested-lists.yaml", path: path, expected: ["nest"], position: .anyInFile))
-        path = try write("nested-mappings.yaml", Array(("eval: " + String(repeating: "{a: ", count: depth) + "1" + String(repeating: "}", count: depth) + "\n").utf8))
+        path = try write(
+            "nested-mappings.yaml",
+            Array(
+                ("eval: " + String(repeating: "{a: ", count: depth) + "1" + String(repeating: "}", count: depth) + "\n")
+                    .utf8))
         cases.append(.init(name: "nested-mappings.yaml", path: path, expected: ["nest"], position: .anyInFile))
 
         // A directory and a missing file: no position, the message names the path.
         let directory = folder.appendingPathComponent("a-directory.yaml")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        cases.append(.init(name: "a-directory.yaml", path: directory.path, expected: ["it is a directory"], position: .none))
-        cases.append(.init(name: "missing.yaml", path: folder.appendingPathComponent("missing.yaml").path,
-                           expected: ["no such file"], position: .none))
+        cases.append(
+            .init(name: "a-directory.yaml", path: directory.path, expected: ["it is a directory"], position: .none))
+        cases.append(
+            .init(
+                name: "missing.yaml", path: folder.appendingPathComponent("missing.yaml").path,
+                expected: ["no such file"], position: .none))
         return cases
     }
 
     /// An unreadable file, or nil when the tests run as root (root reads any file).
     static func unreadable(in folder: URL) throws -> ExperimentCorpusCase? {
         let path = folder.appendingPathComponent("unreadable.yaml").path
-        guard FileManager.default.createFile(atPath: path, contents: Data(validExperiment.utf8), attributes: [.posixPermissions: 0o000]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data(validExperiment.utf8), attributes: [.posixPermissions: 0o000])
+        else {
             throw PluginError("cannot write \(path)")
         }
         if FileManager.default.isReadableFile(atPath: path) { return nil }
@@ -186,12 +233,16 @@ enum ExperimentCorpus {
     }
 
     static func temporaryFolder(_ test: XCTestCase) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ExperimentFileTests-\(UUID().uuidString)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ExperimentFileTests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         test.addTeardownBlock {
             // Restore permissions so that the folder can be removed.
             if let names = try? FileManager.default.contentsOfDirectory(atPath: url.path) {
-                for name in names { try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.appendingPathComponent(name).path) }
+                for name in names {
+                    try? FileManager.default.setAttributes(
+                        [.posixPermissions: 0o700], ofItemAtPath: url.appendingPathComponent(name).path)
+                }
             }
             try? FileManager.default.removeItem(at: url)
         }
@@ -201,7 +252,11 @@ enum ExperimentCorpus {
     /// The first line of an error as `exp` reports it.
     static func firstLine(of error: Error) -> String {
         let text: String
-        if let e = error as? ConfigErrors { text = e.errors.first?.description ?? "(no errors)" } else { text = "\(error)" }
+        if let e = error as? ConfigErrors {
+            text = e.errors.first?.description ?? "(no errors)"
+        } else {
+            text = "\(error)"
+        }
         return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
     }
 }
@@ -221,14 +276,21 @@ final class ExperimentFileTests: XCTestCase {
         let start = Date()
         do {
             let spec = try loader.load(file: c.path, overrides: c.overrides)
-            XCTFail("\(c.name): expected an error, but it validated (\(spec.methods.count) methods)", file: file, line: line)
+            XCTFail(
+                "\(c.name): expected an error, but it validated (\(spec.methods.count) methods)", file: file, line: line
+            )
         } catch let error as ConfigError {
-            for problem in c.problems(firstLine: ExperimentCorpus.firstLine(of: error)) { XCTFail(problem, file: file, line: line) }
+            for problem in c.problems(firstLine: ExperimentCorpus.firstLine(of: error)) {
+                XCTFail(problem, file: file, line: line)
+            }
         } catch let error as ConfigErrors {
             XCTAssertFalse(error.errors.isEmpty, c.name, file: file, line: line)
-            for problem in c.problems(firstLine: ExperimentCorpus.firstLine(of: error)) { XCTFail(problem, file: file, line: line) }
+            for problem in c.problems(firstLine: ExperimentCorpus.firstLine(of: error)) {
+                XCTFail(problem, file: file, line: line)
+            }
         } catch {
-            XCTFail("\(c.name): expected a configuration error, got \(type(of: error)): \(error)", file: file, line: line)
+            XCTFail(
+                "\(c.name): expected a configuration error, got \(type(of: error)): \(error)", file: file, line: line)
         }
         let seconds = Date().timeIntervalSince(start)
         // Generous: the point is "no hang", not a benchmark (the machine is shared).
@@ -269,7 +331,9 @@ final class ExperimentFileTests: XCTestCase {
     func testUnreadableFile() throws {
         let folder = try ExperimentCorpus.temporaryFolder(self)
         guard let c = try ExperimentCorpus.unreadable(in: folder) else {
-            throw XCTSkip("running as root, which can read a file with mode 000: the unreadable-file case cannot be produced here")
+            throw XCTSkip(
+                "running as root, which can read a file with mode 000: the unreadable-file case cannot be produced here"
+            )
         }
         check(c)
     }
@@ -294,9 +358,12 @@ final class ExperimentFileTests: XCTestCase {
             let lines = error.errors.compactMap { $0.location?.line }
             XCTAssertEqual(error.errors.count, 8, error.description)
             XCTAssertEqual(lines, lines.sorted())
-            for fragment in ["seeds must be distinct", "unknown dataset 'synthetc'", "partition.alpha is required", "unknown key 'hiden'",
-                             "federation.rounds must be an integer >= 1", "federation.fraction", "unknown method 'fedprx'",
-                             "methods[2].trainer.mu must be a number > 0, got -1"] {
+            for fragment in [
+                "seeds must be distinct", "unknown dataset 'synthetc'", "partition.alpha is required",
+                "unknown key 'hiden'",
+                "federation.rounds must be an integer >= 1", "federation.fraction", "unknown method 'fedprx'",
+                "methods[2].trainer.mu must be a number > 0, got -1",
+            ] {
                 XCTAssertTrue(error.description.contains(fragment), "missing \(fragment) in\n\(error.description)")
             }
         }
@@ -306,7 +373,8 @@ final class ExperimentFileTests: XCTestCase {
     /// business, so experiments on data that is not downloaded here still validate.
     func testShippedExperimentsValidate() throws {
         let folder = ExperimentCorpus.packageRoot.appendingPathComponent("experiments")
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+            .sorted()
         XCTAssertFalse(names.isEmpty)
         for name in names {
             let path = folder.appendingPathComponent(name).path
@@ -329,19 +397,24 @@ final class ExperimentFileTests: XCTestCase {
     }
 
     func testOverridesApplyAndShowInTheResolvedYAML() throws {
-        let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(of: "methods: [fedavg]", with: "methods: [fedavg, fedprox]"))
-        let spec = try loader.load(file: path, overrides: [
-            "federation.rounds=7", "partition={name: dirichlet, alpha: 0.3, clients: 12}", "methods[1].trainer.mu=0.5",
-            "seeds=[3, 4]", "eval.local_test=holdout", "dataset.users=40",
-        ])
-        XCTAssertEqual(spec.federation.int("rounds"), 7)
+        let path = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "methods: [fedavg]", with: "methods: [fedavg, fedprox]"))
+        let spec = try loader.load(
+            file: path,
+            overrides: [
+                "federation.rounds=7", "partition={name: dirichlet, alpha: 0.3, clients: 12}",
+                "methods[1].trainer.mu=0.5",
+                "seeds=[3, 4]", "eval.local_test=holdout", "dataset.users=40",
+            ])
+        XCTAssertEqual(spec.federation[Sections.Federation.rounds], 7)
         XCTAssertEqual(spec.partitioner.name, "dirichlet")
-        XCTAssertEqual(spec.partitioner.parameters.double("alpha"), 0.3)
+        XCTAssertEqual(spec.partitioner.parameters[DirichletPartitioner.alpha], 0.3)
         XCTAssertEqual(spec.clients, 12)
-        XCTAssertEqual(spec.methods[1].trainer.parameters.double("mu"), 0.5)
+        XCTAssertEqual(spec.methods[1].trainer.parameters[ProxTrainer.mu], 0.5)
         XCTAssertEqual(spec.seeds, [3, 4])
-        XCTAssertEqual(spec.evaluation.string("local_test"), "holdout")
-        XCTAssertEqual(spec.dataset.parameters.int("users"), 40)
+        XCTAssertEqual(spec.evaluation[Sections.Evaluation.localTest], .holdout)
+        XCTAssertEqual(spec.dataset.parameters[SyntheticDataset.users], 40)
         let yaml = YAMLEmitter.emit(spec.resolved)
         let resolved = try YAMLParser.parse(string: yaml, fileName: "<shown>")
         XCTAssertEqual(resolved["federation"]?["rounds"]?.scalarValue, "7")
@@ -350,13 +423,16 @@ final class ExperimentFileTests: XCTestCase {
         XCTAssertEqual(resolved["methods"]?.items?[1]["trainer"]?["mu"]?.scalarValue, "0.5")
         XCTAssertEqual(resolved["seeds"]?.items?.compactMap(\.scalarValue), ["3", "4"])
         // A later override wins over an earlier one.
-        XCTAssertEqual(try loader.load(file: path, overrides: ["federation.rounds=7", "federation.rounds=9"]).federation.int("rounds"), 9)
+        XCTAssertEqual(
+            try loader.load(file: path, overrides: ["federation.rounds=7", "federation.rounds=9"]).federation[
+                Sections.Federation.rounds], 9)
     }
 
     /// `exp show` prints the resolved experiment; loading that output again gives the same experiment.
     func testResolvedYAMLReparsesToTheSameExperiment() throws {
         let root = ExperimentCorpus.packageRoot.appendingPathComponent("experiments")
-        let files = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasSuffix(".yaml") }
+            .sorted()
         for name in files {
             let spec = try loader.load(file: root.appendingPathComponent(name).path)
             let shown = YAMLEmitter.emit(spec.resolved)
@@ -365,65 +441,79 @@ final class ExperimentFileTests: XCTestCase {
             XCTAssertTrue(again.resolved.hasSameContent(as: spec.resolved), name)
             XCTAssertEqual(again.name, spec.name)
             XCTAssertEqual(again.methods.map(\.label), spec.methods.map(\.label))
-            XCTAssertEqual(again.methods.map(\.trainer.parameters.values), spec.methods.map(\.trainer.parameters.values), name)
+            XCTAssertEqual(
+                again.methods.map(\.trainer.parameters.values), spec.methods.map(\.trainer.parameters.values), name)
             XCTAssertEqual(again.partitioner.parameters.values, spec.partitioner.parameters.values, name)
             XCTAssertEqual(again.federation.values, spec.federation.values, name)
         }
     }
 
     func testPresetsMergeWithOverrides() throws {
-        let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(of: "methods: [fedavg]", with: """
-        methods:
-          - fedprox
-          - { name: fedprox, label: fedprox-mu0.5, trainer: { mu: 0.5 } }
-          - { name: fedavg, label: fedavg-prox, trainer: { name: prox, mu: 0.1 } }
-          - { name: fedrep, trainer: { head_epochs: 3 }, aggregator: { weighting: uniform } }
-          - { name: fedavg, label: fedavg-body, aggregator: { scope: body }, personal: head }
-        """))
+        let path = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "methods: [fedavg]",
+                with: """
+                    methods:
+                      - fedprox
+                      - { name: fedprox, label: fedprox-mu0.5, trainer: { mu: 0.5 } }
+                      - { name: fedavg, label: fedavg-prox, trainer: { name: prox, mu: 0.1 } }
+                      - { name: fedrep, trainer: { head_epochs: 3 }, aggregator: { weighting: uniform } }
+                      - { name: fedavg, label: fedavg-body, aggregator: { scope: body }, personal: head }
+                    """))
         let methods = try loader.load(file: path).methods
         XCTAssertEqual(methods.map(\.label), ["fedprox", "fedprox-mu0.5", "fedavg-prox", "fedrep", "fedavg-body"])
         // The preset as is.
         XCTAssertEqual(methods[0].trainer.name, "prox")
-        XCTAssertEqual(methods[0].trainer.parameters.double("mu"), 0.01)
+        XCTAssertEqual(methods[0].trainer.parameters[ProxTrainer.mu], 0.01)
         // Same plugin: the override changes mu and keeps the rest of the preset.
         XCTAssertEqual(methods[1].trainer.name, "prox")
-        XCTAssertEqual(methods[1].trainer.parameters.double("mu"), 0.5)
+        XCTAssertEqual(methods[1].trainer.parameters[ProxTrainer.mu], 0.5)
         XCTAssertEqual(methods[1].aggregator.name, "weighted-average")
         XCTAssertEqual(methods[1].preset, "fedprox")
         // Another plugin: the override replaces the trainer (sgd -> prox).
         XCTAssertEqual(methods[2].trainer.name, "prox")
-        XCTAssertEqual(methods[2].trainer.parameters.double("mu"), 0.1)
+        XCTAssertEqual(methods[2].trainer.parameters[ProxTrainer.mu], 0.1)
         XCTAssertEqual(methods[2].aggregator.name, "weighted-average")
         XCTAssertEqual(methods[2].personal, .none)
         // Nested fields merge key by key: fedrep keeps scope body, gets uniform weighting.
-        XCTAssertEqual(methods[3].trainer.parameters.int("head_epochs"), 3)
-        XCTAssertEqual(methods[3].aggregator.parameters.string("scope"), "body")
-        XCTAssertEqual(methods[3].aggregator.parameters.string("weighting"), "uniform")
+        XCTAssertEqual(methods[3].trainer.parameters[HeadThenBodyTrainer.headEpochs], 3)
+        XCTAssertEqual(methods[3].aggregator.parameters[WeightedAverage.scope], .body)
+        XCTAssertEqual(methods[3].aggregator.parameters[WeightedAverage.weighting], .uniform)
         XCTAssertEqual(methods[3].localStart, .globalBody)
         // Flags: personal head implies starting from the global body.
         XCTAssertEqual(methods[4].personal, .head)
         XCTAssertEqual(methods[4].localStart, .globalBody)
-        XCTAssertEqual(methods[4].aggregator.parameters.string("scope"), "body")
+        XCTAssertEqual(methods[4].aggregator.parameters[WeightedAverage.scope], .body)
     }
 
     /// A preset chooses the plugin, so an unknown key names the plugin the preset picked.
     func testUnknownKeyInAPresetPluginNamesThePlugin() throws {
-        let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(of: "methods: [fedavg]",
-                                                                                  with: "methods: [{ name: fedavg, trainer: { mu: 0.1 } }]"))
+        let path = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "methods: [fedavg]",
+                with: "methods: [{ name: fedavg, trainer: { mu: 0.1 } }]"))
         XCTAssertThrowsError(try loader.load(file: path)) { error in
-            XCTAssertTrue(ExperimentCorpus.firstLine(of: error).hasSuffix(
-                "unknown key 'mu' in methods[0].trainer (trainer 'sgd'); valid keys: name"), "\(error)")
+            XCTAssertTrue(
+                ExperimentCorpus.firstLine(of: error).hasSuffix(
+                    "unknown key 'mu' in methods[0].trainer (trainer 'sgd'); valid keys: name"), "\(error)")
         }
     }
 
     /// Constraints a plugin checks itself, between its parameters, are configuration errors.
     func testPluginConstraintsAreConfigurationErrors() throws {
-        let path = try write(ExperimentCorpus.validExperiment.replacingOccurrences(of: "methods: [fedavg]", with: """
-        methods:
-          - { name: fedavg, aggregator: { name: weighted-average } }
-        """).replacingOccurrences(of: "model: { name: mlp }", with: "model: { name: cnn-fmnist, channels: [1, 2, 3, 4] }"))
+        let path = try write(
+            ExperimentCorpus.validExperiment.replacingOccurrences(
+                of: "methods: [fedavg]",
+                with: """
+                    methods:
+                      - { name: fedavg, aggregator: { name: weighted-average } }
+                    """
+            ).replacingOccurrences(
+                of: "model: { name: mlp }", with: "model: { name: cnn-fmnist, channels: [1, 2, 3, 4] }"))
         XCTAssertThrowsError(try loader.load(file: path)) { error in
-            XCTAssertTrue(ExperimentCorpus.firstLine(of: error).contains(":5:8: model: cnn-fmnist: channels must list 1 to 3"), "\(error)")
+            XCTAssertTrue(
+                ExperimentCorpus.firstLine(of: error).contains(":5:8: model: cnn-fmnist: channels must list 1 to 3"),
+                "\(error)")
         }
     }
 
@@ -431,28 +521,33 @@ final class ExperimentFileTests: XCTestCase {
     /// the loader answers with a valid experiment or configuration errors, never a crash or
     /// another kind of error.
     func testMutatedExperimentsNeverCrash() throws {
-        let base = try YAMLParser.parse(string: """
-            name: mutated
-            seeds: [1, 2]
-            output: runs
-            dataset: { name: synthetic, users: 12, size_min: 20 }
-            partition: { name: dirichlet, alpha: 0.5, min_size: 2, clients: 10 }
-            model: { name: mlp, hidden: [16] }
-            federation: { rounds: 2, fraction: 0.5, lr: 0.05, clients_per_round: 3 }
-            eval: { local_test: holdout, holdout_fraction: 0.2 }
-            methods:
-              - fedavg
-              - { name: fedprox, label: prox, trainer: { mu: 0.1 }, personal: none }
-              - { name: fedbkd, generator: { noise_dim: 8 }, distiller: { temperature: 2, order: ensemble } }
-              - { name: fedrep, trainer: { name: head-then-body, head_epochs: 1 }, aggregator: { scope: body }, local_start: global }
-            """, fileName: "mutated.yaml")
-        let replacements: [YAMLNode] = try ["~", "x", "\"5\"", "0", "-1", "2.5", "1e400", ".nan", "true", "[]", "{}", "[1, x]", "{name: x}", "{a: [1]}"]
-            .map { try YAMLParser.parse(string: "v: \($0)", fileName: "mutated.yaml")["v"]! }
+        let base = try YAMLParser.parse(
+            string: """
+                name: mutated
+                seeds: [1, 2]
+                output: runs
+                dataset: { name: synthetic, users: 12, size_min: 20 }
+                partition: { name: dirichlet, alpha: 0.5, min_size: 2, clients: 10 }
+                model: { name: mlp, hidden: [16] }
+                federation: { rounds: 2, fraction: 0.5, lr: 0.05, clients_per_round: 3 }
+                eval: { local_test: holdout, holdout_fraction: 0.2 }
+                methods:
+                  - fedavg
+                  - { name: fedprox, label: prox, trainer: { mu: 0.1 }, personal: none }
+                  - { name: fedbkd, generator: { noise_dim: 8 }, distiller: { temperature: 2, order: ensemble } }
+                  - { name: fedrep, trainer: { name: head-then-body, head_epochs: 1 }, aggregator: { scope: body }, local_start: global }
+                """, fileName: "mutated.yaml")
+        let replacements: [YAMLNode] = try [
+            "~", "x", "\"5\"", "0", "-1", "2.5", "1e400", ".nan", "true", "[]", "{}", "[1, x]", "{name: x}", "{a: [1]}",
+        ]
+        .map { try YAMLParser.parse(string: "v: \($0)", fileName: "mutated.yaml")["v"]! }
 
         func paths(_ node: YAMLNode, _ prefix: [String]) -> [[String]] {
             var result = [prefix]
             if let entries = node.entries { for e in entries { result += paths(e.value, prefix + [e.keyString]) } }
-            if let items = node.items { for (i, item) in items.enumerated() { result += paths(item, prefix + [String(i)]) } }
+            if let items = node.items {
+                for (i, item) in items.enumerated() { result += paths(item, prefix + [String(i)]) }
+            }
             return result
         }
         func removing(_ path: ArraySlice<String>, from node: YAMLNode) -> YAMLNode {
@@ -460,13 +555,19 @@ final class ExperimentFileTests: XCTestCase {
             var copy = node
             switch node.kind {
             case .mapping(var entries):
-                if path.count == 1 { entries.removeAll { $0.keyString == first } } else if let i = entries.firstIndex(where: { $0.keyString == first }) {
+                if path.count == 1 {
+                    entries.removeAll { $0.keyString == first }
+                } else if let i = entries.firstIndex(where: { $0.keyString == first }) {
                     entries[i].value = removing(path.dropFirst(), from: entries[i].value)
                 }
                 copy.kind = .mapping(entries)
             case .sequence(var items):
                 guard let i = Int(first), items.indices.contains(i) else { return node }
-                if path.count == 1 { items.remove(at: i) } else { items[i] = removing(path.dropFirst(), from: items[i]) }
+                if path.count == 1 {
+                    items.remove(at: i)
+                } else {
+                    items[i] = removing(path.dropFirst(), from: items[i])
+                }
                 copy.kind = .sequence(items)
             case .scalar: break
             }
@@ -476,7 +577,13 @@ final class ExperimentFileTests: XCTestCase {
         XCTAssertNoThrow(try loader.resolve(base, file: "mutated.yaml"), "the base experiment is valid")
         var variants: [(String, YAMLNode)] = []
         for path in paths(base, []) where !path.isEmpty {
-            for r in replacements { variants.append(("\(path.joined(separator: ".")) = \(YAMLEmitter.emit(r).trimmingCharacters(in: .whitespacesAndNewlines))", try base.setting(path: path, to: r))) }
+            for r in replacements {
+                variants.append(
+                    (
+                        "\(path.joined(separator: ".")) = \(YAMLEmitter.emit(r).trimmingCharacters(in: .whitespacesAndNewlines))",
+                        try base.setting(path: path, to: r)
+                    ))
+            }
             variants.append(("remove \(path.joined(separator: "."))", removing(path[...], from: base)))
         }
         var valid = 0, invalid = 0
@@ -507,7 +614,8 @@ final class ExperimentFileTests: XCTestCase {
             let a = committed.split(separator: "\n", omittingEmptySubsequences: false)
             let b = current.split(separator: "\n", omittingEmptySubsequences: false)
             let i = zip(a, b).prefix { $0 == $1 }.count
-            XCTFail("""
+            XCTFail(
+                """
                 docs/yaml-reference.md is out of date; regenerate it from the package root with
                     swift run --manifest-cache none exp list --markdown > docs/yaml-reference.md
                 first difference at line \(i + 1):
@@ -522,7 +630,10 @@ final class ExperimentFileTests: XCTestCase {
         for kind in PluginKind.allCases {
             for d in registry.descriptors(kind) {
                 XCTAssertTrue(md.contains("### `\(d.name)`\n\n\(d.summary)"), d.name)
-                for p in d.parameters { XCTAssertTrue(md.contains("| `\(p.name)` | \(p.type.summary) | \(p.defaultText) |"), "\(d.name).\(p.name)") }
+                for p in d.parameters {
+                    XCTAssertTrue(
+                        md.contains("| `\(p.name)` | \(p.type.summary) | \(p.defaultText) |"), "\(d.name).\(p.name)")
+                }
             }
         }
         for name in registry.methods.keys { XCTAssertTrue(md.contains("| `\(name)` |"), name) }

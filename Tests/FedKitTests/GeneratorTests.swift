@@ -1,8 +1,9 @@
 import FedKit
-@testable import Generators
 import Models
 import Torch
 import XCTest
+
+@testable import Generators
 
 /// FedBKD's server-side toy: 3 Gaussian blobs in 4-d and three small MLP client models, each
 /// trained on two of the classes (0-1, 1-2, 0-2), so every class has two teachers.
@@ -59,7 +60,9 @@ struct FedBKDToy {
     }
 
     /// A server round over all three teachers with `workspace` spare networks.
-    func context(workspace: Int = 2, seed: UInt64 = 7, global: Network? = nil, localBatchSize: Int? = nil) throws -> ServerRoundContext {
+    func context(
+        workspace: Int = 2, seed: UInt64 = 7, global: Network? = nil, localBatchSize: Int? = nil
+    ) throws -> ServerRoundContext {
         ServerRoundContext(
             round: 1, global: try global ?? Self.network(seed: 1),
             workspace: try (0..<workspace).map { try Self.network(seed: UInt64(50 + $0)) },
@@ -100,15 +103,18 @@ final class GeneratorTests: XCTestCase {
     /// The improved (fedbkd-plus) generator: joint steps on fresh inputs, label targets with class
     /// weights, gradients through the teachers, warm start.
     static let plus: [String: ParameterValue] = [
-        "noise": .string("normal"), "inputs": .string("fresh"), "schedule": .string("joint"), "target": .string("label"),
+        "noise": .string("normal"), "inputs": .string("fresh"), "schedule": .string("joint"),
+        "target": .string("label"),
         "teacher_gradient": .bool(true), "teacher_weights": .string("class"), "eta": .double(1),
         "diversity": .string("normalised"), "reset": .bool(false), "sample_batchnorm": .string("running"),
     ]
     /// Training settings that converge on the toy in about 100 steps.
-    static let fast: [String: ParameterValue] = plus.merging(["epochs": .int(10), "steps": .int(10), "lr": .double(1e-2)]) { $1 }
+    static let fast: [String: ParameterValue] = plus.merging([
+        "epochs": .int(10), "steps": .int(10), "lr": .double(1e-2),
+    ]) { $1 }
 
     func generator(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
-        try ConditionalMLPGenerator(parameters: Parameters(Self.fast.merging(extra) { $1 }))
+        try ConditionalMLPGenerator.make(Parameters(Self.fast.merging(extra) { $1 }))
     }
 
     func testTeachersClassifyGeneratedSamplesAsTheirLabel() throws {
@@ -121,7 +127,9 @@ final class GeneratorTests: XCTestCase {
         XCTAssertGreaterThan(agreement, 0.9)
         let reported = try XCTUnwrap(context.metrics["generator.teacher_accuracy"])
         XCTAssertGreaterThan(reported, 0.9)
-        for key in ["generator.ce", "generator.diversity", "generator.adversarial", "generator.loss", "generator.seconds"] {
+        for key in [
+            "generator.ce", "generator.diversity", "generator.adversarial", "generator.loss", "generator.seconds",
+        ] {
             XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
         }
         XCTAssertLessThan(context.metrics["generator.ce"]!, 0.3)
@@ -205,20 +213,29 @@ final class GeneratorTests: XCTestCase {
     func testLabelsComeOnlyFromSeenClasses() throws {
         let labels = try LabelDraw.draw(500, probabilities: [0, 0.5, 0, 0.5], generator: RandomGenerator(seed: 1))
         XCTAssertEqual(Set(labels), [1, 3])
-        let weights = TeacherWeights.make([Teacher(client: 0, state: StateDict([]), classCounts: [3, 1, 0]),
-                                           Teacher(client: 1, state: StateDict([]), classCounts: [1, 0, 0])], classes: 3)
+        let weights = TeacherWeights.make(
+            [
+                Teacher(client: 0, state: StateDict([]), classCounts: [3, 1, 0]),
+                Teacher(client: 1, state: StateDict([]), classCounts: [1, 0, 0]),
+            ], classes: 3)
         XCTAssertEqual(weights, [[0.75, 1, 0], [0.25, 0, 0]])
     }
 
     /// Token data: samples are sequences of embedding vectors fed through `forward(embedded:)`.
     func testTokenModelsGetEmbeddedSamples() throws {
         let input = ModelInput(inputShape: [6], classes: 2, inputKind: .tokens(vocabulary: 20))
-        let lstm = try Sent140LSTM.make(Parameters(["embedding_dim": .int(8), "hidden": .int(8), "dropout": .double(0)]))
+        let lstm = try Sent140LSTM.make(
+            Parameters(["embedding_dim": .int(8), "hidden": .int(8), "dropout": .double(0)]))
         let build = { (seed: UInt64) in try lstm.build(input, generator: RandomGenerator(seed: seed)) }
-        let teachers = try (0..<2).map { Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, $0 * 5]) }
-        let context = ServerRoundContext(round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,
-                                         inputShape: [6], inputKind: .tokens(vocabulary: 20), generator: RandomGenerator(seed: 3))
-        let g = try generator(["epochs": .int(1), "steps": .int(2), "beta": .double(0.1), "noise_dim": .int(8), "hidden": .int(16)])
+        let teachers = try (0..<2).map {
+            Teacher(client: $0, state: try build(UInt64(30 + $0)).stateDict().copy(), classCounts: [5, $0 * 5])
+        }
+        let context = ServerRoundContext(
+            round: 1, global: try build(1), workspace: [try build(2)], teachers: teachers, classes: 2,
+            inputShape: [6], inputKind: .tokens(vocabulary: 20), generator: RandomGenerator(seed: 3))
+        let g = try generator([
+            "epochs": .int(1), "steps": .int(2), "beta": .double(0.1), "noise_dim": .int(8), "hidden": .int(16),
+        ])
         try g.train(context)
         XCTAssertEqual(g.network?.sampleShape, [6, 8])
         XCTAssertEqual(try g.sample(labels: Tensor([0, 1, 1]), generator: RandomGenerator(seed: 1)).shape, [3, 6, 8])
@@ -229,7 +246,7 @@ final class GeneratorTests: XCTestCase {
 
     /// The published generator with the toy's 3 classes: 10 fixed inputs per class.
     func published(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
-        try ConditionalMLPGenerator(parameters: Parameters(["samples": .int(30)].merging(extra) { $1 }))
+        try ConditionalMLPGenerator.make(Parameters(["samples": .int(30)].merging(extra) { $1 }))
     }
 
     /// The gradients G gets from a loss.
@@ -253,8 +270,9 @@ final class GeneratorTests: XCTestCase {
             let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
             defer { slots.release() }
             let weights = TeacherWeights.make(context.teachers, classes: 3).map { $0.map { $0 > 0 ? 1.0 : 0 } }
-            let round = ConditionalMLPGenerator.Round(context: context, network: network, slots: slots, weights: weights,
-                                                      labelProbabilities: [1, 1, 1])
+            let round = ConditionalMLPGenerator.Round(
+                context: context, network: network, slots: slots, weights: weights,
+                labelProbabilities: [1, 1, 1])
             network.setTraining(true)
             for k in 0..<3 {
                 let full = try gradients(network, of: g.teacherLoss(round, teacher: k).total)
@@ -262,7 +280,9 @@ final class GeneratorTests: XCTestCase {
                 let ce = try g.teacherLoss(round, teacher: k).ce
                 XCTAssertGreaterThan(try ce.item(), 0, "the cross-entropy is computed")
                 if teacherGradient {
-                    XCTAssertTrue(try gradients(network, of: ce).contains { $0 != 0 }, "teacher \(k): the CE reaches G through the teacher")
+                    XCTAssertTrue(
+                        try gradients(network, of: ce).contains { $0 != 0 },
+                        "teacher \(k): the CE reaches G through the teacher")
                     XCTAssertNotEqual(full, diversityOnly)
                 } else {
                     XCTAssertFalse(ce.requiresGrad, "teacher \(k): the CE has no path to G (zero gradient)")
@@ -279,7 +299,8 @@ final class GeneratorTests: XCTestCase {
         let g = try published(["epochs": .int(1), "steps": .int(2)])
         try g.train(toy.context(seed: 1))
         let first = try XCTUnwrap(g.fixed), firstNetwork = try XCTUnwrap(g.network)
-        XCTAssertEqual(first.labels, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
+        XCTAssertEqual(
+            first.labels, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
         let z = try first.noise.floats()
         XCTAssertTrue(z.allSatisfy { $0 >= 0 && $0 < 1 }, "uniform [0, 1) noise")
         XCTAssertEqual(first.noise.shape, [30, 64])
@@ -320,12 +341,15 @@ final class GeneratorTests: XCTestCase {
             try a.train(toy.context(seed: 1))
             let saved = try a.saveCarriedState()
             XCTAssertNotNil(saved["fixed.noise"])
-            XCTAssertEqual(saved["network.embedding.weight"] != nil, extra["reset"] != nil, "the network is carried only with warm start")
+            XCTAssertEqual(
+                saved["network.embedding.weight"] != nil, extra["reset"] != nil,
+                "the network is carried only with warm start")
             let b = try published(extra.merging(["epochs": .int(1), "steps": .int(2)]) { $1 })
             try b.restoreCarriedState(saved)
             try a.train(toy.context(seed: 2))
             try b.train(toy.context(seed: 2))
-            XCTAssertEqual(try flat(XCTUnwrap(a.network).stateDict()), try flat(XCTUnwrap(b.network).stateDict()), "\(extra)")
+            XCTAssertEqual(
+                try flat(XCTUnwrap(a.network).stateDict()), try flat(XCTUnwrap(b.network).stateDict()), "\(extra)")
             XCTAssertEqual(try flat(a.saveCarriedState()), try flat(b.saveCarriedState()), "\(extra)")
         }
         XCTAssertThrowsError(try published().restoreCarriedState(StateDict([("fixed.labels", try Tensor([0, 1]))]))) {
@@ -336,8 +360,10 @@ final class GeneratorTests: XCTestCase {
     func testDescriptor() throws {
         XCTAssertEqual(GeneratorCatalog.plugins.map { $0.descriptor.name }, ["conditional-mlp", "feature-generator"])
         let names = ConditionalMLPGenerator.descriptor.parameters.map(\.name)
-        for name in ["noise_dim", "embedding_dim", "hidden", "batch_size", "epochs", "steps", "lr", "weight_decay",
-                     "alpha", "eta", "beta", "labels", "reset"] {
+        for name in [
+            "noise_dim", "embedding_dim", "hidden", "batch_size", "epochs", "steps", "lr", "weight_decay",
+            "alpha", "eta", "beta", "labels", "reset",
+        ] {
             XCTAssertTrue(names.contains(name), name)
         }
         XCTAssertTrue(ConditionalMLPGenerator.descriptor.parameters.allSatisfy { !$0.doc.isEmpty })

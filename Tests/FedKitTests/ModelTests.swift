@@ -6,13 +6,18 @@ import XCTest
 /// Architecture checks for the built-in model plugins: shapes, parameter counts computed by
 /// hand from the published layer sizes, the body/head split, and input checks.
 final class ModelTests: XCTestCase {
-    func build<P: ModelPlugin>(_ type: P.Type, _ shape: [Int], classes: Int, kind: InputKind = .continuous,
-                               _ parameters: [String: ParameterValue] = [:]) throws -> Network {
+    func build<P: ModelPlugin>(
+        _ type: P.Type, _ shape: [Int], classes: Int, kind: InputKind = .continuous,
+        _ parameters: [String: ParameterValue] = [:]
+    ) throws -> Network {
         try P.make(Parameters(parameters))
-            .build(ModelInput(inputShape: shape, classes: classes, inputKind: kind), generator: RandomGenerator(seed: 7))
+            .build(
+                ModelInput(inputShape: shape, classes: classes, inputKind: kind), generator: RandomGenerator(seed: 7))
     }
 
-    func count(_ layers: [(inputs: Int, outputs: Int)]) -> Int { layers.reduce(0) { $0 + $1.inputs * $1.outputs + $1.outputs } }
+    func count(_ layers: [(inputs: Int, outputs: Int)]) -> Int {
+        layers.reduce(0) { $0 + $1.inputs * $1.outputs + $1.outputs }
+    }
     func conv(_ cin: Int, _ cout: Int, _ k: Int) -> Int { cin * cout * k * k + cout }
 
     func headNames(_ net: Network) -> [String] { net.stateDict().under("head").names }
@@ -26,9 +31,12 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(try net.forward(x).shape, [4, 10])
         XCTAssertEqual(try net.features(x).shape, [4, 64])
         XCTAssertEqual(headNames(net), ["head.0.weight", "head.0.bias"])
-        XCTAssertEqual(net.stateDict().under("body").names,
-                       ["body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias",
-                        "body.7.weight", "body.7.bias", "body.9.weight", "body.9.bias"])
+        XCTAssertEqual(
+            net.stateDict().under("body").names,
+            [
+                "body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias",
+                "body.7.weight", "body.7.bias", "body.9.weight", "body.9.bias",
+            ])
         XCTAssertEqual(net.stateDict()["body.7.weight"]?.shape, [120, 1600])
     }
 
@@ -88,9 +96,11 @@ final class ModelTests: XCTestCase {
         let embedded = try Tensor.randn([4, 25, 100], generator: RandomGenerator(seed: 2))
         XCTAssertEqual(try net.forward(embedded: embedded).shape, [4, 2])
         XCTAssertEqual(headNames(net), ["head.0.weight", "head.0.bias"])
-        let small = try build(Sent140LSTM.self, [25], classes: 2, kind: .tokens(vocabulary: 50),
-                              ["embedding_dim": .int(8), "hidden": .int(16)])
-        XCTAssertEqual(small.parameterCount, 50 * 8 + 4 * 16 * 8 + 4 * 16 * 16 + 2 * 4 * 16 + count([(16, 10), (10, 2)]))
+        let small = try build(
+            Sent140LSTM.self, [25], classes: 2, kind: .tokens(vocabulary: 50),
+            ["embedding_dim": .int(8), "hidden": .int(16)])
+        XCTAssertEqual(
+            small.parameterCount, 50 * 8 + 4 * 16 * 8 + 4 * 16 * 16 + 2 * 4 * 16 + count([(16, 10), (10, 2)]))
     }
 
     func testSent140LSTMNeedsTokens() throws {
@@ -115,7 +125,8 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(wide.parameterCount, conv(1, 32, 5) + conv(32, 64, 5) + count([(3136, 128), (128, 10)]))
         // [H, W] images are read as one channel.
         let flat = try build(FashionMNISTCNN.self, [28, 28], classes: 10)
-        XCTAssertEqual(try flat.forward(Tensor.randn([2, 28, 28], generator: RandomGenerator(seed: 1))).shape, [2, 10])
+        XCTAssertEqual(
+            try flat.forward(Tensor.randn([2, 28, 28], generator: RandomGenerator(seed: 1))).shape, [2, 10])
         XCTAssertThrowsError(try build(FashionMNISTCNN.self, [784], classes: 10))
         XCTAssertThrowsError(try FashionMNISTCNN.make(Parameters(["channels": .intList([8, 8, 8, 8])])))
     }
@@ -124,7 +135,8 @@ final class ModelTests: XCTestCase {
         let net = try build(MLP.self, [1, 28, 28], classes: 10)
         XCTAssertEqual(net.parameterCount, count([(784, 200), (200, 200), (200, 10)]))
         XCTAssertEqual(net.parameterCount, 199_210)
-        XCTAssertEqual(try net.forward(Tensor.randn([5, 1, 28, 28], generator: RandomGenerator(seed: 1))).shape, [5, 10])
+        XCTAssertEqual(
+            try net.forward(Tensor.randn([5, 1, 28, 28], generator: RandomGenerator(seed: 1))).shape, [5, 10])
         XCTAssertEqual(headNames(net), ["head.0.weight", "head.0.bias"])
 
         let logistic = try build(MLP.self, [60], classes: 10, ["hidden": .intList([])])
@@ -147,7 +159,8 @@ final class ModelTests: XCTestCase {
             XCTAssertFalse(d.summary.isEmpty, d.name)
             for p in d.parameters { XCTAssertFalse(p.doc.isEmpty, "\(d.name).\(p.name)") }
         }
-        XCTAssertEqual(Set(ModelCatalog.plugins.map { $0.descriptor.name }),
-                       ["cnn-cifar10", "cnn-cifar100", "mlp-femnist", "lstm-sent140", "cnn-fmnist", "mlp"])
+        XCTAssertEqual(
+            Set(ModelCatalog.plugins.map { $0.descriptor.name }),
+            ["cnn-cifar10", "cnn-cifar100", "mlp-femnist", "lstm-sent140", "cnn-fmnist", "mlp"])
     }
 }

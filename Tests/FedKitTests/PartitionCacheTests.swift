@@ -4,7 +4,8 @@ import XCTest
 
 final class PartitionCacheTests: XCTestCase {
     func key(seed: Int = 1, parameters: String = "alpha=0.1,min_size=10", clients: Int = 3) -> PartitionCache.Key {
-        PartitionCache.Key(datasetHash: "abc123", partitioner: "dirichlet", parameters: parameters, clients: clients, seed: seed)
+        PartitionCache.Key(
+            datasetHash: "abc123", partitioner: "dirichlet", parameters: parameters, clients: clients, seed: seed)
     }
 
     func testRoundTripAndKeying() throws {
@@ -21,7 +22,8 @@ final class PartitionCacheTests: XCTestCase {
         try cache.store([[0, 1]], for: key(seed: 3))
         XCTAssertEqual(cache.load(key(seed: 3), sampleCount: 5), [[0, 1]])
         XCTAssertThrowsError(try cache.store([[0], [1], [2], [3]], for: key(seed: 4)))
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.directory).filter { $0.hasSuffix(".tmp") }, [])
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: cache.directory).filter { $0.hasSuffix(".tmp") }, [])
     }
 
     func testCorruptFilesAreIgnored() throws {
@@ -34,9 +36,9 @@ final class PartitionCacheTests: XCTestCase {
         XCTAssertNil(cache.load(key(), sampleCount: 5))
         XCTAssertEqual(cache.load(key(), sampleCount: 6), assignment)
         let variants = [
-            good.replacingOccurrences(of: "\n5\n", with: "\n4\n"), // duplicate index
-            good.replacingOccurrences(of: "4 0", with: "0 4"), // checksum mismatch
-            String(good.prefix(good.count / 2)), // truncated
+            good.replacingOccurrences(of: "\n5\n", with: "\n4\n"),  // duplicate index
+            good.replacingOccurrences(of: "4 0", with: "0 4"),  // checksum mismatch
+            String(good.prefix(good.count / 2)),  // truncated
             good.replacingOccurrences(of: "fedkit-partition 1", with: "fedkit-partition 9"),
             good.replacingOccurrences(of: "seed=1", with: "seed=2"),
             good.replacingOccurrences(of: "count=3", with: "count=2"),

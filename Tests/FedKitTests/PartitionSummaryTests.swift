@@ -38,9 +38,11 @@ final class PartitionSummaryTests: XCTestCase {
 
     func testIIDIsCloseToZeroAndDisjointIsOne() {
         let labels = (0..<1000).map { $0 % 10 }
-        let iid = PartitionSummary(assignment: (0..<10).map { c in Array((c * 100)..<(c * 100 + 100)) }, labels: labels, classes: 10)
+        let iid = PartitionSummary(
+            assignment: (0..<10).map { c in Array((c * 100)..<(c * 100 + 100)) }, labels: labels, classes: 10)
         XCTAssertEqual(iid.meanTotalVariation, 0, accuracy: 1e-12)
-        let disjoint = PartitionSummary(assignment: (0..<10).map { c in (0..<1000).filter { $0 % 10 == c } }, labels: labels, classes: 10)
+        let disjoint = PartitionSummary(
+            assignment: (0..<10).map { c in (0..<1000).filter { $0 % 10 == c } }, labels: labels, classes: 10)
         XCTAssertEqual(disjoint.meanTotalVariation, 0.9, accuracy: 1e-12)
     }
 
@@ -49,6 +51,7 @@ final class PartitionSummaryTests: XCTestCase {
         let summary = PartitionSummary(assignment: [[0], [1]], labels: [0, 1], classes: 2)
         try summary.writeCSV(to: "\(dir)/nested/p.csv")
         XCTAssertEqual(try String(contentsOfFile: "\(dir)/nested/p.csv", encoding: .utf8), summary.csv)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(dir)/nested"), ["p.csv"], "no temp file left")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: "\(dir)/nested"), ["p.csv"], "no temp file left")
     }
 }

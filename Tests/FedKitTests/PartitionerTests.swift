@@ -1,6 +1,7 @@
 import FedKit
 import Foundation
 import XCTest
+
 @testable import Partitioners
 
 /// Property tests of every partitioner over many seeds and parameter combinations.
@@ -21,18 +22,24 @@ final class PartitionerTests: XCTestCase {
     }
 
     /// Every index at most once (and exactly once when `exact`), right client count.
-    func assertValid(_ parts: [[Int]], n: Int, clients: Int, exact: Bool, _ context: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
+    func assertValid(
+        _ parts: [[Int]], n: Int, clients: Int, exact: Bool, _ context: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(parts.count, clients, context, file: file, line: line)
         var seen = [Bool](repeating: false, count: n)
         for part in parts {
             for i in part {
-                guard i >= 0 && i < n else { return XCTFail("\(context): index \(i) out of range", file: file, line: line) }
+                guard i >= 0 && i < n else {
+                    return XCTFail("\(context): index \(i) out of range", file: file, line: line)
+                }
                 guard !seen[i] else { return XCTFail("\(context): index \(i) twice", file: file, line: line) }
                 seen[i] = true
             }
         }
-        if exact { XCTAssertTrue(seen.allSatisfy { $0 }, "\(context): not every sample assigned", file: file, line: line) }
+        if exact {
+            XCTAssertTrue(seen.allSatisfy { $0 }, "\(context): not every sample assigned", file: file, line: line)
+        }
     }
 
     func testIID() throws {
@@ -47,7 +54,8 @@ final class PartitionerTests: XCTestCase {
             XCTAssertEqual(try run(IIDPartitioner(), request, seed: 3), try run(IIDPartitioner(), request, seed: 3))
             XCTAssertNotEqual(try run(IIDPartitioner(), request, seed: 3), try run(IIDPartitioner(), request, seed: 4))
         }
-        XCTAssertThrowsError(try run(IIDPartitioner(), PartitionRequest(labels: [0, 1], classes: 2, clients: 3), seed: 0))
+        XCTAssertThrowsError(
+            try run(IIDPartitioner(), PartitionRequest(labels: [0, 1], classes: 2, clients: 3), seed: 0))
     }
 
     func testDirichletPropertiesOverSeedsAndParameters() throws {
@@ -59,7 +67,8 @@ final class PartitionerTests: XCTestCase {
                         for seed in 0..<4 as Range<UInt64> {
                             let p = DirichletPartitioner(alpha: alpha, minSize: minSize, balance: balance)
                             let parts = try run(p, request, seed: seed)
-                            let context = "dirichlet n=\(n) k=\(k) alpha=\(alpha) min=\(minSize) balance=\(balance) seed=\(seed)"
+                            let context =
+                                "dirichlet n=\(n) k=\(k) alpha=\(alpha) min=\(minSize) balance=\(balance) seed=\(seed)"
                             assertValid(parts, n: n, clients: k, exact: true, context)
                             XCTAssertGreaterThanOrEqual(parts.map(\.count).min()!, minSize, context)
                         }
@@ -77,10 +86,14 @@ final class PartitionerTests: XCTestCase {
         let labels = Self.labels(n, classes: classes)
         let request = PartitionRequest(labels: labels, classes: classes, clients: k)
         func tv(_ alpha: Double) throws -> Double {
-            PartitionSummary(assignment: try run(DirichletPartitioner(alpha: alpha, minSize: 10), request, seed: 5),
-                             labels: labels, classes: classes).meanTotalVariation
+            PartitionSummary(
+                assignment: try run(DirichletPartitioner(alpha: alpha, minSize: 10), request, seed: 5),
+                labels: labels, classes: classes
+            ).meanTotalVariation
         }
-        let iid = PartitionSummary(assignment: try run(IIDPartitioner(), request, seed: 5), labels: labels, classes: classes).meanTotalVariation
+        let iid = PartitionSummary(
+            assignment: try run(IIDPartitioner(), request, seed: 5), labels: labels, classes: classes
+        ).meanTotalVariation
         let large = try tv(1000), medium = try tv(0.5), small = try tv(0.05)
         XCTAssertLessThan(large, 0.06, "alpha 1000 should be close to IID (iid gives \(iid))")
         XCTAssertLessThan(large, iid * 2 + 0.01)
@@ -92,7 +105,9 @@ final class PartitionerTests: XCTestCase {
     func testDirichletImpossibleMinSizeIsAnError() {
         let request = PartitionRequest(labels: Self.labels(100, classes: 4), classes: 4, clients: 11)
         XCTAssertThrowsError(try run(DirichletPartitioner(alpha: 0.5, minSize: 10), request, seed: 0)) { error in
-            XCTAssertTrue("\(error)".contains("11 clients x min_size 10 = 110 samples needed, but the training set has 100"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("11 clients x min_size 10 = 110 samples needed, but the training set has 100"),
+                "\(error)")
         }
         // Exactly feasible: everyone ends with exactly min_size.
         let tight = PartitionRequest(labels: Self.labels(100, classes: 4), classes: 4, clients: 10)
@@ -113,8 +128,10 @@ final class PartitionerTests: XCTestCase {
     }
 
     func testShardsGiveExactlyTheRequestedClasses() throws {
-        for (n, classes, k, s) in [(5000, 10, 100, 2), (1000, 10, 30, 3), (5000, 100, 50, 5), (700, 7, 13, 7), (300, 3, 7, 1),
-                                   (2000, 10, 10, 10), (997, 10, 33, 4)] {
+        for (n, classes, k, s) in [
+            (5000, 10, 100, 2), (1000, 10, 30, 3), (5000, 100, 50, 5), (700, 7, 13, 7), (300, 3, 7, 1),
+            (2000, 10, 10, 10), (997, 10, 33, 4),
+        ] {
             let labels = Self.labels(n, classes: classes, base: classes)
             let request = PartitionRequest(labels: labels, classes: classes, clients: k)
             for seed in 0..<6 as Range<UInt64> {
@@ -129,7 +146,9 @@ final class PartitionerTests: XCTestCase {
                     for i in part { counts[labels[i], default: 0] += 1 }
                     for (c, m) in counts { shardSizes[c].append(m) }
                 }
-                for sizes in shardSizes where !sizes.isEmpty { XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, context) }
+                for sizes in shardSizes where !sizes.isEmpty {
+                    XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, context)
+                }
             }
             let p = ShardsPartitioner(classesPerClient: s)
             XCTAssertEqual(try run(p, request, seed: 2), try run(p, request, seed: 2))
@@ -139,18 +158,28 @@ final class PartitionerTests: XCTestCase {
     func testShardsClassPairsVary() throws {
         // Not a fixed pairing pattern: many different class pairs appear (FedRep-style randomness).
         let labels = Self.labels(10000, classes: 10)
-        let parts = try run(ShardsPartitioner(classesPerClient: 2), PartitionRequest(labels: labels, classes: 10, clients: 100), seed: 7)
+        let parts = try run(
+            ShardsPartitioner(classesPerClient: 2), PartitionRequest(labels: labels, classes: 10, clients: 100), seed: 7
+        )
         let pairs = Set(parts.map { Set($0.map { labels[$0] }).sorted() })
         XCTAssertGreaterThan(pairs.count, 15)
     }
 
     func testShardsImpossibleRequestsAreErrors() {
         let labels = Self.labels(100, classes: 5)
-        XCTAssertThrowsError(try run(ShardsPartitioner(classesPerClient: 6), PartitionRequest(labels: labels, classes: 5, clients: 3), seed: 0)) {
+        XCTAssertThrowsError(
+            try run(
+                ShardsPartitioner(classesPerClient: 6), PartitionRequest(labels: labels, classes: 5, clients: 3),
+                seed: 0)
+        ) {
             XCTAssertTrue("\($0)".contains("only 5 classes"), "\($0)")
         }
         // Class 0 has 7 samples but 200 clients x 2 / 5 = 80 shards per class.
-        XCTAssertThrowsError(try run(ShardsPartitioner(classesPerClient: 2), PartitionRequest(labels: labels, classes: 5, clients: 200), seed: 0)) {
+        XCTAssertThrowsError(
+            try run(
+                ShardsPartitioner(classesPerClient: 2), PartitionRequest(labels: labels, classes: 5, clients: 200),
+                seed: 0)
+        ) {
             XCTAssertTrue("\($0)".contains("class 0 has 7 samples but needs 80 shards"), "\($0)")
         }
     }
@@ -162,19 +191,24 @@ final class PartitionerTests: XCTestCase {
         random.shuffle(&users)
         let n = users.count
         let labels = (0..<n).map { $0 % 4 }
-        let all = try run(NaturalPartitioner(), PartitionRequest(labels: labels, classes: 4, users: users, clients: 1000), seed: 0)
+        let all = try run(
+            NaturalPartitioner(), PartitionRequest(labels: labels, classes: 4, users: users, clients: 1000), seed: 0)
         assertValid(all, n: n, clients: 30, exact: true, "natural, no cap")
         for part in all { XCTAssertEqual(Set(part.map { users[$0] }).count, 1) }
-        XCTAssertEqual(users[all[0][0]], "writer0") // user-id order
+        XCTAssertEqual(users[all[0][0]], "writer0")  // user-id order
         for seed in 0..<10 as Range<UInt64> {
-            let capped = try run(NaturalPartitioner(minSamples: 3), PartitionRequest(labels: labels, classes: 4, users: users, clients: 10),
-                                 seed: seed)
+            let capped = try run(
+                NaturalPartitioner(minSamples: 3),
+                PartitionRequest(labels: labels, classes: 4, users: users, clients: 10),
+                seed: seed)
             assertValid(capped, n: n, clients: 10, exact: false, "natural capped seed=\(seed)")
             XCTAssertTrue(capped.allSatisfy { $0.count >= 3 })
         }
         let request = PartitionRequest(labels: labels, classes: 4, users: users, clients: 10)
         XCTAssertEqual(try run(NaturalPartitioner(), request, seed: 4), try run(NaturalPartitioner(), request, seed: 4))
-        XCTAssertThrowsError(try run(NaturalPartitioner(), PartitionRequest(labels: labels, classes: 4, clients: 5), seed: 0)) {
+        XCTAssertThrowsError(
+            try run(NaturalPartitioner(), PartitionRequest(labels: labels, classes: 4, clients: 5), seed: 0)
+        ) {
             XCTAssertTrue("\($0)".contains("no natural users"), "\($0)")
         }
         XCTAssertThrowsError(try run(NaturalPartitioner(minSamples: 7), request, seed: 0)) {
@@ -190,7 +224,8 @@ final class PartitionerTests: XCTestCase {
                 for seed in 0..<5 as Range<UInt64> {
                     let request = PartitionRequest(labels: labels, classes: 10, clients: k)
                     let parts = try run(QuantitySkewPartitioner(sigma: sigma, minSize: 10), request, seed: seed)
-                    assertValid(parts, n: n, clients: k, exact: true, "quantity-skew sigma=\(sigma) k=\(k) seed=\(seed)")
+                    assertValid(
+                        parts, n: n, clients: k, exact: true, "quantity-skew sigma=\(sigma) k=\(k) seed=\(seed)")
                     XCTAssertGreaterThanOrEqual(parts.map(\.count).min()!, 10)
                     if sigma == 0 { XCTAssertLessThanOrEqual(parts.map(\.count).max()! - parts.map(\.count).min()!, 1) }
                 }
@@ -199,15 +234,19 @@ final class PartitionerTests: XCTestCase {
         let request = PartitionRequest(labels: labels, classes: 10, clients: 50)
         let skewed = try run(QuantitySkewPartitioner(sigma: 2, minSize: 1), request, seed: 1).map(\.count)
         XCTAssertGreaterThan(Double(skewed.max()!) / Double(skewed.min()!), 10)
-        XCTAssertEqual(try run(QuantitySkewPartitioner(sigma: 1), request, seed: 1), try run(QuantitySkewPartitioner(sigma: 1), request, seed: 1))
+        XCTAssertEqual(
+            try run(QuantitySkewPartitioner(sigma: 1), request, seed: 1),
+            try run(QuantitySkewPartitioner(sigma: 1), request, seed: 1))
         XCTAssertThrowsError(try run(QuantitySkewPartitioner(sigma: 1, minSize: 200), request, seed: 0)) {
             XCTAssertTrue("\($0)".contains("50 clients x min_size 200"), "\($0)")
         }
     }
 
     func testBadRequestsAreErrors() {
-        let partitioners: [any PartitionerPlugin] = [IIDPartitioner(), DirichletPartitioner(alpha: 1, minSize: 1),
-                                                     ShardsPartitioner(classesPerClient: 1), QuantitySkewPartitioner(sigma: 1, minSize: 1)]
+        let partitioners: [any PartitionerPlugin] = [
+            IIDPartitioner(), DirichletPartitioner(alpha: 1, minSize: 1),
+            ShardsPartitioner(classesPerClient: 1), QuantitySkewPartitioner(sigma: 1, minSize: 1),
+        ]
         for p in partitioners {
             XCTAssertThrowsError(try run(p, PartitionRequest(labels: [0, 1, 5], classes: 3, clients: 1), seed: 0)) {
                 XCTAssertTrue("\($0)".contains("label 5, outside 0..<3"), "\($0)")

@@ -4,8 +4,8 @@ import Config
 import Datasets
 import FedKit
 import FedKitTesting
-import Torch
 import Partitioners
+import Torch
 import Trainers
 import XCTest
 
@@ -13,7 +13,9 @@ import XCTest
 struct ImpostorTrainer: TrainerPlugin {
     static let descriptor = PluginDescriptor(kind: .trainer, name: "sgd", summary: "test only: a taken name")
     init(parameters: Parameters) throws {}
-    func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport { LocalTrainingReport(trainLoss: 0, steps: 0) }
+    func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
+        LocalTrainingReport(trainLoss: 0, steps: 0)
+    }
 }
 
 /// The parameter mechanism and the registry's rules (docs/plugins.md §2-3).
@@ -38,7 +40,9 @@ final class PluginSurfaceTests: XCTestCase {
             XCTAssertEqual("\(error)", "trainer 'prox': mu must be a number > 0, got 0")
         }
         XCTAssertThrowsError(try ProxTrainer.make(Parameters(["muu": .double(1)]))) { error in
-            XCTAssertTrue("\(error)".contains("trainer 'prox' has no parameter 'muu'; declared: mu (did you mean 'mu'?)"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("trainer 'prox' has no parameter 'muu'; declared: mu (did you mean 'mu'?)"),
+                "\(error)")
         }
         XCTAssertThrowsError(try DirichletPartitionerFixture.make(Parameters())) { error in
             XCTAssertTrue("\(error)".contains("alpha is required"), "\(error)")
@@ -67,7 +71,8 @@ final class PluginSurfaceTests: XCTestCase {
         let yaml = TwoRoundRun.yaml(method: "fedavg").replacingOccurrences(
             of: "size_min: 10, size_max: 80", with: "size_min: 90, size_max: 80")
         let loader = ExperimentLoader(registry: try BuiltinPlugins.registry())
-        XCTAssertThrowsError(try loader.resolve(YAMLParser.parse(string: yaml, fileName: "v.yaml"), file: "v.yaml")) { error in
+        XCTAssertThrowsError(try loader.resolve(YAMLParser.parse(string: yaml, fileName: "v.yaml"), file: "v.yaml")) {
+            error in
             XCTAssertTrue("\(error)".contains("v.yaml:3:"), "\(error)")
             XCTAssertTrue("\(error)".contains("synthetic: size_max (80) must be >= size_min (90)"), "\(error)")
         }
@@ -84,8 +89,9 @@ final class PluginSurfaceTests: XCTestCase {
     func testFixedTeachersHarness() throws {
         let harness = try FixedTeachers()
         XCTAssertEqual(harness.context.teachers.map(\.classCounts), [[20, 0], [0, 20]])
-        XCTAssertNotEqual(try harness.context.teachers[0].state.flattened().floats(),
-                          try harness.context.teachers[1].state.flattened().floats())
+        XCTAssertNotEqual(
+            try harness.context.teachers[0].state.flattened().floats(),
+            try harness.context.teachers[1].state.flattened().floats())
         XCTAssertEqual(harness.context.inputShape, [2])
     }
 }

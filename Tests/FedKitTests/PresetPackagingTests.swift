@@ -12,7 +12,9 @@ final class PresetPackagingTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder)
             .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
         let bundled = try BuiltinPlugins.registry().methods.keys.sorted()
-        XCTAssertEqual(files, bundled, """
+        XCTAssertEqual(
+            files, bundled,
+            """
             plugins/methods/*.yaml and the bundled presets differ: SwiftPM is using a cached \
             evaluation of Package.swift. Run `touch Package.swift` (or build with --manifest-cache none) and rebuild.
             """)

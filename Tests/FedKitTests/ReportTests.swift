@@ -1,18 +1,22 @@
-@testable import FedKit
 import Foundation
 import XCTest
+
+@testable import FedKit
 
 /// Run folders written by hand, as `exp run` (or a sweep on another machine) leaves them.
 enum ReportFixture {
     static func temporaryDirectory(_ test: XCTestCase) throws -> String {
-        let path = NSTemporaryDirectory() + "fedkit-report-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
+        let path =
+            NSTemporaryDirectory() + "fedkit-report-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         return path
     }
 
-    static func config(experiment: String, method: String, seed: Int, rounds: Int = 3, lastRounds: Int = 2, lr: Double = 0.05,
-                       personal: String = "head", workers: Int = 2) -> String {
+    static func config(
+        experiment: String, method: String, seed: Int, rounds: Int = 3, lastRounds: Int = 2, lr: Double = 0.05,
+        personal: String = "head", workers: Int = 2
+    ) -> String {
         """
         name: "\(experiment)"
         seeds: [\(seed)]
@@ -62,12 +66,17 @@ enum ReportFixture {
     /// Writes one run folder. `accuracies[r]` is round r+1's global accuracy; the personalised
     /// figures are 0.1 above it over `r+1` scored clients (`participants` of them trained), with
     /// validation metrics nested. `oldFormat`: no participant count, every client scored.
-    static func writeRun(_ dir: String, experiment: String, method: String, seed: Int, accuracies: [Double], rounds: Int = 3,
-                         lr: Double = 0.05, personal: String = "head", clients: String? = nil, partition: Bool = true,
-                         workers: Int = 2, oldFormat: Bool = false) throws {
+    static func writeRun(
+        _ dir: String, experiment: String, method: String, seed: Int, accuracies: [Double], rounds: Int = 3,
+        lr: Double = 0.05, personal: String = "head", clients: String? = nil, partition: Bool = true,
+        workers: Int = 2, oldFormat: Bool = false
+    ) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try config(experiment: experiment, method: method, seed: seed, rounds: rounds, lr: lr, personal: personal, workers: workers)
-            .write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        try config(
+            experiment: experiment, method: method, seed: seed, rounds: rounds, lr: lr, personal: personal,
+            workers: workers
+        )
+        .write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
         try """
         {"experiment": "\(experiment)", "method": "\(method)", "seed": \(seed), "git_commit": "abc123", "dataset_hash": "d1",
          "partition_hash": "p\(seed)", "fedkit_version": "0.1.0", "started_at": "2026-11-29T00:00:00Z", "host": "vm"}
@@ -76,20 +85,23 @@ enum ReportFixture {
         for (i, a) in accuracies.enumerated() {
             let participants = oldFormat ? "" : "\"participants\":\(i + 1),"
             lines += """
-            {"round":\(i + 1),"sampled_clients":[0,1],"train_loss":\(1.0 / Double(i + 1)),"global_accuracy":\(a),\(participants)\
-            "personalized":{"weightedMean":\(a + 0.1),"worst":\(a - 0.1),"bottomDecile":\(a - 0.05),"clients":\(oldFormat ? 3 : i + 1)},\
-            "validation":{"global_accuracy":\(a - 0.02)},"server":{"generator.loss":\(0.5 * Double(i + 1)),"flag":true,"note":"x"}}
+                {"round":\(i + 1),"sampled_clients":[0,1],"train_loss":\(1.0 / Double(i + 1)),"global_accuracy":\(a),\(participants)\
+                "personalized":{"weightedMean":\(a + 0.1),"worst":\(a - 0.1),"bottomDecile":\(a - 0.05),"clients":\(oldFormat ? 3 : i + 1)},\
+                "validation":{"global_accuracy":\(a - 0.02)},"server":{"generator.loss":\(0.5 * Double(i + 1)),"flag":true,"note":"x"}}
 
-            """
-            timings += "{\"round\":\(i + 1),\"local_s\":2,\"aggregate_s\":0,\"server_s\":1,\"eval_s\":1,\"total_s\":\(4 + seed)}\n"
+                """
+            timings +=
+                "{\"round\":\(i + 1),\"local_s\":2,\"aggregate_s\":0,\"server_s\":1,\"eval_s\":1,\"total_s\":\(4 + seed)}\n"
         }
         try lines.write(toFile: "\(dir)/rounds.jsonl", atomically: true, encoding: .utf8)
         try timings.write(toFile: "\(dir)/timings.jsonl", atomically: true, encoding: .utf8)
         if accuracies.count == rounds {
-            try (clients ?? (oldFormat ? oldClientsCSV : clientsCSV)).write(toFile: "\(dir)/clients.csv", atomically: true, encoding: .utf8)
+            try (clients ?? (oldFormat ? oldClientsCSV : clientsCSV)).write(
+                toFile: "\(dir)/clients.csv", atomically: true, encoding: .utf8)
         }
         if partition {
-            try "client,size,c0,c1,c2\n0,10,5,5,0\n1,12,0,6,6\n2,8,8,0,0\n".write(toFile: "\(dir)/partition.csv", atomically: true, encoding: .utf8)
+            try "client,size,c0,c1,c2\n0,10,5,5,0\n1,12,0,6,6\n2,8,8,0,0\n".write(
+                toFile: "\(dir)/partition.csv", atomically: true, encoding: .utf8)
         }
     }
 
@@ -98,12 +110,18 @@ enum ReportFixture {
     /// learning rate, written in the format before participant counts.
     static func standard(_ root: String) throws {
         try writeRun("\(root)/exp/A/seed-1", experiment: "exp", method: "A", seed: 1, accuracies: [0.2, 0.4, 0.5])
-        try writeRun("\(root)/exp/A/seed-2", experiment: "exp", method: "A", seed: 2, accuracies: [0.3, 0.5, 0.7], workers: 1)
+        try writeRun(
+            "\(root)/exp/A/seed-2", experiment: "exp", method: "A", seed: 2, accuracies: [0.3, 0.5, 0.7], workers: 1)
         try writeRun("\(root)/exp/A/seed-3", experiment: "exp", method: "A", seed: 3, accuracies: [0.1])
-        try writeRun("\(root)/exp/B/seed-1", experiment: "exp", method: "B", seed: 1, accuracies: [0.25, 0.5, 0.75], personal: "none",
-                     clients: clientsCSV.replacingOccurrences(of: "never-trained,,,", with: "global,0.1,0.2,0.1"), partition: false)
-        try writeRun("\(root)/exp/lr-0.1/A/seed-1", experiment: "exp", method: "A", seed: 1, accuracies: [0.3, 0.3, 0.3], lr: 0.1,
-                     oldFormat: true)
+        try writeRun(
+            "\(root)/exp/B/seed-1", experiment: "exp", method: "B", seed: 1, accuracies: [0.25, 0.5, 0.75],
+            personal: "none",
+            clients: clientsCSV.replacingOccurrences(of: "never-trained,,,", with: "global,0.1,0.2,0.1"),
+            partition: false)
+        try writeRun(
+            "\(root)/exp/lr-0.1/A/seed-1", experiment: "exp", method: "A", seed: 1, accuracies: [0.3, 0.3, 0.3],
+            lr: 0.1,
+            oldFormat: true)
         try "name: exp\nmethods: [B, A]\n".write(toFile: "\(root)/exp/config.yaml", atomically: true, encoding: .utf8)
     }
 
@@ -124,9 +142,11 @@ final class ReportTests: XCTestCase {
 
     func testStudentTQuantilesMatchScipy() {
         // scipy.stats.t.ppf(0.975, df)
-        let expected: [Int: Double] = [1: 12.706204736, 2: 4.30265273, 3: 3.182446305, 4: 2.776445105, 9: 2.262157163,
-                                       10: 2.228138852, 29: 2.045229642, 30: 2.042272456, 31: 2.039513446, 40: 2.02107539,
-                                       60: 2.000297822, 120: 1.979930405, 1000: 1.962339081]
+        let expected: [Int: Double] = [
+            1: 12.706204736, 2: 4.30265273, 3: 3.182446305, 4: 2.776445105, 9: 2.262157163,
+            10: 2.228138852, 29: 2.045229642, 30: 2.042272456, 31: 2.039513446, 40: 2.02107539,
+            60: 2.000297822, 120: 1.979930405, 1000: 1.962339081,
+        ]
         for (df, t) in expected {
             XCTAssertEqual(StudentT.quantile975(degreesOfFreedom: df), t, accuracy: 2e-6, "df \(df)")
         }
@@ -173,7 +193,10 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(experiment.groups[1].complete.map(\.seed), [1, 2])
 
         let csv = report.summaryCSV(relativeTo: root)
-        XCTAssertTrue(csv.hasPrefix("experiment,method,variant,seed,metric,final,last_mean,last_n,mean,count,rounds,planned_rounds,complete,run\n"))
+        XCTAssertTrue(
+            csv.hasPrefix(
+                "experiment,method,variant,seed,metric,final,last_mean,last_n,mean,count,rounds,planned_rounds,complete,run\n"
+            ))
         let rows = try ReportFixture.rows(csv)
         let global = try XCTUnwrap(rows["A|federation.lr=0.05|2|global_accuracy"])
         XCTAssertEqual(global["final"], "0.7")
@@ -216,11 +239,14 @@ final class ReportTests: XCTestCase {
         // Statistics over the complete seeds only.
         let stats = try XCTUnwrap(experiment.groups[1].statistics("global_accuracy"))
         XCTAssertEqual(stats.values, [0.5, 0.7])
-        XCTAssertEqual(try XCTUnwrap(experiment.groups[1].statistics("global_accuracy", last: true)).mean, 0.525, accuracy: 1e-12)
-        XCTAssertEqual(experiment.groups[1].countsBeside("personalized.weightedMean"), "personalized.clients 3, participants 3")
+        XCTAssertEqual(
+            try XCTUnwrap(experiment.groups[1].statistics("global_accuracy", last: true)).mean, 0.525, accuracy: 1e-12)
+        XCTAssertEqual(
+            experiment.groups[1].countsBeside("personalized.weightedMean"), "personalized.clients 3, participants 3")
         // The run written before participant counts is named.
         XCTAssertEqual(report.notes.filter { $0.contains("without a participant count") }.count, 1)
-        XCTAssertTrue(report.notes.contains { $0.hasPrefix("\(root)/exp/lr-0.1/A/seed-1: records without a participant count") })
+        XCTAssertTrue(
+            report.notes.contains { $0.hasPrefix("\(root)/exp/lr-0.1/A/seed-1: records without a participant count") })
     }
 
     func testMarkdownAndTimingTables() throws {
@@ -229,8 +255,11 @@ final class ReportTests: XCTestCase {
         let report = try ReportCollector.collect(directories: ["\(root)/exp"])
         let markdown = report.markdown()
         let lines = markdown.split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines[0], "| method | seeds | rounds | global | global, last 2 | personal (w) | personal, last 2 | worst client | "
-                       + "personal on global test (mean) | (best client) | clients scored | val global | val global, last 2 | s/round |")
+        XCTAssertEqual(
+            lines[0],
+            "| method | seeds | rounds | global | global, last 2 | personal (w) | personal, last 2 | worst client | "
+                + "personal on global test (mean) | (best client) | clients scored | val global | val global, last 2 | s/round |"
+        )
         // A at lr 0.05: seeds 1 and 2 (seed 3 is incomplete): global 50 and 70 -> 60.0 ± 14.1.
         let a = try XCTUnwrap(lines.first { $0.hasPrefix("| A [federation.lr=0.05] |") })
         XCTAssertTrue(a.hasPrefix("| A [federation.lr=0.05] | 1,2 | 3 | 60.0 ± 14.1 | 52.5 ± 10.6 | 70.0 ± 14.1 |"), a)
@@ -238,7 +267,8 @@ final class ReportTests: XCTestCase {
         let timing = try report.timingMarkdown(reference: "B")
         let aTiming = try XCTUnwrap(timing.split(separator: "\n").first { $0.hasPrefix("| A [federation.lr=0.05] |") })
         // Seed 1 only is shared with B: 5 s / 5 s.
-        XCTAssertEqual(String(aTiming), "| A [federation.lr=0.05] | 1,2 | 5.5 | 2.0 | 1.0 | 1.0 | 18 % | 1.00x (1.00-1.00) |")
+        XCTAssertEqual(
+            String(aTiming), "| A [federation.lr=0.05] | 1,2 | 5.5 | 2.0 | 1.0 | 1.0 | 18 % | 1.00x (1.00-1.00) |")
         XCTAssertThrowsError(try report.timingMarkdown(reference: "nope")) { error in
             XCTAssertTrue("\(error)".contains("no method labelled 'nope'"), "\(error)")
         }
@@ -269,7 +299,8 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<polygon"), "a band over seeds")
         // A's final global accuracy over seeds 1 and 2 (0.5, 0.7): t(0.975, 1) = 12.706.
         let half = 12.706204736 * 0.14142135623730953 / 2.0.squareRoot() * 100
-        XCTAssertTrue(html.contains(String(format: "[%.2f, %.2f]", 60 - half, 60 + half)), "95% CI of A's final global accuracy")
+        XCTAssertTrue(
+            html.contains(String(format: "[%.2f, %.2f]", 60 - half, 60 + half)), "95% CI of A's final global accuracy")
         XCTAssertTrue(html.contains("n=1"), "one seed: no interval")
         XCTAssertTrue(html.contains("client 1, class 2: 6"), "partition heatmap with class counts")
         XCTAssertTrue(html.contains("1 never trained"), "never-trained clients left out and counted")
@@ -288,7 +319,9 @@ final class ReportTests: XCTestCase {
         var last = 0
         for m in tag.matches(in: html, range: NSRange(location: 0, length: ns.length)) {
             let between = ns.substring(with: NSRange(location: last, length: m.range.location - last))
-            XCTAssertFalse(between.contains("<") || between.contains(">"), "stray < or > in text: \(between.prefix(80))", file: file, line: line)
+            XCTAssertFalse(
+                between.contains("<") || between.contains(">"), "stray < or > in text: \(between.prefix(80))",
+                file: file, line: line)
             last = m.range.location + m.range.length
             let closing = ns.substring(with: m.range(at: 1)) == "/"
             let name = ns.substring(with: m.range(at: 2)).lowercased()
@@ -310,12 +343,15 @@ final class ReportTests: XCTestCase {
     func matches(_ pattern: String, in text: String) throws -> [String] {
         let regex = try NSRegularExpression(pattern: pattern)
         let ns = text as NSString
-        return regex.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range(at: 1)) }
+        return regex.matches(in: text, range: NSRange(location: 0, length: ns.length)).map {
+            ns.substring(with: $0.range(at: 1))
+        }
     }
 
     func testHTMLEscapesWhatRunsWrote() throws {
         let root = try ReportFixture.temporaryDirectory(self)
-        try ReportFixture.writeRun("\(root)/x/<u>/seed-1", experiment: "x<i>&", method: "<u>", seed: 1, accuracies: [0.5, 0.6, 0.7])
+        try ReportFixture.writeRun(
+            "\(root)/x/<u>/seed-1", experiment: "x<i>&", method: "<u>", seed: 1, accuracies: [0.5, 0.6, 0.7])
         let html = try ReportCollector.collect(directories: [root]).html()
         XCTAssertFalse(html.contains("<u>") || html.contains("<i>"))
         XCTAssertTrue(html.contains("&lt;u&gt;") && html.contains("x&lt;i&gt;&amp;"))
@@ -338,7 +374,8 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(collected.runs.first?.isComplete, false)
 
         // A broken line in the middle is an error naming the file and line.
-        try "{\"round\":1}\nnot json\n{\"round\":3}\n".write(toFile: "\(run)/rounds.jsonl", atomically: true, encoding: .utf8)
+        try "{\"round\":1}\nnot json\n{\"round\":3}\n".write(
+            toFile: "\(run)/rounds.jsonl", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ReportCollector.collect(directories: [root])) { error in
             XCTAssertEqual("\(error)", "\(run)/rounds.jsonl:2: not a JSON object")
         }
@@ -367,9 +404,12 @@ final class ReportTests: XCTestCase {
 
     func testTheSameSeedTwiceIsAnError() throws {
         let a = try ReportFixture.temporaryDirectory(self), b = try ReportFixture.temporaryDirectory(self)
-        try ReportFixture.writeRun("\(a)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
-        try ReportFixture.writeRun("\(b)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
-        try ReportFixture.writeRun("\(b)/e/m/seed-2", experiment: "e", method: "m", seed: 2, accuracies: [0.5, 0.6, 0.7])
+        try ReportFixture.writeRun(
+            "\(a)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
+        try ReportFixture.writeRun(
+            "\(b)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
+        try ReportFixture.writeRun(
+            "\(b)/e/m/seed-2", experiment: "e", method: "m", seed: 2, accuracies: [0.5, 0.6, 0.7])
         XCTAssertThrowsError(try ReportCollector.collect(directories: [a, b])) { error in
             XCTAssertTrue("\(error)".contains("both are m seed 1 of e with the same settings"), "\(error)")
         }
@@ -382,7 +422,8 @@ final class ReportTests: XCTestCase {
     func testFailedRunIsListedFromItsOwnFolder() throws {
         let root = try ReportFixture.temporaryDirectory(self)
         try ReportFixture.writeRun("\(root)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5])
-        try "method m, seed 1, round 2: diverged\n".write(toFile: "\(root)/e/m/seed-1/failure.txt", atomically: true, encoding: .utf8)
+        try "method m, seed 1, round 2: diverged\n".write(
+            toFile: "\(root)/e/m/seed-1/failure.txt", atomically: true, encoding: .utf8)
         let report = try ReportCollector.collect(directories: [root])
         XCTAssertEqual(report.runs.first?.state, "failed: method m, seed 1, round 2: diverged")
         XCTAssertTrue(report.html().contains("failed: method m, seed 1, round 2: diverged"))
@@ -407,13 +448,17 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(collected.experiments.first?.groups.map(\.label), ["fedavg", "local"])
         XCTAssertEqual(report.experiments.first?.groups.map(\.label), ["fedavg", "local"])
         for metric in ["global_accuracy", "personalized.weightedMean"] {
-            XCTAssertEqual(collected.experiments[0].groups[0].statistics(metric), report.experiments[0].groups[0].statistics(metric))
+            XCTAssertEqual(
+                collected.experiments[0].groups[0].statistics(metric),
+                report.experiments[0].groups[0].statistics(metric))
         }
         // Records read back equal the run's own.
-        XCTAssertEqual(report.runs.first { $0.method == "fedavg" }?.metrics["global_accuracy"]?.final,
-                       outcome.results.first { $0.method == "fedavg" }?.records.last?.globalAccuracy)
-        let partition = try CSVTable(text: String(contentsOfFile: "\(dir)/engine/fedavg/seed-1/partition.csv", encoding: .utf8),
-                                     path: "partition.csv")
+        XCTAssertEqual(
+            report.runs.first { $0.method == "fedavg" }?.metrics["global_accuracy"]?.final,
+            outcome.results.first { $0.method == "fedavg" }?.records.last?.globalAccuracy)
+        let partition = try CSVTable(
+            text: String(contentsOfFile: "\(dir)/engine/fedavg/seed-1/partition.csv", encoding: .utf8),
+            path: "partition.csv")
         XCTAssertEqual(partition.rows.count, 6, "one row per client")
         XCTAssertEqual(report.runs.first?.classCounts?.count, 6)
     }
@@ -442,7 +487,8 @@ final class ReportCommandTests: XCTestCase {
         let root = try ReportFixture.temporaryDirectory(self)
         try ReportFixture.standard(root)
         let other = try ReportFixture.temporaryDirectory(self)
-        try ReportFixture.writeRun("\(other)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
+        try ReportFixture.writeRun(
+            "\(other)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5, 0.6, 0.7])
         try "seeds: [1\n".write(toFile: "\(other)/e/m/seed-1/config.yaml", atomically: true, encoding: .utf8)
         let empty = try ReportFixture.temporaryDirectory(self)
         let out = try ReportFixture.temporaryDirectory(self) + "/new/folder"
@@ -462,11 +508,15 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(written.status, 0, written.summary)
         XCTAssertTrue(written.stdout.contains("A [federation.lr=0.05]"), written.summary)
         XCTAssertTrue(written.stderr.contains("incomplete (1 of 3 rounds)"), written.summary)
-        for file in ["summary.csv", "report.html"] { XCTAssertTrue(FileManager.default.fileExists(atPath: "\(root)/\(file)"), file) }
+        for file in ["summary.csv", "report.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(root)/\(file)"), file)
+        }
 
         XCTAssertEqual(markdown.status, 0, markdown.summary)
         XCTAssertTrue(markdown.stdout.hasPrefix("| method | seeds | rounds | global |"), markdown.summary)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(root)/exp/summary.csv"), "--markdown writes nothing without --out")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: "\(root)/exp/summary.csv"), "--markdown writes nothing without --out"
+        )
         XCTAssertEqual(timing.status, 0, timing.summary)
         XCTAssertTrue(timing.stdout.contains("| vs B |"), timing.summary)
 
@@ -478,7 +528,8 @@ final class ReportCommandTests: XCTestCase {
         XCTAssertEqual(none.status, 1, none.summary)
         XCTAssertTrue(none.stderr.contains("no run folders found"), none.summary)
         XCTAssertEqual(badConfig.status, 1, badConfig.summary)
-        XCTAssertTrue(badConfig.stderr.contains("\(other)/e/m/seed-1/config.yaml:"), "file:line:col: \(badConfig.summary)")
+        XCTAssertTrue(
+            badConfig.stderr.contains("\(other)/e/m/seed-1/config.yaml:"), "file:line:col: \(badConfig.summary)")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(other)/summary.csv"), "nothing half-written")
         XCTAssertEqual(badTiming.status, 1, badTiming.summary)
         XCTAssertTrue(badTiming.stderr.contains("no method labelled 'nope'"), badTiming.summary)

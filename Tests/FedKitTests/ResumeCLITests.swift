@@ -30,17 +30,23 @@ final class ResumeCLITests: XCTestCase {
         let fm = FileManager.default
         // config.yaml differs only in `output`, which is not part of the run's fingerprint.
         var names = ["rounds.jsonl", "clients.csv", "checkpoint/global.safetensors"]
-        names += ((try? fm.contentsOfDirectory(atPath: "\(a)/checkpoint/personal")) ?? []).map { "checkpoint/personal/\($0)" }
+        names += ((try? fm.contentsOfDirectory(atPath: "\(a)/checkpoint/personal")) ?? []).map {
+            "checkpoint/personal/\($0)"
+        }
         for name in names {
             XCTAssertNotNil(bytes("\(a)/\(name)"), "\(a)/\(name) missing", file: file, line: line)
             XCTAssertEqual(bytes("\(a)/\(name)"), bytes("\(b)/\(name)"), "\(name) differs", file: file, line: line)
         }
-        let state = { (p: String) in try JSONSerialization.jsonObject(with: self.bytes("\(p)/checkpoint/state.json") ?? Data()) as? [String: Any] }
+        let state = { (p: String) in
+            try JSONSerialization.jsonObject(with: self.bytes("\(p)/checkpoint/state.json") ?? Data()) as? [String: Any]
+        }
         XCTAssertEqual(try state(a)?["round"] as? Int, try state(b)?["round"] as? Int, file: file, line: line)
     }
 
     func killYAML(every: Int) -> String {
-        EngineFixture.yaml(name: "kill", output: dir, methods: "[ditto, fedrep]", rounds: 6, extraFederation: ", checkpoint_every: \(every)")
+        EngineFixture.yaml(
+            name: "kill", output: dir, methods: "[ditto, fedrep]", rounds: 6,
+            extraFederation: ", checkpoint_every: \(every)")
     }
 
     /// kill -9 during round 3 of 6 (recorded, not yet checkpointed; the last checkpoint is round 2),
@@ -69,10 +75,12 @@ final class ResumeCLITests: XCTestCase {
         let file = try write(killYAML(every: 1))
         let full = try exp(["run", file, "--out", "\(dir)/full", "--only", "ditto"])
         XCTAssertEqual(full.status, 0, full.summary)
-        let killed = try exp(["run", file, "--out", "\(dir)/killed", "--only", "ditto"], env: ["FEDKIT_TEST_KILL_DURING_CHECKPOINT=4"])
+        let killed = try exp(
+            ["run", file, "--out", "\(dir)/killed", "--only", "ditto"], env: ["FEDKIT_TEST_KILL_DURING_CHECKPOINT=4"])
         XCTAssertTrue(killed.crashed, killed.summary)
         let run = "\(dir)/killed/kill/ditto/seed-1"
-        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(run)/checkpoint.partial/global.safetensors"), "killed mid-write")
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: "\(run)/checkpoint.partial/global.safetensors"), "killed mid-write")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(run)/checkpoint.partial/state.json"))
         let resumed = try exp(["run", file, "--out", "\(dir)/killed", "--only", "ditto", "--resume"])
         XCTAssertEqual(resumed.status, 0, resumed.summary)
@@ -85,14 +93,16 @@ final class ResumeCLITests: XCTestCase {
     /// is removed, it redoes only that task.
     func testInterruptedSweepRerunRedoesOnlyWhatIsUnfinished() throws {
         let file = ExperimentCorpus.packageRoot.appendingPathComponent("experiments/sweep-synthetic.yaml").path
-        let set = ["--set", "federation.rounds=4", "--grid", "federation.lr=0.05"]   // 2 tasks: fedavg, fedrep
+        let set = ["--set", "federation.rounds=4", "--grid", "federation.lr=0.05"]  // 2 tasks: fedavg, fedrep
         let clean = try exp(["sweep", file, "--out", "\(dir)/clean", "--jobs", "2"] + set)
         XCTAssertEqual(clean.status, 0, clean.summary)
-        let killed = try exp(["sweep", file, "--out", "\(dir)/s", "--jobs", "2"] + set, env: ["FEDKIT_TEST_KILL_IN_ROUND=3"])
+        let killed = try exp(
+            ["sweep", file, "--out", "\(dir)/s", "--jobs", "2"] + set, env: ["FEDKIT_TEST_KILL_IN_ROUND=3"])
         XCTAssertEqual(killed.status, 3, killed.summary)
         XCTAssertTrue(killed.stderr.contains("2 task(s) failed"), killed.stderr)
         let status = try exp(["sweep", file, "--out", "\(dir)/s", "--status"] + set)
-        XCTAssertTrue(status.stdout.contains("2 task(s): 0 done, 0 running, 0 failed, 2 interrupted, 0 pending"), status.stdout)
+        XCTAssertTrue(
+            status.stdout.contains("2 task(s): 0 done, 0 running, 0 failed, 2 interrupted, 0 pending"), status.stdout)
         XCTAssertTrue(status.stdout.contains("resumes from checkpoint"), status.stdout)
 
         let rerun = try exp(["sweep", file, "--out", "\(dir)/s", "--jobs", "2"] + set)
@@ -120,21 +130,29 @@ final class ResumeCLITests: XCTestCase {
     func testSlurmDryRunAndTaskChecks() throws {
         let file = ExperimentCorpus.packageRoot.appendingPathComponent("experiments/sweep-synthetic.yaml").path
         let out = "\(dir)/runs"
-        let dry = try exp(["sweep", file, "--out", out, "--backend", "slurm", "--dry-run", "--mem", "2G", "--sbatch=--qos=test"])
+        let dry = try exp([
+            "sweep", file, "--out", out, "--backend", "slurm", "--dry-run", "--mem", "2G", "--sbatch=--qos=test",
+        ])
         XCTAssertEqual(dry.status, 0, dry.summary)
         let folder = "\(out)/sweep-synthetic"
         let script = String(decoding: bytes("\(folder)/sweep.sbatch") ?? Data(), as: UTF8.self)
-        for line in ["#SBATCH --array=0-3", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=2G", "#SBATCH --time=00:10:00",
-                     "#SBATCH --requeue", "#SBATCH --qos=test", "--task \"$SLURM_ARRAY_TASK_ID\" --set federation.workers=1 --set federation.threads_per_worker=1"] {
+        for line in [
+            "#SBATCH --array=0-3", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=2G", "#SBATCH --time=00:10:00",
+            "#SBATCH --requeue", "#SBATCH --qos=test",
+            "--task \"$SLURM_ARRAY_TASK_ID\" --set federation.workers=1 --set federation.threads_per_worker=1",
+        ] {
             XCTAssertTrue(script.contains(line), "missing \(line) in\n\(script)")
         }
-        XCTAssertTrue(String(decoding: bytes("\(folder)/collect.sbatch") ?? Data(), as: UTF8.self).contains("--collect"))
+        XCTAssertTrue(
+            String(decoding: bytes("\(folder)/collect.sbatch") ?? Data(), as: UTF8.self).contains("--collect"))
         let tasks = bytes("\(folder)/tasks.jsonl")
         XCTAssertEqual(String(decoding: tasks ?? Data(), as: UTF8.self).split(separator: "\n").count, 4)
         XCTAssertEqual(try exp(["sweep", file, "--out", out, "--backend", "slurm", "--dry-run"]).status, 0)
         XCTAssertEqual(bytes("\(folder)/tasks.jsonl"), tasks, "re-planned: the same task list")
 
-        let changed = try exp(["sweep", file, "--out", out, "--backend", "slurm", "--dry-run", "--grid", "federation.lr=0.2"])
+        let changed = try exp([
+            "sweep", file, "--out", out, "--backend", "slurm", "--dry-run", "--grid", "federation.lr=0.2",
+        ])
         XCTAssertEqual(changed.status, 3, changed.summary)
         XCTAssertTrue(changed.stderr.contains("--replan"), changed.stderr)
         let stale = try exp(["run", file, "--out", out, "--task", "0", "--grid", "federation.lr=0.2"])
@@ -150,8 +168,10 @@ final class ResumeCLITests: XCTestCase {
         let task = try exp(["run", file, "--out", out, "--task", "3"])
         XCTAssertEqual(task.status, 0, task.summary)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(folder)/lr=0.1/fedrep/seed-1/clients.csv"))
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(folder)/summary.csv"), "a task writes its run folder only")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: "\(folder)/summary.csv"), "a task writes its run folder only")
         let status = try exp(["sweep", file, "--out", out, "--status"])
-        XCTAssertTrue(status.stdout.contains("4 task(s): 1 done, 0 running, 0 failed, 0 interrupted, 3 pending"), status.stdout)
+        XCTAssertTrue(
+            status.stdout.contains("4 task(s): 1 done, 0 running, 0 failed, 0 interrupted, 3 pending"), status.stdout)
     }
 }

@@ -1,15 +1,18 @@
 import BuiltinPlugins
 import Config
-@testable import FedKit
 import Foundation
 import XCTest
+
+@testable import FedKit
 
 /// Planning sweeps: grids, zip groups, method and seed axes, folder names, errors, the task file,
 /// and the Slurm script.
 final class SweepPlanTests: XCTestCase {
     let registry = try! BuiltinPlugins.registry()
 
-    func file(_ dir: String, sweep: String, methods: String = "[fedavg, fedrep]", seeds: String = "[1, 2]") throws -> String {
+    func file(
+        _ dir: String, sweep: String, methods: String = "[fedavg, fedrep]", seeds: String = "[1, 2]"
+    ) throws -> String {
         let text = EngineFixture.yaml(name: "grid", output: dir, methods: methods, seeds: seeds) + "\n" + sweep + "\n"
         let path = "\(dir)/grid.yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -18,13 +21,15 @@ final class SweepPlanTests: XCTestCase {
 
     func testGridTimesZipTimesMethodsAndSeeds() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
-        let path = try file(dir, sweep: """
-            sweep:
-              grid:
-                federation.lr: [0.05, 0.1]
-              zip:
-                - { federation.local_epochs: [1, 2], federation.batch_size: [8, 16] }
-            """)
+        let path = try file(
+            dir,
+            sweep: """
+                sweep:
+                  grid:
+                    federation.lr: [0.05, 0.1]
+                  zip:
+                    - { federation.local_epochs: [1, 2], federation.batch_size: [8, 16] }
+                """)
         let plan = try SweepPlanner(registry: registry).plan(file: path)
         XCTAssertEqual(plan.tasks.count, 2 * 2 * 2 * 2)
         XCTAssertEqual(plan.tasks.map(\.task), Array(0..<16))
@@ -33,9 +38,10 @@ final class SweepPlanTests: XCTestCase {
         XCTAssertEqual(plan.tasks[2].run, "lr=0.05,local_epochs=1,batch_size=8/fedrep/seed-1")
         XCTAssertEqual(plan.tasks[4].run, "lr=0.05,local_epochs=2,batch_size=16/fedavg/seed-1")
         XCTAssertEqual(plan.tasks[15].run, "lr=0.1,local_epochs=2,batch_size=16/fedrep/seed-2")
-        XCTAssertEqual(plan.tasks[15].set, ["federation.lr=0.1", "federation.local_epochs=2", "federation.batch_size=16"])
-        XCTAssertEqual(plan.specs[15].federation.double("lr"), 0.1)
-        XCTAssertEqual(plan.specs[15].federation.int("batch_size"), 16)
+        XCTAssertEqual(
+            plan.tasks[15].set, ["federation.lr=0.1", "federation.local_epochs=2", "federation.batch_size=16"])
+        XCTAssertEqual(plan.specs[15].federation[Sections.Federation.learningRate], 0.1)
+        XCTAssertEqual(plan.specs[15].federation[Sections.Federation.batchSize], 16)
         XCTAssertEqual(plan.specs[15].methods.map(\.label), ["fedrep"])
         XCTAssertEqual(plan.specs[15].seeds, [2])
         XCTAssertEqual(Set(plan.tasks.map(\.config)).count, 16, "every run has its own configuration")
@@ -49,24 +55,30 @@ final class SweepPlanTests: XCTestCase {
         let plan = try SweepPlanner(registry: registry).plan(
             file: path, overrides: ["federation.rounds=2"],
             grid: ["federation.lr=0.2", "method=fedrep", "seed=7,8", "methods[0].trainer.name=sgd,prox"])
-        XCTAssertEqual(plan.tasks.map(\.run), [
-            "lr=0.2,name=sgd/fedrep/seed-7", "lr=0.2,name=prox/fedrep/seed-7",
-            "lr=0.2,name=sgd/fedrep/seed-8", "lr=0.2,name=prox/fedrep/seed-8",
-        ], "axes in order, the first slowest; --grid replaces the file's federation.lr")
-        XCTAssertEqual(plan.specs[0].federation.int("rounds"), 2)
-        XCTAssertEqual(SweepGrid.splitTopLevel("[1, 2],{a: 1, b: 2},\"x,y\",3"), ["[1, 2]", "{a: 1, b: 2}", "\"x,y\"", "3"])
+        XCTAssertEqual(
+            plan.tasks.map(\.run),
+            [
+                "lr=0.2,name=sgd/fedrep/seed-7", "lr=0.2,name=prox/fedrep/seed-7",
+                "lr=0.2,name=sgd/fedrep/seed-8", "lr=0.2,name=prox/fedrep/seed-8",
+            ], "axes in order, the first slowest; --grid replaces the file's federation.lr")
+        XCTAssertEqual(plan.specs[0].federation[Sections.Federation.rounds], 2)
+        XCTAssertEqual(
+            SweepGrid.splitTopLevel("[1, 2],{a: 1, b: 2},\"x,y\",3"), ["[1, 2]", "{a: 1, b: 2}", "\"x,y\"", "3"])
         // Only methods and seeds swept: the run folders of a plain run.
-        let plain = try SweepPlanner(registry: registry).plan(file: try file(dir, sweep: "sweep: { grid: { seed: [3, 4] } }"))
+        let plain = try SweepPlanner(registry: registry).plan(
+            file: try file(dir, sweep: "sweep: { grid: { seed: [3, 4] } }"))
         XCTAssertEqual(plain.tasks.map(\.run), ["fedavg/seed-3", "fedrep/seed-3", "fedavg/seed-4", "fedrep/seed-4"])
     }
 
     func testCellNamesAreFilesystemSafeAndDistinct() {
         func axis(_ key: String, _ values: [String], quoted: Bool = false) -> SweepAxis {
             let here = SourceLocation(file: "t", line: 1, column: 1)
-            return SweepAxis(key: key, path: key.split(separator: ".").map(String.init),
-                             values: values.map { YAMLNode(kind: .scalar($0, quoted: quoted), location: here) }, location: here)
+            return SweepAxis(
+                key: key, path: key.split(separator: ".").map(String.init),
+                values: values.map { YAMLNode(kind: .scalar($0, quoted: quoted), location: here) }, location: here)
         }
-        let names = SweepPlanner.cellNames(SweepGrid(groups: [[axis("a.lr", ["0.1"])], [axis("b.lr", ["x/y", "x y", ".."])]]))
+        let names = SweepPlanner.cellNames(
+            SweepGrid(groups: [[axis("a.lr", ["0.1"])], [axis("b.lr", ["x/y", "x y", ".."])]]))
         XCTAssertEqual(names[0], "a.lr=0.1,b.lr=x_y~" + names[0].split(separator: "~")[1])
         XCTAssertTrue(names[1].hasPrefix("a.lr=0.1,b.lr=x_y~"))
         XCTAssertNotEqual(names[0], names[1])
@@ -83,19 +95,26 @@ final class SweepPlanTests: XCTestCase {
                 _ = try SweepPlanner(registry: registry).plan(file: path, grid: grid)
                 XCTFail("no error for \(sweep) \(grid)")
                 return ""
-            } catch let e as ConfigErrors { return e.description } catch let e as ConfigError { return e.description } catch { return "\(error)" }
+            } catch let e as ConfigErrors { return e.description } catch let e as ConfigError {
+                return e.description
+            } catch { return "\(error)" }
         }
         // The sweep section starts at line 11 of the generated file.
         var text = try errors("sweep: { gird: { federation.lr: [0.1] } }")
-        XCTAssertTrue(text.contains("grid.yaml:11:10: unknown key 'gird' in sweep; valid keys: grid, zip (did you mean 'grid'?)"), text)
+        XCTAssertTrue(
+            text.contains("grid.yaml:11:10: unknown key 'gird' in sweep; valid keys: grid, zip (did you mean 'grid'?)"),
+            text)
         text = try errors("sweep:\n  zip:\n    - { federation.lr: [0.1, 0.2], federation.momentum: [0.5] }")
-        XCTAssertTrue(text.contains("grid.yaml:13:7: sweep.zip[0]: the lists of a zip group must have the same length"), text)
+        XCTAssertTrue(
+            text.contains("grid.yaml:13:7: sweep.zip[0]: the lists of a zip group must have the same length"), text)
         text = try errors("sweep: { grid: { federation.lr: 0.1 } }")
         XCTAssertTrue(text.contains("sweep.grid.federation.lr must be a non-empty list of values"), text)
         text = try errors("sweep: { grid: { federation.lr: [0.1, -1] } }")
         XCTAssertTrue(text.contains("grid.yaml:11:39: in sweep cell federation.lr=-1: federation.lr"), text)
         text = try errors("sweep: { grid: { method: [fedavg, fedbkd] } }")
-        XCTAssertTrue(text.contains("grid.yaml:11:35: sweep: method 'fedbkd' is not a label of the file's methods (fedavg, fedrep)"), text)
+        XCTAssertTrue(
+            text.contains(
+                "grid.yaml:11:35: sweep: method 'fedbkd' is not a label of the file's methods (fedavg, fedrep)"), text)
         text = try errors("sweep: { grid: { name: [a, b] } }")
         XCTAssertTrue(text.contains("'name' cannot be swept"), text)
         text = try errors("sweep: { grid: { federation.lr: [0.1] } }", grid: ["federation.lr"])
@@ -108,7 +127,9 @@ final class SweepPlanTests: XCTestCase {
         let dir = try EngineFixture.temporaryDirectory(self)
         let path = try file(dir, sweep: "sweep: { grid: { federation.lr: [0.05, 0.1] } }")
         let plan = try SweepPlanner(registry: registry).plan(file: path)
-        XCTAssertThrowsError(try plan.checkTaskFile()) { XCTAssertTrue("\($0)".contains("plan the sweep first"), "\($0)") }
+        XCTAssertThrowsError(try plan.checkTaskFile()) {
+            XCTAssertTrue("\($0)".contains("plan the sweep first"), "\($0)")
+        }
         try plan.writeTaskFile(replan: false)
         let written = try String(contentsOfFile: plan.taskFile, encoding: .utf8)
         XCTAssertEqual(written.split(separator: "\n").count, 8)
@@ -116,12 +137,18 @@ final class SweepPlanTests: XCTestCase {
         try SweepPlanner(registry: registry).plan(file: path).writeTaskFile(replan: false)
         XCTAssertEqual(try String(contentsOfFile: plan.taskFile, encoding: .utf8), written)
         let other = try SweepPlanner(registry: registry).plan(file: path, grid: ["federation.lr=0.2"])
-        XCTAssertThrowsError(try other.writeTaskFile(replan: false)) { XCTAssertTrue("\($0)".contains("--replan"), "\($0)") }
-        XCTAssertThrowsError(try other.checkTaskFile()) { XCTAssertTrue("\($0)".contains("planned from other settings"), "\($0)") }
+        XCTAssertThrowsError(try other.writeTaskFile(replan: false)) {
+            XCTAssertTrue("\($0)".contains("--replan"), "\($0)")
+        }
+        XCTAssertThrowsError(try other.checkTaskFile()) {
+            XCTAssertTrue("\($0)".contains("planned from other settings"), "\($0)")
+        }
         try other.writeTaskFile(replan: true)
         try other.checkTaskFile()
         // A worker count does not change the plan (a task's share of the cores is its own).
-        try SweepPlanner(registry: registry).plan(file: path, overrides: ["federation.workers=1"], grid: ["federation.lr=0.2"]).checkTaskFile()
+        try SweepPlanner(registry: registry).plan(
+            file: path, overrides: ["federation.workers=1"], grid: ["federation.lr=0.2"]
+        ).checkTaskFile()
     }
 
     func testThreadsAndSlurmScript() {
@@ -131,29 +158,39 @@ final class SweepPlanTests: XCTestCase {
         XCTAssertEqual(SlurmScript.ranges([0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10")
         XCTAssertEqual(SlurmScript.quote("runs/a b"), "'runs/a b'")
         XCTAssertEqual(SlurmScript.quote("it's"), "'it'\\''s'")
-        let script = SlurmScript(jobName: "fedkit-x", tasks: [0, 1, 2, 5], cpusPerTask: 4, memory: "8G", time: "01:00:00",
-                                 partition: "cpu", account: nil, maxParallel: 2, requeue: true, extra: ["--qos=long"],
-                                 logDirectory: "/r/x/logs", workingDirectory: "/home/me/fedkit",
-                                 command: ["/bin/exp", "run", "e.yaml", "--set", "federation.lr=0.1", "--task", "$SLURM_ARRAY_TASK_ID"])
+        let script = SlurmScript(
+            jobName: "fedkit-x", tasks: [0, 1, 2, 5], cpusPerTask: 4, memory: "8G", time: "01:00:00",
+            partition: "cpu", account: nil, maxParallel: 2, requeue: true, extra: ["--qos=long"],
+            logDirectory: "/r/x/logs", workingDirectory: "/home/me/fedkit",
+            command: ["/bin/exp", "run", "e.yaml", "--set", "federation.lr=0.1", "--task", "$SLURM_ARRAY_TASK_ID"])
         let text = script.arrayScript
-        for line in ["#SBATCH --array=0-2,5%2", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G", "#SBATCH --time=01:00:00",
-                     "#SBATCH --partition=cpu", "#SBATCH --requeue", "#SBATCH --qos=long", "#SBATCH --output=/r/x/logs/slurm-%A_%a.log",
-                     "cd /home/me/fedkit", "exec /bin/exp run e.yaml --set federation.lr=0.1 --task \"$SLURM_ARRAY_TASK_ID\""] {
+        for line in [
+            "#SBATCH --array=0-2,5%2", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G", "#SBATCH --time=01:00:00",
+            "#SBATCH --partition=cpu", "#SBATCH --requeue", "#SBATCH --qos=long",
+            "#SBATCH --output=/r/x/logs/slurm-%A_%a.log",
+            "cd /home/me/fedkit", "exec /bin/exp run e.yaml --set federation.lr=0.1 --task \"$SLURM_ARRAY_TASK_ID\"",
+        ] {
             XCTAssertTrue(text.contains(line + "\n"), "missing \(line) in\n\(text)")
         }
         XCTAssertFalse(text.contains("--account"))
-        XCTAssertTrue(script.collectScript(command: ["/bin/exp", "sweep", "e.yaml", "--collect"]).contains("exec /bin/exp sweep e.yaml --collect\n"))
+        XCTAssertTrue(
+            script.collectScript(command: ["/bin/exp", "sweep", "e.yaml", "--collect"]).contains(
+                "exec /bin/exp sweep e.yaml --collect\n"))
     }
 
     func testSlurmSectionIsValidated() throws {
         let dir = try EngineFixture.temporaryDirectory(self)
         let good = try file(dir, sweep: "slurm: { cpus_per_task: 2, mem: 4G, extra: [--qos=long] }")
         let spec = try ExperimentLoader(registry: registry).load(file: good)
-        XCTAssertEqual(spec.slurm.optionalInt("cpus_per_task"), 2)
+        XCTAssertEqual(spec.slurm[SlurmSettings.cpusPerTask], 2)
         XCTAssertEqual(SlurmSettings.extra(spec.slurm), ["--qos=long"])
-        XCTAssertEqual(spec.slurm.bool("requeue"), true)
-        for (bad, message) in [("slurm: { cpus: 2 }", "unknown key 'cpus' in slurm"), ("slurm: { extra: qos }", "slurm.extra must be a list of strings"),
-                               ("slurm: { extra: [qos=long] }", "starting with '-'"), ("slurm: { cpus_per_task: 0 }", "slurm.cpus_per_task")] {
+        XCTAssertEqual(spec.slurm[SlurmSettings.requeue], true)
+        for (bad, message) in [
+            ("slurm: { cpus: 2 }", "unknown key 'cpus' in slurm"),
+            ("slurm: { extra: qos }", "slurm.extra must be a list of strings"),
+            ("slurm: { extra: [qos=long] }", "starting with '-'"),
+            ("slurm: { cpus_per_task: 0 }", "slurm.cpus_per_task"),
+        ] {
             let path = try file(dir, sweep: bad)
             XCTAssertThrowsError(try ExperimentLoader(registry: registry).load(file: path), bad) {
                 XCTAssertTrue("\($0)".contains(message), "\(bad): \($0)")

@@ -1,7 +1,7 @@
 import FedKit
+import FedKitTesting
 import Models
 import Torch
-import FedKitTesting
 import Trainers
 import XCTest
 
@@ -61,8 +61,13 @@ final class TrainerTests: XCTestCase {
         for cache in [true, false] {
             let context = try toy.context()
             let start = try context.model.stateDict().copy()
-            let report = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(3), "body_epochs": .int(0),
-                                                                "cache_features": .bool(cache)]).train(context)
+            let report = try trainer(
+                HeadThenBodyTrainer.self,
+                [
+                    "head_epochs": .int(3), "body_epochs": .int(0),
+                    "cache_features": .bool(cache),
+                ]
+            ).train(context)
             XCTAssertEqual(report.steps, 15)
             let end = context.model.stateDict()
             XCTAssertEqual(try end.under("body").flattened().floats(), try start.under("body").flattened().floats())
@@ -75,8 +80,13 @@ final class TrainerTests: XCTestCase {
         var heads: [[Float]] = []
         for cache in [true, false] {
             let context = try toy.context()
-            _ = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(3), "body_epochs": .int(0),
-                                                       "cache_features": .bool(cache)]).train(context)
+            _ = try trainer(
+                HeadThenBodyTrainer.self,
+                [
+                    "head_epochs": .int(3), "body_epochs": .int(0),
+                    "cache_features": .bool(cache),
+                ]
+            ).train(context)
             heads.append(try context.model.stateDict().under("head").flattened().floats())
         }
         for (a, b) in zip(heads[0], heads[1]) { XCTAssertEqual(a, b, accuracy: 1e-5) }
@@ -86,7 +96,8 @@ final class TrainerTests: XCTestCase {
         let toy = try ToyProblem()
         let context = try toy.context()
         let start = try context.model.stateDict().copy()
-        let report = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(0), "body_epochs": .int(2)]).train(context)
+        let report = try trainer(HeadThenBodyTrainer.self, ["head_epochs": .int(0), "body_epochs": .int(2)]).train(
+            context)
         XCTAssertEqual(report.steps, 10)
         let end = context.model.stateDict()
         XCTAssertEqual(try end.under("head").flattened().floats(), try start.under("head").flattened().floats())
@@ -160,8 +171,10 @@ final class TrainerTests: XCTestCase {
         let empty = try toy.data.subset([])
         let model = try toy.network()
         let context = ClientTrainingContext(
-            client: 0, round: 1, model: model, scratch: try toy.network(), data: empty, global: try model.stateDict().copy(),
-            personal: nil, settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: 0.1), generator: RandomGenerator(seed: 1))
+            client: 0, round: 1, model: model, scratch: try toy.network(), data: empty,
+            global: try model.stateDict().copy(),
+            personal: nil, settings: LocalHyperparameters(epochs: 2, batchSize: 8, learningRate: 0.1),
+            generator: RandomGenerator(seed: 1))
         let trainers: [any TrainerPlugin] = [
             try trainer(SGDTrainer.self), try trainer(ProxTrainer.self),
             try trainer(HeadThenBodyTrainer.self), try trainer(DittoTrainer.self),
@@ -174,7 +187,9 @@ final class TrainerTests: XCTestCase {
     }
 
     func testDescriptors() {
-        XCTAssertEqual(Array(TrainerCatalog.plugins.map { $0.descriptor.name }.prefix(4)), ["sgd", "prox", "head-then-body", "ditto"])
+        XCTAssertEqual(
+            Array(TrainerCatalog.plugins.map { $0.descriptor.name }.prefix(4)),
+            ["sgd", "prox", "head-then-body", "ditto"])
         for type in TrainerCatalog.plugins {
             XCTAssertEqual(type.descriptor.kind, .trainer)
             for p in type.descriptor.parameters { XCTAssertFalse(p.doc.isEmpty) }

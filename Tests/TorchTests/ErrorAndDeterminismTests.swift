@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 final class ErrorTests: XCTestCase {
@@ -38,19 +39,27 @@ final class ErrorTests: XCTestCase {
     }
 
     func testLinearAndOtherShapeErrors() throws {
-        XCTAssertThrowsError(try F.linear(Tensor.zeros([10, 784]), weight: Tensor.zeros([10, 100]), bias: nil)) { error in
-            XCTAssertEqual("\(error)", "linear: input [10, 784] does not match weight [10, 100]: expected last input dimension 100")
+        XCTAssertThrowsError(try F.linear(Tensor.zeros([10, 784]), weight: Tensor.zeros([10, 100]), bias: nil)) {
+            error in
+            XCTAssertEqual(
+                "\(error)", "linear: input [10, 784] does not match weight [10, 100]: expected last input dimension 100"
+            )
         }
         XCTAssertThrowsError(try F.lstm(Tensor.zeros([2, 3]), parameters: [], layers: 1)) { error in
             XCTAssertTrue("\(error)".hasPrefix("lstm: expected a 3-d input"), "\(error)")
         }
-        XCTAssertThrowsError(try F.lstm(Tensor.zeros([2, 3, 4]), parameters: [Tensor.zeros([8, 4])], layers: 1)) { error in
+        XCTAssertThrowsError(try F.lstm(Tensor.zeros([2, 3, 4]), parameters: [Tensor.zeros([8, 4])], layers: 1)) {
+            error in
             XCTAssertTrue("\(error)".contains("lstm expects 4 parameters per layer"), "\(error)")
         }
-        XCTAssertThrowsError(try F.batchNorm(Tensor.zeros([4]), weight: nil, bias: nil, runningMean: nil, runningVar: nil,
-                                             training: true))
-        XCTAssertThrowsError(try F.batchNorm(Tensor.zeros([4, 3]), weight: Tensor.ones([2]), bias: nil, runningMean: nil,
-                                             runningVar: nil, training: true))
+        XCTAssertThrowsError(
+            try F.batchNorm(
+                Tensor.zeros([4]), weight: nil, bias: nil, runningMean: nil, runningVar: nil,
+                training: true))
+        XCTAssertThrowsError(
+            try F.batchNorm(
+                Tensor.zeros([4, 3]), weight: Tensor.ones([2]), bias: nil, runningMean: nil,
+                runningVar: nil, training: true))
         XCTAssertThrowsError(try F.embedding(Tensor([0, 7]), weight: Tensor.zeros([5, 2])))
         XCTAssertThrowsError(try F.embedding(Tensor([Float(0)]), weight: Tensor.zeros([5, 2])))
         XCTAssertThrowsError(try F.maxPool2d(Tensor.zeros([1, 1, 1, 1]), kernel: 3))
@@ -144,8 +153,9 @@ final class DeterminismTests: XCTestCase {
     func testSeededModelsAreIdentical() throws {
         func make(_ seed: UInt64) throws -> [Float] {
             let g = RandomGenerator(seed: seed)
-            let net = try Network(body: [Conv2d(1, 2, kernel: 3, generator: g), Flatten()], head: [Linear(8, 2, generator: g)],
-                              generator: g)
+            let net = try Network(
+                body: [Conv2d(1, 2, kernel: 3, generator: g), Flatten()], head: [Linear(8, 2, generator: g)],
+                generator: g)
             return try net.stateDict().flattened().floats()
         }
         XCTAssertEqual(try make(5), try make(5))
@@ -167,9 +177,12 @@ final class ConcurrencyTests: XCTestCase {
     static func trainClient(seed: UInt64) throws -> [Float] {
         TorchThreads.set(1)
         let g = RandomGenerator(seed: seed)
-        let net = try Network(body: [Conv2d(1, 4, kernel: 3, generator: g), Activation.relu, Flatten(),
-                                     Dropout(0.2, generator: g)],
-                              head: [Linear(4 * 4 * 4, 3, generator: g)], generator: g)
+        let net = try Network(
+            body: [
+                Conv2d(1, 4, kernel: 3, generator: g), Activation.relu, Flatten(),
+                Dropout(0.2, generator: g),
+            ],
+            head: [Linear(4 * 4 * 4, 3, generator: g)], generator: g)
         let x = try Tensor.randn([8, 1, 6, 6], generator: g)
         let y = try Tensor.randint(0, 3, [8], generator: g)
         let sgd = try SGD(net.parameters, learningRate: 0.1, momentum: 0.9)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 /// Finite-difference checks of autograd for every differentiable operation FedKit uses.
@@ -113,10 +114,14 @@ final class GradientTests: XCTestCase {
         var r = TestRandom(21)
         let x = GradInput(r.distinct(2 * 2 * 4 * 4), [2, 2, 4, 4])
         try checkGradients("maxPool2d", [x]) { try F.maxPool2d($0[0], kernel: 2) }
-        try checkGradients("maxPool2d stride 1 padding 1", [x]) { try F.maxPool2d($0[0], kernel: 3, stride: 1, padding: 1) }
+        try checkGradients("maxPool2d stride 1 padding 1", [x]) {
+            try F.maxPool2d($0[0], kernel: 3, stride: 1, padding: 1)
+        }
         let y = GradInput(random: [1, 2, 5, 5], seed: 22)
         try checkGradients("avgPool2d", [y]) { try F.avgPool2d($0[0], kernel: 2) }
-        try checkGradients("avgPool2d stride 2 padding 1", [y]) { try F.avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) }
+        try checkGradients("avgPool2d stride 2 padding 1", [y]) {
+            try F.avgPool2d($0[0], kernel: 3, stride: 2, padding: 1)
+        }
         try checkGradients("adaptiveAvgPool2d", [y]) { try F.adaptiveAvgPool2d($0[0], height: 2, width: 2) }
     }
 
@@ -132,7 +137,8 @@ final class GradientTests: XCTestCase {
     func testDropoutWithSeededMask() throws {
         let x = GradInput(random: [4, 5], seed: 24)
         // A fresh generator with one seed for every evaluation gives the same mask each time.
-        let sample = try F.dropout(Tensor(x.values, shape: x.shape), p: 0.4, training: true, generator: RandomGenerator(seed: 5))
+        let sample = try F.dropout(
+            Tensor(x.values, shape: x.shape), p: 0.4, training: true, generator: RandomGenerator(seed: 5))
         let zeros = try sample.floats().filter { $0 == 0 }.count
         XCTAssertGreaterThan(zeros, 0, "dropout dropped nothing")
         XCTAssertLessThan(zeros, 20, "dropout dropped everything")
@@ -149,16 +155,18 @@ final class GradientTests: XCTestCase {
             try F.batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
         }
         try checkGradients("batchNorm 1d with running stats", [x1, w, b], atol: 5e-3) {
-            try F.batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: Tensor.zeros([3]), runningVar: Tensor.ones([3]),
-                            training: true)
+            try F.batchNorm(
+                $0[0], weight: $0[1], bias: $0[2], runningMean: Tensor.zeros([3]), runningVar: Tensor.ones([3]),
+                training: true)
         }
         let x2 = GradInput(random: [2, 3, 2, 2], seed: 28, lo: -2, hi: 2)
         try checkGradients("batchNorm 2d", [x2, w, b], atol: 5e-3) {
             try F.batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
         }
         try checkGradients("batchNorm eval", [x2, w, b]) {
-            try F.batchNorm($0[0], weight: $0[1], bias: $0[2], runningMean: Tensor([Float(0.1), -0.2, 0.3]),
-                            runningVar: Tensor([Float(1.5), 0.8, 1.2]), training: false)
+            try F.batchNorm(
+                $0[0], weight: $0[1], bias: $0[2], runningMean: Tensor([Float(0.1), -0.2, 0.3]),
+                runningVar: Tensor([Float(1.5), 0.8, 1.2]), training: false)
         }
     }
 
@@ -172,10 +180,12 @@ final class GradientTests: XCTestCase {
         let hidden = 2
         func params(_ layer: Int, inputs: Int) -> [GradInput] {
             let s = UInt64(40 + 4 * layer)
-            return [GradInput(random: [4 * hidden, inputs], seed: s, lo: -0.7, hi: 0.7),
-                    GradInput(random: [4 * hidden, hidden], seed: s + 1, lo: -0.7, hi: 0.7),
-                    GradInput(random: [4 * hidden], seed: s + 2, lo: -0.7, hi: 0.7),
-                    GradInput(random: [4 * hidden], seed: s + 3, lo: -0.7, hi: 0.7)]
+            return [
+                GradInput(random: [4 * hidden, inputs], seed: s, lo: -0.7, hi: 0.7),
+                GradInput(random: [4 * hidden, hidden], seed: s + 1, lo: -0.7, hi: 0.7),
+                GradInput(random: [4 * hidden], seed: s + 2, lo: -0.7, hi: 0.7),
+                GradInput(random: [4 * hidden], seed: s + 3, lo: -0.7, hi: 0.7),
+            ]
         }
         let x = GradInput(random: [2, 3, 3], seed: 30)
         func joined(_ r: (output: Tensor, h: Tensor, c: Tensor)) throws -> Tensor {
@@ -186,7 +196,9 @@ final class GradientTests: XCTestCase {
         }
         let h0 = GradInput(random: [2, 2, hidden], seed: 31)
         let c0 = GradInput(random: [2, 2, hidden], seed: 32)
-        try checkGradients("lstm 2 layers with initial state", [x, h0, c0] + params(0, inputs: 3) + params(1, inputs: hidden)) {
+        try checkGradients(
+            "lstm 2 layers with initial state", [x, h0, c0] + params(0, inputs: 3) + params(1, inputs: hidden)
+        ) {
             try joined(F.lstm($0[0], parameters: Array($0[3...]), layers: 2, initial: ($0[1], $0[2])))
         }
     }
@@ -205,8 +217,12 @@ final class GradientTests: XCTestCase {
         let logits = GradInput(random: [4, 3], seed: 34, lo: -2, hi: 2)
         let targets = try Tensor([2, 0, 1, 2])
         try checkGradients("crossEntropy", [logits]) { try Loss.crossEntropy($0[0], targets: targets) }
-        try checkGradients("crossEntropy sum", [logits]) { try Loss.crossEntropy($0[0], targets: targets, reduction: .sum) }
-        try checkGradients("crossEntropy none", [logits]) { try Loss.crossEntropy($0[0], targets: targets, reduction: .none) }
+        try checkGradients("crossEntropy sum", [logits]) {
+            try Loss.crossEntropy($0[0], targets: targets, reduction: .sum)
+        }
+        try checkGradients("crossEntropy none", [logits]) {
+            try Loss.crossEntropy($0[0], targets: targets, reduction: .none)
+        }
         try checkGradients("crossEntropy label smoothing", [logits]) {
             try Loss.crossEntropy($0[0], targets: targets, labelSmoothing: 0.1)
         }
@@ -254,7 +270,9 @@ final class GradientTests: XCTestCase {
         try checkGradients("indexSelect", [x]) { try $0[0].indexSelect(dim: 0, Tensor([2, 0, 2])) }
         try checkGradients("rows", [x]) { try $0[0].rows([1, 1]) }
         try checkGradients("gather", [x]) { try $0[0].gather(dim: 1, Tensor([3, 0, 0, 1, 2, 2], shape: [3, 2])) }
-        try checkGradients("reshape", [x]) { try $0[0].reshaped([2, 6]) * Tensor((0..<12).map { Float($0) }, shape: [2, 6]) }
+        try checkGradients("reshape", [x]) {
+            try $0[0].reshaped([2, 6]) * Tensor((0..<12).map { Float($0) }, shape: [2, 6])
+        }
         try checkGradients("view", [x]) { try $0[0].view([6, 2]) }
         try checkGradients("permute", [x]) { try $0[0].reshaped([3, 2, 2]).permuted([2, 0, 1]).contiguous() }
         try checkGradients("transpose", [x]) { try $0[0].transposed(0, 1).matmul($0[0]) }

@@ -1,13 +1,17 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 final class LayerTests: XCTestCase {
     func makeCNN(generator g: RandomGenerator) throws -> Network {
         // 3x16x16 -> conv3 14 -> pool 7 -> conv3 5 -> pool 2 -> 16*2*2 = 64 -> 10
-        try Network(body: [Conv2d(3, 8, kernel: 3, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-                       Conv2d(8, 16, kernel: 3, generator: g), Activation.relu, Pool2d(.max, kernel: 2), Flatten()],
-                head: [Linear(64, 10, generator: g)], generator: g)
+        try Network(
+            body: [
+                Conv2d(3, 8, kernel: 3, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
+                Conv2d(8, 16, kernel: 3, generator: g), Activation.relu, Pool2d(.max, kernel: 2), Flatten(),
+            ],
+            head: [Linear(64, 10, generator: g)], generator: g)
     }
 
     func testSmallCNNMemorisesRandomLabels() throws {
@@ -16,7 +20,9 @@ final class LayerTests: XCTestCase {
         let x = try Tensor.randn([64, 3, 16, 16], generator: g)
         let y = try Tensor.randint(0, 10, [64], generator: g)
         let optimiser = try SGD(net.parameters, learningRate: 0.05, momentum: 0.9)
-        func accuracyNow() throws -> Double { try withoutGrad { try net(x).argmax(dim: 1).eq(y).to(.float32).mean().item() } }
+        func accuracyNow() throws -> Double {
+            try withoutGrad { try net(x).argmax(dim: 1).eq(y).to(.float32).mean().item() }
+        }
         XCTAssertLessThan(try accuracyNow(), 0.5, "random labels start near chance")
         var accuracy = 0.0
         var steps = 0
@@ -41,17 +47,20 @@ final class LayerTests: XCTestCase {
     func testNetworkStateNames() throws {
         let g = RandomGenerator(seed: 1)
         let net = try makeCNN(generator: g)
-        XCTAssertEqual(net.stateDict().names,
-                       ["body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias", "head.0.weight", "head.0.bias"])
+        XCTAssertEqual(
+            net.stateDict().names,
+            ["body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias", "head.0.weight", "head.0.bias"])
         XCTAssertEqual(net.parameterCount, 8 * 3 * 9 + 8 + 16 * 8 * 9 + 16 + 64 * 10 + 10)
         let features = try net.features(Tensor.zeros([2, 3, 16, 16]))
         XCTAssertEqual(features.shape, [2, 64])
         XCTAssertEqual(try net(Tensor.zeros([2, 3, 16, 16])).shape, [2, 10])
 
-        let bnNet = try Network(body: [Linear(4, 3, generator: g), BatchNorm(3), Activation.relu],
-                            head: [Dropout(0.5, generator: g), Linear(3, 2, bias: false, generator: g)], generator: g)
-        XCTAssertEqual(bnNet.namedParameters.map(\.name),
-                       ["body.0.weight", "body.0.bias", "body.1.weight", "body.1.bias", "head.1.weight"])
+        let bnNet = try Network(
+            body: [Linear(4, 3, generator: g), BatchNorm(3), Activation.relu],
+            head: [Dropout(0.5, generator: g), Linear(3, 2, bias: false, generator: g)], generator: g)
+        XCTAssertEqual(
+            bnNet.namedParameters.map(\.name),
+            ["body.0.weight", "body.0.bias", "body.1.weight", "body.1.bias", "head.1.weight"])
         XCTAssertEqual(bnNet.namedBuffers.map(\.name), ["body.1.running_mean", "body.1.running_var"])
         XCTAssertEqual(bnNet.stateDict().names.count, 7)
         XCTAssertEqual(bnNet.stateDict().under("head").names, ["head.1.weight"])
@@ -59,20 +68,26 @@ final class LayerTests: XCTestCase {
 
     func testEmbeddingEncoderSplit() throws {
         let g = RandomGenerator(seed: 2)
-        let net = try Network(body: [Embedding(vocabulary: 10, dimension: 4, generator: g),
-                                 LSTM(inputs: 4, hidden: 5, layers: 2, generator: g)],
-                          head: [Linear(5, 3, generator: g)], generator: g, encoderLayers: 1)
+        let net = try Network(
+            body: [
+                Embedding(vocabulary: 10, dimension: 4, generator: g),
+                LSTM(inputs: 4, hidden: 5, layers: 2, generator: g),
+            ],
+            head: [Linear(5, 3, generator: g)], generator: g, encoderLayers: 1)
         let tokens = try Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
         let embedded = try net.encode(tokens)
         XCTAssertEqual(embedded.shape, [2, 3, 4])
         let direct = try net(tokens)
         XCTAssertEqual(direct.shape, [2, 3])
         assertClose(try net.forward(embedded: embedded).floats(), try direct.floats().map(Double.init), tolerance: 1e-6)
-        XCTAssertEqual(net.namedParameters.map(\.name),
-                       ["body.0.weight",
-                        "body.1.weight_ih_l0", "body.1.weight_hh_l0", "body.1.bias_ih_l0", "body.1.bias_hh_l0",
-                        "body.1.weight_ih_l1", "body.1.weight_hh_l1", "body.1.bias_ih_l1", "body.1.bias_hh_l1",
-                        "head.0.weight", "head.0.bias"])
+        XCTAssertEqual(
+            net.namedParameters.map(\.name),
+            [
+                "body.0.weight",
+                "body.1.weight_ih_l0", "body.1.weight_hh_l0", "body.1.bias_ih_l0", "body.1.bias_hh_l0",
+                "body.1.weight_ih_l1", "body.1.weight_hh_l1", "body.1.bias_ih_l1", "body.1.bias_hh_l1",
+                "head.0.weight", "head.0.bias",
+            ])
         let sequence = try LSTM(inputs: 4, hidden: 5, returnsSequence: true, generator: g)
         XCTAssertEqual(try sequence(embedded).shape, [2, 3, 5])
     }
@@ -96,13 +111,17 @@ final class LayerTests: XCTestCase {
         }
         // Eval: uses the running statistics and leaves them unchanged.
         let meanBefore = try bn.runningMean.floats(), varBefore = try bn.runningVar.floats()
-        try withoutGrad { try bn.weight.fill_(2); try bn.bias.fill_(0.5) }
+        try withoutGrad {
+            try bn.weight.fill_(2); try bn.bias.fill_(0.5)
+        }
         bn.setTraining(false)
         let z = try bn(x)
         XCTAssertEqual(try bn.runningMean.floats(), meanBefore)
         XCTAssertEqual(try bn.runningVar.floats(), varBefore)
         for c in 0..<2 {
-            let expected = rows.map { (($0[c] - Double(meanBefore[c])) / (Double(varBefore[c]) + 1e-5).squareRoot()) * 2 + 0.5 }
+            let expected = rows.map {
+                (($0[c] - Double(meanBefore[c])) / (Double(varBefore[c]) + 1e-5).squareRoot()) * 2 + 0.5
+            }
             assertClose(try z.select(dim: 1, c).floats(), expected, tolerance: 1e-4, "eval output channel \(c)")
         }
     }
@@ -119,7 +138,9 @@ final class LayerTests: XCTestCase {
         assertClose(try bn.runningVar.floats(), unbiased.map { 0.5 + 0.5 * Double($0) }, tolerance: 1e-4)
         bn.setTraining(false)
         let out = try bn(x)
-        let expected = try ((x - bn.runningMean.reshaped([1, 3, 1, 1])) / (bn.runningVar.reshaped([1, 3, 1, 1]) + 1e-5).sqrt()).floats()
+        let expected = try
+            ((x - bn.runningMean.reshaped([1, 3, 1, 1])) / (bn.runningVar.reshaped([1, 3, 1, 1]) + 1e-5).sqrt())
+            .floats()
         assertClose(try out.floats(), expected.map(Double.init), tolerance: 1e-5)
     }
 

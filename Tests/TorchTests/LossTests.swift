@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 /// Loss values against numbers computed by hand (in Double).
@@ -19,17 +20,20 @@ final class LossValueTests: XCTestCase {
         let logits = try Tensor(rows.flatMap { $0.map(Float.init) }, shape: [3, 3])
         let t = try Tensor(targets)
         try assertClose(Loss.crossEntropy(logits, targets: t, reduction: .none), perRow, shape: [3], tolerance: 1e-5)
-        XCTAssertEqual(try Loss.crossEntropy(logits, targets: t, reduction: .sum).item(), perRow.reduce(0, +), accuracy: 1e-5)
+        XCTAssertEqual(
+            try Loss.crossEntropy(logits, targets: t, reduction: .sum).item(), perRow.reduce(0, +), accuracy: 1e-5)
         XCTAssertEqual(try Loss.crossEntropy(logits, targets: t).item(), perRow.reduce(0, +) / 3, accuracy: 1e-5)
         // nll of log-softmax is cross-entropy.
-        XCTAssertEqual(try Loss.nll(F.logSoftmax(logits, dim: 1), targets: t).item(), perRow.reduce(0, +) / 3, accuracy: 1e-5)
+        XCTAssertEqual(
+            try Loss.nll(F.logSoftmax(logits, dim: 1), targets: t).item(), perRow.reduce(0, +) / 3, accuracy: 1e-5)
         // Label smoothing eps: (1 - eps) * CE + eps * mean_c(-log p_c).
         let eps = 0.1
-        let smoothed = rows.enumerated().map { i, row -> Double in
-            let lse = Foundation.log(row.map(Foundation.exp).reduce(0, +))
-            let uniform = row.map { lse - $0 }.reduce(0, +) / 3
-            return (1 - eps) * perRow[i] + eps * uniform
-        }.reduce(0, +) / 3
+        let smoothed =
+            rows.enumerated().map { i, row -> Double in
+                let lse = Foundation.log(row.map(Foundation.exp).reduce(0, +))
+                let uniform = row.map { lse - $0 }.reduce(0, +) / 3
+                return (1 - eps) * perRow[i] + eps * uniform
+            }.reduce(0, +) / 3
         XCTAssertEqual(try Loss.crossEntropy(logits, targets: t, labelSmoothing: eps).item(), smoothed, accuracy: 1e-5)
     }
 
@@ -48,16 +52,20 @@ final class LossValueTests: XCTestCase {
                 kl += zip(p, q).map { $0 * Foundation.log($0 / $1) }.reduce(0, +)
             }
             let expected = temperature * temperature * kl / 2
-            let value = try Loss.distillationKL(student: Tensor(student.flatMap { $0.map(Float.init) }, shape: [2, 3]),
-                                                teacher: Tensor(teacher.flatMap { $0.map(Float.init) }, shape: [2, 3]),
-                                                temperature: temperature).item()
+            let value = try Loss.distillationKL(
+                student: Tensor(student.flatMap { $0.map(Float.init) }, shape: [2, 3]),
+                teacher: Tensor(teacher.flatMap { $0.map(Float.init) }, shape: [2, 3]),
+                temperature: temperature
+            ).item()
             XCTAssertEqual(value, expected, accuracy: 1e-5, "T = \(temperature)")
         }
         // A single row at T = 2 with numbers written out: teacher [3, 1, 0], student [1, 2, 3].
         let p = softmax([3, 1, 0], 2), q = softmax([1, 2, 3], 2)
         let byHand = 4 * zip(p, q).map { $0 * (Foundation.log($0) - Foundation.log($1)) }.reduce(0, +)
-        let one = try Loss.distillationKL(student: Tensor([Float(1), 2, 3], shape: [1, 3]),
-                                          teacher: Tensor([Float(3), 1, 0], shape: [1, 3]), temperature: 2).item()
+        let one = try Loss.distillationKL(
+            student: Tensor([Float(1), 2, 3], shape: [1, 3]),
+            teacher: Tensor([Float(3), 1, 0], shape: [1, 3]), temperature: 2
+        ).item()
         XCTAssertEqual(one, byHand, accuracy: 1e-5)
         // Identical logits: zero.
         let same = try Tensor([Float(1), 2, 3], shape: [1, 3])
@@ -67,8 +75,10 @@ final class LossValueTests: XCTestCase {
     func testKLDivergenceAndRegressionLosses() throws {
         let p = [0.2, 0.3, 0.5], q = [0.4, 0.4, 0.2]
         let kl = zip(p, q).map { $0 * Foundation.log($0 / $1) }.reduce(0, +)
-        let value = try Loss.klDivergence(logP: Tensor(p.map { Float(Foundation.log($0)) }, shape: [1, 3]),
-                                          logQ: Tensor(q.map { Float(Foundation.log($0)) }, shape: [1, 3])).item()
+        let value = try Loss.klDivergence(
+            logP: Tensor(p.map { Float(Foundation.log($0)) }, shape: [1, 3]),
+            logQ: Tensor(q.map { Float(Foundation.log($0)) }, shape: [1, 3])
+        ).item()
         XCTAssertEqual(value, kl, accuracy: 1e-6)
 
         let a = try Tensor([Float(1), 2, 3, 4], shape: [2, 2])

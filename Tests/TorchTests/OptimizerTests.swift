@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 /// Optimisers against hand-computed updates with torch.optim's definitions.
@@ -58,7 +59,8 @@ final class OptimizerTests: XCTestCase {
         }
         do {
             let p = try Tensor(start.map(Float.init)).requiringGrad()
-            let sgd = try SGD([ParameterGroup([p], weightDecay: 0.1)], learningRate: 0.05, momentum: 0.9, nesterov: true)
+            let sgd = try SGD(
+                [ParameterGroup([p], weightDecay: 0.1)], learningRate: 0.05, momentum: 0.9, nesterov: true)
             let steps = try run(sgd, p, steps: 3)
             var x = start, buf = [Double](repeating: 0, count: 3)
             for step in 0..<3 {
@@ -100,15 +102,21 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// torch.optim.Adam / AdamW written out in Double.
-    func adamReference(steps: Int, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double,
-                       decoupled: Bool) -> [[Double]] {
+    func adamReference(
+        steps: Int, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double,
+        decoupled: Bool
+    ) -> [[Double]] {
         var x = start
         var m = [Double](repeating: 0, count: 3), v = m
         var out: [[Double]] = []
         for t in 1...steps {
             var g = gradient(x)
             if weightDecay != 0 {
-                if decoupled { x = x.map { $0 * (1 - lr * weightDecay) } } else { g = zip(g, x).map { $0 + weightDecay * $1 } }
+                if decoupled {
+                    x = x.map { $0 * (1 - lr * weightDecay) }
+                } else {
+                    g = zip(g, x).map { $0 + weightDecay * $1 }
+                }
             }
             m = zip(m, g).map { beta1 * $0 + (1 - beta1) * $1 }
             v = zip(v, g).map { beta2 * $0 + (1 - beta2) * $1 * $1 }
@@ -129,18 +137,21 @@ final class OptimizerTests: XCTestCase {
         // The first Adam step moves each coordinate by lr * sign(grad) (bias-corrected m / sqrt(v) = g / |g|).
         let g0 = gradient(start)
         assertClose(steps[0], zip(start, g0).map { $0 - 0.1 * ($1 > 0 ? 1 : -1) }, tolerance: 1e-6, "Adam step 1")
-        let reference = adamReference(steps: 2, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false)
+        let reference = adamReference(
+            steps: 2, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false)
         assertClose(steps[1], reference[1], tolerance: 1e-5, "Adam step 2")
     }
 
     func testAdamL2AndAdamWDecoupled() throws {
         for decoupled in [false, true] {
             let p = try Tensor(start.map(Float.init)).requiringGrad()
-            let adam = try Adam([ParameterGroup([p], weightDecay: 0.2)], learningRate: 0.05, beta1: 0.8, beta2: 0.99,
-                                eps: 1e-6, decoupledWeightDecay: decoupled)
+            let adam = try Adam(
+                [ParameterGroup([p], weightDecay: 0.2)], learningRate: 0.05, beta1: 0.8, beta2: 0.99,
+                eps: 1e-6, decoupledWeightDecay: decoupled)
             let steps = try run(adam, p, steps: 3)
-            let reference = adamReference(steps: 3, lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.2,
-                                          decoupled: decoupled)
+            let reference = adamReference(
+                steps: 3, lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.2,
+                decoupled: decoupled)
             for s in 0..<3 {
                 assertClose(steps[s], reference[s], tolerance: 1e-5, "\(decoupled ? "AdamW" : "Adam L2") step \(s + 1)")
             }

@@ -1,12 +1,14 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 final class SafeTensorsTests: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedkit-safetensors-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fedkit-safetensors-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
@@ -17,11 +19,13 @@ final class SafeTensorsTests: XCTestCase {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     func sampleEntries() throws -> [(name: String, tensor: Tensor)] {
-        [("weights", try Tensor([1.5, -2.25, 3e-8, .greatestFiniteMagnitude, 0, -0.0], shape: [2, 3])),
-         ("ids", try Tensor([1, -2, Int(Int64.max), Int(Int64.min)], shape: [4])),
-         ("mask", try Tensor([1, 0, 0, 1, 1, 0], shape: [3, 2]).ne(Tensor.zeros([], dtype: .int64))),
-         ("scalar", try Tensor(scalar: 7)),
-         ("empty", try Tensor([Float](), shape: [0, 2]))]
+        [
+            ("weights", try Tensor([1.5, -2.25, 3e-8, .greatestFiniteMagnitude, 0, -0.0], shape: [2, 3])),
+            ("ids", try Tensor([1, -2, Int(Int64.max), Int(Int64.min)], shape: [4])),
+            ("mask", try Tensor([1, 0, 0, 1, 1, 0], shape: [3, 2]).ne(Tensor.zeros([], dtype: .int64))),
+            ("scalar", try Tensor(scalar: 7)),
+            ("empty", try Tensor([Float](), shape: [0, 2])),
+        ]
     }
 
     let metadata = ["format": "pt", "note": "quotes \" backslash \\ newline \n tab \t é ünïcödé"]
@@ -52,13 +56,15 @@ final class SafeTensorsTests: XCTestCase {
 
     func testStateDictSaveLoad() throws {
         let g = RandomGenerator(seed: 1)
-        let net = try Network(body: [Linear(3, 4, generator: g), BatchNorm(4)], head: [Linear(4, 2, generator: g)], generator: g)
+        let net = try Network(
+            body: [Linear(3, 4, generator: g), BatchNorm(4)], head: [Linear(4, 2, generator: g)], generator: g)
         let file = path("state.safetensors")
         try net.stateDict().save(to: file, metadata: ["round": "3"])
         let loaded = try StateDict.load(from: file)
         XCTAssertEqual(loaded.names, net.stateDict().names)
         XCTAssertEqual(try loaded.flattened().floats(), try net.stateDict().flattened().floats())
-        let other = try Network(body: [Linear(3, 4, generator: g), BatchNorm(4)], head: [Linear(4, 2, generator: g)], generator: g)
+        let other = try Network(
+            body: [Linear(3, 4, generator: g), BatchNorm(4)], head: [Linear(4, 2, generator: g)], generator: g)
         try other.load(loaded)
         XCTAssertEqual(try other.stateDict().flattened().floats(), try net.stateDict().flattened().floats())
     }
@@ -76,7 +82,9 @@ final class SafeTensorsTests: XCTestCase {
 
     // MARK: Malformed files
 
-    func formatError(_ file: String, file testFile: StaticString = #filePath, line: UInt = #line) -> SafeTensors.FormatError? {
+    func formatError(
+        _ file: String, file testFile: StaticString = #filePath, line: UInt = #line
+    ) -> SafeTensors.FormatError? {
         do {
             _ = try SafeTensors.read(file)
             XCTFail("reading \(file) succeeded", file: testFile, line: line)
@@ -113,8 +121,10 @@ final class SafeTensorsTests: XCTestCase {
         let error = try XCTUnwrap(formatError(file))
         // Tensor b occupies data bytes [16, 24); only 20 remain.
         XCTAssertEqual(error.offset, headerEnd + 16)
-        XCTAssertEqual(error.description,
-                       "\(file): byte \(headerEnd + 16): tensor 'b' data_offsets [16, 24] exceed the 20 data bytes (file truncated?)")
+        XCTAssertEqual(
+            error.description,
+            "\(file): byte \(headerEnd + 16): tensor 'b' data_offsets [16, 24] exceed the 20 data bytes (file truncated?)"
+        )
 
         let tiny = try write(Data([1, 2, 3]), "tiny.safetensors")
         XCTAssertEqual(formatError(tiny)?.offset, 0)
@@ -142,31 +152,40 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(error.description, "\(notJSON): byte 8: header is not valid JSON")
         let array = try write(withHeader("[1, 2]"), "array.safetensors")
         XCTAssertEqual(formatError(array)?.message, "header is not a JSON object")
-        let incomplete = try write(withHeader(#"{"a":{"dtype":"F32","shape":[1]}}"#, payload: Data(count: 4)), "nooffsets.safetensors")
+        let incomplete = try write(
+            withHeader(#"{"a":{"dtype":"F32","shape":[1]}}"#, payload: Data(count: 4)), "nooffsets.safetensors")
         XCTAssertEqual(formatError(incomplete)?.message, "tensor 'a' lacks dtype, shape or data_offsets")
     }
 
     func testBadTensorDescriptions() throws {
-        let unsupported = try write(withHeader(#"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, payload: Data(count: 4)),
-                                    "f16.safetensors")
+        let unsupported = try write(
+            withHeader(#"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, payload: Data(count: 4)),
+            "f16.safetensors")
         let e1 = try XCTUnwrap(formatError(unsupported))
         XCTAssertTrue(e1.message.contains("unsupported dtype F16"), e1.message)
-        let wrongSize = try write(withHeader(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, payload: Data(count: 8)),
-                                  "size.safetensors")
+        let wrongSize = try write(
+            withHeader(#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, payload: Data(count: 8)),
+            "size.safetensors")
         let e2 = try XCTUnwrap(formatError(wrongSize))
         XCTAssertTrue(e2.message.contains("8 bytes for 3 float32 values"), e2.message)
-        let negative = try write(withHeader(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,4]}}"#, payload: Data(count: 8)),
-                                 "negative.safetensors")
+        let negative = try write(
+            withHeader(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,4]}}"#, payload: Data(count: 8)),
+            "negative.safetensors")
         XCTAssertNotNil(formatError(negative))
-        let reversed = try write(withHeader(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}"#, payload: Data(count: 8)),
-                                 "reversed.safetensors")
+        let reversed = try write(
+            withHeader(#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}"#, payload: Data(count: 8)),
+            "reversed.safetensors")
         XCTAssertNotNil(formatError(reversed))
         // Shapes whose element count overflows must not crash.
-        let overflow = try write(withHeader(#"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}}"#,
-                                            payload: Data(count: 4)), "overflow.safetensors")
+        let overflow = try write(
+            withHeader(
+                #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,4]}}"#,
+                payload: Data(count: 4)), "overflow.safetensors")
         XCTAssertNotNil(formatError(overflow))
-        let negativeShape = try write(withHeader(#"{"a":{"dtype":"F32","shape":[-1,-1],"data_offsets":[0,4]}}"#,
-                                                 payload: Data(count: 4)), "negshape.safetensors")
+        let negativeShape = try write(
+            withHeader(
+                #"{"a":{"dtype":"F32","shape":[-1,-1],"data_offsets":[0,4]}}"#,
+                payload: Data(count: 4)), "negshape.safetensors")
         XCTAssertNotNil(formatError(negativeShape))
         let missing = path("does-not-exist.safetensors")
         let e3 = try XCTUnwrap(formatError(missing))
@@ -191,31 +210,34 @@ final class SafeTensorsTests: XCTestCase {
     /// One Python process (importing torch is slow): it loads the file FedKit wrote with
     /// `safetensors.torch.load_file`, reports it as JSON, and writes a file of its own that FedKit then reads.
     func testInteroperabilityWithPythonSafetensors() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("/usr/bin/python3 is absent") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
+            throw XCTSkip("/usr/bin/python3 is absent")
+        }
         let ours = path("ours.safetensors"), theirs = path("theirs.safetensors")
         let entries = try sampleEntries()
         try SafeTensors.write(entries, metadata: metadata, to: ours)
         let script = """
-        import json, sys
-        try:
-            import torch
-            from safetensors import safe_open
-            from safetensors.torch import load_file, save_file
-        except ImportError as e:
-            print(e)
-            sys.exit(77)
-        tensors = load_file(sys.argv[1])
-        with safe_open(sys.argv[1], framework="pt") as f:
-            meta = f.metadata()
-        out = {name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": t.flatten().tolist()} for name, t in tensors.items()}
-        save_file({"w": torch.tensor([[1.5, -2.0], [0.25, 8.0]]), "i": torch.tensor([3, -4, 5], dtype=torch.int64),
-                   "b": torch.tensor([True, False, True])}, sys.argv[2], metadata={"k": "v"})
-        print(json.dumps({"tensors": out, "metadata": meta}))
-        """
+            import json, sys
+            try:
+                import torch
+                from safetensors import safe_open
+                from safetensors.torch import load_file, save_file
+            except ImportError as e:
+                print(e)
+                sys.exit(77)
+            tensors = load_file(sys.argv[1])
+            with safe_open(sys.argv[1], framework="pt") as f:
+                meta = f.metadata()
+            out = {name: {"dtype": str(t.dtype), "shape": list(t.shape), "values": t.flatten().tolist()} for name, t in tensors.items()}
+            save_file({"w": torch.tensor([[1.5, -2.0], [0.25, 8.0]]), "i": torch.tensor([3, -4, 5], dtype=torch.int64),
+                       "b": torch.tensor([True, False, True])}, sys.argv[2], metadata={"k": "v"})
+            print(json.dumps({"tensors": out, "metadata": meta}))
+            """
         let (status, output) = try python(script, [ours, theirs])
         if status == 77 {
-            throw XCTSkip("/usr/bin/python3 cannot import torch and safetensors (\(output.trimmingCharacters(in: .whitespacesAndNewlines))); "
-                          + "install with /usr/bin/python3 -m pip install --break-system-packages safetensors")
+            throw XCTSkip(
+                "/usr/bin/python3 cannot import torch and safetensors (\(output.trimmingCharacters(in: .whitespacesAndNewlines))); "
+                    + "install with /usr/bin/python3 -m pip install --break-system-packages safetensors")
         }
         XCTAssertEqual(status, 0, output)
 
@@ -224,8 +246,10 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(json["metadata"] as? [String: String], metadata)
         let tensors = try XCTUnwrap(json["tensors"] as? [String: [String: Any]])
         XCTAssertEqual(Set(tensors.keys), Set(entries.map(\.name)))
-        let expectedTypes = ["weights": "torch.float32", "ids": "torch.int64", "mask": "torch.bool", "scalar": "torch.float32",
-                             "empty": "torch.float32"]
+        let expectedTypes = [
+            "weights": "torch.float32", "ids": "torch.int64", "mask": "torch.bool", "scalar": "torch.float32",
+            "empty": "torch.float32",
+        ]
         for (name, tensor) in entries {
             let info = try XCTUnwrap(tensors[name], name)
             XCTAssertEqual(info["dtype"] as? String, expectedTypes[name], name)
@@ -235,9 +259,11 @@ final class SafeTensorsTests: XCTestCase {
             case .float32:
                 XCTAssertEqual(values.map { Float(($0 as? NSNumber)?.doubleValue ?? .nan) }, try tensor.floats(), name)
             case .int64:
-                XCTAssertEqual(values.map { ($0 as? NSNumber)?.int64Value ?? 0 }, try tensor.ints().map(Int64.init), name)
+                XCTAssertEqual(
+                    values.map { ($0 as? NSNumber)?.int64Value ?? 0 }, try tensor.ints().map(Int64.init), name)
             case .bool:
-                XCTAssertEqual(values.map { ($0 as? NSNumber)?.boolValue ?? false }, try tensor.ints().map { $0 != 0 }, name)
+                XCTAssertEqual(
+                    values.map { ($0 as? NSNumber)?.boolValue ?? false }, try tensor.ints().map { $0 != 0 }, name)
             }
         }
 

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Torch
 
 final class TensorCreationTests: XCTestCase {
@@ -280,9 +281,12 @@ final class TensorArithmeticTests: XCTestCase {
         XCTAssertEqual(try t.argmax(dim: 0, keepDim: true).shape, [1, 3])
         // Unbiased variance of [1, 5, 3]: mean 3, squares 4 + 4 + 0 = 8, / 2 = 4.
         try assertClose(t.variance(dims: [1]), [4, 4], shape: [2])
-        try assertClose(t.logSumExp(dims: [1]),
-                        [Foundation.log(Foundation.exp(1.0) + Foundation.exp(5) + Foundation.exp(3)),
-                         Foundation.log(Foundation.exp(4.0) + Foundation.exp(2) + Foundation.exp(6))], tolerance: 1e-5)
+        try assertClose(
+            t.logSumExp(dims: [1]),
+            [
+                Foundation.log(Foundation.exp(1.0) + Foundation.exp(5) + Foundation.exp(3)),
+                Foundation.log(Foundation.exp(4.0) + Foundation.exp(2) + Foundation.exp(6)),
+            ], tolerance: 1e-5)
         XCTAssertEqual(try t.gt(2.5).all().item(), 0)
         XCTAssertEqual(try t.gt(0.5).all().item(), 1)
         XCTAssertEqual(try t.gt(5.5).any().item(), 1)

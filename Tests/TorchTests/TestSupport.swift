@@ -1,22 +1,29 @@
 import Foundation
 import XCTest
+
 @testable import Torch
 
 /// Element-wise |actual - expected| <= tolerance, with a message naming the first mismatch.
-func assertClose(_ actual: [Float], _ expected: [Double], tolerance: Double = 1e-5, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ actual: [Float], _ expected: [Double], tolerance: Double = 1e-5, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
     guard actual.count == expected.count else {
         XCTFail("\(message): \(actual.count) values, expected \(expected.count)", file: file, line: line)
         return
     }
     for (i, (a, e)) in zip(actual, expected).enumerated() where !(Swift.abs(Double(a) - e) <= tolerance) {
-        XCTFail("\(message): element \(i) is \(a), expected \(e) (tolerance \(tolerance)); all: \(actual)", file: file, line: line)
+        XCTFail(
+            "\(message): element \(i) is \(a), expected \(e) (tolerance \(tolerance)); all: \(actual)", file: file,
+            line: line)
         return
     }
 }
 
-func assertClose(_ actual: Tensor, _ expected: [Double], shape: [Int]? = nil, tolerance: Double = 1e-5, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) throws {
+func assertClose(
+    _ actual: Tensor, _ expected: [Double], shape: [Int]? = nil, tolerance: Double = 1e-5, _ message: String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) throws {
     if let shape { XCTAssertEqual(actual.shape, shape, "\(message): shape", file: file, line: line) }
     assertClose(try actual.floats(), expected, tolerance: tolerance, message, file: file, line: line)
 }
@@ -77,17 +84,23 @@ struct GradInput {
 /// fixed pseudo-random weights w (so that e.g. softmax or batch-norm outputs, whose plain sum
 /// is constant, still give non-trivial gradients). The forward values are read back as float32
 /// and combined in Double; the step is the exact float32 distance between x+eps and x-eps.
-func checkGradients(_ name: String, _ inputs: [GradInput], eps: Double = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
-                    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor) throws {
+func checkGradients(
+    _ name: String, _ inputs: [GradInput], eps: Double = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
+    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) throws -> Tensor
+) throws {
     let failures = try gradientMismatches(inputs, eps: eps, atol: atol, rtol: rtol, f)
     if !failures.isEmpty {
-        XCTFail("\(name): \(failures.count) gradient mismatches:\n" + failures.prefix(8).joined(separator: "\n"), file: file, line: line)
+        XCTFail(
+            "\(name): \(failures.count) gradient mismatches:\n" + failures.prefix(8).joined(separator: "\n"),
+            file: file, line: line)
     }
 }
 
 /// The elements where autograd and central differences disagree (empty when they agree).
-func gradientMismatches(_ inputs: [GradInput], eps: Double = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
-                        _ f: ([Tensor]) throws -> Tensor) throws -> [String] {
+func gradientMismatches(
+    _ inputs: [GradInput], eps: Double = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2,
+    _ f: ([Tensor]) throws -> Tensor
+) throws -> [String] {
     // Analytic gradients.
     let leaves = try inputs.map { try Tensor($0.values, shape: $0.shape).requiringGrad() }
     let out = try f(leaves)
@@ -115,7 +128,8 @@ func gradientMismatches(_ inputs: [GradInput], eps: Double = 1e-2, atol: Double 
     var failures: [String] = []
     for i in inputs.indices {
         guard analytic[i].count == inputs[i].values.count else {
-            failures.append("input \(i): gradient has \(analytic[i].count) elements, expected \(inputs[i].values.count)")
+            failures.append(
+                "input \(i): gradient has \(analytic[i].count) elements, expected \(inputs[i].values.count)")
             continue
         }
         for k in inputs[i].values.indices {

@@ -19,15 +19,21 @@ import Torch
 public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, ParticipantRefresh, @unchecked Sendable {
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "l2gd",
-        summary: "loopless local GD: coin-flipped runs of local and averaging steps; participants pulled toward the mean (L2GD)",
-        parameters: [
-            .double("p", default: 0.1, min: 0, max: 1, minExclusive: true,
-                    doc: "probability that an L2GD step is an averaging step (the mean number of local steps per round is 1/p)"),
-            .double("lambda", default: 5, min: 0, minExclusive: true,
-                    doc: "penalty lambda of the distance to the mean; each averaging step moves a model by theta = lr lambda / p of its distance to the mean"),
-            .string("weighting", default: "uniform", choices: ["samples", "uniform"],
-                    doc: "weights of the clients' models in the mean x_bar (L2GD: uniform)"),
-        ])
+        summary:
+            "loopless local GD: coin-flipped runs of local and averaging steps; participants pulled toward the mean (L2GD)",
+        keys: [probability, lambda, weighting])
+
+    public static let probability = ParameterKey.double(
+        "p", default: 0.1, min: 0, max: 1, minExclusive: true,
+        doc: "probability that an L2GD step is an averaging step (the mean number of local steps per round is 1/p)")
+    public static let lambda = ParameterKey.double(
+        "lambda", default: 5, min: 0, minExclusive: true,
+        doc:
+            "penalty lambda of the distance to the mean; each averaging step moves a model by theta = lr lambda / p of its distance to the mean"
+    )
+    public static let weighting = ParameterKey.choice(
+        "weighting", default: WeightedAverage.Weighting.uniform,
+        doc: "weights of the clients' models in the mean x_bar (L2GD: uniform)")
 
     public let probability: Double
     public let lambda: Double
@@ -38,12 +44,16 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     /// The coin runs drawn for each round so far: round -> (local steps K, averaging steps m).
     private(set) var draws: [Int: (local: Int, averaging: Int)] = [:]
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        probability = p.double("p")
-        lambda = p.double("lambda")
+    public init(parameters p: Parameters) throws {
+        probability = p[Self.probability]
+        lambda = p[Self.lambda]
+        average = try WeightedAverage.make(
+            Parameters().setting(WeightedAverage.scope, .all).setting(WeightedAverage.weighting, p[Self.weighting]))
+    }
+
+    /// p = 1 passes the declared range (0, 1] but never takes a local step.
+    public func validate() throws {
         guard probability < 1 else { throw PluginError("l2gd: p must be below 1 (p = 1 never takes a local step)") }
-        average = try WeightedAverage(parameters: Parameters(["scope": .string("all"), "weighting": .string(p.string("weighting"))]))
     }
 
     public var updatesGlobalModel: Bool { true }
@@ -53,7 +63,9 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
         averagingStep = federation.localLearningRate * lambda / probability
         draws = [:]
         guard averagingStep <= 1 else {
-            throw PluginError("l2gd: the averaging step lr * lambda / p = \(federation.localLearningRate) * \(lambda) / \(probability) = \(averagingStep) exceeds 1 (it would overshoot the mean); lower lambda or lr, or raise p")
+            throw PluginError(
+                "l2gd: the averaging step lr * lambda / p = \(federation.localLearningRate) * \(lambda) / \(probability) = \(averagingStep) exceeds 1 (it would overshoot the mean); lower lambda or lr, or raise p"
+            )
         }
     }
 
@@ -73,8 +85,10 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     /// K and the local step scale 1 / (1 - p).
     public func payload(round: Int) throws -> StateDict {
         let runs = coinRuns(round: round)
-        return StateDict([("local_steps", try Tensor([Float(runs.local)])),
-                          ("step_scale", try Tensor([Float(1 / (1 - probability))]))])
+        return StateDict([
+            ("local_steps", try Tensor([Float(runs.local)])),
+            ("step_scale", try Tensor([Float(1 / (1 - probability))])),
+        ])
     }
 
     public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
@@ -85,11 +99,14 @@ public final class L2GDAggregator: AggregatorPlugin, RoundPayloadSource, Partici
     public func refreshed(personal: StateDict, client: Int, round: Int, global: StateDict) throws -> StateDict {
         let keep = pow(1 - averagingStep, Double(coinRuns(round: round).averaging))
         let mean = Dictionary(uniqueKeysWithValues: global.entries.map { ($0.name, $0.tensor) })
-        return StateDict(try withoutGrad {
-            try personal.entries.map { entry in
-                guard let xBar = mean[entry.name] else { throw PluginError("l2gd: the global model has no entry \(entry.name)") }
-                return (entry.name, try xBar + (entry.tensor - xBar) * keep)
-            }
-        })
+        return StateDict(
+            try withoutGrad {
+                try personal.entries.map { entry in
+                    guard let xBar = mean[entry.name] else {
+                        throw PluginError("l2gd: the global model has no entry \(entry.name)")
+                    }
+                    return (entry.name, try xBar + (entry.tensor - xBar) * keep)
+                }
+            })
     }
 }

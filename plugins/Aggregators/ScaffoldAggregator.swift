@@ -14,12 +14,14 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     public static let descriptor = PluginDescriptor(
         kind: .aggregator, name: "scaffold",
         summary: "model average with a global step size plus the server control variate c (SCAFFOLD)",
-        parameters: [
-            .double("server_lr", default: 1, min: 0, max: 2, minExclusive: true,
-                    doc: "global step size lr_g: x <- x + lr_g * mean(y_i - x) (SCAFFOLD: 1)"),
-            .string("weighting", default: "uniform", choices: ["samples", "uniform"],
-                    doc: "weights of the clients' models in the mean (SCAFFOLD: uniform over the sampled clients)"),
-        ])
+        keys: [serverLearningRate, weighting])
+
+    public static let serverLearningRate = ParameterKey.double(
+        "server_lr", default: 1, min: 0, max: 2, minExclusive: true,
+        doc: "global step size lr_g: x <- x + lr_g * mean(y_i - x) (SCAFFOLD: 1)")
+    public static let weighting = ParameterKey.choice(
+        "weighting", default: WeightedAverage.Weighting.uniform,
+        doc: "weights of the clients' models in the mean (SCAFFOLD: uniform over the sampled clients)")
 
     let average: WeightedAverage
     /// N, the number of clients in the federation.
@@ -27,11 +29,12 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     /// The server control variate c by parameter name (empty until the first aggregation: zero).
     var control = StateDict([])
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        average = try WeightedAverage(parameters: Parameters([
-            "scope": .string("all"), "weighting": .string(p.string("weighting")), "server_lr": .double(p.double("server_lr")),
-        ]))
+    public init(parameters p: Parameters) throws {
+        average = try WeightedAverage.make(
+            Parameters()
+                .setting(WeightedAverage.scope, .all)
+                .setting(WeightedAverage.weighting, p[Self.weighting])
+                .setting(WeightedAverage.serverLearningRate, p[Self.serverLearningRate]))
     }
 
     public var updatesGlobalModel: Bool { true }
@@ -47,24 +50,33 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     public func aggregate(_ updates: [ClientUpdate], global: StateDict) throws -> AggregationResult {
         guard !updates.isEmpty else { return .unchanged }
         let result = try average.aggregate(updates, global: global)
-        guard clients > 0 else { throw PluginError("scaffold: aggregate called before start (the number of clients is unknown)") }
+        guard clients > 0 else {
+            throw PluginError("scaffold: aggregate called before start (the number of clients is unknown)")
+        }
         // c <- c + (1/N) sum delta c_i, entry by entry; c starts at zero with the names clients send.
         let names = updates[0].upload.names
         guard !names.isEmpty else {
-            throw PluginError("scaffold: client \(updates[0].client) sent no control-variate change (use the scaffold trainer)")
+            throw PluginError(
+                "scaffold: client \(updates[0].client) sent no control-variate change (use the scaffold trainer)")
         }
-        let next = try control.isEmpty
+        let next =
+            try control.isEmpty
             ? updates[0].upload.entries.map { ($0.name, try $0.tensor.zerosLike()) }
             : control.entries.map { ($0.name, try $0.tensor.clone()) }
         guard next.map(\.0) == names else {
-            throw PluginError("scaffold: client \(updates[0].client)'s control-variate change does not match c (entries \(names))")
+            throw PluginError(
+                "scaffold: client \(updates[0].client)'s control-variate change does not match c (entries \(names))")
         }
         try withoutGrad {
             for update in updates {
                 guard update.upload.names == names else {
-                    throw PluginError("scaffold: client \(update.client)'s control-variate change has entries \(update.upload.names), expected \(names)")
+                    throw PluginError(
+                        "scaffold: client \(update.client)'s control-variate change has entries \(update.upload.names), expected \(names)"
+                    )
                 }
-                for (i, delta) in update.upload.tensors.enumerated() { try next[i].1.add_(delta, alpha: 1 / Double(clients)) }
+                for (i, delta) in update.upload.tensors.enumerated() {
+                    try next[i].1.add_(delta, alpha: 1 / Double(clients))
+                }
             }
         }
         control = StateDict(next.map { (name: $0.0, tensor: $0.1) })
@@ -72,8 +84,9 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
     }
 
     public func saveCarriedState() throws -> StateDict {
-        StateDict(try control.entries.map { ("control.\($0.name)", try $0.tensor.clone()) }
-                  + [("clients", try Tensor([clients]))])
+        StateDict(
+            try control.entries.map { ("control.\($0.name)", try $0.tensor.clone()) }
+                + [("clients", try Tensor([clients]))])
     }
 
     public func restoreCarriedState(_ state: StateDict) throws {
@@ -81,6 +94,7 @@ public final class ScaffoldAggregator: AggregatorPlugin, RoundPayloadSource, Rou
             throw PluginError("scaffold: the saved server state has no entry 'clients'")
         }
         clients = try n.tensor.ints()[0]
-        control = StateDict(state.under("control").entries.map { (String($0.name.dropFirst("control.".count)), $0.tensor) })
+        control = StateDict(
+            state.under("control").entries.map { (String($0.name.dropFirst("control.".count)), $0.tensor) })
     }
 }

@@ -31,7 +31,9 @@ public struct WeightedAverage: AggregatorPlugin {
 
     public static let scope = ParameterKey.choice(
         "scope", default: Scope.all,
-        doc: "which entries are averaged and exchanged: the whole model, the body (the head stays personal), or the top_layers last layers (the lower layers stay local: LG-FedAvg)")
+        doc:
+            "which entries are averaged and exchanged: the whole model, the body (the head stays personal), or the top_layers last layers (the lower layers stay local: LG-FedAvg)"
+    )
     public static let topLayers = ParameterKey.int(
         "top_layers", default: 2, min: 1,
         doc: "with scope top: how many layers, counted from the output (the head's layers first), are averaged")
@@ -84,7 +86,9 @@ public struct WeightedAverage: AggregatorPlugin {
         for (update, weight) in zip(updates, weights) {
             let selected = communicated(update.state)
             guard selected.names == names else {
-                throw PluginError("weighted-average: client \(update.client)'s model does not match the global model (entries \(Self.difference(selected.names, names)))")
+                throw PluginError(
+                    "weighted-average: client \(update.client)'s model does not match the global model (entries \(Self.difference(selected.names, names)))"
+                )
             }
             let flat = try selected.flattened()
             if let sum {

@@ -12,7 +12,7 @@ import Trainers
 public enum BuiltinPlugins {
     public static var pluginTypes: [any Plugin.Type] {
         DatasetCatalog.plugins + PartitionerCatalog.plugins + ModelCatalog.plugins + TrainerCatalog.plugins
-        + AggregatorCatalog.plugins + GeneratorCatalog.plugins + DistillerCatalog.plugins
+            + AggregatorCatalog.plugins + GeneratorCatalog.plugins + DistillerCatalog.plugins
     }
 
     /// A registry with all built-ins.

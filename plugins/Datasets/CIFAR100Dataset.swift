@@ -1,43 +1,43 @@
 import FedKit
 
 /// `cifar100`: the official binary version (cifar-100-binary), fine (100) or coarse (20) labels.
-public struct CIFAR100Dataset: DatasetPlugin {
+public struct CIFAR100Dataset: ImageDataset {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "cifar100",
-        summary: "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
-        parameters: [
-            .path("root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin"),
-            .string("label", default: "fine", choices: ["fine", "coarse"],
-                    doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)"),
-            ImageParameters.normalize,
-            ImageParameters.mean,
-            ImageParameters.std,
-            ImageParameters.augment,
+        summary:
+            "CIFAR-100, official binary version (cifar-100-binary): 50,000 + 10,000 32x32 colour images, 100 fine or 20 coarse classes",
+        keys: [
+            root, label, ImageParameters.normalize, ImageParameters.mean, ImageParameters.std, ImageParameters.augment,
         ])
 
-    public let root: String
+    public static let root = ParameterKey.path(
+        "root", default: "data/cifar-100-binary", doc: "folder with train.bin and test.bin")
+    public static let standardStatistics = ImageStatistics.cifar100
+    public static let label = ParameterKey.choice(
+        "label", default: Label.fine, doc: "which label is the class: fine (100 classes) or coarse (20 superclasses)")
+
+    /// Which CIFAR-100 label is the class.
+    public enum Label: String, CaseIterable, Sendable {
+        case fine, coarse
+    }
+
     public let coarse: Bool
-    /// Per-channel normalisation applied at load (nil: pixels in [0, 1]).
-    public let statistics: ImageStatistics?
-    public let augment: Bool
+    public let settings: ImageDatasetSettings
 
     public init(parameters: Parameters) throws {
-        root = parameters.string("root")
-        coarse = parameters.string("label") == "coarse"
-        statistics = try ImageParameters.statistics(parameters, dataset: "cifar100", standard: .cifar100)
-        augment = parameters.bool("augment")
+        coarse = parameters[Self.label] == .coarse
+        settings = ImageDatasetSettings(parameters, root: Self.root, augment: ImageParameters.augment)
     }
 
     public init(root: String, coarse: Bool = false, normalize: Bool = true, augment: Bool = false) {
-        self.root = root
         self.coarse = coarse
-        self.statistics = normalize ? .cifar100 : nil
-        self.augment = augment
+        settings = ImageDatasetSettings(root: root, normalize: normalize, augment: augment)
     }
 
     public func requiredFiles() -> [RequiredFile] {
-        let hint = DataFiles.downloadHint("cifar100", url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
-                                          layout: "train.bin and test.bin")
+        let hint = DataFiles.downloadHint(
+            "cifar100", url: "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+            layout: "train.bin and test.bin")
         return ["train.bin", "test.bin"].map { RequiredFile(path: DataFiles.join(root, $0), hint: hint) }
     }
 
@@ -51,17 +51,22 @@ public struct CIFAR100Dataset: DatasetPlugin {
             var pixels: [UInt8] = []
             var labels: [Int] = []
             let path = DataFiles.join(root, name)
-            try CIFARBinary.read(path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
-                                 pixels: &pixels, labels: &labels, hasher: &hasher)
-            let images = try ImageTensors.fromBytes(pixels, shape: [labels.count, 3, 32, 32],
-                                                    statistics: statistics)
+            try CIFARBinary.read(
+                path, dataset: "cifar100", labelRanges: [20, 100], labelIndex: coarse ? 0 : 1,
+                pixels: &pixels, labels: &labels, hasher: &hasher)
+            let images = try ImageTensors.fromBytes(
+                pixels, shape: [labels.count, 3, 32, 32],
+                statistics: statistics)
             return try LabeledSamples(inputs: images, labels: labels)
         }
         let train = try split("train.bin")
         let test = try split("test.bin")
-        return DatasetSplits(name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
-                             augmentation: augment ? RandomCropFlip(padding: 4, flip: true,
-                                                                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
-                             contentHash: hasher.hex)
+        return DatasetSplits(
+            name: "cifar100", train: train, test: test, classes: classes, inputShape: [3, 32, 32],
+            augmentation: augment
+                ? RandomCropFlip(
+                    padding: 4, flip: true,
+                    padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
+            contentHash: hasher.hex)
     }
 }

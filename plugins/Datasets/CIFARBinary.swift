@@ -8,16 +8,19 @@ enum CIFARBinary {
     /// Reads one file. Each record starts with one label byte per entry of `labelRanges` (CIFAR-10:
     /// [10]; CIFAR-100: [20, 100], coarse then fine), each checked against its range;
     /// `labelIndex` picks which one is the class. Appends to `pixels` and `labels`.
-    static func read(_ path: String, dataset: String, labelRanges: [Int], labelIndex: Int,
-                     pixels: inout [UInt8], labels: inout [Int], hasher: inout ContentHasher) throws {
+    static func read(
+        _ path: String, dataset: String, labelRanges: [Int], labelIndex: Int,
+        pixels: inout [UInt8], labels: inout [Int], hasher: inout ContentHasher
+    ) throws {
         let labelBytes = labelRanges.count
         let bytes = try DataFiles.read(path, dataset: dataset)
         let record = labelBytes + pixelsPerImage
         guard bytes.count % record == 0 else {
             let whole = bytes.count / record
-            throw PluginError("\(dataset): \(path) is truncated or corrupt: \(bytes.count) bytes is not a whole number of "
-                              + "\(record)-byte records; record \(whole) starting at byte offset \(whole * record) is incomplete "
-                              + "(\(bytes.count - whole * record) of \(record) bytes)")
+            throw PluginError(
+                "\(dataset): \(path) is truncated or corrupt: \(bytes.count) bytes is not a whole number of "
+                    + "\(record)-byte records; record \(whole) starting at byte offset \(whole * record) is incomplete "
+                    + "(\(bytes.count - whole * record) of \(record) bytes)")
         }
         hasher.combine(bytes)
         let count = bytes.count / record
@@ -28,13 +31,14 @@ enum CIFARBinary {
                 let offset = r * record
                 for (k, range) in labelRanges.enumerated() where Int(buffer[offset + k]) >= range {
                     let kind = labelRanges.count == 1 ? "label" : (k == 0 ? "coarse label" : "fine label")
-                    throw PluginError("\(dataset): \(path): record \(r) at byte offset \(offset + k) has \(kind) \(buffer[offset + k]), "
-                                      + "outside 0..<\(range); the file is corrupt or not a \(dataset) file")
+                    throw PluginError(
+                        "\(dataset): \(path): record \(r) at byte offset \(offset + k) has \(kind) \(buffer[offset + k]), "
+                            + "outside 0..<\(range); the file is corrupt or not a \(dataset) file")
                 }
                 labels.append(Int(buffer[offset + labelIndex]))
-                pixels.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[(offset + labelBytes)..<(offset + record)]))
+                pixels.append(
+                    contentsOf: UnsafeBufferPointer(rebasing: buffer[(offset + labelBytes)..<(offset + record)]))
             }
         }
     }
 }
-

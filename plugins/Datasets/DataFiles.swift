@@ -9,7 +9,9 @@ enum DataFiles {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PluginError("\(dataset): \(path) does not exist")
         }
-        guard !isDirectory.boolValue else { throw PluginError("\(dataset): \(path) is a directory, expected a data file") }
+        guard !isDirectory.boolValue else {
+            throw PluginError("\(dataset): \(path) is a directory, expected a data file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PluginError("\(dataset): cannot read \(path) (check its permissions)")
         }

@@ -17,7 +17,9 @@ enum DecimalNumber {
     /// Returns the value and the position after it, or nil when no number starts there.
     /// `json: true` enforces RFC 8259's grammar instead: no '+' sign, no leading zeros, digits
     /// on both sides of '.', and an exponent needs digits (nil otherwise).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int, json: Bool = false) -> (value: Double, end: Int)? {
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, end: Int, json: Bool = false
+    ) -> (value: Double, end: Int)? {
         var pos = start
         var negative = false
         if pos < end && (bytes[pos] == UInt8(ascii: "-") || bytes[pos] == UInt8(ascii: "+")) {
@@ -33,22 +35,9 @@ enum DecimalNumber {
         var significant = 0
         var exponent = 0
         var sawDigit = false
-        while pos < end, bytes[pos] >= 0x30, bytes[pos] <= 0x39 {
-            let d = UInt64(bytes[pos] - 0x30)
-            sawDigit = true
-            if significant < 19 {
-                if mantissa != 0 || d != 0 {
-                    mantissa = mantissa * 10 + d
-                    significant += 1
-                }
-            } else {
-                exponent += 1
-            }
-            pos += 1
-        }
-        if pos < end && bytes[pos] == UInt8(ascii: ".") {
-            pos += 1
-            if json && !(pos < end && bytes[pos] >= 0x30 && bytes[pos] <= 0x39) { return nil }
+        /// Reads a run of digits into the mantissa, keeping the first 19 significant ones. Integer
+        /// digits beyond them raise the exponent; fraction digits within them lower it.
+        func readDigits(fraction: Bool) {
             while pos < end, bytes[pos] >= 0x30, bytes[pos] <= 0x39 {
                 let d = UInt64(bytes[pos] - 0x30)
                 sawDigit = true
@@ -57,10 +46,18 @@ enum DecimalNumber {
                         mantissa = mantissa * 10 + d
                         significant += 1
                     }
-                    exponent -= 1
+                    if fraction { exponent -= 1 }
+                } else if !fraction {
+                    exponent += 1
                 }
                 pos += 1
             }
+        }
+        readDigits(fraction: false)
+        if pos < end && bytes[pos] == UInt8(ascii: ".") {
+            pos += 1
+            if json && !(pos < end && bytes[pos] >= 0x30 && bytes[pos] <= 0x39) { return nil }
+            readDigits(fraction: true)
         }
         guard sawDigit else { return nil }
         if pos < end && (bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E")) {

@@ -11,8 +11,11 @@ public enum GloVe {
     /// (OOV and words missing from the file) gets N(0, s^2) with s the std of the file's found
     /// vectors, drawn from SplitMix64(seed) in row order. Returns the matrix and the number of
     /// vocabulary words found.
-    public static func embeddingMatrix(path: String, vocabulary: TextVocabulary, seed: UInt64 = 0) throws
-        -> (matrix: Tensor, found: Int) {
+    public static func embeddingMatrix(
+        path: String, vocabulary: TextVocabulary, seed: UInt64 = 0
+    ) throws
+        -> (matrix: Tensor, found: Int)
+    {
         var wanted: [String: Int] = [:]
         for (i, w) in vocabulary.words.enumerated() { wanted[w] = i + 2 }
         let (vectors, dimension) = try read(path: path, words: wanted)
@@ -67,17 +70,19 @@ public enum GloVe {
                     while k < contentEnd && buffer[k] != 0x20 { k += 1 }
                 }
                 if line == 1 && fields == 1, Int(word) != nil {
-                    continue // word2vec header "count dim"
+                    continue  // word2vec header "count dim"
                 }
                 if dimension == 0 {
                     guard fields > 0 else {
-                        throw PluginError("glove: \(path): line \(line) at byte offset \(lineStart) has a word but no numbers")
+                        throw PluginError(
+                            "glove: \(path): line \(line) at byte offset \(lineStart) has a word but no numbers")
                     }
                     dimension = fields
                 }
                 guard fields == dimension else {
-                    throw PluginError("glove: \(path): line \(line) at byte offset \(lineStart) has \(fields) numbers, expected \(dimension) "
-                                      + "like the first line\(lineEnd >= end ? " (the file may be truncated)" : "")")
+                    throw PluginError(
+                        "glove: \(path): line \(line) at byte offset \(lineStart) has \(fields) numbers, expected \(dimension) "
+                            + "like the first line\(lineEnd >= end ? " (the file may be truncated)" : "")")
                 }
                 guard let id = words[word] else { continue }
                 var vector = [Float]()
@@ -86,7 +91,8 @@ public enum GloVe {
                 for _ in 0..<dimension {
                     while p < contentEnd && buffer[p] == 0x20 { p += 1 }
                     guard let (v, next) = DecimalNumber.parse(buffer, from: p, end: contentEnd),
-                          next == contentEnd || buffer[next] == 0x20 else {
+                        next == contentEnd || buffer[next] == 0x20
+                    else {
                         throw PluginError("glove: \(path): line \(line): the value at byte offset \(p) is not a number")
                     }
                     vector.append(Float(v))

@@ -69,13 +69,16 @@ public struct RandomCropFlip: Augmentation {
         let p = padding
         var padded = batch
         if p > 0 {
-            let fill = try Tensor(padValue.count == c ? padValue : [Float](repeating: 0, count: c), shape: [1, c, 1, 1])
+            let fill = try Tensor(
+                padValue.count == c ? padValue : [Float](repeating: 0, count: c), shape: [1, c, 1, 1])
             let rows = try fill.expanded(to: [n, c, p, w])
             padded = try Tensor.cat([rows, batch, rows], dim: 2)
             let columns = try fill.expanded(to: [n, c, h + 2 * p, p])
             padded = try Tensor.cat([columns, padded, columns], dim: 3)
         }
-        let offsets = p > 0 ? try Tensor.randint(0, 2 * p + 1, [n, 2], generator: generator).ints() : [Int](repeating: 0, count: 2 * n)
+        let offsets =
+            p > 0
+            ? try Tensor.randint(0, 2 * p + 1, [n, 2], generator: generator).ints() : [Int](repeating: 0, count: 2 * n)
         let flips = flip ? try Tensor.randint(0, 2, [n], generator: generator).ints() : [Int](repeating: 0, count: n)
         let reversed = try Tensor(Array((0..<w).reversed()))
         var out: [Tensor] = []
@@ -109,45 +112,132 @@ public enum ImageNormalization: String, Sendable, CaseIterable {
 
 /// Shared parameter declarations for image datasets.
 enum ImageParameters {
-    static let normalize = ParameterSpec.string(
-        "normalize", default: "standard", choices: ImageNormalization.allCases.map(\.rawValue),
-        doc: "pixel scaling: standard ((x - mean) / std per channel, the dataset's statistics or mean/std below), minus-one-one ((x - 0.5) / 0.5, as PFLlib), none ([0, 1]); docs/datasets.md")
-    static let mean = ParameterSpec("mean", .doubleList(), optional: true,
-                                    doc: "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too")
-    static let std = ParameterSpec("std", .doubleList(exclusiveMin: 0), optional: true,
-                                   doc: "per-channel standard deviation for normalize: standard (default: the dataset's); give mean too")
-    static let augment = ParameterSpec.bool("augment", default: false,
-                                            doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
-    static let augmentNoFlip = ParameterSpec.bool("augment", default: false,
-                                                  doc: "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)")
+    static let normalize = ParameterKey.choice(
+        "normalize", default: ImageNormalization.standard,
+        doc:
+            "pixel scaling: standard ((x - mean) / std per channel, the dataset's statistics or mean/std below), minus-one-one ((x - 0.5) / 0.5, as PFLlib), none ([0, 1]); docs/datasets.md"
+    )
+    static let mean = ParameterKey.optionalDoubleList(
+        "mean",
+        doc:
+            "per-channel mean for normalize: standard (default: the dataset's training-set mean, docs/datasets.md); give std too"
+    )
+    static let std = ParameterKey.optionalDoubleList(
+        "std", exclusiveMin: 0,
+        doc: "per-channel standard deviation for normalize: standard (default: the dataset's); give mean too")
+    static let augment = ParameterKey.bool(
+        "augment", default: false,
+        doc: "training augmentation: random crop after 4-pixel padding and horizontal flip (seeded per batch)")
+    static let augmentNoFlip = ParameterKey.bool(
+        "augment", default: false,
+        doc:
+            "training augmentation: random crop after 4-pixel padding (no flip: digits and letters are not mirror-symmetric)"
+    )
+}
 
-    /// The statistics `normalize`, `mean` and `std` ask for (nil: no normalisation). `standard`
-    /// gives the dataset's own statistics unless mean and std are both given (one value per channel).
-    static func statistics(_ parameters: Parameters, dataset: String, standard: ImageStatistics) throws -> ImageStatistics? {
-        let p = parameters
-        let text = p.optionalString("normalize") ?? ImageNormalization.standard.rawValue
-        guard let mode = ImageNormalization(rawValue: text) else {
-            throw PluginError("\(dataset): normalize must be one of \(ImageNormalization.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)")
+/// An image dataset: read from `root`, normalised as `normalize`, `mean` and `std` say, and
+/// augmented when `augment` is true. Conforming types declare the keys and hold `settings`; the
+/// cross-parameter check (`validate()`) and the statistics to normalise with come from here.
+public protocol ImageDataset: DatasetPlugin {
+    /// The dataset's own training-set statistics (`normalize: standard` without mean and std).
+    static var standardStatistics: ImageStatistics { get }
+    /// Root folder, normalisation and augmentation as given.
+    var settings: ImageDatasetSettings { get }
+}
+
+extension ImageDataset {
+    /// The folder the files are read from.
+    public var root: String { settings.root }
+    /// Whether training batches are augmented.
+    public var augment: Bool { settings.augment }
+
+    /// mean and std come together, with one value per channel, and only with `normalize: standard`.
+    public func validate() throws {
+        try settings.normalization.check(
+            dataset: Self.descriptor.name, channels: Self.standardStatistics.mean.count)
+    }
+
+    /// Per-channel normalisation applied at load (nil: pixels stay in [0, 1]).
+    public var statistics: ImageStatistics? {
+        settings.normalization.statistics(standard: Self.standardStatistics)
+    }
+}
+
+/// What every image dataset reads from its parameters.
+public struct ImageDatasetSettings: Sendable, Equatable {
+    public var root: String
+    public var normalization: ImageNormalizationSettings
+    public var augment: Bool
+
+    /// The settings in validated parameters, `root` and `augment` read through the dataset's keys.
+    init(_ parameters: Parameters, root: ParameterKey<String>, augment: ParameterKey<Bool>) {
+        self.root = parameters[root]
+        normalization = ImageNormalizationSettings(parameters)
+        self.augment = parameters[augment]
+    }
+
+    /// Settings made in code: the dataset's own statistics (`normalize`) or none.
+    public init(root: String, normalize: Bool, augment: Bool) {
+        self.root = root
+        normalization = ImageNormalizationSettings(standard: normalize)
+        self.augment = augment
+    }
+}
+
+/// The `normalize`, `mean` and `std` an image dataset was given, and the statistics they ask
+/// for. `standard` gives the dataset's own statistics unless mean and std are both given.
+public struct ImageNormalizationSettings: Sendable, Equatable {
+    public var mode: ImageNormalization
+    public var mean: [Double]?
+    public var std: [Double]?
+
+    /// The settings in validated parameters.
+    init(_ parameters: Parameters) {
+        mode = parameters[ImageParameters.normalize]
+        mean = parameters[ImageParameters.mean]
+        std = parameters[ImageParameters.std]
+    }
+
+    /// The dataset's own statistics (`standard`) or no normalisation (`none`).
+    public init(standard: Bool) {
+        mode = standard ? .standard : .none
+    }
+
+    /// The checks across the three parameters (a dataset's `validate()`): mean and std come
+    /// together, with one value per channel, and only with `normalize: standard`.
+    func check(dataset: String, channels: Int) throws {
+        switch (mode, mean, std) {
+        case (.standard, nil, nil):
+            return
+        case (.standard, let m?, let s?):
+            guard m.count == channels, s.count == channels else {
+                throw PluginError(
+                    "\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)"
+                )
+            }
+        case (.standard, _, _):
+            throw PluginError("\(dataset): give both mean and std, or neither (the dataset's statistics)")
+        case (.minusOneOne, nil, nil), (.none, nil, nil):
+            return
+        default:
+            throw PluginError(
+                "\(dataset): mean and std apply to normalize: standard only (normalize is \(mode.rawValue))")
         }
-        let mean = p.optionalDoubleList("mean"), std = p.optionalDoubleList("std")
+    }
+
+    /// The statistics to normalise with (nil: pixels stay in [0, 1]), given the dataset's own.
+    /// Settings that fail `check` fall back to the dataset's own statistics.
+    func statistics(standard: ImageStatistics) -> ImageStatistics? {
         let channels = standard.mean.count
         switch mode {
         case .standard:
-            switch (mean, std) {
-            case (nil, nil): return standard
-            case let (m?, s?):
-                guard m.count == channels, s.count == channels else {
-                    throw PluginError("\(dataset): mean and std need \(channels) value\(channels == 1 ? "" : "s") (one per channel), got \(m.count) and \(s.count)")
-                }
-                return ImageStatistics(mean: m.map(Float.init), std: s.map(Float.init))
-            default:
-                throw PluginError("\(dataset): give both mean and std, or neither (the dataset's statistics)")
-            }
-        case .minusOneOne, .none:
-            guard mean == nil, std == nil else {
-                throw PluginError("\(dataset): mean and std apply to normalize: standard only (normalize is \(text))")
-            }
-            return mode == .none ? nil : ImageStatistics(mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
+            guard let mean, let std, mean.count == channels, std.count == channels else { return standard }
+            return ImageStatistics(mean: mean.map(Float.init), std: std.map(Float.init))
+        case .minusOneOne:
+            return ImageStatistics(
+                mean: Array(repeating: 0.5, count: channels), std: Array(repeating: 0.5, count: channels))
+        case .none:
+            return nil
         }
     }
 }

@@ -14,7 +14,8 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        case let (.object(x), .object(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         case let (.array(x), .array(y)): return x == y
         case let (.numbers(x), .numbers(y)): return x == y
         case let (.numbers(x), .array(y)), let (.array(y), .numbers(x)): return y == x.map { .number(Double($0)) }
@@ -125,7 +126,9 @@ public enum JSONReader {
         mutating func literal(_ word: StaticString) throws {
             let start = pos
             let n = word.utf8CodeUnitCount
-            guard pos + n <= end else { pos = end; throw failure("expected \(word), found the end of the data (the file is truncated)") }
+            guard pos + n <= end else {
+                pos = end; throw failure("expected \(word), found the end of the data (the file is truncated)")
+            }
             for i in 0..<n where bytes[start + i] != word.utf8Start[i] {
                 pos = start
                 throw failure("expected a value, found \(found())")
@@ -144,7 +147,9 @@ public enum JSONReader {
                 }
                 if next == UInt8(ascii: "."), start + 3 < end, bytes[start + 2] == 0x30 {
                     let after = bytes[start + 3]
-                    if after == UInt8(ascii: ",") || after == UInt8(ascii: "]") || after == UInt8(ascii: "}") || after == 0x20 {
+                    if after == UInt8(ascii: ",") || after == UInt8(ascii: "]") || after == UInt8(ascii: "}")
+                        || after == 0x20
+                    {
                         pos = start + 3
                         return Double(bytes[start] - 0x30)
                     }
@@ -159,7 +164,7 @@ public enum JSONReader {
         }
 
         mutating func string() throws -> String {
-            pos += 1 // opening quote
+            pos += 1  // opening quote
             let start = pos
             var hasEscape = false
             while true {
@@ -172,7 +177,7 @@ public enum JSONReader {
             }
             guard pos <= end else { pos = end; throw failure("unterminated string (the file is truncated)") }
             let raw = UnsafeBufferPointer(rebasing: bytes[start..<pos])
-            pos += 1 // closing quote
+            pos += 1  // closing quote
             if !hasEscape { return String(decoding: raw, as: UTF8.self) }
             return try unescape(raw, start: start)
         }
@@ -213,7 +218,9 @@ public enum JSONReader {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4(i + 2)
                     var consumed = 6
-                    if scalar >= 0xD800 && scalar < 0xDC00, i + 12 <= raw.count, raw[i + 6] == UInt8(ascii: "\\"), raw[i + 7] == UInt8(ascii: "u") {
+                    if scalar >= 0xD800 && scalar < 0xDC00, i + 12 <= raw.count, raw[i + 6] == UInt8(ascii: "\\"),
+                        raw[i + 7] == UInt8(ascii: "u")
+                    {
                         let low = try hex4(i + 8)
                         if low >= 0xDC00 && low < 0xE000 {
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -270,10 +277,14 @@ public enum JSONReader {
             if pos < end && bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object([]) }
             while true {
                 skipWhitespace()
-                guard pos < end, bytes[pos] == UInt8(ascii: "\"") else { throw failure("expected a string key in an object, found \(found())") }
+                guard pos < end, bytes[pos] == UInt8(ascii: "\"") else {
+                    throw failure("expected a string key in an object, found \(found())")
+                }
                 let key = try string()
                 skipWhitespace()
-                guard pos < end, bytes[pos] == UInt8(ascii: ":") else { throw failure("expected ':' after an object key, found \(found())") }
+                guard pos < end, bytes[pos] == UInt8(ascii: ":") else {
+                    throw failure("expected ':' after an object key, found \(found())")
+                }
                 pos += 1
                 skipWhitespace()
                 members.append((key, try value(depth: depth + 1)))

@@ -20,7 +20,9 @@ struct NPYArray {
     static func parse(_ bytes: [UInt8], path: String, base: Int = 0) throws -> NPYArray {
         func fail(_ message: String, _ offset: Int) -> PluginError { .inFile(path, offset: base + offset, message) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
-        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("not a .npy array (no \\x93NUMPY magic)", 0) }
+        guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
+            throw fail("not a .npy array (no \\x93NUMPY magic)", 0)
+        }
         let major = Int(bytes[6])
         let headerLength: Int, headerStart: Int
         switch major {
@@ -30,14 +32,24 @@ struct NPYArray {
             headerLength = Int(ZipArchive.le32(bytes, 8)); headerStart = 12
         default: throw fail(".npy format version \(major) is not supported (1, 2 and 3 are)", 6)
         }
-        guard headerStart + headerLength <= bytes.count else { throw fail(".npy header runs past the end of the data (truncated)", bytes.count) }
-        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-        guard let descr = Self.field("descr", in: header).map({ $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) }),
-              let orderText = Self.field("fortran_order", in: header),
-              let shapeText = Self.field("shape", in: header) else {
-            throw fail(".npy header lacks 'descr', 'fortran_order' or 'shape': \(header.trimmingCharacters(in: .whitespacesAndNewlines))", headerStart)
+        guard headerStart + headerLength <= bytes.count else {
+            throw fail(".npy header runs past the end of the data (truncated)", bytes.count)
         }
-        let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+        guard
+            let descr = Self.field("descr", in: header).map({
+                $0.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
+            }),
+            let orderText = Self.field("fortran_order", in: header),
+            let shapeText = Self.field("shape", in: header)
+        else {
+            throw fail(
+                ".npy header lacks 'descr', 'fortran_order' or 'shape': \(header.trimmingCharacters(in: .whitespacesAndNewlines))",
+                headerStart)
+        }
+        let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() ")).split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
         var shape: [Int] = []
         for d in dims {
             guard let v = Int(d), v >= 0 else { throw fail(".npy header has a bad shape \(shapeText)", headerStart) }
@@ -54,11 +66,14 @@ struct NPYArray {
             return rebuilt
         }
         guard let itemSize = Self.itemSize(descr) else {
-            throw fail(".npy dtype '\(descr)' is not supported (float32/64, signed and unsigned integers, bool)", headerStart)
+            throw fail(
+                ".npy dtype '\(descr)' is not supported (float32/64, signed and unsigned integers, bool)", headerStart)
         }
         let needed = array.count * itemSize
         guard body + needed <= bytes.count else {
-            throw fail("array data is truncated: shape \(shape) of '\(descr)' needs \(needed) bytes, \(bytes.count - body) are present", bytes.count)
+            throw fail(
+                "array data is truncated: shape \(shape) of '\(descr)' needs \(needed) bytes, \(bytes.count - body) are present",
+                bytes.count)
         }
         array.data = Array(bytes[body..<(body + needed)])
         return array
@@ -69,7 +84,7 @@ struct NPYArray {
         guard descr.count >= 3 else { return nil }
         let order = descr.first!, kind = descr.dropFirst().first!, size = Int(descr.dropFirst(2))
         guard "<|=>".contains(order), let size else { return nil }
-        if order == ">" && size > 1 { return nil }      // big-endian multi-byte: not supported
+        if order == ">" && size > 1 { return nil }  // big-endian multi-byte: not supported
         switch kind {
         case "f": return size == 4 || size == 8 ? size : nil
         case "i", "u": return [1, 2, 4, 8].contains(size) ? size : nil
@@ -96,8 +111,17 @@ struct NPYArray {
         let kind = descr.dropFirst().first, size = Int(descr.dropFirst(2)) ?? 0
         return data.withUnsafeBytes { raw -> [Float] in
             switch (kind, size) {
-            case ("f", 4): return (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-            case ("f", 8): return (0..<count).map { Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
+            case ("f", 4):
+                return (0..<count).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                }
+            case ("f", 8):
+                return (0..<count).map {
+                    Float(
+                        Double(
+                            bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))
+                        ))
+                }
             default: return ints().map(Float.init)
             }
         }
@@ -111,11 +135,16 @@ struct NPYArray {
                 switch (kind, size) {
                 case ("u", 1), ("b", 1): return Int(raw[i])
                 case ("i", 1): return Int(Int8(bitPattern: raw[i]))
-                case ("u", 2): return Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                case ("u", 2):
+                    return Int(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                 case ("i", 2): return Int(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
-                case ("u", 4): return Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                case ("u", 4):
+                    return Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                 case ("i", 4): return Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
-                case ("u", 8): return Int(truncatingIfNeeded: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                case ("u", 8):
+                    return Int(
+                        truncatingIfNeeded: UInt64(
+                            littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
                 case ("i", 8): return Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
                 default: return 0
                 }

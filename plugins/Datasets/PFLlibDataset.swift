@@ -20,16 +20,19 @@ public struct PFLlibDataset: DatasetPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .dataset, name: "pfllib",
         summary: "a PFLlib data folder (config.json, train/<k>.npz, test/<k>.npz) with its clients as natural users",
-        parameters: [
-            .path("path", doc: "the folder PFLlib's generator wrote, e.g. PFLlib/dataset/FashionMNIST (config.json, train/, test/)"),
-        ])
+        keys: [path])
+
+    public static let path = ParameterKey.path(
+        "path",
+        doc: "the folder PFLlib's generator wrote, e.g. PFLlib/dataset/FashionMNIST (config.json, train/, test/)")
 
     public let path: String
 
-    public init(parameters: Parameters) throws { path = parameters.string("path") }
+    public init(parameters: Parameters) throws { path = parameters[Self.path] }
     public init(path: String) { self.path = path }
 
-    static let hint = "Generate it with PFLlib (cd PFLlib/dataset && python generate_FashionMNIST.py noniid - dir) and set "
+    static let hint =
+        "Generate it with PFLlib (cd PFLlib/dataset && python generate_FashionMNIST.py noniid - dir) and set "
         + "dataset.path to the generated folder; bench/pfllib/compare.sh setup does this from local Fashion-MNIST files. "
         + "See docs/datasets.md, \"PFLlib data folders\"."
 
@@ -45,12 +48,17 @@ public struct PFLlibDataset: DatasetPlugin {
         do { object = try JSONSerialization.jsonObject(with: Data(bytes)) } catch {
             throw PluginError("pfllib: \(file) is not valid JSON: \(error.localizedDescription)")
         }
-        guard let config = object as? [String: Any] else { throw PluginError("pfllib: \(file) must hold a JSON object") }
+        guard let config = object as? [String: Any] else {
+            throw PluginError("pfllib: \(file) must hold a JSON object")
+        }
         func positive(_ key: String) throws -> Int {
             guard let value = config[key] else {
-                throw PluginError("pfllib: \(file) lacks the key '\(key)' (PFLlib's save_file writes num_clients and num_classes)")
+                throw PluginError(
+                    "pfllib: \(file) lacks the key '\(key)' (PFLlib's save_file writes num_clients and num_classes)")
             }
-            guard let n = value as? Int, n > 0 else { throw PluginError("pfllib: \(file): '\(key)' must be a positive integer, got \(value)") }
+            guard let n = value as? Int, n > 0 else {
+                throw PluginError("pfllib: \(file): '\(key)' must be a positive integer, got \(value)")
+            }
             return n
         }
         return (try positive("num_clients"), try positive("num_classes"))
@@ -89,47 +97,66 @@ public struct PFLlibDataset: DatasetPlugin {
         }
         let (train, trainUsers) = try split("train")
         let (test, testUsers) = try split("test")
-        return DatasetSplits(name: "pfllib", train: train, test: test, classes: classes, inputShape: sampleShape ?? [],
-                             trainUsers: trainUsers, testUsers: testUsers, contentHash: hasher.hex)
+        return DatasetSplits(
+            name: "pfllib", train: train, test: test, classes: classes, inputShape: sampleShape ?? [],
+            trainUsers: trainUsers, testUsers: testUsers, contentHash: hasher.hex)
     }
 
     /// One client file: images x [n, ...] (float or integer dtype) and labels y [n] in 0..<classes.
     static func readClient(_ file: String, bytes: [UInt8], classes: Int) throws -> (x: NPYArray, y: [Int]) {
         let zip = try ZipArchive(path: file, bytes: bytes)
         func member(_ name: String) throws -> (NPYArray, Int)? {
-            guard let entry = zip.entries.first(where: { $0.name == name }), let data = try zip.read(name) else { return nil }
+            guard let entry = zip.entries.first(where: { $0.name == name }), let data = try zip.read(name) else {
+                return nil
+            }
             return (try NPYArray.parse(data, path: "\(file) (\(name))", base: 0), entry.localHeaderOffset)
         }
         var x: NPYArray, y: NPYArray, at: Int
         if let (data, offset) = try member("data.npy") {
             at = offset
             guard data.descr == "|O", let first = data.objects.first, case .dict(let dict) = first else {
-                throw PluginError.inFile(file, offset: offset, "data.npy must be a pickled dict {'x': ..., 'y': ...} (PFLlib's layout), got an array of dtype '\(data.descr)'")
+                throw PluginError.inFile(
+                    file, offset: offset,
+                    "data.npy must be a pickled dict {'x': ..., 'y': ...} (PFLlib's layout), got an array of dtype '\(data.descr)'"
+                )
             }
-            guard case .object(let xo)? = dict["x"], let xa = xo.array, case .object(let yo)? = dict["y"], let ya = yo.array else {
+            guard case .object(let xo)? = dict["x"], let xa = xo.array, case .object(let yo)? = dict["y"],
+                let ya = yo.array
+            else {
                 let keys = dict.items.compactMap { $0.key.string }
-                throw PluginError.inFile(file, offset: offset, "data.npy's dict must hold numpy arrays under 'x' and 'y', has keys \(keys)")
+                throw PluginError.inFile(
+                    file, offset: offset, "data.npy's dict must hold numpy arrays under 'x' and 'y', has keys \(keys)")
             }
             x = xa
             y = ya
         } else if let (xa, offset) = try member("x.npy"), let (ya, _) = try member("y.npy") {
             (x, y, at) = (xa, ya, offset)
         } else {
-            throw PluginError("pfllib: \(file) holds neither data.npy (PFLlib's pickled dict) nor x.npy and y.npy; members: \(zip.entries.map(\.name))")
+            throw PluginError(
+                "pfllib: \(file) holds neither data.npy (PFLlib's pickled dict) nor x.npy and y.npy; members: \(zip.entries.map(\.name))"
+            )
         }
         guard x.isFloat || x.isInteger, x.shape.count >= 2 else {
-            throw PluginError.inFile(file, offset: at, "x must be a numeric array [samples, ...], got dtype '\(x.descr)' and shape \(x.shape)")
+            throw PluginError.inFile(
+                file, offset: at,
+                "x must be a numeric array [samples, ...], got dtype '\(x.descr)' and shape \(x.shape)")
         }
         guard y.isInteger, y.shape.count == 1 else {
-            throw PluginError.inFile(file, offset: at, "y must be a 1-d integer array of labels, got dtype '\(y.descr)' and shape \(y.shape)")
+            throw PluginError.inFile(
+                file, offset: at, "y must be a 1-d integer array of labels, got dtype '\(y.descr)' and shape \(y.shape)"
+            )
         }
         guard x.shape[0] == y.shape[0] else {
-            throw PluginError.inFile(file, offset: at, "x has \(x.shape[0]) samples (shape \(x.shape)) but y has \(y.shape[0]) labels")
+            throw PluginError.inFile(
+                file, offset: at, "x has \(x.shape[0]) samples (shape \(x.shape)) but y has \(y.shape[0]) labels")
         }
-        guard !x.fortranOrder || x.shape.count <= 1 else { throw PluginError.inFile(file, offset: at, "Fortran-ordered x is not supported") }
+        guard !x.fortranOrder || x.shape.count <= 1 else {
+            throw PluginError.inFile(file, offset: at, "Fortran-ordered x is not supported")
+        }
         let labels = y.ints()
         if let (i, bad) = labels.enumerated().first(where: { $0.element < 0 || $0.element >= classes }) {
-            throw PluginError.inFile(file, offset: at, "label \(bad) of sample \(i) is outside 0..<\(classes) (num_classes in config.json)")
+            throw PluginError.inFile(
+                file, offset: at, "label \(bad) of sample \(i) is outside 0..<\(classes) (num_classes in config.json)")
         }
         return (x, labels)
     }

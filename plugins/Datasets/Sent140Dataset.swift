@@ -21,7 +21,9 @@ public struct Sent140Dataset: DatasetPlugin {
         "root", default: "data/sent140", doc: "folder with LEAF's train/ and/or test/ folders of .json files")
     public static let split = ParameterKey.choice(
         "split", default: Split.auto,
-        doc: "folders: train/ and test/ as given; by-sample: pool every sample found and move a seeded test_fraction of them to the test split; auto: folders when both exist, else by-sample")
+        doc:
+            "folders: train/ and test/ as given; by-sample: pool every sample found and move a seeded test_fraction of them to the test split; auto: folders when both exist, else by-sample"
+    )
     public static let testFraction = ParameterKey.double(
         "test_fraction", default: 0.2, min: 0, max: 0.9, minExclusive: true,
         doc: "fraction of the samples that go to the test split when splitting by sample")
@@ -33,7 +35,8 @@ public struct Sent140Dataset: DatasetPlugin {
     public static let sequenceLength = ParameterKey.int(
         "sequence_length", default: 25, min: 1, doc: "tokens per tweet (truncated or padded with 0 at the end)")
     public static let glove = ParameterKey.optionalPath(
-        "glove", doc: "GloVe text vectors (e.g. glove.6B.300d.txt) to initialise the embedding; unset: trained from scratch")
+        "glove",
+        doc: "GloVe text vectors (e.g. glove.6B.300d.txt) to initialise the embedding; unset: trained from scratch")
 
     public static let classes = 2
 
@@ -55,8 +58,10 @@ public struct Sent140Dataset: DatasetPlugin {
         glove = p[Self.glove]
     }
 
-    public init(root: String, split: Split = .auto, testFraction: Double = 0.2, splitSeed: Int = 0,
-                vocabularySize: Int = 10000, sequenceLength: Int = 25, glove: String? = nil) {
+    public init(
+        root: String, split: Split = .auto, testFraction: Double = 0.2, splitSeed: Int = 0,
+        vocabularySize: Int = 10000, sequenceLength: Int = 25, glove: String? = nil
+    ) {
         self.root = root
         self.split = split
         self.testFraction = testFraction
@@ -66,7 +71,8 @@ public struct Sent140Dataset: DatasetPlugin {
         self.glove = glove
     }
 
-    static let hint = "Generate it with LEAF (https://github.com/TalwalkarLab/leaf, data/sent140: ./preprocess.sh -s niid "
+    static let hint =
+        "Generate it with LEAF (https://github.com/TalwalkarLab/leaf, data/sent140: ./preprocess.sh -s niid "
         + "--sf 1.0 -k 3 -t sample), or run `bash scripts/download-data.sh sent140` for the project's sample (test half only: "
         + "use split: by-sample), and set dataset.root to the folder holding train/ and/or test/. See docs/datasets.md."
 
@@ -85,14 +91,18 @@ public struct Sent140Dataset: DatasetPlugin {
     }
 
     var splitsBySample: Bool {
-        split == .bySample || (split == .auto && !(DataFiles.directoryExists(trainFolder) && DataFiles.directoryExists(testFolder)))
+        split == .bySample
+            || (split == .auto && !(DataFiles.directoryExists(trainFolder) && DataFiles.directoryExists(testFolder)))
     }
 
     public func requiredFiles() -> [RequiredFile] {
         var files = folders.map { RequiredFile(path: $0, hint: Self.hint) }
         if let glove {
-            files.append(RequiredFile(path: glove, hint: "Download GloVe vectors from https://nlp.stanford.edu/projects/glove/ "
-                                      + "(e.g. glove.6B.zip, file glove.6B.300d.txt), or unset dataset.glove."))
+            files.append(
+                RequiredFile(
+                    path: glove,
+                    hint: "Download GloVe vectors from https://nlp.stanford.edu/projects/glove/ "
+                        + "(e.g. glove.6B.zip, file glove.6B.300d.txt), or unset dataset.glove."))
         }
         return files
     }
@@ -126,9 +136,10 @@ public struct Sent140Dataset: DatasetPlugin {
             var tweets: [Tweet] = []
             try LEAFReader.read(folder: folder, dataset: "sent140", classes: Self.classes, hasher: &hasher) { sample in
                 guard let fields = sample.x.elements, fields.count >= 5, case .string(let text) = fields[4] else {
-                    throw PluginError("sent140: \(folder): user '\(sample.user)': x must be [tweet_id, date, query, user, text, flag] "
-                                      + "with the text as a string, got \(sample.x.kindName)"
-                                      + (sample.x.elements.map { " of \($0.count) entries" } ?? ""))
+                    throw PluginError(
+                        "sent140: \(folder): user '\(sample.user)': x must be [tweet_id, date, query, user, text, flag] "
+                            + "with the text as a string, got \(sample.x.kindName)"
+                            + (sample.x.elements.map { " of \($0.count) entries" } ?? ""))
                 }
                 tweets.append(Tweet(tokens: TextVocabulary.tokenize(text), label: sample.y, user: sample.user))
             }
@@ -161,11 +172,13 @@ public struct Sent140Dataset: DatasetPlugin {
             var ids: [Int] = []
             ids.reserveCapacity(tweets.count * sequenceLength)
             for t in tweets { ids += vocabulary.encode(t.tokens, length: sequenceLength) }
-            return try LabeledSamples(inputs: Tensor(ids, shape: [tweets.count, sequenceLength]), labels: tweets.map(\.label))
+            return try LabeledSamples(
+                inputs: Tensor(ids, shape: [tweets.count, sequenceLength]), labels: tweets.map(\.label))
         }
-        let splits = DatasetSplits(name: "sent140", train: try samples(train), test: try samples(test), classes: Self.classes,
-                                   inputShape: [sequenceLength], inputKind: .tokens(vocabulary: vocabulary.count),
-                                   trainUsers: train.map(\.user), testUsers: test.map(\.user), contentHash: hasher.hex)
+        let splits = DatasetSplits(
+            name: "sent140", train: try samples(train), test: try samples(test), classes: Self.classes,
+            inputShape: [sequenceLength], inputKind: .tokens(vocabulary: vocabulary.count),
+            trainUsers: train.map(\.user), testUsers: test.map(\.user), contentHash: hasher.hex)
         return Loaded(splits: splits, vocabulary: vocabulary)
     }
 

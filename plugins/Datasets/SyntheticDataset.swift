@@ -16,17 +16,25 @@ public struct SyntheticDataset: DatasetPlugin {
         summary: "FedProx Synthetic(alpha, beta): per-user logistic models on Gaussian features, natural users",
         keys: [alpha, beta, users, features, classes, sizeMu, sizeSigma, sizeMin, sizeMax, trainFraction, seed])
 
-    public static let alpha = ParameterKey.double("alpha", default: 1, min: 0, doc: "std of each user's model mean u_k (model heterogeneity)")
-    public static let beta = ParameterKey.double("beta", default: 1, min: 0, doc: "std of each user's feature mean B_k (feature heterogeneity)")
+    public static let alpha = ParameterKey.double(
+        "alpha", default: 1, min: 0, doc: "std of each user's model mean u_k (model heterogeneity)")
+    public static let beta = ParameterKey.double(
+        "beta", default: 1, min: 0, doc: "std of each user's feature mean B_k (feature heterogeneity)")
     public static let users = ParameterKey.int("users", default: 30, min: 1, doc: "number of natural users")
     public static let features = ParameterKey.int("features", default: 60, min: 1, doc: "input dimension")
     public static let classes = ParameterKey.int("classes", default: 10, min: 2, doc: "number of classes")
-    public static let sizeMu = ParameterKey.double("size_mu", default: 4, doc: "log-normal mean of the user sizes (FedProx: 4)")
-    public static let sizeSigma = ParameterKey.double("size_sigma", default: 2, min: 0, doc: "log-normal sigma of the user sizes (FedProx: 2)")
-    public static let sizeMin = ParameterKey.int("size_min", default: 50, min: 2, doc: "added to every user's size (FedProx: 50)")
-    public static let sizeMax = ParameterKey.int("size_max", default: 100_000, min: 2, doc: "cap on one user's samples (the log-normal tail is heavy)")
-    public static let trainFraction = ParameterKey.double("train_fraction", default: 0.9, min: 0.1, max: 0.95, doc: "fraction of each user's samples used for training")
-    public static let seed = ParameterKey.int("seed", default: 0, doc: "generator seed (fixed, independent of the experiment seeds)")
+    public static let sizeMu = ParameterKey.double(
+        "size_mu", default: 4, doc: "log-normal mean of the user sizes (FedProx: 4)")
+    public static let sizeSigma = ParameterKey.double(
+        "size_sigma", default: 2, min: 0, doc: "log-normal sigma of the user sizes (FedProx: 2)")
+    public static let sizeMin = ParameterKey.int(
+        "size_min", default: 50, min: 2, doc: "added to every user's size (FedProx: 50)")
+    public static let sizeMax = ParameterKey.int(
+        "size_max", default: 100_000, min: 2, doc: "cap on one user's samples (the log-normal tail is heavy)")
+    public static let trainFraction = ParameterKey.double(
+        "train_fraction", default: 0.9, min: 0.1, max: 0.95, doc: "fraction of each user's samples used for training")
+    public static let seed = ParameterKey.int(
+        "seed", default: 0, doc: "generator seed (fixed, independent of the experiment seeds)")
 
     public var alpha: Double
     public var beta: Double
@@ -56,12 +64,16 @@ public struct SyntheticDataset: DatasetPlugin {
 
     /// The sizes' cap must not be below their floor.
     public func validate() throws {
-        guard sizeMax >= sizeMin else { throw PluginError("synthetic: size_max (\(sizeMax)) must be >= size_min (\(sizeMin))") }
+        guard sizeMax >= sizeMin else {
+            throw PluginError("synthetic: size_max (\(sizeMax)) must be >= size_min (\(sizeMin))")
+        }
     }
 
-    public init(alpha: Double = 1, beta: Double = 1, users: Int = 30, features: Int = 60, classes: Int = 10,
-                sizeMu: Double = 4, sizeSigma: Double = 2, sizeMin: Int = 50, sizeMax: Int = 100_000,
-                trainFraction: Double = 0.9, seed: Int = 0) {
+    public init(
+        alpha: Double = 1, beta: Double = 1, users: Int = 30, features: Int = 60, classes: Int = 10,
+        sizeMu: Double = 4, sizeSigma: Double = 2, sizeMin: Int = 50, sizeMax: Int = 100_000,
+        trainFraction: Double = 0.9, seed: Int = 0
+    ) {
         self.alpha = alpha
         self.beta = beta
         self.users = users
@@ -81,7 +93,9 @@ public struct SyntheticDataset: DatasetPlugin {
         var random = Seeds.stream(UInt64(bitPattern: Int64(seed)), "synthetic")
         let d = features, c = classes
         let sizes = (0..<users).map { _ in
-            Swift.min(sizeMax, sizeMin + Int(Swift.min(1e9, random.nextLogNormal(mu: sizeMu, sigma: sizeSigma)).rounded(.down)))
+            Swift.min(
+                sizeMax,
+                sizeMin + Int(Swift.min(1e9, random.nextLogNormal(mu: sizeMu, sigma: sizeSigma)).rounded(.down)))
         }
         let modelMeans = (0..<users).map { _ in alpha * random.nextNormal() }
         let featureMeans = (0..<users).map { _ in beta * random.nextNormal() }

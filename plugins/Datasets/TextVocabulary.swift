@@ -17,7 +17,10 @@ public struct TextVocabulary: Sendable, Equatable {
     public init(texts: [[String]], size: Int) {
         var counts: [String: Int] = [:]
         for tokens in texts { for t in tokens { counts[t, default: 0] += 1 } }
-        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
+        let ranked = counts.sorted {
+            $0.value != $1.value
+                ? $0.value > $1.value : $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars)
+        }
         words = ranked.prefix(Swift.max(0, size - 2)).map(\.key)
         ids = Dictionary(uniqueKeysWithValues: words.enumerated().map { ($1, $0 + 2) })
     }

@@ -45,12 +45,18 @@ struct ZipArchive {
     func read(_ name: String) throws -> [UInt8]? {
         guard let entry = entries.first(where: { $0.name == name }) else { return nil }
         let o = entry.localHeaderOffset
-        guard o + 30 <= bytes.count else { throw error("local header of '\(name)' runs past the end of the file (truncated zip)", at: o) }
-        guard Self.le32(bytes, o) == 0x0403_4b50 else { throw error("no local file header signature for '\(name)'", at: o) }
+        guard o + 30 <= bytes.count else {
+            throw error("local header of '\(name)' runs past the end of the file (truncated zip)", at: o)
+        }
+        guard Self.le32(bytes, o) == 0x0403_4b50 else {
+            throw error("no local file header signature for '\(name)'", at: o)
+        }
         let nameLength = Self.le16(bytes, o + 26), extraLength = Self.le16(bytes, o + 28)
         let start = o + 30 + nameLength + extraLength
         guard start + entry.compressedSize <= bytes.count else {
-            throw error("data of '\(name)' (\(entry.compressedSize) bytes from offset \(start)) runs past the end of the file (\(bytes.count) bytes): the zip is truncated", at: bytes.count)
+            throw error(
+                "data of '\(name)' (\(entry.compressedSize) bytes from offset \(start)) runs past the end of the file (\(bytes.count) bytes): the zip is truncated",
+                at: bytes.count)
         }
         let raw = Array(bytes[start..<(start + entry.compressedSize)])
         let data: [UInt8]
@@ -61,14 +67,18 @@ struct ZipArchive {
                 throw error("'\(name)': \(failure.message)", at: start + failure.offset)
             }
         default:
-            throw error("'\(name)' uses zip compression method \(entry.method); only stored (0) and deflate (8) are supported", at: o + 8)
+            throw error(
+                "'\(name)' uses zip compression method \(entry.method); only stored (0) and deflate (8) are supported",
+                at: o + 8)
         }
         guard data.count == entry.size else {
             throw error("'\(name)' decompresses to \(data.count) bytes, the directory says \(entry.size)", at: start)
         }
         let crc = ZipCRC32.checksum(data)
         guard crc == entry.crc32 else {
-            throw error("'\(name)': CRC-32 mismatch (stored \(String(entry.crc32, radix: 16)), data gives \(String(crc, radix: 16))): the file is corrupt", at: start)
+            throw error(
+                "'\(name)': CRC-32 mismatch (stored \(String(entry.crc32, radix: 16)), data gives \(String(crc, radix: 16))): the file is corrupt",
+                at: start)
         }
         return data
     }
@@ -89,7 +99,9 @@ struct ZipArchive {
             i -= 1
         }
         guard eocd >= 0 else {
-            throw fail("not a zip archive, or a truncated one: no end-of-central-directory record in the last \(min(b.count, 65557)) bytes", b.count)
+            throw fail(
+                "not a zip archive, or a truncated one: no end-of-central-directory record in the last \(min(b.count, 65557)) bytes",
+                b.count)
         }
         var count = le16(b, eocd + 10)
         var directorySize = Int(le32(b, eocd + 12))
@@ -105,7 +117,9 @@ struct ZipArchive {
             directoryOffset = Int(le64(b, record + 48))
         }
         guard directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= b.count else {
-            throw fail("central directory (\(directorySize) bytes at offset \(directoryOffset)) runs past the end of the file (\(b.count) bytes): the zip is truncated", eocd)
+            throw fail(
+                "central directory (\(directorySize) bytes at offset \(directoryOffset)) runs past the end of the file (\(b.count) bytes): the zip is truncated",
+                eocd)
         }
         var entries: [Entry] = []
         var p = directoryOffset
@@ -116,7 +130,9 @@ struct ZipArchive {
             var compressed = UInt64(le32(b, p + 20)), size = UInt64(le32(b, p + 24))
             let nameLength = le16(b, p + 28), extraLength = le16(b, p + 30), commentLength = le16(b, p + 32)
             var local = UInt64(le32(b, p + 42))
-            guard p + 46 + nameLength + extraLength + commentLength <= b.count else { throw fail("central directory entry runs past the end of the file", p) }
+            guard p + 46 + nameLength + extraLength + commentLength <= b.count else {
+                throw fail("central directory entry runs past the end of the file", p)
+            }
             let name = String(decoding: b[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
             // zip64 extended information (header id 1): the fields that are 0xFFFFFFFF, in order.
             var e = p + 46 + nameLength
@@ -134,8 +150,10 @@ struct ZipArchive {
             guard compressed < UInt64(Int.max), size < UInt64(Int.max), local < UInt64(b.count) else {
                 throw fail("central directory entry '\(name)' points outside the file", p)
             }
-            entries.append(Entry(name: name, method: method, compressedSize: Int(compressed), size: Int(size), crc32: crc,
-                                 localHeaderOffset: Int(local)))
+            entries.append(
+                Entry(
+                    name: name, method: method, compressedSize: Int(compressed), size: Int(size), crc32: crc,
+                    localHeaderOffset: Int(local)))
             p += 46 + nameLength + extraLength + commentLength
         }
         return entries

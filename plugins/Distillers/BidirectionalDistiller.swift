@@ -2,7 +2,7 @@ import FedKit
 import Foundation
 import Torch
 
-/// FedBKD's bidirectional knowledge distillation (DESIGN §6 step 4) on synthetic samples. The
+/// FedBKD's bidirectional knowledge distillation (docs/design.md §6, step 4) on synthetic samples. The
 /// defaults reproduce the authors' code (FedBKD/FedBKD a4ec319: main_fedbkd.py's distillation
 /// loop, models/Update.py `LocalUpdateDFGAN.train`); see docs/fedbkd.md.
 ///
@@ -38,50 +38,120 @@ public struct BidirectionalDistiller: DistillerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .distiller, name: "bidirectional",
         summary: "global->local and local->global knowledge distillation on synthetic samples (FedBKD)",
-        parameters: [
-            .int("samples", default: 1000, min: 1,
-                 doc: "synthetic samples per round in total (published --gan_train_nums 1000: `DF_gan.generate_data` makes all of them)"),
-            .string("synthetic_set", default: "per-class", choices: ["per-class", "client-share"],
-                    doc: "per-class: samples / classes of every class, each client distils on all samples of its classes (published: main_fedbkd.py `user_train_index`); client-share: split by each client's share w_{k,c} of each class"),
-            .int("batch_size", min: 1, optional: true, doc: "distillation mini-batch size (default: batch_local_multiple x federation.batch_size)"),
-            .int("batch_local_multiple", default: 2, min: 1,
-                 doc: "mini-batch = this x the federation's local batch size, when batch_size is not set (published `LocalUpdateDFGAN.__init__`: local_bs * 2)"),
-            .string("space", default: "features", choices: ["features", "logits"],
-                    doc: "what is matched: the body's output, penultimate features (published: `middle_output` of `CNNCifarMulti.forward`), or the logits"),
-            .string("kl", default: "student-teacher", choices: ["student-teacher", "teacher-student"],
-                    doc: "KL(softmax(student) || softmax(teacher)) (published `LocalUpdateDFGAN.loss_func(middle_output, middle_labels)`) or KL(teacher || student) (Hinton)"),
-            .int("g2l_epochs", default: 4, min: 0,
-                 doc: "epochs of global -> local distillation per client (published --server_glo_eps 4, `LocalUpdateDFGAN.train`)"),
-            .int("l2g_epochs", default: 3, min: 0,
-                 doc: "epochs of local -> global distillation per client (published: global_iter = 3 when global_kd_local)"),
-            .string("g2l_steps", default: "per-batch", choices: ["per-batch", "per-epoch-sum"],
-                    doc: "global -> local: one SGD step per mini-batch (published) or one per epoch on the summed loss"),
-            .string("l2g_steps", default: "per-epoch-sum", choices: ["per-batch", "per-epoch-sum"],
-                    doc: "local -> global: one SGD step per epoch on the loss summed over the client's mini-batches (published: `loss += ...; loss.backward()` after the batch loop) or per mini-batch"),
-            .string("l2g_trains", default: "body", choices: ["body", "all"],
-                    doc: "local -> global: train only the global body (published: parameters outside w_glob_keys are frozen) or the whole global model"),
-            .double("temperature", default: 1, min: 0, minExclusive: true,
-                    doc: "softmax temperature T for space: logits (the KL is scaled by T^2); published --tem 10 divides only the head's logits, which the feature loss never reads"),
-            .double("feature_weight", default: 0, min: 0,
-                    doc: "space: logits: weight of an extra KL between softmaxed penultimate features"),
-            .string("order", default: "sequential", choices: ["sequential", "ensemble"],
-                    doc: "local -> global: client after client in sampled order (published), or one pass against the class-weighted teacher ensemble"),
-            .string("directions", default: "both", choices: ["both", "g2l", "l2g"],
-                    doc: "which distillation directions run (ablations: fedbkd-g2l, fedbkd-l2g)"),
-            .double("label_weight", default: 0, min: 0,
-                    doc: "space: logits: weight of an extra cross-entropy between each student and the synthetic samples' conditioning labels (0: pure distillation, as published)"),
-            .string("g2l_classes", default: "all", choices: ["all", "seen"],
-                    doc: "space: logits: global -> local matches the global model's logits over all classes, or only over the classes the client has data for"),
-            .double("lr", default: 0.01, min: 0, minExclusive: true, doc: "SGD learning rate of the students (published: --lr 0.01, the local lr)"),
-            .double("momentum", default: 0.5, min: 0, max: 0.999, doc: "SGD momentum (published 0.5)"),
-            .double("weight_decay", default: 1e-4, min: 0, doc: "SGD weight decay on weights (rank >= 2 tensors) only (published 1e-4 on non-bias parameters)"),
+        keys: [
+            samples, syntheticSet, batchSize, batchLocalMultiple, space, kl, g2lEpochs, l2gEpochs, g2lSteps, l2gSteps,
+            l2gTrains, temperature, featureWeight, order, directions, labelWeight, g2lClasses, learningRate, momentum,
+            weightDecay,
         ])
 
-    public enum Order: String, Sendable { case sequential, ensemble }
-    public enum Space: String, Sendable { case features, logits }
-    public enum StepSchedule: String, Sendable {
+    public static let samples = ParameterKey.int(
+        "samples", default: 1000, min: 1,
+        doc:
+            "synthetic samples per round in total (published --gan_train_nums 1000: `DF_gan.generate_data` makes all of them)"
+    )
+    public static let syntheticSet = ParameterKey.choice(
+        "synthetic_set", default: SyntheticSet.perClass,
+        doc:
+            "per-class: samples / classes of every class, each client distils on all samples of its classes (published: main_fedbkd.py `user_train_index`); client-share: split by each client's share w_{k,c} of each class"
+    )
+    public static let batchSize = ParameterKey.optionalInt(
+        "batch_size", min: 1,
+        doc: "distillation mini-batch size (default: batch_local_multiple x federation.batch_size)")
+    public static let batchLocalMultiple = ParameterKey.int(
+        "batch_local_multiple", default: 2, min: 1,
+        doc:
+            "mini-batch = this x the federation's local batch size, when batch_size is not set (published `LocalUpdateDFGAN.__init__`: local_bs * 2)"
+    )
+    public static let space = ParameterKey.choice(
+        "space", default: Space.features,
+        doc:
+            "what is matched: the body's output, penultimate features (published: `middle_output` of `CNNCifarMulti.forward`), or the logits"
+    )
+    public static let kl = ParameterKey.choice(
+        "kl", default: KLDirection.studentTeacher,
+        doc:
+            "KL(softmax(student) || softmax(teacher)) (published `LocalUpdateDFGAN.loss_func(middle_output, middle_labels)`) or KL(teacher || student) (Hinton)"
+    )
+    public static let g2lEpochs = ParameterKey.int(
+        "g2l_epochs", default: 4, min: 0,
+        doc:
+            "epochs of global -> local distillation per client (published --server_glo_eps 4, `LocalUpdateDFGAN.train`)"
+    )
+    public static let l2gEpochs = ParameterKey.int(
+        "l2g_epochs", default: 3, min: 0,
+        doc: "epochs of local -> global distillation per client (published: global_iter = 3 when global_kd_local)")
+    public static let g2lSteps = ParameterKey.choice(
+        "g2l_steps", default: StepSchedule.perBatch,
+        doc: "global -> local: one SGD step per mini-batch (published) or one per epoch on the summed loss")
+    public static let l2gSteps = ParameterKey.choice(
+        "l2g_steps", default: StepSchedule.perEpochSum,
+        doc:
+            "local -> global: one SGD step per epoch on the loss summed over the client's mini-batches (published: `loss += ...; loss.backward()` after the batch loop) or per mini-batch"
+    )
+    public static let l2gTrains = ParameterKey.choice(
+        "l2g_trains", default: TrainedPart.body,
+        doc:
+            "local -> global: train only the global body (published: parameters outside w_glob_keys are frozen) or the whole global model"
+    )
+    public static let temperature = ParameterKey.double(
+        "temperature", default: 1, min: 0, minExclusive: true,
+        doc:
+            "softmax temperature T for space: logits (the KL is scaled by T^2); published --tem 10 divides only the head's logits, which the feature loss never reads"
+    )
+    public static let featureWeight = ParameterKey.double(
+        "feature_weight", default: 0, min: 0,
+        doc: "space: logits: weight of an extra KL between softmaxed penultimate features")
+    public static let order = ParameterKey.choice(
+        "order", default: Order.sequential,
+        doc:
+            "local -> global: client after client in sampled order (published), or one pass against the class-weighted teacher ensemble"
+    )
+    public static let directions = ParameterKey.choice(
+        "directions", default: Directions.both,
+        doc: "which distillation directions run (ablations: fedbkd-g2l, fedbkd-l2g)")
+    public static let labelWeight = ParameterKey.double(
+        "label_weight", default: 0, min: 0,
+        doc:
+            "space: logits: weight of an extra cross-entropy between each student and the synthetic samples' conditioning labels (0: pure distillation, as published)"
+    )
+    public static let g2lClasses = ParameterKey.choice(
+        "g2l_classes", default: ClassSet.all,
+        doc:
+            "space: logits: global -> local matches the global model's logits over all classes, or only over the classes the client has data for"
+    )
+    public static let learningRate = ParameterKey.double(
+        "lr", default: 0.01, min: 0, minExclusive: true,
+        doc: "SGD learning rate of the students (published: --lr 0.01, the local lr)")
+    public static let momentum = ParameterKey.double(
+        "momentum", default: 0.5, min: 0, max: 0.999, doc: "SGD momentum (published 0.5)")
+    public static let weightDecay = ParameterKey.double(
+        "weight_decay", default: 1e-4, min: 0,
+        doc: "SGD weight decay on weights (rank >= 2 tensors) only (published 1e-4 on non-bias parameters)")
+
+    /// How the synthetic set is split over the clients (`synthetic_set`).
+    public enum SyntheticSet: String, CaseIterable, Sendable {
+        case perClass = "per-class"
+        case clientShare = "client-share"
+    }
+    /// Local -> global order (`order`).
+    public enum Order: String, CaseIterable, Sendable { case sequential, ensemble }
+    /// What is matched (`space`).
+    public enum Space: String, CaseIterable, Sendable { case features, logits }
+    /// The KL's direction (`kl`).
+    public enum KLDirection: String, CaseIterable, Sendable {
+        case studentTeacher = "student-teacher"
+        case teacherStudent = "teacher-student"
+    }
+    /// When the optimiser steps (`g2l_steps`, `l2g_steps`).
+    public enum StepSchedule: String, CaseIterable, Sendable {
         case perBatch = "per-batch", perEpochSum = "per-epoch-sum"
     }
+    /// The part of the global model local -> global trains (`l2g_trains`).
+    public enum TrainedPart: String, CaseIterable, Sendable { case body, all }
+    /// Which distillation directions run (`directions`).
+    public enum Directions: String, CaseIterable, Sendable { case both, g2l, l2g }
+    /// The classes global -> local matches logits over (`g2l_classes`).
+    public enum ClassSet: String, CaseIterable, Sendable { case all, seen }
 
     public let samples: Int
     public let perClassSet: Bool
@@ -108,61 +178,40 @@ public struct BidirectionalDistiller: DistillerPlugin {
     public let momentum: Double
     public let weightDecay: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        func choice<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> T where T.RawValue == String {
-            guard let value = T(rawValue: p.string(name)) else {
-                throw PluginError("bidirectional: unknown \(name) '\(p.string(name))'")
-            }
-            return value
+    public init(parameters p: Parameters) throws {
+        samples = p[Self.samples]
+        perClassSet = p[Self.syntheticSet] == .perClass
+        batchSize = p[Self.batchSize]
+        batchLocalMultiple = p[Self.batchLocalMultiple]
+        space = p[Self.space]
+        studentFirstKL = p[Self.kl] == .studentTeacher
+        g2lEpochs = p[Self.g2lEpochs]
+        l2gEpochs = p[Self.l2gEpochs]
+        g2lSchedule = p[Self.g2lSteps]
+        l2gSchedule = p[Self.l2gSteps]
+        l2gBodyOnly = p[Self.l2gTrains] == .body
+        temperature = p[Self.temperature]
+        featureWeight = p[Self.featureWeight]
+        labelWeight = p[Self.labelWeight]
+        order = p[Self.order]
+        globalToLocalSeenClassesOnly = p[Self.g2lClasses] == .seen
+        globalToLocal = p[Self.directions] != .l2g
+        localToGlobal = p[Self.directions] != .g2l
+        learningRate = p[Self.learningRate]
+        momentum = p[Self.momentum]
+        weightDecay = p[Self.weightDecay]
+    }
+
+    /// `feature_weight`, `label_weight` and `g2l_classes: seen` act on logits: with `space:
+    /// features` they would be silently ignored.
+    public func validate() throws {
+        guard space == .features else { return }
+        for (name, value) in [("feature_weight", featureWeight), ("label_weight", labelWeight)] where value != 0 {
+            throw PluginError(
+                "bidirectional: \(name) applies to space: logits (space: features already matches the features only)")
         }
-        samples = p.int("samples")
-        guard ["per-class", "client-share"].contains(p.string("synthetic_set")) else {
-            throw PluginError("bidirectional: synthetic_set must be per-class or client-share, got '\(p.string("synthetic_set"))'")
-        }
-        perClassSet = p.string("synthetic_set") == "per-class"
-        batchSize = p.optionalInt("batch_size")
-        batchLocalMultiple = p.int("batch_local_multiple")
-        space = try choice("space", Space.self)
-        guard ["student-teacher", "teacher-student"].contains(p.string("kl")) else {
-            throw PluginError("bidirectional: kl must be student-teacher or teacher-student, got '\(p.string("kl"))'")
-        }
-        studentFirstKL = p.string("kl") == "student-teacher"
-        g2lEpochs = p.int("g2l_epochs")
-        l2gEpochs = p.int("l2g_epochs")
-        g2lSchedule = try choice("g2l_steps", StepSchedule.self)
-        l2gSchedule = try choice("l2g_steps", StepSchedule.self)
-        guard ["body", "all"].contains(p.string("l2g_trains")) else {
-            throw PluginError("bidirectional: l2g_trains must be body or all, got '\(p.string("l2g_trains"))'")
-        }
-        l2gBodyOnly = p.string("l2g_trains") == "body"
-        temperature = p.double("temperature")
-        featureWeight = p.double("feature_weight")
-        labelWeight = p.double("label_weight")
-        order = try choice("order", Order.self)
-        guard ["all", "seen"].contains(p.string("g2l_classes")) else {
-            throw PluginError("bidirectional: g2l_classes must be all or seen, got '\(p.string("g2l_classes"))'")
-        }
-        globalToLocalSeenClassesOnly = p.string("g2l_classes") == "seen"
-        let directions = p.string("directions")
-        guard ["both", "g2l", "l2g"].contains(directions) else {
-            throw PluginError("bidirectional: directions must be both, g2l or l2g, got '\(directions)'")
-        }
-        globalToLocal = directions != "l2g"
-        localToGlobal = directions != "g2l"
-        learningRate = p.double("lr")
-        momentum = p.double("momentum")
-        weightDecay = p.double("weight_decay")
-        guard samples >= 1, (batchSize ?? 1) >= 1, temperature > 0, learningRate > 0 else {
-            throw PluginError("bidirectional: samples, batch_size, temperature and lr must be positive")
-        }
-        if space == .features {
-            for (name, value) in [("feature_weight", featureWeight), ("label_weight", labelWeight)] where value != 0 {
-                throw PluginError("bidirectional: \(name) applies to space: logits (space: features already matches the features only)")
-            }
-            guard !globalToLocalSeenClassesOnly else {
-                throw PluginError("bidirectional: g2l_classes: seen restricts logits and needs space: logits")
-            }
+        guard !globalToLocalSeenClassesOnly else {
+            throw PluginError("bidirectional: g2l_classes: seen restricts logits and needs space: logits")
         }
     }
 
@@ -180,7 +229,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
     func distillationBatchSize(_ context: ServerRoundContext) throws -> Int {
         if let batchSize { return batchSize }
         guard let local = context.localBatchSize else {
-            throw PluginError("bidirectional: batch_size is not set and the round has no federation batch size to multiply")
+            throw PluginError(
+                "bidirectional: batch_size is not set and the round has no federation batch size to multiply")
         }
         return batchLocalMultiple * local
     }
@@ -190,26 +240,34 @@ public struct BidirectionalDistiller: DistillerPlugin {
         if perClassSet {
             let perClass = samples / context.classes
             guard perClass >= 1 else {
-                throw PluginError("bidirectional: samples (\(samples)) give no sample per class over \(context.classes) classes")
+                throw PluginError(
+                    "bidirectional: samples (\(samples)) give no sample per class over \(context.classes) classes")
             }
-            return weights.map { w in (0..<context.classes).filter { w[$0] > 0 }.flatMap { [Int](repeating: $0, count: perClass) } }
+            return weights.map { w in
+                (0..<context.classes).filter { w[$0] > 0 }.flatMap { [Int](repeating: $0, count: perClass) }
+            }
         }
-        return try Self.allocate(total: samples, weights: weights, classes: context.classes, generator: context.generator)
+        return try Self.allocate(
+            total: samples, weights: weights, classes: context.classes, generator: context.generator)
     }
 
     /// The synthetic inputs for each client: with `per-class`, one source call for every class
     /// (as the published `generate_data`) and each client's rows of its classes.
-    func syntheticSets(_ context: ServerRoundContext, labels: [[Int]], source: any SyntheticDataSource, shape: [Int]) throws -> [Tensor?] {
+    func syntheticSets(
+        _ context: ServerRoundContext, labels: [[Int]], source: any SyntheticDataSource, shape: [Int]
+    ) throws -> [Tensor?] {
         func checked(_ x: Tensor, _ n: Int) throws -> Tensor {
             guard x.shape == [n] + shape else {
-                throw PluginError("bidirectional: the synthetic source gave samples of shape \(x.shape), expected \([n] + shape)")
+                throw PluginError(
+                    "bidirectional: the synthetic source gave samples of shape \(x.shape), expected \([n] + shape)")
             }
             return x
         }
         if perClassSet {
             let perClass = samples / context.classes
             let all = (0..<context.classes).flatMap { [Int](repeating: $0, count: perClass) }
-            let x = try checked(withoutGrad { try source.sample(labels: Tensor(all), generator: context.generator) }, all.count)
+            let x = try checked(
+                withoutGrad { try source.sample(labels: Tensor(all), generator: context.generator) }, all.count)
             return try labels.map { l in
                 guard !l.isEmpty else { return nil }
                 let classes = Array(Set(l)).sorted()
@@ -219,24 +277,60 @@ public struct BidirectionalDistiller: DistillerPlugin {
         }
         return try labels.map { l in
             guard !l.isEmpty else { return nil }
-            return try checked(withoutGrad { try source.sample(labels: Tensor(l), generator: context.generator) }, l.count)
+            return try checked(
+                withoutGrad { try source.sample(labels: Tensor(l), generator: context.generator) }, l.count)
         }
     }
 
+    /// One client's part of the round: its synthetic samples and the teachers' outputs on them,
+    /// all taken before any model changes.
+    struct ClientSet {
+        /// The client's index in `context.teachers`.
+        let client: Int
+        let inputs: Tensor
+        let labels: [Int]
+        /// The aggregated global model's outputs (the global -> local teacher).
+        let globalOutputs: Outputs
+        /// The client model's outputs before its global -> local update (the local -> global teacher).
+        let clientOutputs: Outputs
+    }
+
+    /// The union of the clients' synthetic sets and the class-weighted teacher ensemble's
+    /// outputs on it (`order: ensemble`).
+    struct EnsembleSet {
+        let inputs: Tensor
+        let labels: [Int]
+        let targets: Outputs
+    }
+
+    /// What one direction reports: mean distillation loss before and after, optimiser steps.
+    struct DirectionMetrics {
+        var before: Double
+        var after: Double
+        var steps: Int
+
+        func record(_ direction: String, into metrics: inout [String: Double]) {
+            metrics["distill.\(direction).kl_before"] = before
+            metrics["distill.\(direction).kl_after"] = after
+            metrics["distill.\(direction).steps"] = Double(steps)
+        }
+    }
+
+    /// One round of distillation: the synthetic set, the teachers' outputs on it, then global ->
+    /// local and local -> global in that order. Replaces `context.teachers[k].state` by client
+    /// k's model after global -> local, trains `context.global` in place, and writes the
+    /// `distill.*` metrics.
     public func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws {
         let start = Date()
-        let teachers = context.teachers
-        guard !teachers.isEmpty, globalToLocal || localToGlobal else { return }
+        guard !context.teachers.isEmpty, globalToLocal || localToGlobal else { return }
         guard let student = context.workspace.first else {
             throw PluginError("bidirectional: the server round has no workspace network for the client models")
         }
-        let kind = context.inputKind
         let shape = try SampleSpace.shape(context)
         let batch = try distillationBatchSize(context)
-        let weights = TeacherWeights.make(teachers, classes: context.classes)
+        let weights = TeacherWeights.make(context.teachers, classes: context.classes)
         let labels = try syntheticLabels(context, weights: weights)
-        let sets = try syntheticSets(context, labels: labels, source: source, shape: shape)
-        let active = teachers.indices.filter { sets[$0] != nil }
+        let inputs = try syntheticSets(context, labels: labels, source: source, shape: shape)
 
         let global = context.global
         global.setTraining(false)
@@ -245,88 +339,120 @@ public struct BidirectionalDistiller: DistillerPlugin {
             global.setTraining(true)
             student.setTraining(true)
         }
-        // Teachers' outputs, all taken before any model changes.
-        var globalBefore: [Int: Outputs] = [:]
-        var teacherBefore: [Int: Outputs] = [:]
-        for k in active {
-            globalBefore[k] = try outputs(global, sets[k]!, kind: kind, grad: false)
-        }
-        let union: (inputs: Tensor, labels: [Int], targets: Outputs)?
-        do {
-            let needsEnsemble = localToGlobal && order == .ensemble && l2gEpochs > 0
-            let unionInputs = needsEnsemble ? try Tensor.cat(active.map { sets[$0]! }) : nil
-            let unionLabels = active.flatMap { labels[$0] }
-            var ensemble: Outputs?
-            for k in active {
-                try student.load(teachers[k].state)
-                teacherBefore[k] = try outputs(student, sets[k]!, kind: kind, grad: false)
-                guard let unionInputs else { continue }
-                let w = try Tensor(unionLabels.map { Float(weights[k][$0]) }, shape: [unionLabels.count, 1])
-                let o = try outputs(student, unionInputs, kind: kind, grad: false)
-                let weighted = Outputs(logits: try o.logits * w, features: try o.features * w)
-                if let e = ensemble {
-                    ensemble = Outputs(logits: try e.logits + weighted.logits, features: try e.features + weighted.features)
-                } else {
-                    ensemble = weighted
-                }
-            }
-            union = unionInputs.map { ($0, unionLabels, ensemble!) }
-        }
-
-        // Global -> local: each client model's body learns from the aggregated global model.
+        let (sets, ensemble) = try teacherOutputs(
+            context, student: student, inputs: inputs, labels: labels, weights: weights)
         if globalToLocal {
-            var before: [Double] = [], after: [Double] = []
-            var steps = 0
-            for k in active {
-                let x = sets[k]!
-                try student.load(teachers[k].state)
-                // With `g2l_classes: seen`, both softmaxes are restricted to the client's classes.
-                let mask = globalToLocalSeenClassesOnly ? try Self.seenClassMask(weights[k]) : nil
-                var targets = globalBefore[k]!
-                if let mask { targets.logits = try targets.logits + mask }
-                before.append(try divergence(student: teacherBefore[k]!, targets: targets, logitMask: mask))
-                if g2lEpochs > 0 {
-                    let freeze = try GradientFreeze(student.head.parameters)
-                    defer { try? freeze.restore() }
-                    steps += try fit(student, parameters: student.body.parameters, inputs: x, labels: labels[k], targets: targets,
-                                     epochs: g2lEpochs, schedule: g2lSchedule, batchSize: batch, kind: kind,
-                                     generator: context.generator, logitMask: mask)
-                }
-                after.append(try divergence(student: outputs(student, x, kind: kind, grad: false), targets: targets, logitMask: mask))
-                context.teachers[k].state = try student.stateDict().copy()
-            }
-            context.metrics["distill.g2l.kl_before"] = Self.mean(before)
-            context.metrics["distill.g2l.kl_after"] = Self.mean(after)
-            context.metrics["distill.g2l.steps"] = Double(steps)
+            try globalToLocalStep(context, student: student, sets: sets, weights: weights, batch: batch)
+                .record("g2l", into: &context.metrics)
         }
-
-        // Local -> global: the global model learns each client's specialty.
         if localToGlobal {
-            let before = try active.map { try divergence(student: globalBefore[$0]!, targets: teacherBefore[$0]!) }
-            var steps = 0
-            if l2gEpochs > 0 {
-                let trained = l2gBodyOnly ? global.body.parameters : global.parameters
-                let freeze = try GradientFreeze(l2gBodyOnly ? global.head.parameters : [])
+            try localToGlobalStep(context, sets: sets, ensemble: ensemble, batch: batch)
+                .record("l2g", into: &context.metrics)
+        }
+        context.metrics["distill.samples"] = Double(sets.reduce(0) { $0 + $1.inputs.shape[0] })
+        context.metrics["distill.seconds"] = Date().timeIntervalSince(start)
+    }
+
+    /// The clients that received synthetic samples, in sampled order, with the global model's
+    /// and their own model's outputs on their samples; with `order: ensemble` (and local ->
+    /// global epochs to run) also the ensemble targets on the union of the sets.
+    func teacherOutputs(
+        _ context: ServerRoundContext, student: Network, inputs: [Tensor?], labels: [[Int]], weights: [[Double]]
+    ) throws -> (sets: [ClientSet], ensemble: EnsembleSet?) {
+        let kind = context.inputKind
+        let active = context.teachers.indices.compactMap { k in inputs[k].map { (client: k, inputs: $0) } }
+        var globalOutputs: [Outputs] = []
+        for set in active {
+            globalOutputs.append(try outputs(context.global, set.inputs, kind: kind, grad: false))
+        }
+        let needsEnsemble = localToGlobal && order == .ensemble && l2gEpochs > 0
+        let unionInputs = needsEnsemble ? try Tensor.cat(active.map(\.inputs)) : nil
+        let unionLabels = active.flatMap { labels[$0.client] }
+        var ensembleTargets: Outputs?
+        var sets: [ClientSet] = []
+        for (set, globalOutput) in zip(active, globalOutputs) {
+            try student.load(context.teachers[set.client].state)
+            let clientOutput = try outputs(student, set.inputs, kind: kind, grad: false)
+            sets.append(
+                ClientSet(
+                    client: set.client, inputs: set.inputs, labels: labels[set.client], globalOutputs: globalOutput,
+                    clientOutputs: clientOutput))
+            guard let unionInputs else { continue }
+            let w = try Tensor(unionLabels.map { Float(weights[set.client][$0]) }, shape: [unionLabels.count, 1])
+            let o = try outputs(student, unionInputs, kind: kind, grad: false)
+            let weighted = Outputs(logits: try o.logits * w, features: try o.features * w)
+            if let e = ensembleTargets {
+                ensembleTargets = Outputs(
+                    logits: try e.logits + weighted.logits, features: try e.features + weighted.features)
+            } else {
+                ensembleTargets = weighted
+            }
+        }
+        guard let unionInputs, let ensembleTargets else { return (sets, nil) }
+        return (sets, EnsembleSet(inputs: unionInputs, labels: unionLabels, targets: ensembleTargets))
+    }
+
+    /// Global -> local: each client model's body learns from the aggregated global model; the
+    /// result replaces `context.teachers[k].state`.
+    func globalToLocalStep(
+        _ context: ServerRoundContext, student: Network, sets: [ClientSet], weights: [[Double]], batch: Int
+    ) throws -> DirectionMetrics {
+        let kind = context.inputKind
+        var before: [Double] = [], after: [Double] = []
+        var steps = 0
+        for set in sets {
+            try student.load(context.teachers[set.client].state)
+            // With `g2l_classes: seen`, both softmaxes are restricted to the client's classes.
+            let mask = globalToLocalSeenClassesOnly ? try Self.seenClassMask(weights[set.client]) : nil
+            var targets = set.globalOutputs
+            if let mask { targets.logits = try targets.logits + mask }
+            before.append(try divergence(student: set.clientOutputs, targets: targets, logitMask: mask))
+            if g2lEpochs > 0 {
+                let freeze = try GradientFreeze(student.head.parameters)
                 defer { try? freeze.restore() }
-                if let union {
-                    steps += try fit(global, parameters: trained, inputs: union.inputs, labels: union.labels, targets: union.targets,
-                                     epochs: l2gEpochs, schedule: l2gSchedule, batchSize: batch, kind: kind, generator: context.generator)
-                } else {
-                    for k in active {
-                        steps += try fit(global, parameters: trained, inputs: sets[k]!, labels: labels[k], targets: teacherBefore[k]!,
-                                         epochs: l2gEpochs, schedule: l2gSchedule, batchSize: batch, kind: kind, generator: context.generator)
-                    }
+                steps += try fit(
+                    student, parameters: student.body.parameters, inputs: set.inputs, labels: set.labels,
+                    targets: targets, epochs: g2lEpochs, schedule: g2lSchedule, batchSize: batch, kind: kind,
+                    generator: context.generator, logitMask: mask)
+            }
+            let trained = try outputs(student, set.inputs, kind: kind, grad: false)
+            after.append(try divergence(student: trained, targets: targets, logitMask: mask))
+            context.teachers[set.client].state = try student.stateDict().copy()
+        }
+        return DirectionMetrics(before: Self.mean(before), after: Self.mean(after), steps: steps)
+    }
+
+    /// Local -> global: the global model learns each client's specialty, client after client
+    /// (`order: sequential`) or in one pass against the ensemble.
+    func localToGlobalStep(
+        _ context: ServerRoundContext, sets: [ClientSet], ensemble: EnsembleSet?, batch: Int
+    ) throws -> DirectionMetrics {
+        let kind = context.inputKind
+        let global = context.global
+        let before = try sets.map { try divergence(student: $0.globalOutputs, targets: $0.clientOutputs) }
+        var steps = 0
+        if l2gEpochs > 0 {
+            let trained = l2gBodyOnly ? global.body.parameters : global.parameters
+            let freeze = try GradientFreeze(l2gBodyOnly ? global.head.parameters : [])
+            defer { try? freeze.restore() }
+            if let ensemble {
+                steps += try fit(
+                    global, parameters: trained, inputs: ensemble.inputs, labels: ensemble.labels,
+                    targets: ensemble.targets, epochs: l2gEpochs, schedule: l2gSchedule, batchSize: batch, kind: kind,
+                    generator: context.generator)
+            } else {
+                for set in sets {
+                    steps += try fit(
+                        global, parameters: trained, inputs: set.inputs, labels: set.labels, targets: set.clientOutputs,
+                        epochs: l2gEpochs, schedule: l2gSchedule, batchSize: batch, kind: kind,
+                        generator: context.generator)
                 }
             }
-            let after = try active.map {
-                try divergence(student: outputs(global, sets[$0]!, kind: kind, grad: false), targets: teacherBefore[$0]!)
-            }
-            context.metrics["distill.l2g.kl_before"] = Self.mean(before)
-            context.metrics["distill.l2g.kl_after"] = Self.mean(after)
-            context.metrics["distill.l2g.steps"] = Double(steps)
         }
-        context.metrics["distill.samples"] = Double(active.reduce(0) { $0 + sets[$1]!.shape[0] })
-        context.metrics["distill.seconds"] = Date().timeIntervalSince(start)
+        let after = try sets.map {
+            try divergence(student: outputs(global, $0.inputs, kind: kind, grad: false), targets: $0.clientOutputs)
+        }
+        return DirectionMetrics(before: Self.mean(before), after: Self.mean(after), steps: steps)
     }
 
     /// Logits and flattened body outputs of `network` on synthetic samples.
@@ -343,7 +469,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
     func kl(student: Tensor, teacher: Tensor, temperature t: Double) throws -> Tensor {
         guard studentFirstKL else { return try Loss.distillationKL(student: student, teacher: teacher, temperature: t) }
         guard student.shape == teacher.shape, student.rank == 2 else {
-            throw PluginError("bidirectional: student and teacher outputs differ in shape: \(student.shape) vs \(teacher.shape)")
+            throw PluginError(
+                "bidirectional: student and teacher outputs differ in shape: \(student.shape) vs \(teacher.shape)")
         }
         let s = try F.logSoftmax(student / t, dim: 1)
         let q = try F.logSoftmax(teacher.detached() / t, dim: 1)
@@ -358,7 +485,9 @@ public struct BidirectionalDistiller: DistillerPlugin {
         case .logits:
             var loss = try kl(student: out.logits, teacher: targets.logits, temperature: temperature)
             if featureWeight > 0 {
-                loss = try loss + kl(student: out.features, teacher: targets.features, temperature: temperature) * featureWeight
+                loss =
+                    try loss + kl(student: out.features, teacher: targets.features, temperature: temperature)
+                    * featureWeight
             }
             return loss
         }
@@ -375,14 +504,17 @@ public struct BidirectionalDistiller: DistillerPlugin {
     /// with SGD; returns how many optimiser steps it took. `logitMask` (0 for kept classes, a
     /// large negative number for the others) is added to the student's logits; the targets
     /// come already masked.
-    func fit(_ network: Network, parameters: [Tensor], inputs: Tensor, labels: [Int], targets: Outputs, epochs: Int,
-             schedule: StepSchedule, batchSize: Int, kind: InputKind, generator: RandomGenerator,
-             logitMask: Tensor? = nil) throws -> Int {
+    func fit(
+        _ network: Network, parameters: [Tensor], inputs: Tensor, labels: [Int], targets: Outputs, epochs: Int,
+        schedule: StepSchedule, batchSize: Int, kind: InputKind, generator: RandomGenerator,
+        logitMask: Tensor? = nil
+    ) throws -> Int {
         let n = inputs.shape[0]
         let y = try Tensor(labels)
         guard n > 0, !parameters.isEmpty, epochs > 0 else { return 0 }
-        let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(parameters, weightDecay: weightDecay),
-                                learningRate: learningRate, momentum: momentum)
+        let optimizer = try SGD(
+            ParameterGroup.decayingWeightsOnly(parameters, weightDecay: weightDecay),
+            learningRate: learningRate, momentum: momentum)
         defer { for p in parameters { try? p.zeroGrad() } }
         var steps = 0
         for epoch in 1...epochs {
@@ -398,7 +530,8 @@ public struct BidirectionalDistiller: DistillerPlugin {
                 }
                 let value = try loss.item()
                 guard value.isFinite else {
-                    throw PluginError("bidirectional: the distillation loss became \(value) at epoch \(epoch) (try a smaller lr)")
+                    throw PluginError(
+                        "bidirectional: the distillation loss became \(value) at epoch \(epoch) (try a smaller lr)")
                 }
                 switch schedule {
                 case .perBatch:

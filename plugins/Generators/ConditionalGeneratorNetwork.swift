@@ -13,8 +13,10 @@ public final class ConditionalGeneratorNetwork: Layer {
     /// Linear - BatchNorm - ReLU - Linear, applied to [z, embedding(y)].
     public let trunk: Sequential
 
-    public init(noiseDim: Int, embeddingDim: Int, hidden: Int, classes: Int, sampleShape: [Int],
-                generator g: RandomGenerator) throws {
+    public init(
+        noiseDim: Int, embeddingDim: Int, hidden: Int, classes: Int, sampleShape: [Int],
+        generator g: RandomGenerator
+    ) throws {
         self.noiseDim = noiseDim
         self.classes = classes
         self.sampleShape = sampleShape
@@ -35,7 +37,8 @@ public final class ConditionalGeneratorNetwork: Layer {
     /// Samples [N] + sampleShape for noise [N, noise_dim] and int64 labels [N].
     public func generate(noise: Tensor, labels: Tensor) throws -> Tensor {
         guard noise.rank == 2, noise.shape[1] == noiseDim, labels.rank == 1, labels.shape[0] == noise.shape[0] else {
-            throw PluginError("generator: expected noise [N, \(noiseDim)] and labels [N], got \(noise.shape) and \(labels.shape)")
+            throw PluginError(
+                "generator: expected noise [N, \(noiseDim)] and labels [N], got \(noise.shape) and \(labels.shape)")
         }
         let input = try Tensor.cat([noise, embedding.forward(labels)], dim: 1)
         return try trunk.forward(input).reshaped([noise.shape[0]] + sampleShape)

@@ -2,7 +2,7 @@ import FedKit
 import Foundation
 import Torch
 
-/// FedBKD's server-side generator (DESIGN §6 step 3), trained each round without client data
+/// FedBKD's server-side generator (docs/design.md §6, step 3), trained each round without client data
 /// against the round's frozen client models (the teachers). The defaults reproduce the
 /// authors' code (FedBKD/FedBKD a4ec319, GAN_train.py `DF_gan`, `Generator`,
 /// `DiversityLoss`; see docs/fedbkd.md); every departure is a declared parameter.
@@ -37,47 +37,128 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public static let descriptor = PluginDescriptor(
         kind: .generator, name: "conditional-mlp",
         summary: "conditional MLP generator trained against the frozen client models (FedBKD, FedGen style)",
-        parameters: [
-            .int("noise_dim", default: 64, min: 1, doc: "dimension of the noise z (GAN_train.py GENERATORCONFIGS['cifar10'] noise_dim 64)"),
-            .int("embedding_dim", default: 64, min: 1, doc: "dimension of the label embedding (published: noise_dim, `Generator` embedding=1)"),
-            .int("hidden", default: 512, min: 1, doc: "width of the hidden layer Linear - BatchNorm - ReLU (GENERATORCONFIGS['cifar10'] 512)"),
-            .string("noise", default: "uniform", choices: ["uniform", "normal"],
-                    doc: "distribution of z: U[0,1) (published: `DF_gan.init_y_input`, torch.rand) or N(0, I)"),
-            .string("inputs", default: "fixed", choices: ["fixed", "fresh"],
-                    doc: "fixed: `samples` generator inputs drawn once per run and reused every round (published `init_y_input`, passed on by main_fedbkd.py); fresh: new z every step and every sample() call"),
-            .int("samples", default: 1000, min: 1,
-                 doc: "fixed inputs per run, samples / classes per class (published --gan_train_nums 1000, scripts/FedBKD_cifar10_2shards.sh)"),
-            .string("label_embedding", default: "fixed", choices: ["fixed", "learned"],
-                    doc: "with fixed inputs: e(c) computed once from the first generator's embedding table and frozen (published), or the current G's learned embedding"),
-            .string("schedule", default: "per-teacher", choices: ["per-teacher", "joint"],
-                    doc: "per-teacher: for each epoch, for each teacher in sampled order, `steps` Adam steps on its classes' inputs (published `DF_gan.train_generator`); joint: every step uses every teacher on one batch"),
-            .int("batch_size", default: 64, min: 2, doc: "generated samples per step with fresh inputs (fixed inputs use all inputs of the teacher's classes)"),
-            .int("epochs", default: 6, min: 0, doc: "training epochs per round (published --gen_eps 6 in the script, read as --gan_eps)"),
-            .int("steps", default: 5, min: 1, doc: "Adam steps per epoch (per teacher with per-teacher schedule; published --n_teacher_iters 5)"),
-            .double("lr", default: 3e-4, min: 0, minExclusive: true, doc: "Adam learning rate (GAN_config.py RUNCONFIGS['cifar10'] ensemble_lr 3e-4; betas 0.9, 0.999)"),
-            .double("weight_decay", default: 1e-2, min: 0,
-                    doc: "Adam L2 weight decay on all generator parameters, coupled as torch.optim.Adam (RUNCONFIGS weight_decay 1e-2)"),
-            .string("target", default: "teacher-argmax", choices: ["teacher-argmax", "label"],
-                    doc: "cross-entropy target: the teacher's own argmax (published `update_generator_`: pred = logit.max(1)) or the conditioning label"),
-            .bool("teacher_gradient", default: false,
-                  doc: "let the cross-entropy's gradient reach G through the frozen teachers; false reproduces the published image path (samples detached by the uint8 round trip in `Generator.forward`: only L_div trains G)"),
-            .string("teacher_weights", default: "uniform", choices: ["uniform", "class"],
-                    doc: "joint schedule: each teacher's cross-entropy weighted equally over the classes it has seen, or by w_{k,c} = n_{k,c} / sum_j n_{j,c}"),
-            .double("alpha", default: 1, min: 0, doc: "weight of the teacher cross-entropy (RUNCONFIGS ensemble_alpha 1)"),
-            .double("eta", default: 0.3, min: 0, doc: "weight of the diversity loss L_div (RUNCONFIGS['cifar10'] ensemble_eta 0.3; 'mnist' 1)"),
-            .double("beta", default: 0, min: 0,
-                    doc: "joint schedule: weight of an adversarial term, G maximises KL(teacher ensemble || global model) on its samples (not published)"),
-            .string("labels", default: "balanced", choices: ["balanced", "proportional"],
-                    doc: "fresh inputs: conditioning labels uniform over the teachers' classes, or proportional to their sample counts"),
-            .string("diversity", default: "fedgen", choices: ["fedgen", "normalised", "raw"],
-                    doc: "L_div distances: fedgen = mean squared noise difference x mean absolute sample difference (published `DiversityLoss('l1')`); normalised = noise L2 / sqrt(noise_dim) x sample L1 / size; raw = L2 x L1"),
-            .bool("reset", default: true, doc: "a new generator and optimiser every round (published: `DF_gan` is built anew each round) instead of warm-starting"),
-            .string("sample_batchnorm", default: "batch", choices: ["batch", "running"],
-                    doc: "batch-norm statistics when sampling for distillation: of the sampled batch (published `generate_data` runs G in training mode) or running averages"),
+        keys: [
+            noiseDim, embeddingDim, hidden, noise, inputs, samples, labelEmbedding, schedule, batchSize, epochs, steps,
+            learningRate, weightDecay, target, teacherGradient, teacherWeights, alpha, eta, beta, labels, diversity,
+            reset, sampleBatchNorm,
         ])
 
-    public enum Schedule: String, Sendable { case perTeacher = "per-teacher", joint }
-    public enum Diversity: String, Sendable { case fedgen, normalised, raw }
+    public static let noiseDim = ParameterKey.int(
+        "noise_dim", default: 64, min: 1,
+        doc: "dimension of the noise z (GAN_train.py GENERATORCONFIGS['cifar10'] noise_dim 64)")
+    public static let embeddingDim = ParameterKey.int(
+        "embedding_dim", default: 64, min: 1,
+        doc: "dimension of the label embedding (published: noise_dim, `Generator` embedding=1)")
+    public static let hidden = ParameterKey.int(
+        "hidden", default: 512, min: 1,
+        doc: "width of the hidden layer Linear - BatchNorm - ReLU (GENERATORCONFIGS['cifar10'] 512)")
+    public static let noise = ParameterKey.choice(
+        "noise", default: Noise.uniform,
+        doc: "distribution of z: U[0,1) (published: `DF_gan.init_y_input`, torch.rand) or N(0, I)")
+    public static let inputs = ParameterKey.choice(
+        "inputs", default: Inputs.fixed,
+        doc:
+            "fixed: `samples` generator inputs drawn once per run and reused every round (published `init_y_input`, passed on by main_fedbkd.py); fresh: new z every step and every sample() call"
+    )
+    public static let samples = ParameterKey.int(
+        "samples", default: 1000, min: 1,
+        doc:
+            "fixed inputs per run, samples / classes per class (published --gan_train_nums 1000, scripts/FedBKD_cifar10_2shards.sh)"
+    )
+    public static let labelEmbedding = ParameterKey.choice(
+        "label_embedding", default: LabelEmbedding.fixed,
+        doc:
+            "with fixed inputs: e(c) computed once from the first generator's embedding table and frozen (published), or the current G's learned embedding"
+    )
+    public static let schedule = ParameterKey.choice(
+        "schedule", default: Schedule.perTeacher,
+        doc:
+            "per-teacher: for each epoch, for each teacher in sampled order, `steps` Adam steps on its classes' inputs (published `DF_gan.train_generator`); joint: every step uses every teacher on one batch"
+    )
+    public static let batchSize = ParameterKey.int(
+        "batch_size", default: 64, min: 2,
+        doc: "generated samples per step with fresh inputs (fixed inputs use all inputs of the teacher's classes)")
+    public static let epochs = ParameterKey.int(
+        "epochs", default: 6, min: 0,
+        doc: "training epochs per round (published --gen_eps 6 in the script, read as --gan_eps)")
+    public static let steps = ParameterKey.int(
+        "steps", default: 5, min: 1,
+        doc: "Adam steps per epoch (per teacher with per-teacher schedule; published --n_teacher_iters 5)")
+    public static let learningRate = ParameterKey.double(
+        "lr", default: 3e-4, min: 0, minExclusive: true,
+        doc: "Adam learning rate (GAN_config.py RUNCONFIGS['cifar10'] ensemble_lr 3e-4; betas 0.9, 0.999)")
+    public static let weightDecay = ParameterKey.double(
+        "weight_decay", default: 1e-2, min: 0,
+        doc:
+            "Adam L2 weight decay on all generator parameters, coupled as torch.optim.Adam (RUNCONFIGS weight_decay 1e-2)"
+    )
+    public static let target = ParameterKey.choice(
+        "target", default: Target.teacherArgmax,
+        doc:
+            "cross-entropy target: the teacher's own argmax (published `update_generator_`: pred = logit.max(1)) or the conditioning label"
+    )
+    public static let teacherGradient = ParameterKey.bool(
+        "teacher_gradient", default: false,
+        doc:
+            "let the cross-entropy's gradient reach G through the frozen teachers; false reproduces the published image path (samples detached by the uint8 round trip in `Generator.forward`: only L_div trains G)"
+    )
+    public static let teacherWeights = ParameterKey.choice(
+        "teacher_weights", default: TeacherWeighting.uniform,
+        doc:
+            "joint schedule: each teacher's cross-entropy weighted equally over the classes it has seen, or by w_{k,c} = n_{k,c} / sum_j n_{j,c}"
+    )
+    public static let alpha = ParameterKey.double(
+        "alpha", default: 1, min: 0, doc: "weight of the teacher cross-entropy (RUNCONFIGS ensemble_alpha 1)")
+    public static let eta = ParameterKey.double(
+        "eta", default: 0.3, min: 0,
+        doc: "weight of the diversity loss L_div (RUNCONFIGS['cifar10'] ensemble_eta 0.3; 'mnist' 1)")
+    public static let beta = ParameterKey.double(
+        "beta", default: 0, min: 0,
+        doc:
+            "joint schedule: weight of an adversarial term, G maximises KL(teacher ensemble || global model) on its samples (not published)"
+    )
+    public static let labels = ParameterKey.choice(
+        "labels", default: LabelDistribution.balanced,
+        doc:
+            "fresh inputs: conditioning labels uniform over the teachers' classes, or proportional to their sample counts"
+    )
+    public static let diversity = ParameterKey.choice(
+        "diversity", default: Diversity.fedgen,
+        doc:
+            "L_div distances: fedgen = mean squared noise difference x mean absolute sample difference (published `DiversityLoss('l1')`); normalised = noise L2 / sqrt(noise_dim) x sample L1 / size; raw = L2 x L1"
+    )
+    public static let reset = ParameterKey.bool(
+        "reset", default: true,
+        doc:
+            "a new generator and optimiser every round (published: `DF_gan` is built anew each round) instead of warm-starting"
+    )
+    public static let sampleBatchNorm = ParameterKey.choice(
+        "sample_batchnorm", default: SampleBatchNorm.batch,
+        doc:
+            "batch-norm statistics when sampling for distillation: of the sampled batch (published `generate_data` runs G in training mode) or running averages"
+    )
+
+    /// The distribution of z (`noise`).
+    public enum Noise: String, CaseIterable, Sendable { case uniform, normal }
+    /// Whether generator inputs are drawn once per run or every time (`inputs`).
+    public enum Inputs: String, CaseIterable, Sendable { case fixed, fresh }
+    /// How fixed inputs get their label embedding (`label_embedding`).
+    public enum LabelEmbedding: String, CaseIterable, Sendable { case fixed, learned }
+    /// How teachers take turns (`schedule`).
+    public enum Schedule: String, CaseIterable, Sendable { case perTeacher = "per-teacher", joint }
+    /// The cross-entropy target (`target`).
+    public enum Target: String, CaseIterable, Sendable {
+        case teacherArgmax = "teacher-argmax"
+        case label
+    }
+    /// How teachers' cross-entropies are weighted (`teacher_weights`).
+    public enum TeacherWeighting: String, CaseIterable, Sendable { case uniform, `class` }
+    /// How fresh conditioning labels are drawn (`labels`).
+    public enum LabelDistribution: String, CaseIterable, Sendable { case balanced, proportional }
+    /// The distances in L_div (`diversity`).
+    public enum Diversity: String, CaseIterable, Sendable { case fedgen, normalised, raw }
+    /// Batch-norm statistics when sampling (`sample_batchnorm`).
+    public enum SampleBatchNorm: String, CaseIterable, Sendable { case batch, running }
 
     public let noiseDim: Int
     public let embeddingDim: Int
@@ -122,39 +203,34 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         }
     }
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        noiseDim = p.int("noise_dim")
-        embeddingDim = p.int("embedding_dim")
-        hidden = p.int("hidden")
-        uniformNoise = p.string("noise") == "uniform"
-        fixedInputs = p.string("inputs") == "fixed"
-        samples = p.int("samples")
-        fixedEmbedding = p.string("label_embedding") == "fixed"
-        guard let schedule = Schedule(rawValue: p.string("schedule")) else {
-            throw PluginError("conditional-mlp: schedule must be per-teacher or joint, got '\(p.string("schedule"))'")
-        }
-        self.schedule = schedule
-        batchSize = p.int("batch_size")
-        epochs = p.int("epochs")
-        steps = p.int("steps")
-        learningRate = p.double("lr")
-        weightDecay = p.double("weight_decay")
-        argmaxTarget = p.string("target") == "teacher-argmax"
-        teacherGradient = p.bool("teacher_gradient")
-        classWeights = p.string("teacher_weights") == "class"
-        alpha = p.double("alpha")
-        eta = p.double("eta")
-        beta = p.double("beta")
-        balancedLabels = p.string("labels") == "balanced"
-        guard let diversityKind = Diversity(rawValue: p.string("diversity")) else {
-            throw PluginError("conditional-mlp: diversity must be fedgen, normalised or raw, got '\(p.string("diversity"))'")
-        }
-        self.diversityKind = diversityKind
-        reset = p.bool("reset")
-        batchStatisticsWhenSampling = p.string("sample_batchnorm") == "batch"
-        guard batchSize >= 2 else { throw PluginError("conditional-mlp: batch_size must be >= 2 (batch norm), got \(batchSize)") }
-        guard learningRate > 0 else { throw PluginError("conditional-mlp: lr must be > 0, got \(learningRate)") }
+    public init(parameters p: Parameters) throws {
+        noiseDim = p[Self.noiseDim]
+        embeddingDim = p[Self.embeddingDim]
+        hidden = p[Self.hidden]
+        uniformNoise = p[Self.noise] == .uniform
+        fixedInputs = p[Self.inputs] == .fixed
+        samples = p[Self.samples]
+        fixedEmbedding = p[Self.labelEmbedding] == .fixed
+        schedule = p[Self.schedule]
+        batchSize = p[Self.batchSize]
+        epochs = p[Self.epochs]
+        steps = p[Self.steps]
+        learningRate = p[Self.learningRate]
+        weightDecay = p[Self.weightDecay]
+        argmaxTarget = p[Self.target] == .teacherArgmax
+        teacherGradient = p[Self.teacherGradient]
+        classWeights = p[Self.teacherWeights] == .class
+        alpha = p[Self.alpha]
+        eta = p[Self.eta]
+        beta = p[Self.beta]
+        balancedLabels = p[Self.labels] == .balanced
+        diversityKind = p[Self.diversity]
+        reset = p[Self.reset]
+        batchStatisticsWhenSampling = p[Self.sampleBatchNorm] == .batch
+    }
+
+    /// The adversarial term (`beta` > 0) is defined for the joint schedule only.
+    public func validate() throws {
         guard beta == 0 || schedule == .joint else {
             throw PluginError("conditional-mlp: beta (the adversarial term) needs schedule: joint")
         }
@@ -164,7 +240,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     struct Terms {
         var ce = 0.0, diversity = 0.0, adversarial = 0.0, loss = 0.0
         static func + (a: Terms, b: Terms) -> Terms {
-            Terms(ce: a.ce + b.ce, diversity: a.diversity + b.diversity, adversarial: a.adversarial + b.adversarial, loss: a.loss + b.loss)
+            Terms(
+                ce: a.ce + b.ce, diversity: a.diversity + b.diversity, adversarial: a.adversarial + b.adversarial,
+                loss: a.loss + b.loss)
         }
         func divided(by n: Int) -> Terms {
             let d = Double(max(1, n))
@@ -188,18 +266,27 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         let shape = try SampleSpace.shape(context)
         var weights = TeacherWeights.make(context.teachers, classes: context.classes)
         let seen = TeacherWeights.seenClasses(weights, classes: context.classes)
-        guard !seen.isEmpty else { throw PluginError("conditional-mlp: the sampled clients report no training samples of any class") }
+        guard !seen.isEmpty else {
+            throw PluginError("conditional-mlp: the sampled clients report no training samples of any class")
+        }
         if !classWeights {
             // Uniform: every teacher that has seen class c counts fully for it.
             weights = weights.map { row in row.map { $0 > 0 ? 1 : 0 } }
         }
         var probabilities = [Double](repeating: 0, count: context.classes)
         for c in seen {
-            probabilities[c] = balancedLabels ? 1 : context.teachers.reduce(0.0) { $0 + Double($1.classCounts.indices.contains(c) ? $1.classCounts[c] : 0) }
+            probabilities[c] =
+                balancedLabels
+                ? 1
+                : context.teachers.reduce(0.0) {
+                    $0 + Double($1.classCounts.indices.contains(c) ? $1.classCounts[c] : 0)
+                }
         }
 
         let network = try prepareNetwork(classes: context.classes, shape: shape, generator: context.generator)
-        if fixedInputs { try prepareFixedInputs(classes: context.classes, network: network, generator: context.generator) }
+        if fixedInputs {
+            try prepareFixedInputs(classes: context.classes, network: network, generator: context.generator)
+        }
         let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
         defer { slots.release() }
         // The global model is only read (adversarial term): frozen and in eval mode while G trains.
@@ -209,7 +296,8 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             try? globalFreeze.restore()
             context.global.setTraining(true)
         }
-        let round = Round(context: context, network: network, slots: slots, weights: weights, labelProbabilities: probabilities)
+        let round = Round(
+            context: context, network: network, slots: slots, weights: weights, labelProbabilities: probabilities)
 
         network.setTraining(true)
         var last = Terms()
@@ -243,7 +331,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     /// j-th fixed input of class c (cycling when more are asked for than exist), so asking for
     /// every fixed label gives G on exactly the fixed inputs, as the published `generate_data`.
     public func sample(labels: Tensor, generator: RandomGenerator) throws -> Tensor {
-        guard let network else { throw PluginError("conditional-mlp: sample() called before the generator was trained") }
+        guard let network else {
+            throw PluginError("conditional-mlp: sample() called before the generator was trained")
+        }
         let ys = try labels.ints()
         let batchStatistics = batchStatisticsWhenSampling && ys.count >= 2
         network.setTraining(batchStatistics)
@@ -255,7 +345,8 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
                 var rows: [Int] = []
                 for y in ys {
                     guard y >= 0, y < byClass.count, !byClass[y].isEmpty else {
-                        throw PluginError("conditional-mlp: no fixed input for class \(y) (samples: \(samples) over the classes)")
+                        throw PluginError(
+                            "conditional-mlp: no fixed input for class \(y) (samples: \(samples) over the classes)")
                     }
                     rows.append(byClass[y][next[y] % byClass[y].count])
                     next[y] += 1
@@ -269,7 +360,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
 
     /// z for `count` samples from the configured distribution.
     func drawNoise(_ count: Int, generator: RandomGenerator) throws -> Tensor {
-        uniformNoise ? try Tensor.rand([count, noiseDim], generator: generator) : try Tensor.randn([count, noiseDim], generator: generator)
+        uniformNoise
+            ? try Tensor.rand([count, noiseDim], generator: generator)
+            : try Tensor.randn([count, noiseDim], generator: generator)
     }
 
     /// G on fixed-input rows: [z, e] with the frozen embedding, or the current G's embedding.
@@ -277,8 +370,10 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         guard let fixed else { throw PluginError("conditional-mlp: fixed inputs were not drawn") }
         let index = try Tensor(rows)
         let z = try fixed.noise.indexSelect(dim: 0, index)
-        let e = fixedEmbedding ? try fixed.embedding.indexSelect(dim: 0, index)
-                               : try network.embedding.forward(Tensor(rows.map { fixed.labels[$0] }))
+        let e =
+            fixedEmbedding
+            ? try fixed.embedding.indexSelect(dim: 0, index)
+            : try network.embedding.forward(Tensor(rows.map { fixed.labels[$0] }))
         return try network.forward(Tensor.cat([z, e], dim: 1)).reshaped([rows.count] + network.sampleShape)
     }
 
@@ -286,10 +381,14 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     /// by class; the published shuffle only permutes rows), z from the noise distribution and
     /// e(c) from this generator's fresh embedding table (published `init_y_input`).
     func prepareFixedInputs(classes: Int, network: ConditionalGeneratorNetwork, generator: RandomGenerator) throws {
-        if let fixed, fixed.noise.shape == [fixed.labels.count, noiseDim], (fixed.labels.max() ?? 0) < classes { return }
+        if let fixed, fixed.noise.shape == [fixed.labels.count, noiseDim], (fixed.labels.max() ?? 0) < classes {
+            return
+        }
         let perClass = samples / classes
         guard perClass >= 2 else {
-            throw PluginError("conditional-mlp: samples (\(samples)) must give at least 2 fixed inputs per class over \(classes) classes (batch norm)")
+            throw PluginError(
+                "conditional-mlp: samples (\(samples)) must give at least 2 fixed inputs per class over \(classes) classes (batch norm)"
+            )
         }
         let labels = (0..<classes).flatMap { [Int](repeating: $0, count: perClass) }
         let noise = try drawNoise(labels.count, generator: generator)
@@ -302,8 +401,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         if !reset, let network, optimizer != nil, network.sampleShape == shape, network.classes == classes {
             return network
         }
-        let fresh = try ConditionalGeneratorNetwork(noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
-                                                   classes: classes, sampleShape: shape, generator: generator)
+        let fresh = try ConditionalGeneratorNetwork(
+            noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
+            classes: classes, sampleShape: shape, generator: generator)
         network = fresh
         // torch.optim.Adam(weight_decay=...) as in the published code: L2 added to the gradient of every parameter.
         optimizer = try Adam([ParameterGroup(fresh.parameters, weightDecay: weightDecay)], learningRate: learningRate)
@@ -326,7 +426,10 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             guard let fixed else { throw PluginError("conditional-mlp: fixed inputs were not drawn") }
             let byClass = fixed.rowsByClass
             let rows = classes.flatMap { $0 < byClass.count ? byClass[$0] : [] }
-            guard rows.count >= 2 else { throw PluginError("conditional-mlp: teacher \(k) has fewer than 2 fixed inputs of its classes (batch norm)") }
+            guard rows.count >= 2 else {
+                throw PluginError(
+                    "conditional-mlp: teacher \(k) has fewer than 2 fixed inputs of its classes (batch norm)")
+            }
             z = try fixed.noise.indexSelect(dim: 0, Tensor(rows))
             x = try generate(network, rows: rows)
             y = try Tensor(rows.map { fixed.labels[$0] })
@@ -364,7 +467,8 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     /// One joint Adam step of G over all teachers; returns the loss terms.
     func step(_ round: Round) throws -> Terms {
         let context = round.context
-        let labels = try LabelDraw.draw(batchSize, probabilities: round.labelProbabilities, generator: context.generator)
+        let labels = try LabelDraw.draw(
+            batchSize, probabilities: round.labelProbabilities, generator: context.generator)
         let y = try Tensor(labels)
         let z = try drawNoise(batchSize, generator: context.generator)
         let x = try round.network.generate(noise: z, labels: y)
@@ -390,8 +494,10 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
                 guard !rows.isEmpty else { continue }
                 let index = try Tensor(rows)
                 let w = try Tensor(rows.map { Float(round.weights[k][labels[$0]]) })
-                let logits = try SampleSpace.logits(round.slots.network(k), xd.indexSelect(dim: 0, index), kind: round.kind)
-                let ce = try Loss.crossEntropy(logits, targets: targets(logits, labels: y.indexSelect(dim: 0, index)), reduction: .none)
+                let logits = try SampleSpace.logits(
+                    round.slots.network(k), xd.indexSelect(dim: 0, index), kind: round.kind)
+                let ce = try Loss.crossEntropy(
+                    logits, targets: targets(logits, labels: y.indexSelect(dim: 0, index)), reduction: .none)
                 let weighted = try (ce * w).sum() / Double(batchSize)
                 terms.ce += try weighted.item()
                 var objective = try weighted * alpha
@@ -407,7 +513,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         // Without teacher gradients only the adversarial term (if any) reaches G through xd.
         if let g = xd.grad, teacherGradient || ensembleGradient != nil {
             if !teacherGradient {
-                throw PluginError("conditional-mlp: beta > 0 needs teacher_gradient: true (the adversarial term reaches G through the teachers)")
+                throw PluginError(
+                    "conditional-mlp: beta > 0 needs teacher_gradient: true (the adversarial term reaches G through the teachers)"
+                )
             }
             total = try (x * g).sum()
         }
@@ -461,9 +569,12 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     func teacherAccuracy(_ round: Round) throws -> Double {
         let labels: [Int]
         if fixedInputs, let fixed {
-            labels = fixed.labels.filter { round.labelProbabilities.indices.contains($0) && round.labelProbabilities[$0] > 0 }
+            labels = fixed.labels.filter {
+                round.labelProbabilities.indices.contains($0) && round.labelProbabilities[$0] > 0
+            }
         } else {
-            labels = try LabelDraw.draw(max(256, batchSize), probabilities: round.labelProbabilities, generator: round.context.generator)
+            labels = try LabelDraw.draw(
+                max(256, batchSize), probabilities: round.labelProbabilities, generator: round.context.generator)
         }
         guard !labels.isEmpty else { return 0 }
         let x = try sample(labels: Tensor(labels), generator: round.context.generator)
@@ -472,7 +583,8 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             for k in round.weights.indices {
                 let rows = labels.indices.filter { round.weights[k][labels[$0]] > 0 }
                 guard !rows.isEmpty else { continue }
-                let logits = try SampleSpace.logits(round.slots.network(k), x.indexSelect(dim: 0, Tensor(rows)), kind: round.kind)
+                let logits = try SampleSpace.logits(
+                    round.slots.network(k), x.indexSelect(dim: 0, Tensor(rows)), kind: round.kind)
                 let predicted = try logits.argmax(dim: 1).ints()
                 for (r, p) in zip(rows, predicted) {
                     possible += round.weights[k][labels[r]]
@@ -515,7 +627,8 @@ extension ConditionalMLPGenerator {
     public func restoreCarriedState(_ state: StateDict) throws {
         if let labels = state["fixed.labels"] {
             guard let noise = state["fixed.noise"], let embedding = state["fixed.embedding"] else {
-                throw PluginError("conditional-mlp: carried state has fixed.labels but no fixed.noise or fixed.embedding")
+                throw PluginError(
+                    "conditional-mlp: carried state has fixed.labels but no fixed.noise or fixed.embedding")
             }
             fixed = FixedInputs(labels: try labels.ints(), noise: try noise.clone(), embedding: try embedding.clone())
         } else {
@@ -527,13 +640,17 @@ extension ConditionalMLPGenerator {
         guard let embeddingTable = networkState["network.embedding.weight"] else {
             throw PluginError("conditional-mlp: carried network state lacks embedding.weight")
         }
-        guard let steps = state["adam.steps"] else { throw PluginError("conditional-mlp: carried state lacks adam.steps") }
-        let network = try ConditionalGeneratorNetwork(noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
-                                                     classes: embeddingTable.shape[0], sampleShape: carriedSampleShape(state),
-                                                     generator: RandomGenerator(seed: 0))
+        guard let steps = state["adam.steps"] else {
+            throw PluginError("conditional-mlp: carried state lacks adam.steps")
+        }
+        let network = try ConditionalGeneratorNetwork(
+            noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
+            classes: embeddingTable.shape[0], sampleShape: carriedSampleShape(state),
+            generator: RandomGenerator(seed: 0))
         let renamed = StateDict(networkState.entries.map { (String($0.name.dropFirst("network.".count)), $0.tensor) })
         try network.load(renamed)
-        let optimizer = try Adam([ParameterGroup(network.parameters, weightDecay: weightDecay)], learningRate: learningRate)
+        let optimizer = try Adam(
+            [ParameterGroup(network.parameters, weightDecay: weightDecay)], learningRate: learningRate)
         var moments: [(m: Tensor, v: Tensor)] = []
         for i in network.parameters.indices {
             guard let m = state["adam.m.\(i)"], let v = state["adam.v.\(i)"] else {
@@ -548,7 +665,9 @@ extension ConditionalMLPGenerator {
 
     /// The sample shape saved with the network (`network.sample_shape`).
     private func carriedSampleShape(_ state: StateDict) throws -> [Int] {
-        guard let shape = state["sample_shape"] else { throw PluginError("conditional-mlp: carried state lacks sample_shape") }
+        guard let shape = state["sample_shape"] else {
+            throw PluginError("conditional-mlp: carried state lacks sample_shape")
+        }
         return try shape.ints()
     }
 }

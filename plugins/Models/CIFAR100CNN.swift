@@ -9,7 +9,8 @@ import Torch
 public struct CIFAR100CNN: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "cnn-cifar100",
-        summary: "CNN for 32x32 colour images: conv 64-conv 128-fc 256-fc 128-dropout | head fc ->classes (FedRep/FedBKD CIFAR-100)",
+        summary:
+            "CNN for 32x32 colour images: conv 64-conv 128-fc 256-fc 128-dropout | head fc ->classes (FedRep/FedBKD CIFAR-100)",
         keys: [dropout])
 
     public static let dropout = ParameterKey.double(

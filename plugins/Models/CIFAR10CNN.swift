@@ -8,7 +8,8 @@ import Torch
 public struct CIFAR10CNN: ModelPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .model, name: "cnn-cifar10",
-        summary: "CNN for 32x32 colour images: conv 64-conv 64-fc 120-fc 64 | head fc ->classes (FedRep/FedBKD CIFAR-10)")
+        summary:
+            "CNN for 32x32 colour images: conv 64-conv 64-fc 120-fc 64 | head fc ->classes (FedRep/FedBKD CIFAR-10)")
 
     public init(parameters: Parameters) throws {}
 

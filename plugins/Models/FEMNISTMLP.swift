@@ -21,9 +21,11 @@ public struct FEMNISTMLP: ModelPlugin {
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {
-        try ModelInputChecks.requireContinuous(input, model: Self.descriptor.name,
-                                               hint: "use lstm-sent140 for token data")
-        return try MLP.network(inputs: ModelInputChecks.flatFeatures(input), hidden: [512, 256, 64],
-                               classes: input.classes, dropout: dropout, generator: generator)
+        try ModelInputChecks.requireContinuous(
+            input, model: Self.descriptor.name,
+            hint: "use lstm-sent140 for token data")
+        return try MLP.network(
+            inputs: ModelInputChecks.flatFeatures(input), hidden: [512, 256, 64],
+            classes: input.classes, dropout: dropout, generator: generator)
     }
 }

@@ -42,19 +42,26 @@ public struct FashionMNISTCNN: ModelPlugin {
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {
         let name = Self.descriptor.name
-        let image = try ModelInputChecks.image(input, model: name, allowGrey: true,
-                                               hint: "cnn-fmnist needs images such as [1, 28, 28]")
-        let out = try ModelInputChecks.convBlocksOutput((image.height, image.width), blocks: channels.count, kernel: 5,
-                                                        padding: 2, model: name, shape: input.inputShape)
+        let image = try ModelInputChecks.image(
+            input, model: name, allowGrey: true,
+            hint: "cnn-fmnist needs images such as [1, 28, 28]")
+        let out = try ModelInputChecks.convBlocksOutput(
+            (image.height, image.width), blocks: channels.count, kernel: 5,
+            padding: 2, model: name, shape: input.inputShape)
         let g = generator
         var body: [any Layer] = input.inputShape.count == 2 ? [Reshape([1, image.height, image.width])] : []
         var inChannels = image.channels
         for c in channels {
-            body += [try Conv2d(inChannels, c, kernel: 5, padding: 2, generator: g), Activation.relu, Pool2d(.max, kernel: 2)]
+            body += [
+                try Conv2d(inChannels, c, kernel: 5, padding: 2, generator: g), Activation.relu,
+                Pool2d(.max, kernel: 2),
+            ]
             inChannels = c
         }
-        body += [Flatten(), try Linear(inChannels * out.height * out.width, hidden, generator: g), Activation.relu,
-                 Dropout(dropout, generator: g)]
+        body += [
+            Flatten(), try Linear(inChannels * out.height * out.width, hidden, generator: g), Activation.relu,
+            Dropout(dropout, generator: g),
+        ]
         return Network(body: body, head: [try Linear(hidden, input.classes, generator: g)], generator: g)
     }
 }

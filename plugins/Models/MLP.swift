@@ -11,7 +11,8 @@ public struct MLP: ModelPlugin {
         keys: [hidden, dropout])
 
     public static let hidden = ParameterKey.intList(
-        "hidden", default: [200, 200], min: 1, doc: "hidden layer widths; [] gives logistic regression (the head alone)")
+        "hidden", default: [200, 200], min: 1, doc: "hidden layer widths; [] gives logistic regression (the head alone)"
+    )
     public static let dropout = ParameterKey.double(
         "dropout", default: 0, min: 0, max: 0.99, doc: "dropout probability after each hidden layer")
 
@@ -24,15 +25,19 @@ public struct MLP: ModelPlugin {
     }
 
     public func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network {
-        try ModelInputChecks.requireContinuous(input, model: Self.descriptor.name, hint: "use lstm-sent140 for token data")
-        return try Self.network(inputs: ModelInputChecks.flatFeatures(input), hidden: hidden, classes: input.classes,
-                                dropout: dropout, generator: generator)
+        try ModelInputChecks.requireContinuous(
+            input, model: Self.descriptor.name, hint: "use lstm-sent140 for token data")
+        return try Self.network(
+            inputs: ModelInputChecks.flatFeatures(input), hidden: hidden, classes: input.classes,
+            dropout: dropout, generator: generator)
     }
 
     /// flatten, then Linear - ReLU - Dropout per hidden width; the head is the final Linear.
     /// Dropout layers are always present (identity at p = 0) so state names do not depend on it.
-    static func network(inputs: Int, hidden: [Int], classes: Int, dropout: Double,
-                        generator g: RandomGenerator) throws -> Network {
+    static func network(
+        inputs: Int, hidden: [Int], classes: Int, dropout: Double,
+        generator g: RandomGenerator
+    ) throws -> Network {
         var body: [any Layer] = [Flatten()]
         var width = inputs
         for h in hidden {

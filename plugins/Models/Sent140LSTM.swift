@@ -16,9 +16,12 @@ public struct Sent140LSTM: ModelPlugin {
 
     public static let embeddingDim = ParameterKey.int(
         "embedding_dim", default: 100, min: 1,
-        doc: "embedding width (FedRep: 300, GloVe); ignored when the dataset supplies pre-trained vectors (sent140 `glove`), whose width is used")
+        doc:
+            "embedding width (FedRep: 300, GloVe); ignored when the dataset supplies pre-trained vectors (sent140 `glove`), whose width is used"
+    )
     public static let hidden = ParameterKey.int("hidden", default: 128, min: 1, doc: "LSTM hidden size")
-    public static let dropout = ParameterKey.double("dropout", default: 0.5, min: 0, max: 0.99, doc: "dropout probability before the head")
+    public static let dropout = ParameterKey.double(
+        "dropout", default: 0.5, min: 0, max: 0.99, doc: "dropout probability before the head")
 
     public let embeddingDim: Int
     public let hidden: Int
@@ -34,16 +37,22 @@ public struct Sent140LSTM: ModelPlugin {
         let name = Self.descriptor.name
         try ModelInputChecks.requireClasses(input, model: name)
         guard case .tokens(let vocabulary) = input.inputKind, vocabulary >= 1 else {
-            throw PluginError("model \(name) needs token-id inputs with a vocabulary (e.g. sent140), but the dataset gives continuous inputs of shape \(ModelInputChecks.describe(input.inputShape)); use an mlp or cnn model")
+            throw PluginError(
+                "model \(name) needs token-id inputs with a vocabulary (e.g. sent140), but the dataset gives continuous inputs of shape \(ModelInputChecks.describe(input.inputShape)); use an mlp or cnn model"
+            )
         }
         guard input.inputShape.count == 1, input.inputShape[0] >= 1 else {
-            throw PluginError("model \(name) expects token sequences [T], got inputs of shape \(ModelInputChecks.describe(input.inputShape))")
+            throw PluginError(
+                "model \(name) expects token sequences [T], got inputs of shape \(ModelInputChecks.describe(input.inputShape))"
+            )
         }
         let g = generator
         var dimension = embeddingDim
         if let vectors = input.pretrainedEmbedding?.weight {
             guard vectors.rank == 2, vectors.shape[0] == vocabulary else {
-                throw PluginError("model \(name): pre-trained embedding has shape \(ModelInputChecks.describe(vectors.shape)), expected [\(vocabulary), dim]")
+                throw PluginError(
+                    "model \(name): pre-trained embedding has shape \(ModelInputChecks.describe(vectors.shape)), expected [\(vocabulary), dim]"
+                )
             }
             dimension = vectors.shape[1]
         }

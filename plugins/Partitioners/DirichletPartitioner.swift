@@ -16,13 +16,15 @@ import FedKit
 public struct DirichletPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "dirichlet",
-        summary: "label skew: each class split over clients by Dirichlet(alpha) proportions (NIID-Bench), min_size repaired",
+        summary:
+            "label skew: each class split over clients by Dirichlet(alpha) proportions (NIID-Bench), min_size repaired",
         keys: [alpha, minSize, balance])
 
     public static let alpha = ParameterKey.double(
         "alpha", min: 0, minExclusive: true,
         doc: "Dirichlet concentration: small (0.1) is highly skewed, large (100) approaches IID")
-    public static let minSize = ParameterKey.int("min_size", default: 10, min: 1, doc: "every client ends with at least this many samples")
+    public static let minSize = ParameterKey.int(
+        "min_size", default: 10, min: 1, doc: "every client ends with at least this many samples")
     public static let balance = ParameterKey.bool(
         "balance", default: true,
         doc: "as NIID-Bench: a client already holding N/clients samples receives nothing of later classes")
@@ -46,8 +48,9 @@ public struct DirichletPartitioner: PartitionerPlugin {
         let n = request.labels.count, k = request.clients
         guard alpha > 0, alpha.isFinite else { throw PluginError("dirichlet: alpha must be > 0, got \(alpha)") }
         guard k * Swift.max(minSize, 1) <= n else {
-            throw PluginError("dirichlet: \(k) clients x min_size \(Swift.max(minSize, 1)) = \(k * Swift.max(minSize, 1)) samples needed, "
-                              + "but the training set has \(n); lower partition.clients or min_size")
+            throw PluginError(
+                "dirichlet: \(k) clients x min_size \(Swift.max(minSize, 1)) = \(k * Swift.max(minSize, 1)) samples needed, "
+                    + "but the training set has \(n); lower partition.clients or min_size")
         }
         let byClass = PartitionSupport.indicesByClass(request.labels, classes: request.classes)
         var assignment = [[Int]](repeating: [], count: k)
@@ -88,7 +91,9 @@ public struct DirichletPartitioner: PartitionerPlugin {
         var gives = sizes.map { Swift.max(0, $0 - (level + 1)) }
         var extra = deficit - gives.reduce(0, +)
         // The remaining samples come one each from the largest clients at level + 1 or above.
-        let donors = sizes.indices.filter { sizes[$0] >= level + 1 }.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1 }
+        let donors = sizes.indices.filter { sizes[$0] >= level + 1 }.sorted {
+            sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : $0 < $1
+        }
         for d in donors where extra > 0 {
             gives[d] += 1
             extra -= 1
@@ -100,7 +105,9 @@ public struct DirichletPartitioner: PartitionerPlugin {
             assignment[client].removeAll { chosen.contains($0) }
             for i in chosen.sorted() { pool.append((labels[i], random.next(), i)) }
         }
-        pool.sort { $0.label != $1.label ? $0.label < $1.label : ($0.key != $1.key ? $0.key < $1.key : $0.index < $1.index) }
+        pool.sort {
+            $0.label != $1.label ? $0.label < $1.label : ($0.key != $1.key ? $0.key < $1.key : $0.index < $1.index)
+        }
         let recipients = random.shuffled(needs.indices.filter { needs[$0] > 0 })
         var start = 0
         for r in recipients {

@@ -9,18 +9,25 @@ public struct FromFilePartitioner: PartitionFileSource {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "from-file",
         summary: "clients (and optionally their test samples) read from a JSON or CSV partition file",
-        parameters: [
-            .path("path", doc: "the partition file: .json ({\"pool\": ..., \"clients\": [{\"id\", \"train\", \"test\"}]} or a list of index lists) or .csv (client,split,index)"),
-            .string("pool", choices: SamplePool.allCases.map(\.rawValue), optional: true,
-                    doc: "what the indices refer to: train, test, or train+test (the training set, then the test set); default: the JSON file's pool, else train"),
-        ])
+        keys: [path, pool])
+
+    public static let path = ParameterKey.path(
+        "path",
+        doc:
+            "the partition file: .json ({\"pool\": ..., \"clients\": [{\"id\", \"train\", \"test\"}]} or a list of index lists) or .csv (client,split,index)"
+    )
+    public static let pool = ParameterKey.optionalChoice(
+        "pool", SamplePool.self,
+        doc:
+            "what the indices refer to: train, test, or train+test (the training set, then the test set); default: the JSON file's pool, else train"
+    )
 
     public let path: String
     public let pool: SamplePool?
 
     public init(parameters: Parameters) throws {
-        path = parameters.string("path")
-        pool = parameters.optionalString("pool").flatMap(SamplePool.init(rawValue:))
+        path = parameters[Self.path]
+        pool = parameters[Self.pool]
     }
 
     public init(path: String, pool: SamplePool? = nil) {
@@ -44,7 +51,9 @@ public struct FromFilePartitioner: PartitionFileSource {
     public func partition(_ request: PartitionRequest, random: inout SplitMix64) throws -> [[Int]] {
         let file = try partitionFile(trainCount: request.labels.count, testCount: 0)
         guard file.pool == .train else {
-            throw PluginError("from-file: \(path) indexes the \(file.pool.rawValue) pool; only experiments (FederatedData) can build it")
+            throw PluginError(
+                "from-file: \(path) indexes the \(file.pool.rawValue) pool; only experiments (FederatedData) can build it"
+            )
         }
         return file.clients.map(\.train)
     }

@@ -14,7 +14,8 @@ public struct IIDPartitioner: PartitionerPlugin {
         try PartitionSupport.validate(request, name: "iid")
         let n = request.labels.count
         guard request.clients <= n else {
-            throw PluginError("iid: \(request.clients) clients but only \(n) training samples; every client needs at least one")
+            throw PluginError(
+                "iid: \(request.clients) clients but only \(n) training samples; every client needs at least one")
         }
         let order = random.shuffled(Array(0..<n))
         return PartitionSupport.chunks(order, sizes: PartitionSupport.equalSizes(n, parts: request.clients))

@@ -8,10 +8,12 @@ import FedKit
 public struct NaturalPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "natural",
-        summary: "one client per natural user of the dataset (femnist, sent140, synthetic); partition.clients caps the users",
+        summary:
+            "one client per natural user of the dataset (femnist, sent140, synthetic); partition.clients caps the users",
         keys: [minSamples])
 
-    public static let minSamples = ParameterKey.int("min_samples", default: 1, min: 1, doc: "users with fewer training samples are left out")
+    public static let minSamples = ParameterKey.int(
+        "min_samples", default: 1, min: 1, doc: "users with fewer training samples are left out")
 
     public let minSamples: Int
 
@@ -21,8 +23,9 @@ public struct NaturalPartitioner: PartitionerPlugin {
     public func partition(_ request: PartitionRequest, random: inout SplitMix64) throws -> [[Int]] {
         try PartitionSupport.validate(request, name: "natural")
         guard let users = request.users else {
-            throw PluginError("natural: the dataset has no natural users (only femnist, sent140 and synthetic have); "
-                              + "use iid, dirichlet, shards or quantity-skew")
+            throw PluginError(
+                "natural: the dataset has no natural users (only femnist, sent140 and synthetic have); "
+                    + "use iid, dirichlet, shards or quantity-skew")
         }
         var groups: [String: [Int]] = [:]
         for (i, u) in users.enumerated() { groups[u, default: []].append(i) }
@@ -30,7 +33,8 @@ public struct NaturalPartitioner: PartitionerPlugin {
             .sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
         guard !eligible.isEmpty else {
             let largest = groups.values.map(\.count).max() ?? 0
-            throw PluginError("natural: no user has min_samples \(minSamples) training samples (the largest has \(largest))")
+            throw PluginError(
+                "natural: no user has min_samples \(minSamples) training samples (the largest has \(largest))")
         }
         var chosen = eligible
         if eligible.count > request.clients {

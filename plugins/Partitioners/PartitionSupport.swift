@@ -4,10 +4,15 @@ import FedKit
 enum PartitionSupport {
     /// Checks the request every partitioner needs (clients >= 1, labels within 0..<classes).
     static func validate(_ request: PartitionRequest, name: String) throws {
-        guard request.clients >= 1 else { throw PluginError("\(name): partition.clients must be >= 1, got \(request.clients)") }
-        guard request.classes >= 1 else { throw PluginError("\(name): the dataset declares \(request.classes) classes") }
+        guard request.clients >= 1 else {
+            throw PluginError("\(name): partition.clients must be >= 1, got \(request.clients)")
+        }
+        guard request.classes >= 1 else {
+            throw PluginError("\(name): the dataset declares \(request.classes) classes")
+        }
         if let bad = request.labels.firstIndex(where: { $0 < 0 || $0 >= request.classes }) {
-            throw PluginError("\(name): training sample \(bad) has label \(request.labels[bad]), outside 0..<\(request.classes)")
+            throw PluginError(
+                "\(name): training sample \(bad) has label \(request.labels[bad]), outside 0..<\(request.classes)")
         }
         if let users = request.users, users.count != request.labels.count {
             throw PluginError("\(name): \(users.count) user ids for \(request.labels.count) samples")
@@ -35,7 +40,9 @@ enum PartitionSupport {
         var previous = 0
         for j in 0..<weights.count {
             cumulative += weights[j]
-            let boundary = j == weights.count - 1 ? total : Swift.min(total, Int((cumulative / sum * Double(total)).rounded(.down)))
+            let boundary =
+                j == weights.count - 1
+                ? total : Swift.min(total, Int((cumulative / sum * Double(total)).rounded(.down)))
             counts[j] = Swift.max(0, boundary - previous)
             previous = Swift.max(previous, boundary)
         }

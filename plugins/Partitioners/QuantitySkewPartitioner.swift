@@ -1,5 +1,5 @@
-import Foundation
 import FedKit
+import Foundation
 
 /// `quantity-skew`: client sizes skewed, labels IID. Each client k gets weight
 /// w_k = exp(sigma * z_k), z_k ~ N(0, 1) (log-normal); sizes are min_size plus the remaining
@@ -11,8 +11,10 @@ public struct QuantitySkewPartitioner: PartitionerPlugin {
         summary: "log-normal client sizes with IID labels",
         keys: [sigma, minSize])
 
-    public static let sigma = ParameterKey.double("sigma", default: 1, min: 0, doc: "log-normal sigma of the client sizes (0: equal sizes)")
-    public static let minSize = ParameterKey.int("min_size", default: 10, min: 1, doc: "every client gets at least this many samples")
+    public static let sigma = ParameterKey.double(
+        "sigma", default: 1, min: 0, doc: "log-normal sigma of the client sizes (0: equal sizes)")
+    public static let minSize = ParameterKey.int(
+        "min_size", default: 10, min: 1, doc: "every client gets at least this many samples")
 
     public let sigma: Double
     public let minSize: Int
@@ -30,8 +32,9 @@ public struct QuantitySkewPartitioner: PartitionerPlugin {
         try PartitionSupport.validate(request, name: "quantity-skew")
         let n = request.labels.count, k = request.clients, m = Swift.max(1, minSize)
         guard k * m <= n else {
-            throw PluginError("quantity-skew: \(k) clients x min_size \(m) = \(k * m) samples needed, but the training set has \(n); "
-                              + "lower partition.clients or min_size")
+            throw PluginError(
+                "quantity-skew: \(k) clients x min_size \(m) = \(k * m) samples needed, but the training set has \(n); "
+                    + "lower partition.clients or min_size")
         }
         // exp(sigma z_k - max_j sigma z_j): the same proportions, without overflow for large sigma.
         let logs = (0..<k).map { _ in sigma * random.nextNormal() }

@@ -13,7 +13,8 @@ import FedKit
 public struct ShardsPartitioner: PartitionerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .partitioner, name: "shards",
-        summary: "each client gets exactly classes_per_client distinct classes, one equal shard of each (FedRep/FedBKD)",
+        summary:
+            "each client gets exactly classes_per_client distinct classes, one equal shard of each (FedRep/FedBKD)",
         keys: [classesPerClient])
 
     public static let classesPerClient = ParameterKey.int(
@@ -31,7 +32,8 @@ public struct ShardsPartitioner: PartitionerPlugin {
         let byClass = PartitionSupport.indicesByClass(request.labels, classes: request.classes)
         let present = byClass.indices.filter { !byClass[$0].isEmpty }
         guard s <= present.count else {
-            throw PluginError("shards: classes_per_client \(s) but the training set has only \(present.count) classes with samples")
+            throw PluginError(
+                "shards: classes_per_client \(s) but the training set has only \(present.count) classes with samples")
         }
         // Shards per class: near-equal, the extra ones on randomly chosen classes.
         let total = k * s
@@ -39,8 +41,10 @@ public struct ShardsPartitioner: PartitionerPlugin {
         var shards = [Int](repeating: 0, count: request.classes)
         for c in present { shards[c] = total / present.count + (extraClasses.contains(c) ? 1 : 0) }
         for c in present where shards[c] > byClass[c].count {
-            throw PluginError("shards: class \(c) has \(byClass[c].count) samples but needs \(shards[c]) shards "
-                              + "(clients x classes_per_client / classes = \(k) x \(s) / \(present.count)); lower partition.clients or classes_per_client")
+            throw PluginError(
+                "shards: class \(c) has \(byClass[c].count) samples but needs \(shards[c]) shards "
+                    + "(clients x classes_per_client / classes = \(k) x \(s) / \(present.count)); lower partition.clients or classes_per_client"
+            )
         }
         // Greedy: each client takes the s classes with the most shards left.
         var left = shards
@@ -50,15 +54,18 @@ public struct ShardsPartitioner: PartitionerPlugin {
                 .sorted { $0.left != $1.left ? $0.left > $1.left : $0.key < $1.key }
             for entry in ranked.prefix(s) {
                 // Cannot fail when s <= classes (see the type's doc); kept as a guard against bugs.
-                guard entry.left > 0 else { throw PluginError("shards: internal error: no shard left for client \(client)") }
+                guard entry.left > 0 else {
+                    throw PluginError("shards: internal error: no shard left for client \(client)")
+                }
                 left[entry.c] -= 1
                 takers[entry.c].append(client)
             }
         }
         var assignment = [[Int]](repeating: [], count: k)
         for c in present {
-            let pieces = PartitionSupport.chunks(random.shuffled(byClass[c]),
-                                                 sizes: PartitionSupport.equalSizes(byClass[c].count, parts: shards[c]))
+            let pieces = PartitionSupport.chunks(
+                random.shuffled(byClass[c]),
+                sizes: PartitionSupport.equalSizes(byClass[c].count, parts: shards[c]))
             for (piece, client) in zip(pieces, takers[c]) { assignment[client].append(contentsOf: piece) }
         }
         return assignment

@@ -19,23 +19,28 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "apfl",
         summary: "global w and personal v trained together, tested as alpha v + (1 - alpha) w; alpha adaptive (APFL)",
-        parameters: [
-            .double("alpha", default: 0.75, min: 0, max: 1,
-                    doc: "the mixing weight of the personal model: its initial value when adaptive, else fixed (the APFL authors' code: 0.75)"),
-            .bool("adaptive", default: true, doc: "learn alpha per client by gradient descent on the mixed model's loss (APFL's adaptive alpha)"),
-            .double("alpha_lr", min: 0, minExclusive: true, optional: true,
-                    doc: "step size of the alpha updates (default: federation.lr, as in the paper)"),
-        ])
+        keys: [alpha, adaptive, alphaLearningRate])
+
+    public static let alpha = ParameterKey.double(
+        "alpha", default: 0.75, min: 0, max: 1,
+        doc:
+            "the mixing weight of the personal model: its initial value when adaptive, else fixed (the APFL authors' code: 0.75)"
+    )
+    public static let adaptive = ParameterKey.bool(
+        "adaptive", default: true,
+        doc: "learn alpha per client by gradient descent on the mixed model's loss (APFL's adaptive alpha)")
+    public static let alphaLearningRate = ParameterKey.optionalDouble(
+        "alpha_lr", min: 0, minExclusive: true,
+        doc: "step size of the alpha updates (default: federation.lr, as in the paper)")
 
     public let alpha: Double
     public let adaptive: Bool
     public let alphaLearningRate: Double?
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        alpha = p.double("alpha")
-        adaptive = p.bool("adaptive")
-        alphaLearningRate = p.optionalDouble("alpha_lr")
+    public init(parameters p: Parameters) throws {
+        alpha = p[Self.alpha]
+        adaptive = p[Self.adaptive]
+        alphaLearningRate = p[Self.alphaLearningRate]
     }
 
     /// The client's alpha: carried from its last round, else the initial value.
@@ -57,8 +62,9 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
         mixed.setTraining(true)
         mixed.generator.reseed(UInt64(dropoutSeed))
         let w = model.parameters, vBar = mixed.parameters
-        let optimizer = try SGD(ParameterGroup.decayingWeightsOnly(w, weightDecay: settings.weightDecay),
-                                learningRate: settings.learningRate, momentum: settings.momentum)
+        let optimizer = try SGD(
+            ParameterGroup.decayingWeightsOnly(w, weightDecay: settings.weightDecay),
+            learningRate: settings.learningRate, momentum: settings.momentum)
         var steps = 0, lastLoss = 0.0
         for epoch in 0..<(context.data.count > 0 ? settings.epochs : 0) {
             var total = 0.0, batches = 0
@@ -71,7 +77,11 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
                 for p in vBar { try p.zeroGrad() }
                 let mixedLoss = try Loss.crossEntropy(mixed.forward(inputs), targets: batch.labels)
                 let value = try mixedLoss.item()
-                guard value.isFinite else { throw PluginError("loss became \(value.isNaN ? "nan" : "inf") at epoch \(epoch + 1), step \(batches + 1) (mixed model)") }
+                guard value.isFinite else {
+                    throw PluginError(
+                        "loss became \(value.isNaN ? "nan" : "inf") at epoch \(epoch + 1), step \(batches + 1) (mixed model)"
+                    )
+                }
                 try mixedLoss.backward()
                 var alphaGradient = 0.0
                 try withoutGrad {
@@ -83,7 +93,9 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
                 }
                 for p in w { try p.zeroGrad() }
                 let globalLoss = try Loss.crossEntropy(model.forward(inputs), targets: batch.labels)
-                guard try globalLoss.item().isFinite else { throw PluginError("loss became nan at epoch \(epoch + 1), step \(batches + 1) (global model)") }
+                guard try globalLoss.item().isFinite else {
+                    throw PluginError("loss became nan at epoch \(epoch + 1), step \(batches + 1) (global model)")
+                }
                 try globalLoss.backward()
                 try optimizer.step()
                 if adaptive { a = Swift.min(1, Swift.max(0, a - alphaStep * alphaGradient)) }
@@ -98,11 +110,13 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
         let names = Set(mixed.namedParameters.map(\.name))
         var vByName: [String: Tensor] = [:]
         for (entry, v) in zip(mixed.namedParameters, personal) { vByName[entry.name] = v }
-        let v = StateDict(try model.stateDict().entries.map { entry in
-            (entry.name, names.contains(entry.name) ? vByName[entry.name]! : try entry.tensor.clone())
-        })
-        return LocalTrainingReport(trainLoss: lastLoss, steps: steps, personal: v,
-                                   carried: StateDict([("alpha", try Tensor([Float(a)]))]))
+        let v = StateDict(
+            try model.stateDict().entries.map { entry in
+                (entry.name, names.contains(entry.name) ? vByName[entry.name]! : try entry.tensor.clone())
+            })
+        return LocalTrainingReport(
+            trainLoss: lastLoss, steps: steps, personal: v,
+            carried: StateDict([("alpha", try Tensor([Float(a)]))]))
     }
 
     /// alpha v + (1 - alpha) w, w the current global model; the global model for a client that never trained.
@@ -113,7 +127,9 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
         let w = Dictionary(uniqueKeysWithValues: context.global.entries.map { ($0.name, $0.tensor) })
         try withoutGrad {
             for (name, p) in context.model.namedParameters {
-                guard let vi = v[name], let wi = w[name] else { throw PluginError("apfl: no personal or global entry \(name)") }
+                guard let vi = v[name], let wi = w[name] else {
+                    throw PluginError("apfl: no personal or global entry \(name)")
+                }
                 try p.copy_(vi * a + wi * (1 - a))
             }
         }

@@ -20,7 +20,9 @@ public struct DittoTrainer: TrainerPlugin {
 
     public static let lambda = ParameterKey.double(
         "lambda", default: 1, min: 0,
-        doc: "strength of the pull lambda/2 ||v - w_global||^2 of the personal model toward the round's global model (official Ditto scripts: 1)")
+        doc:
+            "strength of the pull lambda/2 ||v - w_global||^2 of the personal model toward the round's global model (official Ditto scripts: 1)"
+    )
     public static let personalEpochs = ParameterKey.optionalInt(
         "personal_epochs", min: 0, doc: "epochs training the personal model (default: federation.local_epochs)")
 
@@ -37,8 +39,9 @@ public struct DittoTrainer: TrainerPlugin {
         let dropoutSeed = try Tensor.randint(0, Int(Int32.max), [1], generator: context.generator).ints()[0]
 
         let model = context.model
-        let global = try LocalLoop.run(context, epochs: context.settings.epochs, parameters: model.parameters,
-                                       phase: "global", loss: LocalLoop.crossEntropy(model))
+        let global = try LocalLoop.run(
+            context, epochs: context.settings.epochs, parameters: model.parameters,
+            phase: "global", loss: LocalLoop.crossEntropy(model))
 
         let personal = context.scratch
         try personal.load(context.global)
@@ -50,8 +53,9 @@ public struct DittoTrainer: TrainerPlugin {
             context, epochs: personalEpochs ?? context.settings.epochs, parameters: named.map(\.tensor),
             proximal: ProximalTerm(mu: lambda, parameters: named, state: context.global),
             phase: "personal", loss: LocalLoop.crossEntropy(personal))
-        return LocalTrainingReport(trainLoss: result.steps > 0 ? result.lastEpochLoss : global.lastEpochLoss,
-                                   steps: global.steps + result.steps, personal: try personal.stateDict().copy())
+        return LocalTrainingReport(
+            trainLoss: result.steps > 0 ? result.lastEpochLoss : global.lastEpochLoss,
+            steps: global.steps + result.steps, personal: try personal.stateDict().copy())
     }
 }
 

@@ -23,7 +23,9 @@ public struct HeadThenBodyTrainer: TrainerPlugin {
         "body_epochs", min: 0, doc: "epochs training only the body, head frozen (default: federation.local_epochs)")
     public static let cacheFeatures = ParameterKey.bool(
         "cache_features", default: true,
-        doc: "reuse the frozen body's features across head epochs when the body is deterministic (no dropout, batch norm or augmentation)")
+        doc:
+            "reuse the frozen body's features across head epochs when the body is deterministic (no dropout, batch norm or augmentation)"
+    )
 
     public let headEpochs: Int
     public let bodyEpochs: Int?
@@ -45,13 +47,17 @@ public struct HeadThenBodyTrainer: TrainerPlugin {
     func trainHead(_ context: ClientTrainingContext) throws -> PhaseResult {
         let model = context.model
         let parameters = model.head.parameters
-        if cacheFeatures, headEpochs > 1, context.data.count > 0, context.augmentation == nil, !Self.isStochastic(model.body) {
+        if cacheFeatures, headEpochs > 1, context.data.count > 0, context.augmentation == nil,
+            !Self.isStochastic(model.body)
+        {
             let features = try withoutGrad {
                 try Tensor.cat(context.data.orderedBatches(size: 256).map { try model.features($0.inputs) })
             }
             let cached = try LabeledSamples(inputs: features, labels: context.data.labelArray)
-            return try LocalLoop.run(context, epochs: headEpochs, parameters: parameters, data: cached, augment: false,
-                                     phase: "head") { x, y in
+            return try LocalLoop.run(
+                context, epochs: headEpochs, parameters: parameters, data: cached, augment: false,
+                phase: "head"
+            ) { x, y in
                 try Loss.crossEntropy(model.head.forward(x), targets: y)
             }
         }
@@ -66,8 +72,9 @@ public struct HeadThenBodyTrainer: TrainerPlugin {
         let frozen = model.head.parameters
         for p in frozen { try p.requiringGrad(false) }
         defer { for p in frozen { _ = try? p.requiringGrad(true) } }
-        return try LocalLoop.run(context, epochs: epochs, parameters: model.body.parameters, phase: "body",
-                                 loss: LocalLoop.crossEntropy(model))
+        return try LocalLoop.run(
+            context, epochs: epochs, parameters: model.body.parameters, phase: "body",
+            loss: LocalLoop.crossEntropy(model))
     }
 
     /// Whether a layer behaves randomly or batch-dependently in training mode.

@@ -16,7 +16,9 @@ public struct L2GDTrainer: TrainerPlugin {
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
         let values = Dictionary(uniqueKeysWithValues: context.payload.entries.map { ($0.name, $0.tensor) })
         guard let stepsTensor = values["local_steps"], let scaleTensor = values["step_scale"] else {
-            throw PluginError("the l2gd trainer needs the l2gd aggregator's round payload (local_steps, step_scale); got entries \(context.payload.names)")
+            throw PluginError(
+                "the l2gd trainer needs the l2gd aggregator's round payload (local_steps, step_scale); got entries \(context.payload.names)"
+            )
         }
         let steps = Int(try stepsTensor.item()), scale = try scaleTensor.item()
         guard context.data.count > 0, steps > 0 else { return LocalTrainingReport(trainLoss: 0, steps: 0) }
@@ -26,14 +28,18 @@ public struct L2GDTrainer: TrainerPlugin {
         var total = 0.0
         for step in 1...steps {
             if batches.isEmpty {
-                batches = try context.data.shuffledBatches(size: context.settings.batchSize, generator: context.generator).reversed()
+                batches = try context.data.shuffledBatches(
+                    size: context.settings.batchSize, generator: context.generator
+                ).reversed()
             }
             let batch = batches.removeLast()
             let inputs = try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs
             try optimizer.zeroGrad()
             let loss = try Loss.crossEntropy(model.forward(inputs), targets: batch.labels)
             let value = try loss.item()
-            guard value.isFinite else { throw PluginError("loss became \(value.isNaN ? "nan" : "inf") at local step \(step)") }
+            guard value.isFinite else {
+                throw PluginError("loss became \(value.isNaN ? "nan" : "inf") at local step \(step)")
+            }
             try loss.backward()
             try optimizer.step()
             total += value

@@ -15,24 +15,28 @@ import Torch
 public struct PFedMeTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "pfedme",
-        summary: "Moreau-envelope personal model theta (K inner steps per batch), local model pulled toward it (pFedMe)",
-        parameters: [
-            .double("lambda", default: 15, min: 0, minExclusive: true,
-                    doc: "regularisation lambda of the Moreau envelope f(theta) + lambda/2 ||theta - w||^2 (pFedMe: 15)"),
-            .int("inner_steps", default: 5, min: 1, doc: "K, gradient steps solving the inner problem per mini-batch (pFedMe: 5)"),
-            .double("personal_lr", default: 0.01, min: 0, minExclusive: true,
-                    doc: "step size of the inner steps on theta (PFLlib's default; the paper tunes it per dataset)"),
-        ])
+        summary:
+            "Moreau-envelope personal model theta (K inner steps per batch), local model pulled toward it (pFedMe)",
+        keys: [lambda, innerSteps, personalLearningRate])
+
+    public static let lambda = ParameterKey.double(
+        "lambda", default: 15, min: 0, minExclusive: true,
+        doc: "regularisation lambda of the Moreau envelope f(theta) + lambda/2 ||theta - w||^2 (pFedMe: 15)")
+    public static let innerSteps = ParameterKey.int(
+        "inner_steps", default: 5, min: 1, doc: "K, gradient steps solving the inner problem per mini-batch (pFedMe: 5)"
+    )
+    public static let personalLearningRate = ParameterKey.double(
+        "personal_lr", default: 0.01, min: 0, minExclusive: true,
+        doc: "step size of the inner steps on theta (PFLlib's default; the paper tunes it per dataset)")
 
     public let lambda: Double
     public let innerSteps: Int
     public let personalLearningRate: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        lambda = p.double("lambda")
-        innerSteps = p.int("inner_steps")
-        personalLearningRate = p.double("personal_lr")
+    public init(parameters p: Parameters) throws {
+        lambda = p[Self.lambda]
+        innerSteps = p[Self.innerSteps]
+        personalLearningRate = p[Self.personalLearningRate]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
@@ -43,7 +47,9 @@ public struct PFedMeTrainer: TrainerPlugin {
         var steps = 0, lastLoss = 0.0
         for epoch in 0..<(context.data.count > 0 ? context.settings.epochs : 0) {
             var total = 0.0, batches = 0
-            for batch in try context.data.shuffledBatches(size: context.settings.batchSize, generator: context.generator) {
+            for batch in try context.data.shuffledBatches(
+                size: context.settings.batchSize, generator: context.generator)
+            {
                 let inputs = try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs
                 var value = 0.0
                 for _ in 0..<innerSteps {
@@ -51,7 +57,8 @@ public struct PFedMeTrainer: TrainerPlugin {
                     let loss = try Loss.crossEntropy(model.forward(inputs), targets: batch.labels)
                     value = try loss.item()
                     guard value.isFinite else {
-                        throw PluginError("loss became \(value.isNaN ? "nan" : "inf") at epoch \(epoch + 1), step \(batches + 1)")
+                        throw PluginError(
+                            "loss became \(value.isNaN ? "nan" : "inf") at epoch \(epoch + 1), step \(batches + 1)")
                     }
                     try loss.backward()
                     try withoutGrad {

@@ -19,32 +19,46 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "per-fedavg",
         summary: "MAML-style meta-steps (first-order or Hessian-free); one local step before testing (Per-FedAvg)",
-        parameters: [
-            .string("variant", default: "first-order", choices: ["first-order", "hessian-free"],
-                    doc: "Per-FedAvg (FO): drop the Hessian term; Per-FedAvg (HF): approximate it by a finite difference of gradients"),
-            .double("alpha", min: 0, minExclusive: true, optional: true,
-                    doc: "step size of the inner (personalisation) step, also the one step taken before testing (default: federation.lr)"),
-            .double("beta", min: 0, minExclusive: true, optional: true,
-                    doc: "step size of the meta (outer) step (default: federation.lr)"),
-            .double("delta", default: 0.001, min: 0, minExclusive: true,
-                    doc: "finite-difference step of the Hessian-vector product (hessian-free only)"),
-        ])
+        keys: [variant, alpha, beta, delta])
+
+    public static let variant = ParameterKey.choice(
+        "variant", default: Variant.firstOrder,
+        doc:
+            "Per-FedAvg (FO): drop the Hessian term; Per-FedAvg (HF): approximate it by a finite difference of gradients"
+    )
+    public static let alpha = ParameterKey.optionalDouble(
+        "alpha", min: 0, minExclusive: true,
+        doc:
+            "step size of the inner (personalisation) step, also the one step taken before testing (default: federation.lr)"
+    )
+    public static let beta = ParameterKey.optionalDouble(
+        "beta", min: 0, minExclusive: true, doc: "step size of the meta (outer) step (default: federation.lr)")
+    public static let delta = ParameterKey.double(
+        "delta", default: 0.001, min: 0, minExclusive: true,
+        doc: "finite-difference step of the Hessian-vector product (hessian-free only)")
+
+    /// How the meta-gradient treats the Hessian term.
+    public enum Variant: String, CaseIterable, Sendable {
+        case firstOrder = "first-order"
+        case hessianFree = "hessian-free"
+    }
 
     public let hessianFree: Bool
     public let alpha: Double?
     public let beta: Double?
     public let delta: Double
 
-    public init(parameters: Parameters) throws {
-        let p = Self.withDefaults(parameters)
-        hessianFree = p.string("variant") == "hessian-free"
-        alpha = p.optionalDouble("alpha")
-        beta = p.optionalDouble("beta")
-        delta = p.double("delta")
+    public init(parameters p: Parameters) throws {
+        hessianFree = p[Self.variant] == .hessianFree
+        alpha = p[Self.alpha]
+        beta = p[Self.beta]
+        delta = p[Self.delta]
     }
 
     /// The loss on `batch` and its gradient for every parameter (copies), at the parameters' current values.
-    static func gradient(_ model: Network, _ batch: (inputs: Tensor, labels: Tensor)) throws -> (loss: Double, gradient: [Tensor]) {
+    static func gradient(
+        _ model: Network, _ batch: (inputs: Tensor, labels: Tensor)
+    ) throws -> (loss: Double, gradient: [Tensor]) {
         let parameters = model.parameters
         for p in parameters { try p.zeroGrad() }
         let loss = try Loss.crossEntropy(model.forward(batch.inputs), targets: batch.labels)
@@ -74,13 +88,19 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
         var steps = 0, lastLoss = 0.0
         guard context.data.count > 0 else { return LocalTrainingReport(trainLoss: 0, steps: 0) }
         for epoch in 1...max(1, context.settings.epochs) {
-            let batches = try context.data.shuffledBatches(size: context.settings.batchSize, generator: context.generator).map { batch in
-                (inputs: try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs, labels: batch.labels)
+            let batches = try context.data.shuffledBatches(
+                size: context.settings.batchSize, generator: context.generator
+            ).map { batch in
+                (
+                    inputs: try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs,
+                    labels: batch.labels
+                )
             }
             let metaSteps = max(1, batches.count / batchesPerStep)
             var total = 0.0
             for s in 0..<metaSteps {
-                let d = batches[(batchesPerStep * s) % batches.count], dPrime = batches[(batchesPerStep * s + 1) % batches.count]
+                let d = batches[(batchesPerStep * s) % batches.count],
+                    dPrime = batches[(batchesPerStep * s + 1) % batches.count]
                 let w = try withoutGrad { try parameters.map { try $0.clone() } }
                 do {
                     let inner = try Self.gradient(model, d)

@@ -13,8 +13,9 @@ public struct SGDTrainer: TrainerPlugin {
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
         let model = context.model
-        let result = try LocalLoop.run(context, epochs: context.settings.epochs, parameters: model.parameters,
-                                       loss: LocalLoop.crossEntropy(model))
+        let result = try LocalLoop.run(
+            context, epochs: context.settings.epochs, parameters: model.parameters,
+            loss: LocalLoop.crossEntropy(model))
         return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps)
     }
 }

@@ -17,22 +17,25 @@ public struct ScaffoldTrainer: TrainerPlugin {
     public static let descriptor = PluginDescriptor(
         kind: .trainer, name: "scaffold",
         summary: "local SGD corrected by control variates c - c_i; updates c_i by option II (SCAFFOLD)",
-        parameters: [
-            .double("momentum", default: 0, min: 0, max: 0.999,
-                    doc: "local SGD momentum (SCAFFOLD: 0; the control-variate rule (x - y)/(K lr) assumes plain SGD steps)"),
-        ])
+        keys: [momentum])
+
+    public static let momentum = ParameterKey.double(
+        "momentum", default: 0, min: 0, max: 0.999,
+        doc: "local SGD momentum (SCAFFOLD: 0; the control-variate rule (x - y)/(K lr) assumes plain SGD steps)")
 
     public let momentum: Double
 
     public init(parameters: Parameters) throws {
-        momentum = Self.withDefaults(parameters).double("momentum")
+        momentum = parameters[Self.momentum]
     }
 
     public func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport {
         let model = context.model
         let named = model.namedParameters
-        let serverControl = try ControlVariates.values(named, from: context.payload, what: "the server control variate c")
-        let clientControl = try ControlVariates.values(named, from: context.carried, what: "the client control variate c_i")
+        let serverControl = try ControlVariates.values(
+            named, from: context.payload, what: "the server control variate c")
+        let clientControl = try ControlVariates.values(
+            named, from: context.carried, what: "the client control variate c_i")
         // The correction c - c_i, constant during the round.
         let correction = try zip(serverControl, clientControl).map { try $0 - $1 }
         var settings = context.settings
@@ -57,8 +60,9 @@ public struct ScaffoldTrainer: TrainerPlugin {
                 delta.append((name, try next - ci))
             }
         }
-        return LocalTrainingReport(trainLoss: result.lastEpochLoss, steps: result.steps,
-                                   carried: StateDict(updated), upload: StateDict(delta))
+        return LocalTrainingReport(
+            trainLoss: result.lastEpochLoss, steps: result.steps,
+            carried: StateDict(updated), upload: StateDict(delta))
     }
 }
 
@@ -66,7 +70,9 @@ public struct ScaffoldTrainer: TrainerPlugin {
 enum ControlVariates {
     /// The entries of `state` for `parameters`, in order; zeros when `state` is nil or empty (before
     /// the first round). A state that has some entries but not these is an error.
-    static func values(_ parameters: [(name: String, tensor: Tensor)], from state: StateDict?, what: String) throws -> [Tensor] {
+    static func values(
+        _ parameters: [(name: String, tensor: Tensor)], from state: StateDict?, what: String
+    ) throws -> [Tensor] {
         guard let state, !state.isEmpty else { return try parameters.map { try $0.tensor.zerosLike() } }
         let byName = Dictionary(uniqueKeysWithValues: state.entries.map { ($0.name, $0.tensor) })
         return try parameters.map { p in

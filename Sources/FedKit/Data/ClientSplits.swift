@@ -17,8 +17,10 @@ public struct ClientData: @unchecked Sendable {
     /// Indices of `validation` in the dataset's training set.
     public var validationIndices: [Int]
 
-    public init(train: LabeledSamples, test: LabeledSamples, validation: LabeledSamples, classCounts: [Int],
-                trainIndices: [Int], testIndices: [Int], validationIndices: [Int]) {
+    public init(
+        train: LabeledSamples, test: LabeledSamples, validation: LabeledSamples, classCounts: [Int],
+        trainIndices: [Int], testIndices: [Int], validationIndices: [Int]
+    ) {
         self.train = train
         self.test = test
         self.validation = validation
@@ -67,20 +69,27 @@ public enum LocalTestMode: String, Sendable, CaseIterable {
 /// `Seeds.stream(seed, "validation", client)`, so a client's splits do not depend on the other
 /// clients.
 public enum ClientSplits {
-    public static func make(dataset: DatasetSplits, partition: [[Int]], localTest: String, holdoutFraction: Double,
-                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
-                            partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
+    public static func make(
+        dataset: DatasetSplits, partition: [[Int]], localTest: String, holdoutFraction: Double,
+        matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
+        partitionTests: [[Int]?]? = nil
+    ) throws -> [ClientData] {
         guard let mode = LocalTestMode(rawValue: localTest) else {
-            throw PluginError("unknown local_test '\(localTest)'; valid: \(LocalTestMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw PluginError(
+                "unknown local_test '\(localTest)'; valid: \(LocalTestMode.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
-        return try make(dataset: dataset, partition: partition, mode: mode, holdoutFraction: holdoutFraction,
-                        matchedTestSize: matchedTestSize, validationFraction: validationFraction, seed: seed,
-                        partitionTests: partitionTests)
+        return try make(
+            dataset: dataset, partition: partition, mode: mode, holdoutFraction: holdoutFraction,
+            matchedTestSize: matchedTestSize, validationFraction: validationFraction, seed: seed,
+            partitionTests: partitionTests)
     }
 
-    public static func make(dataset: DatasetSplits, partition: [[Int]], mode: LocalTestMode, holdoutFraction: Double,
-                            matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
-                            partitionTests: [[Int]?]? = nil) throws -> [ClientData] {
+    public static func make(
+        dataset: DatasetSplits, partition: [[Int]], mode: LocalTestMode, holdoutFraction: Double,
+        matchedTestSize: Int?, validationFraction: Double = 0, seed: Int,
+        partitionTests: [[Int]?]? = nil
+    ) throws -> [ClientData] {
         let trainLabels = dataset.train.labelArray
         let testLabels = dataset.test.labelArray
         let classes = dataset.classes
@@ -89,10 +98,14 @@ public enum ClientSplits {
         var seen = [Bool](repeating: false, count: n)
         for (client, indices) in partition.enumerated() {
             guard !indices.isEmpty else {
-                throw PluginError("client \(client) has no training samples; every client needs at least one (use fewer clients or a larger min_size)")
+                throw PluginError(
+                    "client \(client) has no training samples; every client needs at least one (use fewer clients or a larger min_size)"
+                )
             }
             for i in indices {
-                guard i >= 0, i < n else { throw PluginError("partition: client \(client) has sample index \(i), outside 0..<\(n)") }
+                guard i >= 0, i < n else {
+                    throw PluginError("partition: client \(client) has sample index \(i), outside 0..<\(n)")
+                }
                 guard !seen[i] else { throw PluginError("partition: sample \(i) is assigned twice (client \(client))") }
                 seen[i] = true
             }
@@ -103,11 +116,13 @@ public enum ClientSplits {
         if let m = matchedTestSize, m < 1 { throw PluginError("matched_test_size must be >= 1, got \(m)") }
         if mode == .fromPartition {
             guard let partitionTests, partitionTests.count == partition.count else {
-                throw PluginError("local_test: from-partition needs partition: from-file with a file that gives clients test indices")
+                throw PluginError(
+                    "local_test: from-partition needs partition: from-file with a file that gives clients test indices")
             }
             for (client, tests) in partitionTests.enumerated() {
                 guard let tests, !tests.isEmpty else {
-                    throw PluginError("local_test: from-partition: client \(client) has no test indices in the partition file")
+                    throw PluginError(
+                        "local_test: from-partition: client \(client) has no test indices in the partition file")
                 }
                 for i in tests where !(i >= 0 && i < n) {
                     throw PluginError("partition: client \(client) has test index \(i), outside 0..<\(n)")
@@ -125,9 +140,13 @@ public enum ClientSplits {
         var testByUser: [String: [Int]] = [:]
         if mode == .natural {
             guard let trainUsers = dataset.trainUsers, let testUsers = dataset.testUsers else {
-                throw PluginError("local_test: natural needs a dataset with natural users (femnist, sent140, synthetic); \(dataset.name) has none")
+                throw PluginError(
+                    "local_test: natural needs a dataset with natural users (femnist, sent140, synthetic); \(dataset.name) has none"
+                )
             }
-            guard trainUsers.count == n else { throw PluginError("\(dataset.name): trainUsers has \(trainUsers.count) entries for \(n) samples") }
+            guard trainUsers.count == n else {
+                throw PluginError("\(dataset.name): trainUsers has \(trainUsers.count) entries for \(n) samples")
+            }
             for (i, u) in testUsers.enumerated() { testByUser[u, default: []].append(i) }
         }
 
@@ -143,13 +162,17 @@ public enum ClientSplits {
             case .matched:
                 let counts = classCounts(of: indices, labels: trainLabels, classes: classes)
                 let size = matchedTestSize ?? Swift.max(10, indices.count / 4)
-                testIndices = try matched(counts: counts, size: size, testByClass: testByClass, random: &random, client: client)
+                testIndices = try matched(
+                    counts: counts, size: size, testByClass: testByClass, random: &random, client: client)
             case .holdout:
                 guard indices.count >= 2 else {
-                    throw PluginError("client \(client) has \(indices.count) training sample; local_test: holdout needs at least 2 per client")
+                    throw PluginError(
+                        "client \(client) has \(indices.count) training sample; local_test: holdout needs at least 2 per client"
+                    )
                 }
-                (trainIndices, testIndices) = holdout(indices, labels: trainLabels, classes: classes, fraction: holdoutFraction,
-                                                      random: &random)
+                (trainIndices, testIndices) = holdout(
+                    indices, labels: trainLabels, classes: classes, fraction: holdoutFraction,
+                    random: &random)
                 testFromTrain = true
             case .natural:
                 let users = dataset.trainUsers!
@@ -158,7 +181,9 @@ public enum ClientSplits {
                 for i in indices where known.insert(users[i]).inserted { userOrder.append(users[i]) }
                 testIndices = userOrder.flatMap { testByUser[$0] ?? [] }
                 if testIndices.isEmpty {
-                    throw PluginError("client \(client): its users (\(userOrder.prefix(3).joined(separator: ", "))\(userOrder.count > 3 ? ", ..." : "")) have no test samples; use local_test: matched or holdout")
+                    throw PluginError(
+                        "client \(client): its users (\(userOrder.prefix(3).joined(separator: ", "))\(userOrder.count > 3 ? ", ..." : "")) have no test samples; use local_test: matched or holdout"
+                    )
                 }
             case .fromPartition:
                 testIndices = partitionTests![client]!
@@ -170,17 +195,22 @@ public enum ClientSplits {
             var validationIndices: [Int] = []
             if validationFraction > 0 {
                 var stream = Seeds.stream(streamSeed, "validation", client)
-                let size = Swift.min(trainIndices.count - 1, Int((Double(trainIndices.count) * validationFraction).rounded()))
-                (trainIndices, validationIndices) = stratifiedSplit(trainIndices, labels: trainLabels, size: size, random: &stream)
+                let size = Swift.min(
+                    trainIndices.count - 1, Int((Double(trainIndices.count) * validationFraction).rounded()))
+                (trainIndices, validationIndices) = stratifiedSplit(
+                    trainIndices, labels: trainLabels, size: size, random: &stream)
             }
             let train = try dataset.train.subset(trainIndices)
             let test = testFromTrain ? try dataset.train.subset(testIndices) : try dataset.test.subset(testIndices)
-            let validation = validationIndices.isEmpty
+            let validation =
+                validationIndices.isEmpty
                 ? try LabeledSamples(inputs: dataset.train.inputs.slice(0..<0).clone(), labels: [])
                 : try dataset.train.subset(validationIndices)
-            result.append(ClientData(train: train, test: test, validation: validation,
-                                     classCounts: classCounts(of: trainIndices, labels: trainLabels, classes: classes),
-                                     trainIndices: trainIndices, testIndices: testIndices, validationIndices: validationIndices))
+            result.append(
+                ClientData(
+                    train: train, test: test, validation: validation,
+                    classCounts: classCounts(of: trainIndices, labels: trainLabels, classes: classes),
+                    trainIndices: trainIndices, testIndices: testIndices, validationIndices: validationIndices))
         }
         return result
     }
@@ -225,12 +255,16 @@ public enum ClientSplits {
         return quotas
     }
 
-    static func matched(counts: [Int], size: Int, testByClass: [[Int]], random: inout SplitMix64, client: Int) throws -> [Int] {
+    static func matched(
+        counts: [Int], size: Int, testByClass: [[Int]], random: inout SplitMix64, client: Int
+    ) throws -> [Int] {
         // Only classes present in the test set can be drawn; their weights are the client's counts.
         let weights = counts.enumerated().map { testByClass[$0.offset].isEmpty ? 0 : Double($0.element) }
         guard weights.contains(where: { $0 > 0 }) else {
             let own = counts.enumerated().filter { $0.element > 0 }.map { String($0.offset) }
-            throw PluginError("client \(client): none of its classes (\(own.prefix(10).joined(separator: ", "))) appears in the test set; use local_test: holdout")
+            throw PluginError(
+                "client \(client): none of its classes (\(own.prefix(10).joined(separator: ", "))) appears in the test set; use local_test: holdout"
+            )
         }
         let quotas = apportion(size, weights: weights)
         var picked: [Int] = []
@@ -248,8 +282,10 @@ public enum ClientSplits {
         return picked
     }
 
-    static func holdout(_ indices: [Int], labels: [Int], classes: Int, fraction: Double,
-                        random: inout SplitMix64) -> (train: [Int], test: [Int]) {
+    static func holdout(
+        _ indices: [Int], labels: [Int], classes: Int, fraction: Double,
+        random: inout SplitMix64
+    ) -> (train: [Int], test: [Int]) {
         let n = indices.count
         let total = Swift.min(n - 1, Swift.max(1, Int((Double(n) * fraction).rounded())))
         let split = stratifiedSplit(indices, labels: labels, size: total, random: &random)
@@ -259,8 +295,10 @@ public enum ClientSplits {
     /// `size` of `indices` taken out, split over classes by largest remainder of their counts (never
     /// more than a class has), each class's share a seeded random subset; both parts keep the
     /// original order.
-    static func stratifiedSplit(_ indices: [Int], labels: [Int], size total: Int,
-                                random: inout SplitMix64) -> (kept: [Int], taken: [Int]) {
+    static func stratifiedSplit(
+        _ indices: [Int], labels: [Int], size total: Int,
+        random: inout SplitMix64
+    ) -> (kept: [Int], taken: [Int]) {
         guard total > 0 else { return (indices, []) }
         var byClass: [Int: [Int]] = [:]
         var classOrder: [Int] = []

@@ -27,9 +27,11 @@ public struct DatasetSplits: @unchecked Sendable {
     /// Pre-trained word vectors for token datasets (e.g. GloVe for sent140), nil otherwise.
     public var pretrainedEmbedding: PretrainedEmbedding?
 
-    public init(name: String, train: LabeledSamples, test: LabeledSamples, classes: Int, inputShape: [Int],
-                inputKind: InputKind = .continuous, trainUsers: [String]? = nil, testUsers: [String]? = nil,
-                augmentation: (any Augmentation)? = nil, contentHash: String) {
+    public init(
+        name: String, train: LabeledSamples, test: LabeledSamples, classes: Int, inputShape: [Int],
+        inputKind: InputKind = .continuous, trainUsers: [String]? = nil, testUsers: [String]? = nil,
+        augmentation: (any Augmentation)? = nil, contentHash: String
+    ) {
         self.name = name
         self.train = train
         self.test = test

@@ -8,7 +8,10 @@ public struct ModelInput: Sendable, Equatable {
     /// Pre-trained word vectors [vocabulary, dim] for token models (e.g. GloVe), if the dataset has them.
     public var pretrainedEmbedding: PretrainedEmbedding?
 
-    public init(inputShape: [Int], classes: Int, inputKind: InputKind = .continuous, pretrainedEmbedding: PretrainedEmbedding? = nil) {
+    public init(
+        inputShape: [Int], classes: Int, inputKind: InputKind = .continuous,
+        pretrainedEmbedding: PretrainedEmbedding? = nil
+    ) {
         self.inputShape = inputShape
         self.classes = classes
         self.inputKind = inputKind
@@ -17,8 +20,9 @@ public struct ModelInput: Sendable, Equatable {
 
     /// What the models of a dataset get.
     public init(_ dataset: DatasetSplits) {
-        self.init(inputShape: dataset.inputShape, classes: dataset.classes, inputKind: dataset.inputKind,
-                  pretrainedEmbedding: dataset.pretrainedEmbedding)
+        self.init(
+            inputShape: dataset.inputShape, classes: dataset.classes, inputKind: dataset.inputKind,
+            pretrainedEmbedding: dataset.pretrainedEmbedding)
     }
 }
 

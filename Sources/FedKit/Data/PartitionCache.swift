@@ -28,9 +28,13 @@ public struct PartitionCache: Sendable {
 
         /// The key lines written at the top of a cache file (newlines in fields escaped).
         var lines: [String] {
-            func clean(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n") }
-            return ["dataset=\(clean(datasetHash))", "partitioner=\(clean(partitioner))", "parameters=\(clean(parameters))",
-                    "clients=\(clients)", "seed=\(seed)"]
+            func clean(_ s: String) -> String {
+                s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+            }
+            return [
+                "dataset=\(clean(datasetHash))", "partitioner=\(clean(partitioner))", "parameters=\(clean(parameters))",
+                "clients=\(clients)", "seed=\(seed)",
+            ]
         }
 
         /// The cache file name: partitioner name plus a hash of all key fields.
@@ -52,13 +56,15 @@ public struct PartitionCache: Sendable {
     /// against `key` and `sampleCount` (the number of training samples).
     public func load(_ key: Key, sampleCount: Int) -> [[Int]]? {
         guard let data = FileManager.default.contents(atPath: path(for: key)),
-              let text = String(data: data, encoding: .utf8) else { return nil }
+            let text = String(data: data, encoding: .utf8)
+        else { return nil }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if lines.last == "" { lines.removeLast() }
         let header = ["fedkit-partition 1"] + key.lines
         guard lines.count > header.count, Array(lines.prefix(header.count)) == header,
-              lines[header.count].hasPrefix("count="), let count = Int(lines[header.count].dropFirst(6)),
-              count >= 0, count <= key.clients, lines.count == header.count + 1 + count + 1 else { return nil }
+            lines[header.count].hasPrefix("count="), let count = Int(lines[header.count].dropFirst(6)),
+            count >= 0, count <= key.clients, lines.count == header.count + 1 + count + 1
+        else { return nil }
         var seen = [Bool](repeating: false, count: sampleCount)
         var assignment: [[Int]] = []
         assignment.reserveCapacity(key.clients)

@@ -64,7 +64,8 @@ public struct PartitionFile: Sendable, Equatable {
             return try parseCSV(String(decoding: data, as: UTF8.self), path: path, pool: declared ?? .train)
         }
         guard lower.hasSuffix(".json") else {
-            throw PluginError("partition file \(path): unknown format; name it .json or .csv (docs/datasets.md, \"Partition files\")")
+            throw PluginError(
+                "partition file \(path): unknown format; name it .json or .csv (docs/datasets.md, \"Partition files\")")
         }
         return try parseJSON(data, path: path, pool: declared)
     }
@@ -76,53 +77,71 @@ public struct PartitionFile: Sendable, Equatable {
             throw PluginError("partition file \(path) is not valid JSON: \(detail)")
         }
         func indices(_ value: Any?, _ what: String) throws -> [Int] {
-            guard let list = value as? [Any] else { throw PluginError("partition file \(path): \(what) must be a list of sample indices") }
+            guard let list = value as? [Any] else {
+                throw PluginError("partition file \(path): \(what) must be a list of sample indices")
+            }
             return try list.enumerated().map { k, item in
-                guard type(of: item) != Bool.self, let number = item as? NSNumber, let i = Int(exactly: number.doubleValue) else {
+                guard type(of: item) != Bool.self, let number = item as? NSNumber,
+                    let i = Int(exactly: number.doubleValue)
+                else {
                     throw PluginError("partition file \(path): \(what)[\(k)] is \(item), not an integer index")
                 }
                 return i
             }
         }
         if let lists = object as? [Any] {
-            let clients = try lists.enumerated().map { k, list in Client(id: String(k), train: try indices(list, "client \(k)")) }
+            let clients = try lists.enumerated().map { k, list in
+                Client(id: String(k), train: try indices(list, "client \(k)"))
+            }
             return PartitionFile(pool: declared ?? .train, clients: clients)
         }
         guard let top = object as? [String: Any] else {
-            throw PluginError("partition file \(path) must hold an object {\"pool\": ..., \"clients\": [...]} or a list of index lists")
+            throw PluginError(
+                "partition file \(path) must hold an object {\"pool\": ..., \"clients\": [...]} or a list of index lists"
+            )
         }
         if let format = top["format"] as? String, format != "fedkit-partition" {
             throw PluginError("partition file \(path): format is '\(format)', expected 'fedkit-partition'")
         }
         if let version = top["version"] as? Int, version != 1 {
-            throw PluginError("partition file \(path): version \(version) is not supported (this FedKit reads version 1)")
+            throw PluginError(
+                "partition file \(path): version \(version) is not supported (this FedKit reads version 1)")
         }
         var pool = declared ?? .train
         if let text = top["pool"] {
             guard let name = text as? String, let filePool = SamplePool(rawValue: name) else {
-                throw PluginError("partition file \(path): pool must be one of \(SamplePool.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)")
+                throw PluginError(
+                    "partition file \(path): pool must be one of \(SamplePool.allCases.map(\.rawValue).joined(separator: ", ")), got \(text)"
+                )
             }
             if let declared, declared != filePool {
-                throw PluginError("partition file \(path) declares pool '\(filePool.rawValue)' but partition.pool is '\(declared.rawValue)'")
+                throw PluginError(
+                    "partition file \(path) declares pool '\(filePool.rawValue)' but partition.pool is '\(declared.rawValue)'"
+                )
             }
             pool = filePool
         }
         guard let entries = top["clients"] as? [Any] else {
-            throw PluginError("partition file \(path) lacks \"clients\": a list of {\"id\": ..., \"train\": [...], \"test\": [...]}")
+            throw PluginError(
+                "partition file \(path) lacks \"clients\": a list of {\"id\": ..., \"train\": [...], \"test\": [...]}")
         }
         var clients: [Client] = []
         for (k, entry) in entries.enumerated() {
-            guard let client = entry as? [String: Any] else { throw PluginError("partition file \(path): clients[\(k)] must be an object") }
+            guard let client = entry as? [String: Any] else {
+                throw PluginError("partition file \(path): clients[\(k)] must be an object")
+            }
             let id: String
             switch client["id"] {
             case nil: id = String(k)
             case let s as String: id = s
             case let n as NSNumber: id = n.stringValue
-            case let other?: throw PluginError("partition file \(path): clients[\(k)].id must be a string or number, got \(other)")
+            case let other?:
+                throw PluginError("partition file \(path): clients[\(k)].id must be a string or number, got \(other)")
             }
             let unknown = Set(client.keys).subtracting(["id", "train", "test"])
             if let key = unknown.sorted().first {
-                throw PluginError("partition file \(path): clients[\(k)] has an unknown key '\(key)' (valid: id, train, test)")
+                throw PluginError(
+                    "partition file \(path): clients[\(k)] has an unknown key '\(key)' (valid: id, train, test)")
             }
             let test = try client["test"].map { try indices($0, "clients[\(k)].test") }
             clients.append(Client(id: id, train: try indices(client["train"], "clients[\(k)].train"), test: test))
@@ -131,17 +150,29 @@ public struct PartitionFile: Sendable, Equatable {
     }
 
     public static func parseCSV(_ text: String, path: String, pool: SamplePool) throws -> PartitionFile {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? $0.dropLast() : $0
+        }
         if lines.last?.isEmpty == true { lines.removeLast() }
-        guard let header = lines.first, header.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) == ["client", "split", "index"] else {
+        guard let header = lines.first,
+            header.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) == [
+                "client", "split", "index",
+            ]
+        else {
             throw PluginError("\(path):1: the header must be client,split,index")
         }
         var order: [String] = []
         var byID: [String: Client] = [:]
         for (n, line) in lines.enumerated().dropFirst() where !line.isEmpty {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard fields.count == 3 else { throw PluginError("\(path):\(n + 1): expected 3 fields client,split,index, got \(fields.count)") }
-            guard let index = Int(fields[2]) else { throw PluginError("\(path):\(n + 1): index '\(fields[2])' is not an integer") }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard fields.count == 3 else {
+                throw PluginError("\(path):\(n + 1): expected 3 fields client,split,index, got \(fields.count)")
+            }
+            guard let index = Int(fields[2]) else {
+                throw PluginError("\(path):\(n + 1): index '\(fields[2])' is not an integer")
+            }
             let id = fields[0]
             guard !id.isEmpty else { throw PluginError("\(path):\(n + 1): empty client id") }
             if byID[id] == nil { order.append(id); byID[id] = Client(id: id, train: []) }
@@ -164,19 +195,27 @@ public struct PartitionFile: Sendable, Equatable {
         var ownerIsTest = [Bool](repeating: false, count: poolSize)
         var ids = Set<String>()
         for (k, client) in clients.enumerated() {
-            guard ids.insert(client.id).inserted else { throw PluginError("partition file \(path): client id '\(client.id)' appears twice") }
+            guard ids.insert(client.id).inserted else {
+                throw PluginError("partition file \(path): client id '\(client.id)' appears twice")
+            }
             guard !client.train.isEmpty else {
-                throw PluginError("partition file \(path): client '\(client.id)' (entry \(k)) has no training samples; every client needs at least one")
+                throw PluginError(
+                    "partition file \(path): client '\(client.id)' (entry \(k)) has no training samples; every client needs at least one"
+                )
             }
             for (list, isTest) in [(client.train, false), (client.test ?? [], true)] {
                 let split = isTest ? "test" : "train"
                 for (position, i) in list.enumerated() {
                     guard i >= 0, i < poolSize else {
-                        throw PluginError("partition file \(path): client '\(client.id)' \(split)[\(position)] = \(i) is outside the \(pool.rawValue) pool (0..<\(poolSize))")
+                        throw PluginError(
+                            "partition file \(path): client '\(client.id)' \(split)[\(position)] = \(i) is outside the \(pool.rawValue) pool (0..<\(poolSize))"
+                        )
                     }
                     if owner[i] >= 0 {
                         let other = clients[Int(owner[i])].id
-                        throw PluginError("partition file \(path): sample \(i) is given twice: client '\(other)' \(ownerIsTest[i] ? "test" : "train") and client '\(client.id)' \(split)")
+                        throw PluginError(
+                            "partition file \(path): sample \(i) is given twice: client '\(other)' \(ownerIsTest[i] ? "test" : "train") and client '\(client.id)' \(split)"
+                        )
                     }
                     owner[i] = Int32(k)
                     ownerIsTest[i] = isTest
@@ -191,10 +230,13 @@ public struct PartitionFile: Sendable, Equatable {
     public var jsonText: String {
         func list(_ v: [Int]) -> String { "[" + v.map(String.init).joined(separator: ", ") + "]" }
         let rows = clients.map { c -> String in
-            let id = String(data: try! JSONSerialization.data(withJSONObject: c.id, options: [.fragmentsAllowed]), encoding: .utf8)!
-            return "    {\"id\": \(id), \"train\": \(list(c.train))" + (c.test.map { ", \"test\": \(list($0))" } ?? "") + "}"
+            let id = String(
+                data: try! JSONSerialization.data(withJSONObject: c.id, options: [.fragmentsAllowed]), encoding: .utf8)!
+            return "    {\"id\": \(id), \"train\": \(list(c.train))" + (c.test.map { ", \"test\": \(list($0))" } ?? "")
+                + "}"
         }
-        return "{\n  \"format\": \"fedkit-partition\",\n  \"version\": 1,\n  \"pool\": \"\(pool.rawValue)\",\n  \"clients\": [\n"
+        return
+            "{\n  \"format\": \"fedkit-partition\",\n  \"version\": 1,\n  \"pool\": \"\(pool.rawValue)\",\n  \"clients\": [\n"
             + rows.joined(separator: ",\n") + "\n  ]\n}\n"
     }
 
@@ -210,6 +252,7 @@ public struct PartitionFile: Sendable, Equatable {
 
     /// flwr-datasets users' layout: a JSON list of the clients' training index lists.
     public var flwrText: String {
-        "[\n" + clients.map { "  [" + $0.train.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ",\n") + "\n]\n"
+        "[\n" + clients.map { "  [" + $0.train.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ",\n")
+            + "\n]\n"
     }
 }

@@ -96,8 +96,12 @@ public struct PartitionSummary: Sendable, Equatable {
         lines.append("clients            \(clients)")
         lines.append("samples            \(assignedSamples) of \(totalSamples) assigned")
         lines.append("size               min \(minSize)  median \(Self.format(medianSize))  max \(maxSize)")
-        lines.append("classes per client min \(minClasses)  mean \(String(format: "%.2f", meanClasses))  max \(maxClasses) (of \(classes))")
-        lines.append("label skew         mean total-variation distance to the global label distribution \(String(format: "%.4f", meanTotalVariation))")
+        lines.append(
+            "classes per client min \(minClasses)  mean \(String(format: "%.2f", meanClasses))  max \(maxClasses) (of \(classes))"
+        )
+        lines.append(
+            "label skew         mean total-variation distance to the global label distribution \(String(format: "%.4f", meanTotalVariation))"
+        )
         lines.append("partition hash     \(hash)")
         return lines.joined(separator: "\n")
     }
@@ -134,7 +138,8 @@ enum AtomicFile {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temp = "\(directory)/.\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"
+        let temp =
+            "\(directory)/.\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"
         guard FileManager.default.createFile(atPath: temp, contents: data) else {
             throw PluginError("cannot write \(temp)")
         }

@@ -7,14 +7,17 @@ import Foundation
 public enum CompletedRun {
     /// The run's result read back from `directory`, or nil when the folder is missing, incomplete
     /// or from another configuration (then the run starts again from round 1).
-    public static func load(directory: String, method: String, seed: Int, config: String, rounds: Int,
-                            lastRounds: Int) -> RunResult? {
+    public static func load(
+        directory: String, method: String, seed: Int, config: String, rounds: Int,
+        lastRounds: Int
+    ) -> RunResult? {
         let fm = FileManager.default
         guard let written = try? String(contentsOfFile: "\(directory)/config.yaml", encoding: .utf8),
-              written == config || RunFingerprint.of(text: written).map({ $0 == RunFingerprint.of(text: config) }) == true,
-              fm.fileExists(atPath: "\(directory)/checkpoint/global.safetensors"),
-              let lines = try? String(contentsOfFile: "\(directory)/rounds.jsonl", encoding: .utf8),
-              let clients = try? String(contentsOfFile: "\(directory)/clients.csv", encoding: .utf8)
+            written == config
+                || RunFingerprint.of(text: written).map({ $0 == RunFingerprint.of(text: config) }) == true,
+            fm.fileExists(atPath: "\(directory)/checkpoint/global.safetensors"),
+            let lines = try? String(contentsOfFile: "\(directory)/rounds.jsonl", encoding: .utf8),
+            let clients = try? String(contentsOfFile: "\(directory)/clients.csv", encoding: .utf8)
         else { return nil }
         let decoder = JSONDecoder()
         var records: [RoundRecord] = []
@@ -27,7 +30,8 @@ public enum CompletedRun {
         let onGlobalTest = clients.split(separator: "\n").dropFirst().compactMap { row in
             row.split(separator: ",", omittingEmptySubsequences: false).last.flatMap { Double($0) }
         }
-        return RunResult(method: method, seed: seed, records: records,
-                         summary: RunSummary.metrics(records, last: lastRounds, personalOnGlobalTest: onGlobalTest))
+        return RunResult(
+            method: method, seed: seed, records: records,
+            summary: RunSummary.metrics(records, last: lastRounds, personalOnGlobalTest: onGlobalTest))
     }
 }

@@ -45,14 +45,19 @@ public final class ExperimentRunner: @unchecked Sendable {
         let datasetPlugin = try registry.make(spec.dataset, as: (any DatasetPlugin).self)
         log("loading dataset \(spec.dataset.name)")
         var dataset = try datasetPlugin.load()
-        log("\(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test samples, \(dataset.classes) classes, input \(dataset.inputShape)")
+        log(
+            "\(dataset.name): \(dataset.train.count) train / \(dataset.test.count) test samples, \(dataset.classes) classes, input \(dataset.inputShape)"
+        )
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if !runFoldersOnly { try RunWriter.writeAtomically(YAMLEmitter.emit(spec.resolved), to: "\(directory)/config.yaml") }
+        if !runFoldersOnly {
+            try RunWriter.writeAtomically(YAMLEmitter.emit(spec.resolved), to: "\(directory)/config.yaml")
+        }
         var results: [RunResult] = []
         var failures: [RunFailure] = []
         for (index, seed) in spec.seeds.enumerated() {
-            var federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry,
-                                                    cacheDirectory: "\(spec.output)/.cache/partitions")
+            var federation = try FederatedData.make(
+                spec: spec, dataset: dataset, seed: seed, registry: registry,
+                cacheDirectory: "\(spec.output)/.cache/partitions")
             // After the last partition, runs read only the clients' own copies: free the full training set.
             if index == spec.seeds.count - 1 { dataset = try dataset.withoutTrainingSamples() }
             // A partition file whose pool includes the test set brings its own test set.
@@ -79,7 +84,8 @@ public final class ExperimentRunner: @unchecked Sendable {
             report = try ReportCollector.collect(directories: [directory])
             try report.write(to: directory)
         } catch {
-            throw ReportError("the runs are written, but the summary is not: \(error) (fix it, then run `exp report \(directory)`)")
+            throw ReportError(
+                "the runs are written, but the summary is not: \(error) (fix it, then run `exp report \(directory)`)")
         }
         return Outcome(results: results, failures: failures, summaryPath: "\(directory)/summary.csv", report: report)
     }
@@ -89,7 +95,8 @@ public final class ExperimentRunner: @unchecked Sendable {
         "\(directory)/" + (cellFolder.isEmpty ? "" : "\(cellFolder)/") + "\(method)/seed-\(seed)"
     }
 
-    func runOne(_ method: MethodSpec, seed: Int, dataset: DatasetSplits, federation: FederatedData) throws -> RunResult {
+    func runOne(_ method: MethodSpec, seed: Int, dataset: DatasetSplits, federation: FederatedData) throws -> RunResult
+    {
         let runDirectory = runDirectory(method.label, seed: seed)
         var single = spec
         single.methods = [method]
@@ -97,11 +104,14 @@ public final class ExperimentRunner: @unchecked Sendable {
         let configNode = ResolvedExperiment.yaml(for: single, registry: registry)
         let config = YAMLEmitter.emit(configNode)
         let fingerprint = RunFingerprint.of(configNode)
-        let settings = RunSettings(federation: spec.federation, evaluation: spec.evaluation, clients: federation.clients.count)
+        let settings = RunSettings(
+            federation: spec.federation, evaluation: spec.evaluation, clients: federation.clients.count)
         var checkpoint: RunCheckpoint?
         if resume {
-            if let done = CompletedRun.load(directory: runDirectory, method: method.label, seed: seed, config: config,
-                                            rounds: settings.rounds, lastRounds: settings.lastRounds) {
+            if let done = CompletedRun.load(
+                directory: runDirectory, method: method.label, seed: seed, config: config,
+                rounds: settings.rounds, lastRounds: settings.lastRounds)
+            {
                 log("run \(method.label) seed \(seed): complete in \(runDirectory), kept (--resume)")
                 return done
             }
@@ -109,12 +119,17 @@ public final class ExperimentRunner: @unchecked Sendable {
         }
         let writer: RunWriter
         if let checkpoint {
-            writer = try RunWriter(resuming: runDirectory, roundsBytes: checkpoint.state.roundsBytes, timingsBytes: checkpoint.state.timingsBytes)
-            log("run \(method.label) seed \(seed): resuming after round \(checkpoint.state.round) of \(checkpoint.state.rounds) from \(checkpoint.directory) (--resume)")
+            writer = try RunWriter(
+                resuming: runDirectory, roundsBytes: checkpoint.state.roundsBytes,
+                timingsBytes: checkpoint.state.timingsBytes)
+            log(
+                "run \(method.label) seed \(seed): resuming after round \(checkpoint.state.round) of \(checkpoint.state.rounds) from \(checkpoint.directory) (--resume)"
+            )
         } else {
             let manifest = RunManifest(
                 experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
-                gitCommit: Provenance.gitCommit(), datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
+                gitCommit: Provenance.gitCommit(), datasetHash: dataset.contentHash,
+                partitionHash: federation.partitionHash,
                 fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
                 startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
             writer = try RunWriter(directory: runDirectory, config: config, manifest: manifest)
@@ -122,14 +137,17 @@ public final class ExperimentRunner: @unchecked Sendable {
         }
         try writer.writePartition(federation.partition)
         try writer.clearFailure()
-        let status = RunStatusFile(directory: runDirectory, round: checkpoint?.state.round ?? 0, rounds: settings.rounds)
+        let status = RunStatusFile(
+            directory: runDirectory, round: checkpoint?.state.round ?? 0, rounds: settings.rounds)
         let progress = self.progress
         do {
-            let run = try SimulationRun(spec: spec, method: method, seed: seed, dataset: dataset, clients: federation.clients,
-                                        registry: registry, writer: writer, progress: { p in
-                                            status.update(round: p.round)
-                                            progress?(p)
-                                        })
+            let run = try SimulationRun(
+                spec: spec, method: method, seed: seed, dataset: dataset, clients: federation.clients,
+                registry: registry, writer: writer,
+                progress: { p in
+                    status.update(round: p.round)
+                    progress?(p)
+                })
             run.checkpointer = RunCheckpointer(run: runDirectory, every: settings.checkpointEvery, config: fingerprint)
             run.resumeFrom = checkpoint
             let result = try run.run()
@@ -150,7 +168,9 @@ public final class ExperimentRunner: @unchecked Sendable {
     func resumableCheckpoint(_ runDirectory: String, fingerprint: String) throws -> RunCheckpoint? {
         guard RunCheckpoint.exists(in: runDirectory) else { return nil }
         guard let written = try? String(contentsOfFile: "\(runDirectory)/config.yaml", encoding: .utf8) else {
-            throw CheckpointError(path: "\(runDirectory)/config.yaml", message: "missing or unreadable beside a checkpoint; delete the run folder to start it again")
+            throw CheckpointError(
+                path: "\(runDirectory)/config.yaml",
+                message: "missing or unreadable beside a checkpoint; delete the run folder to start it again")
         }
         guard RunFingerprint.of(text: written) == fingerprint else {
             log("run folder \(runDirectory) was made with another configuration: starting again from round 1")

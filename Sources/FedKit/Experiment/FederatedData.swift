@@ -18,23 +18,29 @@ public struct FederatedData: @unchecked Sendable {
     public var pool: SamplePool = .train
 
     /// Partitions the training set (through the on-disk cache) and assembles client data.
-    public static func make(spec: ExperimentSpec, dataset: DatasetSplits, seed: Int, registry: PluginRegistry,
-                            cacheDirectory: String?) throws -> FederatedData {
+    public static func make(
+        spec: ExperimentSpec, dataset: DatasetSplits, seed: Int, registry: PluginRegistry,
+        cacheDirectory: String?
+    ) throws -> FederatedData {
         let partitioner = try registry.make(spec.partitioner, as: (any PartitionerPlugin).self)
         let evaluation = spec.evaluation
-        let localTest = evaluation.string("local_test")
+        let localTest = evaluation[Sections.Evaluation.localTest]
         if let source = partitioner as? any PartitionFileSource {
             let file = try source.partitionFile(trainCount: dataset.train.count, testCount: dataset.test.count)
             return try make(file: file, spec: spec, dataset: dataset, seed: seed)
         }
-        if localTest == LocalTestMode.fromPartition.rawValue {
-            throw PluginError("eval.local_test: from-partition needs partition: from-file (a partition file with test indices); \(spec.partitioner.name) gives none")
+        if localTest == .fromPartition {
+            throw PluginError(
+                "eval.local_test: from-partition needs partition: from-file (a partition file with test indices); \(spec.partitioner.name) gives none"
+            )
         }
-        let request = PartitionRequest(labels: dataset.train.labelArray, classes: dataset.classes, users: dataset.trainUsers,
-                                       clients: spec.clients)
-        let key = PartitionCache.Key(datasetHash: dataset.contentHash, partitioner: spec.partitioner.name,
-                                     parameters: ResolvedExperiment.parameterText(spec.partitioner), clients: spec.clients,
-                                     seed: seed)
+        let request = PartitionRequest(
+            labels: dataset.train.labelArray, classes: dataset.classes, users: dataset.trainUsers,
+            clients: spec.clients)
+        let key = PartitionCache.Key(
+            datasetHash: dataset.contentHash, partitioner: spec.partitioner.name,
+            parameters: ResolvedExperiment.parameterText(spec.partitioner), clients: spec.clients,
+            seed: seed)
         let cache = cacheDirectory.map { PartitionCache(directory: $0) }
         let assignment: [[Int]]
         if let cached = cache?.load(key, sampleCount: dataset.train.count) {
@@ -44,13 +50,16 @@ public struct FederatedData: @unchecked Sendable {
             assignment = try partitioner.partition(request, random: &random)
             try cache?.store(assignment, for: key)
         }
-        let clients = try ClientSplits.make(dataset: dataset, partition: assignment, localTest: localTest,
-                                            holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
-                                            validationFraction: evaluation.double("validation_fraction"), seed: seed)
-        let summary = PartitionSummary(assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
-        return FederatedData(assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine,
-                             partition: summary)
+        let clients = try ClientSplits.make(
+            dataset: dataset, partition: assignment, mode: localTest,
+            holdoutFraction: evaluation[Sections.Evaluation.holdoutFraction],
+            matchedTestSize: evaluation[Sections.Evaluation.matchedTestSize],
+            validationFraction: evaluation[Sections.Evaluation.validationFraction], seed: seed)
+        let summary = PartitionSummary(
+            assignment: assignment, labels: dataset.train.labelArray, classes: dataset.classes)
+        return FederatedData(
+            assignment: assignment, clients: clients, partitionHash: summary.hash, summaryLine: summary.oneLine,
+            partition: summary)
     }
 
     /// Clients from a checked partition file. Semantics (docs/datasets.md, "Partition files"):
@@ -59,20 +68,26 @@ public struct FederatedData: @unchecked Sendable {
     ///   set is the union of the clients' test samples (the file must give them), so global and
     ///   personal accuracy are measured on the same samples, as PFLlib does.
     /// Test indices given in the file must be used (`eval.local_test: from-partition`).
-    static func make(file: PartitionFile, spec: ExperimentSpec, dataset: DatasetSplits, seed: Int) throws -> FederatedData {
+    static func make(
+        file: PartitionFile, spec: ExperimentSpec, dataset: DatasetSplits, seed: Int
+    ) throws -> FederatedData {
         let evaluation = spec.evaluation
-        let localTest = evaluation.string("local_test")
-        let fromPartition = localTest == LocalTestMode.fromPartition.rawValue
+        let localTest = evaluation[Sections.Evaluation.localTest]
+        let fromPartition = localTest == .fromPartition
         if file.hasTestIndices && !fromPartition {
-            throw PluginError("the partition file gives clients test indices; set eval.local_test: from-partition to use them "
-                              + "(local_test is \(localTest))")
+            throw PluginError(
+                "the partition file gives clients test indices; set eval.local_test: from-partition to use them "
+                    + "(local_test is \(localTest.rawValue))")
         }
         if file.pool.includesTestSet && !file.clients.allSatisfy({ $0.test?.isEmpty == false }) {
-            throw PluginError("the partition file's pool '\(file.pool.rawValue)' includes the test set, so the global test set is the "
-                              + "clients' own test samples: every client needs test indices (or use pool: train)")
+            throw PluginError(
+                "the partition file's pool '\(file.pool.rawValue)' includes the test set, so the global test set is the "
+                    + "clients' own test samples: every client needs test indices (or use pool: train)")
         }
         guard file.clients.count <= spec.clients else {
-            throw PluginError("the partition file has \(file.clients.count) clients but partition.clients is \(spec.clients); set clients to at least \(file.clients.count)")
+            throw PluginError(
+                "the partition file has \(file.clients.count) clients but partition.clients is \(spec.clients); set clients to at least \(file.clients.count)"
+            )
         }
         var data = dataset
         if file.pool.includesTestSet {
@@ -89,17 +104,21 @@ public struct FederatedData: @unchecked Sendable {
         }
         let assignment = file.clients.map(\.train)
         let tests = file.clients.map(\.test)
-        let clients = try ClientSplits.make(dataset: data, partition: assignment, localTest: localTest,
-                                            holdoutFraction: evaluation.double("holdout_fraction"),
-                                            matchedTestSize: evaluation.optionalInt("matched_test_size"),
-                                            validationFraction: evaluation.double("validation_fraction"), seed: seed,
-                                            partitionTests: fromPartition ? tests : nil)
+        let clients = try ClientSplits.make(
+            dataset: data, partition: assignment, mode: localTest,
+            holdoutFraction: evaluation[Sections.Evaluation.holdoutFraction],
+            matchedTestSize: evaluation[Sections.Evaluation.matchedTestSize],
+            validationFraction: evaluation[Sections.Evaluation.validationFraction], seed: seed,
+            partitionTests: fromPartition ? tests : nil)
         let summary = PartitionSummary(assignment: assignment, labels: data.train.labelArray, classes: data.classes)
-        let hash = file.hasTestIndices
-            ? PartitionSummary(assignment: assignment + tests.map { $0 ?? [] }, labels: [], classes: 0).hash : summary.hash
-        return FederatedData(assignment: assignment, clients: clients, partitionHash: hash,
-                             summaryLine: summary.oneLine + " (from file, pool \(file.pool.rawValue))",
-                             partition: summary, pooledDataset: file.pool.includesTestSet ? data : nil, pool: file.pool)
+        let hash =
+            file.hasTestIndices
+            ? PartitionSummary(assignment: assignment + tests.map { $0 ?? [] }, labels: [], classes: 0).hash
+            : summary.hash
+        return FederatedData(
+            assignment: assignment, clients: clients, partitionHash: hash,
+            summaryLine: summary.oneLine + " (from file, pool \(file.pool.rawValue))",
+            partition: summary, pooledDataset: file.pool.includesTestSet ? data : nil, pool: file.pool)
     }
 }
 

@@ -11,7 +11,9 @@ public struct MethodPreset: Sendable {
     public init(yaml: String, file: String) throws {
         let node = try YAMLParser.parse(string: yaml, fileName: file)
         guard node.entries != nil else { throw ConfigError("a method preset must be a mapping", at: node.location) }
-        guard let nameNode = node["name"] else { throw ConfigError("a method preset needs a 'name'", at: node.location) }
+        guard let nameNode = node["name"] else {
+            throw ConfigError("a method preset needs a 'name'", at: node.location)
+        }
         name = try nameNode.string(path: "name")
         summary = try node["summary"]?.string(path: "summary") ?? ""
         self.node = node
@@ -83,9 +85,11 @@ public struct MethodSpec: Sendable {
     /// Which model each client is tested with.
     public var evaluateWith: EvaluationModel
 
-    public init(label: String, preset: String, trainer: PluginChoice, aggregator: PluginChoice, generator: PluginChoice?,
-                distiller: PluginChoice?, personal: PersonalState, localStart: LocalStart,
-                evaluateWith: EvaluationModel? = nil) {
+    public init(
+        label: String, preset: String, trainer: PluginChoice, aggregator: PluginChoice, generator: PluginChoice?,
+        distiller: PluginChoice?, personal: PersonalState, localStart: LocalStart,
+        evaluateWith: EvaluationModel? = nil
+    ) {
         self.label = label
         self.preset = preset
         self.trainer = trainer
@@ -122,6 +126,8 @@ extension YAMLNode {
 
     /// A mapping node from ordered pairs.
     public static func mapping(_ pairs: [(String, YAMLNode)], at location: SourceLocation) -> YAMLNode {
-        YAMLNode(kind: .mapping(pairs.map { YAMLMappingEntry(key: .scalar($0.0, at: location), value: $0.1) }), location: location)
+        YAMLNode(
+            kind: .mapping(pairs.map { YAMLMappingEntry(key: .scalar($0.0, at: location), value: $0.1) }),
+            location: location)
     }
 }

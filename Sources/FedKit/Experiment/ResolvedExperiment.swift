@@ -11,13 +11,21 @@ public enum ResolvedExperiment {
             ("seeds", ParameterValue.intList(spec.seeds).yamlNode(at: here)),
             ("output", .scalar(spec.output, quoted: true, at: here)),
             ("dataset", plugin(spec.dataset, registry: registry)),
-            ("partition", plugin(spec.partitioner, registry: registry,
-                                 extra: [("clients", ParameterValue.int(spec.clients).yamlNode(at: here))])),
+            (
+                "partition",
+                plugin(
+                    spec.partitioner, registry: registry,
+                    extra: [("clients", ParameterValue.int(spec.clients).yamlNode(at: here))])
+            ),
             ("model", plugin(spec.model, registry: registry)),
             ("federation", section(spec.federation, specs: Sections.federation)),
             ("eval", section(spec.evaluation, specs: Sections.evaluation)),
         ]
-        pairs.append(("methods", YAMLNode(kind: .sequence(spec.methods.map { method(($0), registry: registry) }), location: here)))
+        pairs.append(
+            (
+                "methods",
+                YAMLNode(kind: .sequence(spec.methods.map { method(($0), registry: registry) }), location: here)
+            ))
         return .mapping(pairs, at: here)
     }
 
@@ -47,7 +55,8 @@ public enum ResolvedExperiment {
     }
 
     static func section(_ parameters: Parameters, specs: [ParameterSpec]) -> YAMLNode {
-        .mapping(specs.compactMap { spec in parameters[spec.name].map { (spec.name, $0.yamlNode(at: here)) } }, at: here)
+        .mapping(
+            specs.compactMap { spec in parameters[spec.name].map { (spec.name, $0.yamlNode(at: here)) } }, at: here)
     }
 }
 

@@ -32,8 +32,12 @@ public enum RunFingerprint {
             if executionKeys.contains(where: { $0.section == nil && $0.key == entry.keyString }) { continue }
             let dropped = executionKeys.filter { $0.section == entry.keyString }.map(\.key)
             if !dropped.isEmpty, let inner = entry.value.entries {
-                kept.append(YAMLMappingEntry(key: entry.key, value: YAMLNode(kind: .mapping(inner.filter { !dropped.contains($0.keyString) }),
-                                                                           location: entry.value.location)))
+                kept.append(
+                    YAMLMappingEntry(
+                        key: entry.key,
+                        value: YAMLNode(
+                            kind: .mapping(inner.filter { !dropped.contains($0.keyString) }),
+                            location: entry.value.location)))
             } else {
                 kept.append(entry)
             }

@@ -49,13 +49,18 @@ final class RunStatusFile: @unchecked Sendable {
         let env = ProcessInfo.processInfo.environment
         let slurm = env["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(env["SLURM_ARRAY_TASK_ID"] ?? "")" } ?? env["SLURM_JOB_ID"]
         let now = Self.now()
-        status = RunStatus(state: .running, round: round, rounds: rounds, host: ProcessInfo.processInfo.hostName,
-                           pid: getpid(), slurmJob: slurm, startedAt: now, updatedAt: now, message: nil)
+        status = RunStatus(
+            state: .running, round: round, rounds: rounds, host: ProcessInfo.processInfo.hostName,
+            pid: getpid(), slurmJob: slurm, startedAt: now, updatedAt: now, message: nil)
         write()
     }
 
     func update(round: Int) { change { $0.round = round } }
-    func finish(_ state: RunStatus.State, message: String? = nil) { change { $0.state = state; $0.message = message } }
+    func finish(_ state: RunStatus.State, message: String? = nil) {
+        change {
+            $0.state = state; $0.message = message
+        }
+    }
 
     private func change(_ edit: (inout RunStatus) -> Void) {
         lock.withLock {

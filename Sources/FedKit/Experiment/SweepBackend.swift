@@ -38,9 +38,11 @@ public struct SlurmScript: Sendable {
     /// The command every array element runs, `$SLURM_ARRAY_TASK_ID` standing for the task.
     public var command: [String]
 
-    public init(jobName: String, tasks: [Int], cpusPerTask: Int, memory: String?, time: String?, partition: String?,
-                account: String?, maxParallel: Int?, requeue: Bool, extra: [String], logDirectory: String,
-                workingDirectory: String, command: [String]) {
+    public init(
+        jobName: String, tasks: [Int], cpusPerTask: Int, memory: String?, time: String?, partition: String?,
+        account: String?, maxParallel: Int?, requeue: Bool, extra: [String], logDirectory: String,
+        workingDirectory: String, command: [String]
+    ) {
         self.jobName = jobName
         self.tasks = tasks
         self.cpusPerTask = cpusPerTask
@@ -91,8 +93,10 @@ public struct SlurmScript: Sendable {
 
     /// The array job: one element per task, each running `command` for its task.
     public var arrayScript: String {
-        var lines = ["--job-name=\(jobName)", "--array=\(Self.ranges(tasks))" + (maxParallel.map { "%\($0)" } ?? ""),
-                     "--cpus-per-task=\(cpusPerTask)", "--ntasks=1"]
+        var lines = [
+            "--job-name=\(jobName)", "--array=\(Self.ranges(tasks))" + (maxParallel.map { "%\($0)" } ?? ""),
+            "--cpus-per-task=\(cpusPerTask)", "--ntasks=1",
+        ]
         if let memory { lines.append("--mem=\(memory)") }
         if let time { lines.append("--time=\(time)") }
         lines += common()

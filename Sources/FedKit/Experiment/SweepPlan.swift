@@ -45,7 +45,9 @@ public struct SweepPlan: Sendable {
     public func writeTaskFile(replan: Bool) throws {
         let text = taskFileText
         if let existing = try? String(contentsOfFile: taskFile, encoding: .utf8), existing != text, !replan {
-            throw SweepError("\(taskFile) holds another task list (the experiment file, --set or --grid changed since it was planned); pass --replan to replace it (run folders of unchanged tasks are kept)")
+            throw SweepError(
+                "\(taskFile) holds another task list (the experiment file, --set or --grid changed since it was planned); pass --replan to replace it (run folders of unchanged tasks are kept)"
+            )
         }
         if (try? String(contentsOfFile: taskFile, encoding: .utf8)) == text { return }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -55,10 +57,14 @@ public struct SweepPlan: Sendable {
     /// Checks that the task list in the experiment folder is this plan (what `exp run --task` runs).
     public func checkTaskFile() throws {
         guard let existing = try? String(contentsOfFile: taskFile, encoding: .utf8) else {
-            throw SweepError("\(taskFile) does not exist: plan the sweep first with `exp sweep \(base.file)` (with the same --set and --grid)")
+            throw SweepError(
+                "\(taskFile) does not exist: plan the sweep first with `exp sweep \(base.file)` (with the same --set and --grid)"
+            )
         }
         guard existing == taskFileText else {
-            throw SweepError("\(taskFile) was planned from other settings than \(base.file) with these --set/--grid options: re-plan with `exp sweep \(base.file) --replan`, or pass the options `exp sweep` was given")
+            throw SweepError(
+                "\(taskFile) was planned from other settings than \(base.file) with these --set/--grid options: re-plan with `exp sweep \(base.file) --replan`, or pass the options `exp sweep` was given"
+            )
         }
     }
 
@@ -89,7 +95,8 @@ public struct SweepPlanner: Sendable {
         let base = try loader.resolve(root, file: file)
         var grid = base.sweep
         try grid.adding(options: options.map(SweepGrid.parseOption))
-        let cellRoot = YAMLNode(kind: .mapping((root.entries ?? []).filter { $0.keyString != "sweep" }), location: root.location)
+        let cellRoot = YAMLNode(
+            kind: .mapping((root.entries ?? []).filter { $0.keyString != "sweep" }), location: root.location)
         let names = Self.cellNames(grid)
         var tasks: [SweepTask] = []
         var specs: [ExperimentSpec] = []
@@ -101,7 +108,8 @@ public struct SweepPlanner: Sendable {
             do {
                 var node = cellRoot
                 for (axis, value) in settings {
-                    node = try ExperimentLoader.expandingMethodShorthand(node, for: axis.path).setting(path: axis.path, to: value)
+                    node = try ExperimentLoader.expandingMethodShorthand(node, for: axis.path).setting(
+                        path: axis.path, to: value)
                 }
                 spec = try loader.resolve(node, file: file)
             } catch let failure as ConfigErrors {
@@ -117,13 +125,19 @@ public struct SweepPlanner: Sendable {
                 let text = value.scalarValue ?? ""
                 if axis.kind == .method {
                     guard let method = spec.methods.first(where: { $0.label == text }) else {
-                        errors.append(ConfigError("sweep: method '\(text)' is not a label of the file's methods (\(spec.methods.map(\.label).joined(separator: ", ")))", at: value.location))
+                        errors.append(
+                            ConfigError(
+                                "sweep: method '\(text)' is not a label of the file's methods (\(spec.methods.map(\.label).joined(separator: ", ")))",
+                                at: value.location))
                         continue
                     }
                     methods = [method]
                 } else {
                     guard let seed = Int(text), seed >= 0, value.scalarValue != nil else {
-                        errors.append(ConfigError("sweep: a seed must be an integer >= 0, got \(value.describedValue)", at: value.location))
+                        errors.append(
+                            ConfigError(
+                                "sweep: a seed must be an integer >= 0, got \(value.describedValue)", at: value.location
+                            ))
                         continue
                     }
                     seeds = [seed]
@@ -138,7 +152,10 @@ public struct SweepPlanner: Sendable {
                     let config = RunFingerprint.of(ResolvedExperiment.yaml(for: single, registry: registry))
                     let cellName = names[index]
                     let run = (cellName.isEmpty ? "" : cellName + "/") + "\(method.label)/seed-\(seed)"
-                    tasks.append(SweepTask(task: tasks.count, run: run, cell: cellName, method: method.label, seed: seed, set: set, config: config))
+                    tasks.append(
+                        SweepTask(
+                            task: tasks.count, run: run, cell: cellName, method: method.label, seed: seed, set: set,
+                            config: config))
                     specs.append(single)
                 }
             }
@@ -147,7 +164,8 @@ public struct SweepPlanner: Sendable {
         var seen: [String: Int] = [:]
         for task in tasks {
             if let first = seen[task.run] {
-                throw SweepError("sweep: tasks \(first) and \(task.task) both run \(task.run) (a method or seed is listed twice)")
+                throw SweepError(
+                    "sweep: tasks \(first) and \(task.task) both run \(task.run) (a method or seed is listed twice)")
             }
             seen[task.run] = task.task
         }
@@ -179,7 +197,10 @@ public struct SweepPlanner: Sendable {
             }
             return parts.joined(separator: ",")
         }
-        let exact = cells.map { cell in cell.filter { $0.axis.kind == .setting }.map { "\($0.axis.key)=\(YAMLEmitter.flow($0.value))" }.joined(separator: "\n") }
+        let exact = cells.map { cell in
+            cell.filter { $0.axis.kind == .setting }.map { "\($0.axis.key)=\(YAMLEmitter.flow($0.value))" }.joined(
+                separator: "\n")
+        }
         // Cells that differ only in their method or seed share a folder; others must not.
         var settingsByName: [String: Set<String>] = [:]
         for (n, e) in zip(names, exact) { settingsByName[n, default: []].insert(e) }

@@ -1,4 +1,5 @@
 import Config
+import Foundation
 
 /// One swept key and its values. `method` and `seed` are axes of their own (method labels of the
 /// file's `methods`, seeds); every other key is a key path into the experiment file, as for `--set`.
@@ -45,7 +46,9 @@ public struct SweepGrid: Sendable {
     /// such mappings whose lists have equal lengths and vary together). Errors are appended.
     public static func parse(_ node: YAMLNode, errors: inout [ConfigError]) -> SweepGrid {
         guard let entries = node.entries else {
-            errors.append(ConfigError("sweep must be a mapping with 'grid' and/or 'zip', got \(node.describedValue)", at: node.location))
+            errors.append(
+                ConfigError(
+                    "sweep must be a mapping with 'grid' and/or 'zip', got \(node.describedValue)", at: node.location))
             return SweepGrid()
         }
         var grid = SweepGrid()
@@ -53,30 +56,47 @@ public struct SweepGrid: Sendable {
             switch entry.keyString {
             case "grid":
                 guard let axes = entry.value.entries, !axes.isEmpty else {
-                    errors.append(ConfigError("sweep.grid must be a mapping of keys to lists of values (e.g. federation.lr: [0.01, 0.1]), got \(entry.value.describedValue)", at: entry.value.location))
+                    errors.append(
+                        ConfigError(
+                            "sweep.grid must be a mapping of keys to lists of values (e.g. federation.lr: [0.01, 0.1]), got \(entry.value.describedValue)",
+                            at: entry.value.location))
                     continue
                 }
-                for axis in axes { if let a = parseAxis(axis, path: "sweep.grid", errors: &errors) { grid.groups.append([a]) } }
+                for axis in axes {
+                    if let a = parseAxis(axis, path: "sweep.grid", errors: &errors) { grid.groups.append([a]) }
+                }
             case "zip":
                 guard let items = entry.value.items, !items.isEmpty else {
-                    errors.append(ConfigError("sweep.zip must be a list of mappings whose lists vary together (e.g. - {federation.local_epochs: [1, 5], federation.lr: [0.1, 0.01]}), got \(entry.value.describedValue)", at: entry.value.location))
+                    errors.append(
+                        ConfigError(
+                            "sweep.zip must be a list of mappings whose lists vary together (e.g. - {federation.local_epochs: [1, 5], federation.lr: [0.1, 0.01]}), got \(entry.value.describedValue)",
+                            at: entry.value.location))
                     continue
                 }
                 for (i, item) in items.enumerated() {
                     guard let axes = item.entries, !axes.isEmpty else {
-                        errors.append(ConfigError("sweep.zip[\(i)] must be a mapping of keys to lists of values, got \(item.describedValue)", at: item.location))
+                        errors.append(
+                            ConfigError(
+                                "sweep.zip[\(i)] must be a mapping of keys to lists of values, got \(item.describedValue)",
+                                at: item.location))
                         continue
                     }
                     let group = axes.compactMap { parseAxis($0, path: "sweep.zip[\(i)]", errors: &errors) }
                     guard group.count == axes.count else { continue }
                     if Set(group.map(\.values.count)).count > 1 {
-                        errors.append(ConfigError("sweep.zip[\(i)]: the lists of a zip group must have the same length, got " + group.map { "\($0.key): \($0.values.count)" }.joined(separator: ", "), at: item.location))
+                        errors.append(
+                            ConfigError(
+                                "sweep.zip[\(i)]: the lists of a zip group must have the same length, got "
+                                    + group.map { "\($0.key): \($0.values.count)" }.joined(separator: ", "),
+                                at: item.location))
                         continue
                     }
                     grid.groups.append(group)
                 }
             default:
-                errors.append(Parameters.unknownKey(entry.keyString, at: entry.key.location, path: "sweep", valid: ["grid", "zip"]))
+                errors.append(
+                    Parameters.unknownKey(
+                        entry.keyString, at: entry.key.location, path: "sweep", valid: ["grid", "zip"]))
             }
         }
         grid.checkDistinctKeys(errors: &errors)
@@ -87,8 +107,9 @@ public struct SweepGrid: Sendable {
     /// braces or quotes), each read as YAML like a `--set` value.
     public static func parseOption(_ text: String) throws -> SweepAxis {
         guard let equals = text.firstIndex(of: "=") else {
-            throw ConfigError("--grid must look like KEY=V1,V2,... (e.g. federation.lr=0.01,0.1); '\(text)' has no '='",
-                              at: SourceLocation(file: YAMLOverride.fileName, line: 1, column: 1), sourceLine: text)
+            throw ConfigError(
+                "--grid must look like KEY=V1,V2,... (e.g. federation.lr=0.01,0.1); '\(text)' has no '='",
+                at: SourceLocation(file: YAMLOverride.fileName, line: 1, column: 1), sourceLine: text)
         }
         let key = String(text[..<equals])
         let parts = splitTopLevel(String(text[text.index(after: equals)...]))
@@ -100,10 +121,13 @@ public struct SweepGrid: Sendable {
             values.append(value)
         }
         guard !values.isEmpty, !parts.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
-            throw ConfigError("--grid \(key): every value must be non-empty, got '\(text)'",
-                              at: SourceLocation(file: YAMLOverride.fileName, line: 1, column: 1), sourceLine: text)
+            throw ConfigError(
+                "--grid \(key): every value must be non-empty, got '\(text)'",
+                at: SourceLocation(file: YAMLOverride.fileName, line: 1, column: 1), sourceLine: text)
         }
-        return SweepAxis(key: key, path: path, values: values, location: SourceLocation(file: YAMLOverride.fileName, line: 1, column: 1))
+        return SweepAxis(
+            key: key, path: path, values: values,
+            location: SourceLocation(file: YAMLOverride.fileName, line: 1, column: 1))
     }
 
     /// Adds command-line axes: an axis for a key the file already sweeps replaces that key's values.
@@ -112,7 +136,8 @@ public struct SweepGrid: Sendable {
             if let g = groups.firstIndex(where: { $0.count == 1 && Self.sameKey($0[0], axis) }) {
                 groups[g] = [axis]
             } else if groups.contains(where: { $0.contains { Self.sameKey($0, axis) } }) {
-                throw ConfigError("--grid \(axis.key): the file sweeps this key in a zip group; change the file instead")
+                throw ConfigError(
+                    "--grid \(axis.key): the file sweeps this key in a zip group; change the file instead")
             } else {
                 groups.append([axis])
             }
@@ -126,17 +151,26 @@ public struct SweepGrid: Sendable {
     static func parseAxis(_ entry: YAMLMappingEntry, path: String, errors: inout [ConfigError]) -> SweepAxis? {
         let key = entry.keyString
         guard let values = entry.value.items, !values.isEmpty else {
-            errors.append(ConfigError("\(path).\(key) must be a non-empty list of values, got \(entry.value.describedValue)", at: entry.value.location))
+            errors.append(
+                ConfigError(
+                    "\(path).\(key) must be a non-empty list of values, got \(entry.value.describedValue)",
+                    at: entry.value.location))
             return nil
         }
         let keyPath: [String]
         do { keyPath = try YAMLOverride.parse("\(key)=0").path } catch {
-            errors.append(ConfigError("\(path): '\(key)' is not a key path (e.g. federation.lr, methods[0].trainer.mu, method, seed)", at: entry.key.location))
+            errors.append(
+                ConfigError(
+                    "\(path): '\(key)' is not a key path (e.g. federation.lr, methods[0].trainer.mu, method, seed)",
+                    at: entry.key.location))
             return nil
         }
         let axis = SweepAxis(key: key, path: keyPath, values: values, location: entry.key.location)
         if axis.kind == .setting, ["sweep", "slurm", "name", "output"].contains(keyPath[0]) {
-            errors.append(ConfigError("\(path): '\(key)' cannot be swept (sweep over settings, methods and seeds; name and output name the experiment's folder)", at: entry.key.location))
+            errors.append(
+                ConfigError(
+                    "\(path): '\(key)' cannot be swept (sweep over settings, methods and seeds; name and output name the experiment's folder)",
+                    at: entry.key.location))
             return nil
         }
         if axis.kind != .setting, keyPath.count != 1 {
@@ -180,5 +214,3 @@ public struct SweepGrid: Sendable {
         return parts
     }
 }
-
-import Foundation

@@ -42,9 +42,12 @@ extension SweepPlan {
         let task = tasks[i]
         let dir = runDirectory(task)
         guard let written = try? String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8),
-              RunFingerprint.of(text: written) == task.config else { return nil }
-        return CompletedRun.load(directory: dir, method: task.method, seed: task.seed, config: written,
-                                 rounds: spec.federation.int("rounds"), lastRounds: spec.evaluation.int("last_rounds"))
+            RunFingerprint.of(text: written) == task.config
+        else { return nil }
+        return CompletedRun.load(
+            directory: dir, method: task.method, seed: task.seed, config: written,
+            rounds: spec.federation[Sections.Federation.rounds],
+            lastRounds: spec.evaluation[Sections.Evaluation.lastRounds])
     }
 
     /// The state of task `i`.
@@ -52,14 +55,16 @@ extension SweepPlan {
         let dir = runDirectory(tasks[i])
         if completedResult(i) != nil { return .done }
         guard let written = try? String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8),
-              RunFingerprint.of(text: written) == tasks[i].config else { return .pending }
+            RunFingerprint.of(text: written) == tasks[i].config
+        else { return .pending }
         let checkpointRound = RunCheckpoint.round(in: dir)
         guard let status = RunStatus.read(dir) else { return .interrupted(checkpointRound: checkpointRound) }
         switch status.state {
         case .failed: return .failed(message: status.message ?? "")
         case .running where !status.processIsGone:
-            return .running(round: status.round, rounds: status.rounds, host: status.host, slurmJob: status.slurmJob,
-                            updatedAt: status.updatedAt)
+            return .running(
+                round: status.round, rounds: status.rounds, host: status.host, slurmJob: status.slurmJob,
+                updatedAt: status.updatedAt)
         default: return .interrupted(checkpointRound: checkpointRound)
         }
     }

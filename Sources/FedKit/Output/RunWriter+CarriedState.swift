@@ -12,7 +12,8 @@ extension RunWriter {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for c in 0..<clients {
             guard let state = try store.get(c) else { continue }
-            try state.save(to: "\(dir)/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
+            try state.save(
+                to: "\(dir)/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
         }
     }
 }

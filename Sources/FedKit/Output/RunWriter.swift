@@ -18,8 +18,9 @@ public final class RunWriter: @unchecked Sendable {
         try Self.writeAtomically(config, to: "\(directory)/config.yaml")
         let manifestEncoder = JSONEncoder()
         manifestEncoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try Self.writeAtomically(String(decoding: try manifestEncoder.encode(manifest), as: UTF8.self) + "\n",
-                                 to: "\(directory)/manifest.json")
+        try Self.writeAtomically(
+            String(decoding: try manifestEncoder.encode(manifest), as: UTF8.self) + "\n",
+            to: "\(directory)/manifest.json")
         for name in ["rounds.jsonl", "timings.jsonl"] { fm.createFile(atPath: "\(directory)/\(name)", contents: nil) }
         rounds = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/rounds.jsonl"))
         timings = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/timings.jsonl"))
@@ -36,7 +37,11 @@ public final class RunWriter: @unchecked Sendable {
         let fm = FileManager.default
         let roundsSize = ((try? fm.attributesOfItem(atPath: roundsPath))?[.size] as? NSNumber)?.uint64Value ?? 0
         guard roundsSize >= roundsBytes else {
-            throw CheckpointError(path: roundsPath, message: "\(roundsSize) bytes, the checkpoint recorded \(roundsBytes): the run folder was changed after the checkpoint")
+            throw CheckpointError(
+                path: roundsPath,
+                message:
+                    "\(roundsSize) bytes, the checkpoint recorded \(roundsBytes): the run folder was changed after the checkpoint"
+            )
         }
         if !fm.fileExists(atPath: timingsPath) { fm.createFile(atPath: timingsPath, contents: nil) }
         rounds = try FileHandle(forWritingTo: URL(fileURLWithPath: roundsPath))
@@ -72,9 +77,11 @@ public final class RunWriter: @unchecked Sendable {
     public func writeClients(_ rows: [ClientRow]) throws {
         // A never-trained client is marked in evaluated_with and gets empty accuracy cells.
         func cell(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
-        var csv = "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy\n"
+        var csv =
+            "client,train_samples,validation_samples,test_samples,classes,times_sampled,has_personal_state,evaluated_with,personalized_accuracy,validation_accuracy,global_test_accuracy\n"
         for r in rows {
-            csv += "\(r.client),\(r.trainSamples),\(r.validationSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.evaluatedWith),\(cell(r.personalizedAccuracy)),\(cell(r.validationAccuracy)),\(cell(r.globalTestAccuracy))\n"
+            csv +=
+                "\(r.client),\(r.trainSamples),\(r.validationSamples),\(r.testSamples),\(r.classes),\(r.timesSampled),\(r.hasPersonalState),\(r.evaluatedWith),\(cell(r.personalizedAccuracy)),\(cell(r.validationAccuracy)),\(cell(r.globalTestAccuracy))\n"
         }
         try Self.writeAtomically(csv, to: "\(directory)/clients.csv")
     }
@@ -103,10 +110,13 @@ public final class RunWriter: @unchecked Sendable {
         let dir = "\(directory)/checkpoint"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try global.save(to: "\(dir)/global.safetensors", metadata: ["round": String(round)])
-        if store.count > 0 { try FileManager.default.createDirectory(atPath: "\(dir)/personal", withIntermediateDirectories: true) }
+        if store.count > 0 {
+            try FileManager.default.createDirectory(atPath: "\(dir)/personal", withIntermediateDirectories: true)
+        }
         for c in 0..<clients {
             guard let state = try store.get(c) else { continue }
-            try state.save(to: "\(dir)/personal/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
+            try state.save(
+                to: "\(dir)/personal/client-\(c).safetensors", metadata: ["round": String(round), "client": String(c)])
         }
     }
 
@@ -130,8 +140,10 @@ public struct RunManifest: Codable, Sendable {
     public var startedAt: String
     public var host: String
 
-    public init(experiment: String, method: String, seed: Int, experimentFile: String, gitCommit: String, datasetHash: String,
-                partitionHash: String, fedkitVersion: String, torchVersion: String, startedAt: String, host: String) {
+    public init(
+        experiment: String, method: String, seed: Int, experimentFile: String, gitCommit: String, datasetHash: String,
+        partitionHash: String, fedkitVersion: String, torchVersion: String, startedAt: String, host: String
+    ) {
         self.experiment = experiment
         self.method = method
         self.seed = seed

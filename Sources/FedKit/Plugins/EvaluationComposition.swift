@@ -1,7 +1,7 @@
 import Torch
 
 /// A trainer whose clients are tested with a model composed from what the method keeps, rather
-/// than with a stored model as is (DESIGN §7): APFL's mixture alpha v + (1 - alpha) w,
+/// than with a stored model as is (docs/design.md §7): APFL's mixture alpha v + (1 - alpha) w,
 /// Per-FedAvg's one local step from the global model, FedBABU's fine-tuned head.
 ///
 /// Before the call, `context.model` holds the model the method's `evaluate_with` names (the

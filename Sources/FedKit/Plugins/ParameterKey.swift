@@ -54,6 +54,7 @@ extension ParameterValue {
     var boolValue: Bool? { if case .bool(let v) = self { return v } else { return nil } }
     var stringValue: String? { if case .string(let v) = self { return v } else { return nil } }
     var intListValue: [Int]? { if case .intList(let v) = self { return v } else { return nil } }
+    var doubleListValue: [Double]? { if case .doubleList(let v) = self { return v } else { return nil } }
 }
 
 extension ParameterKey where Value == Int {
@@ -125,6 +126,13 @@ extension ParameterKey where Value == String {
 }
 
 extension ParameterKey where Value == String? {
+    /// Free text that may be absent (nil); `doc` says what applies then.
+    public static func optionalString(_ name: String, doc: String) -> ParameterKey<String?> {
+        ParameterKey(
+            spec: .string(name, optional: true, doc: doc), decode: { .some($0?.stringValue) },
+            encode: { $0.map(ParameterValue.string) })
+    }
+
     /// A path that may be absent (nil); `doc` says what applies then.
     public static func optionalPath(_ name: String, doc: String) -> ParameterKey<String?> {
         ParameterKey(
@@ -142,6 +150,17 @@ extension ParameterKey where Value == [Int] {
         ParameterKey(
             spec: ParameterSpec(name, .intList(min: min), default: value.map(ParameterValue.intList), doc: doc),
             decode: { $0?.intListValue }, encode: { .intList($0) })
+    }
+}
+
+extension ParameterKey where Value == [Double]? {
+    /// A list of numbers that may be absent (nil), each above `exclusiveMin` when given.
+    public static func optionalDoubleList(
+        _ name: String, exclusiveMin: Double? = nil, doc: String
+    ) -> ParameterKey<[Double]?> {
+        ParameterKey(
+            spec: ParameterSpec(name, .doubleList(exclusiveMin: exclusiveMin), optional: true, doc: doc),
+            decode: { .some($0?.doubleListValue) }, encode: { $0.map(ParameterValue.doubleList) })
     }
 }
 

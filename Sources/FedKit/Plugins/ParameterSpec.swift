@@ -21,7 +21,8 @@ public enum ParameterType: Sendable, Equatable {
     public var summary: String {
         switch self {
         case let .int(lo, hi): return "integer" + Self.range(lo.map(String.init), hi.map(String.init), exclusive: false)
-        case let .double(lo, hi, ex): return "number" + Self.range(lo.map(Self.short), hi.map(Self.short), exclusive: ex)
+        case let .double(lo, hi, ex):
+            return "number" + Self.range(lo.map(Self.short), hi.map(Self.short), exclusive: ex)
         case .bool: return "boolean"
         case .string(let choices): return choices.map { "one of: " + $0.joined(separator: ", ") } ?? "string"
         case .path: return "path"
@@ -55,8 +56,10 @@ public struct ParameterSpec: Sendable, Equatable {
     public var optional: Bool
     public var doc: String
 
-    public init(_ name: String, _ type: ParameterType, default defaultValue: ParameterValue? = nil,
-                optional: Bool = false, doc: String) {
+    public init(
+        _ name: String, _ type: ParameterType, default defaultValue: ParameterValue? = nil,
+        optional: Bool = false, doc: String
+    ) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
@@ -64,23 +67,34 @@ public struct ParameterSpec: Sendable, Equatable {
         self.doc = doc
     }
 
-    public static func int(_ name: String, default value: Int? = nil, min: Int? = nil, max: Int? = nil,
-                           optional: Bool = false, doc: String) -> ParameterSpec {
-        ParameterSpec(name, .int(min: min, max: max), default: value.map(ParameterValue.int), optional: optional, doc: doc)
+    public static func int(
+        _ name: String, default value: Int? = nil, min: Int? = nil, max: Int? = nil,
+        optional: Bool = false, doc: String
+    ) -> ParameterSpec {
+        ParameterSpec(
+            name, .int(min: min, max: max), default: value.map(ParameterValue.int), optional: optional, doc: doc)
     }
-    public static func double(_ name: String, default value: Double? = nil, min: Double? = nil, max: Double? = nil,
-                              minExclusive: Bool = false, optional: Bool = false, doc: String) -> ParameterSpec {
-        ParameterSpec(name, .double(min: min, max: max, minExclusive: minExclusive), default: value.map(ParameterValue.double),
-                      optional: optional, doc: doc)
+    public static func double(
+        _ name: String, default value: Double? = nil, min: Double? = nil, max: Double? = nil,
+        minExclusive: Bool = false, optional: Bool = false, doc: String
+    ) -> ParameterSpec {
+        ParameterSpec(
+            name, .double(min: min, max: max, minExclusive: minExclusive), default: value.map(ParameterValue.double),
+            optional: optional, doc: doc)
     }
     public static func bool(_ name: String, default value: Bool, doc: String) -> ParameterSpec {
         ParameterSpec(name, .bool, default: .bool(value), doc: doc)
     }
-    public static func string(_ name: String, default value: String? = nil, choices: [String]? = nil,
-                              optional: Bool = false, doc: String) -> ParameterSpec {
-        ParameterSpec(name, .string(choices: choices), default: value.map(ParameterValue.string), optional: optional, doc: doc)
+    public static func string(
+        _ name: String, default value: String? = nil, choices: [String]? = nil,
+        optional: Bool = false, doc: String
+    ) -> ParameterSpec {
+        ParameterSpec(
+            name, .string(choices: choices), default: value.map(ParameterValue.string), optional: optional, doc: doc)
     }
-    public static func path(_ name: String, default value: String? = nil, optional: Bool = false, doc: String) -> ParameterSpec {
+    public static func path(
+        _ name: String, default value: String? = nil, optional: Bool = false, doc: String
+    ) -> ParameterSpec {
         ParameterSpec(name, .path, default: value.map(ParameterValue.string), optional: optional, doc: doc)
     }
 
@@ -136,7 +150,9 @@ public struct ParameterSpec: Sendable, Equatable {
             guard let items = node.items else {
                 // A single integer is accepted as a one-element list.
                 do { return .intList([try node.int(path: path)]) } catch {
-                    throw ConfigError("\(path) must be a \(type.summary) (or one integer), got \(node.describedNumber)", at: node.location)
+                    throw ConfigError(
+                        "\(path) must be a \(type.summary) (or one integer), got \(node.describedNumber)",
+                        at: node.location)
                 }
             }
             let values = try items.enumerated().map { try $0.element.int(path: "\(path)[\($0.offset)]") }
@@ -151,9 +167,15 @@ public struct ParameterSpec: Sendable, Equatable {
                 let itemPath = node.items == nil ? path : "\(path)[\(k)]"
                 let v: Double
                 do { v = try item.double(path: itemPath) } catch {
-                    throw ConfigError("\(itemPath) must be a number (\(path) is a \(type.summary)), got \(item.describedNumber)", at: item.location)
+                    throw ConfigError(
+                        "\(itemPath) must be a number (\(path) is a \(type.summary)), got \(item.describedNumber)",
+                        at: item.location)
                 }
-                if let lo, !(v > lo) { throw ConfigError("\(itemPath) must be > \(ParameterType.short(lo)), got \(ParameterType.short(v))", at: item.location) }
+                if let lo, !(v > lo) {
+                    throw ConfigError(
+                        "\(itemPath) must be > \(ParameterType.short(lo)), got \(ParameterType.short(v))",
+                        at: item.location)
+                }
                 values.append(v)
             }
             return .doubleList(values)

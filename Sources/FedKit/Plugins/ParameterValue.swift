@@ -30,11 +30,14 @@ public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
     public func yamlNode(at location: SourceLocation) -> YAMLNode {
         switch self {
         case .intList(let v):
-            return YAMLNode(kind: .sequence(v.map { YAMLNode(kind: .scalar(String($0), quoted: false), location: location) }),
-                            location: location)
+            return YAMLNode(
+                kind: .sequence(v.map { YAMLNode(kind: .scalar(String($0), quoted: false), location: location) }),
+                location: location)
         case .doubleList(let v):
-            return YAMLNode(kind: .sequence(v.map { YAMLNode(kind: .scalar(ParameterValue.format($0), quoted: false), location: location) }),
-                            location: location)
+            return YAMLNode(
+                kind: .sequence(
+                    v.map { YAMLNode(kind: .scalar(ParameterValue.format($0), quoted: false), location: location) }),
+                location: location)
         case .string(let s):
             return YAMLNode(kind: .scalar(s, quoted: true), location: location)
         default:

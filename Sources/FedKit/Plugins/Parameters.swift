@@ -11,47 +11,9 @@ public struct Parameters: Sendable, Equatable {
         self.locations = locations
     }
 
-    public subscript(name: String) -> ParameterValue? { values[name] }
-
-    // TEMPORARY (issue 10, first pass): string look-ups for the plugins in plugins/Distillers and
-    // plugins/Generators, which are being rewritten and convert to typed keys
-    // (`parameters[Self.key]`, ParameterKey.swift) when they merge. New code uses typed keys.
-
-    /// Accessors for declared parameters. Asking for an undeclared name is a plugin bug.
-    public func int(_ name: String) -> Int {
-        guard case .int(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared integer") }
-        return v
-    }
-    public func double(_ name: String) -> Double {
-        switch values[name] {
-        case .double(let v): return v
-        case .int(let v): return Double(v)
-        default: preconditionFailure("parameter \(name) is not a declared number")
-        }
-    }
-    public func bool(_ name: String) -> Bool {
-        guard case .bool(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared boolean") }
-        return v
-    }
-    public func string(_ name: String) -> String {
-        guard case .string(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared string") }
-        return v
-    }
-    public func intList(_ name: String) -> [Int] {
-        guard case .intList(let v) = values[name] else { preconditionFailure("parameter \(name) is not a declared list") }
-        return v
-    }
-    /// A declared number list, nil when optional and unset.
-    public func optionalDoubleList(_ name: String) -> [Double]? { if case .doubleList(let v) = values[name] { return v } else { return nil } }
-    public func optionalInt(_ name: String) -> Int? { if case .int(let v) = values[name] { return v } else { return nil } }
-    public func optionalDouble(_ name: String) -> Double? {
-        switch values[name] {
-        case .double(let v): return v
-        case .int(let v): return Double(v)
-        default: return nil
-        }
-    }
-    public func optionalString(_ name: String) -> String? { if case .string(let v) = values[name] { return v } else { return nil } }
+    /// The raw value under `name`. Plugins read their values through typed keys
+    /// (`parameters[Self.key]`, ParameterKey.swift), which only reach declared parameters.
+    subscript(name: String) -> ParameterValue? { values[name] }
 
     /// Sets a value (used by tests and programmatic construction).
     public mutating func set(_ name: String, _ value: ParameterValue) { values[name] = value }
@@ -71,7 +33,8 @@ public struct Parameters: Sendable, Equatable {
         var problems: [String] = []
         let declared = Set(specs.map(\.name))
         for name in values.keys.sorted() where !declared.contains(name) {
-            var message = "\(owner) has no parameter '\(name)'; declared: \(specs.map(\.name).sorted().joined(separator: ", "))"
+            var message =
+                "\(owner) has no parameter '\(name)'; declared: \(specs.map(\.name).sorted().joined(separator: ", "))"
             if let guess = closestMatch(to: name, in: Array(declared)) { message += " (did you mean '\(guess)'?)" }
             problems.append(message)
         }
@@ -100,8 +63,10 @@ public struct Parameters: Sendable, Equatable {
     /// the caller (e.g. `name`). Collects every error instead of stopping at the first.
     /// `owner` (e.g. "trainer 'sgd'") names whose keys these are in unknown-key messages, which
     /// matters when the plugin was chosen by a method preset rather than written in the file.
-    public static func resolve(_ node: YAMLNode?, specs: [ParameterSpec], path: String, ignoring: Set<String> = [],
-                               owner: String? = nil, errors: inout [ConfigError]) -> Parameters {
+    public static func resolve(
+        _ node: YAMLNode?, specs: [ParameterSpec], path: String, ignoring: Set<String> = [],
+        owner: String? = nil, errors: inout [ConfigError]
+    ) -> Parameters {
         var result = Parameters()
         var given: [String: YAMLNode] = [:]
         if let node {
@@ -112,7 +77,10 @@ public struct Parameters: Sendable, Equatable {
                     if valid.contains(key) {
                         given[key] = entry.value
                     } else {
-                        errors.append(unknownKey(key, at: entry.key.location, path: path, valid: valid + ignoring.sorted(), owner: owner))
+                        errors.append(
+                            unknownKey(
+                                key, at: entry.key.location, path: path, valid: valid + ignoring.sorted(), owner: owner)
+                        )
                     }
                 }
             } else if !node.isNull {
@@ -140,8 +108,10 @@ public struct Parameters: Sendable, Equatable {
     }
 
     /// "unknown key 'alhpa' in partition (partitioner 'dirichlet'); valid keys: alpha, clients, min_size (did you mean 'alpha'?)"
-    public static func unknownKey(_ key: String, at location: SourceLocation?, path: String, valid: [String],
-                                  owner: String? = nil) -> ConfigError {
+    public static func unknownKey(
+        _ key: String, at location: SourceLocation?, path: String, valid: [String],
+        owner: String? = nil
+    ) -> ConfigError {
         let place = path.isEmpty ? "" : " in \(path)" + (owner.map { " (\($0))" } ?? "")
         var message = "unknown key '\(key)'\(place); valid keys: \(valid.sorted().joined(separator: ", "))"
         if let guess = closestMatch(to: key, in: valid) { message += " (did you mean '\(guess)'?)" }

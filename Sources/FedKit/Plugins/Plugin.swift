@@ -65,16 +65,3 @@ public struct PluginError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
-
-extension Plugin {
-    /// TEMPORARY (issue 10, first pass): `parameters` with every declared default filled in, for
-    /// the plugins in plugins/Distillers and plugins/Generators until they convert to typed keys
-    /// (the registry and `make` now always fill defaults before `init`). Remove with them.
-    public static func withDefaults(_ parameters: Parameters) -> Parameters {
-        var filled = parameters
-        for spec in descriptor.parameters where filled[spec.name] == nil {
-            if let value = spec.defaultValue { filled.set(spec.name, value) }
-        }
-        return filled
-    }
-}

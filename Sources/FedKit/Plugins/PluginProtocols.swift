@@ -10,6 +10,13 @@ import Torch
 /// Read files, decode, normalise. Everything random (a synthetic dataset) comes from the plugin's
 /// own declared `seed`, never from the experiment's seeds: every method sees the same data.
 ///
+/// ### What it may keep
+/// Its validated parameters only; the loaded data belongs to the engine once returned.
+///
+/// ### What it returns
+/// `DatasetSplits`: training and test samples, the class count, natural users when the data has
+/// them, and a content hash of the raw bytes (it keys the partition cache and the manifest).
+///
 /// ### Errors
 /// A missing file: a `PluginError` naming the path and how to get it (`RequiredFile.hint`). A
 /// corrupt file: the path and the byte offset where reading failed. Either stops the experiment
@@ -31,6 +38,13 @@ public protocol DatasetPlugin: Plugin {
 /// Draw from `random` only (a stream derived from the seed). It must terminate for every valid
 /// input: no rejection loops without a bound (see `dirichlet`'s deterministic repair).
 ///
+/// ### What it may keep
+/// Nothing between calls: the same request and stream must give the same split.
+///
+/// ### What it returns
+/// Per client, the indices of its training samples (the engine carves test and validation
+/// splits from them as `eval` says).
+///
 /// ### Errors
 /// An impossible request (more clients than samples, `clients x min_size > N`): a `PluginError`
 /// saying which parameter to change. It fails the seed's runs.
@@ -47,6 +61,9 @@ public protocol PartitionerPlugin: Plugin {
 /// method of a seed starts from the same weights) and once per worker for its scratch models.
 /// Calls may come from several threads at once; `build` must not share mutable state.
 ///
+/// ### What it may keep
+/// Nothing: each call builds an independent network (initial weights from `generator` only).
+///
 /// ### What it must return
 /// A `Network` whose `body` produces the features and whose `head` maps them to logits over
 /// `input.classes`. State names start with `body.` or `head.`: aggregators (`scope: body`) and
@@ -56,6 +73,7 @@ public protocol PartitionerPlugin: Plugin {
 /// An input the model cannot take (colour images for a grey-scale CNN): a `PluginError` saying
 /// which model fits; `exp validate` cannot see it, the run fails before round 1.
 public protocol ModelPlugin: Plugin {
+    /// A fresh network for `input` (shape and class count), its weights drawn from `generator`.
     func build(_ input: ModelInput, generator: RandomGenerator) throws -> Network
 }
 
@@ -83,6 +101,7 @@ public protocol ModelPlugin: Plugin {
 /// A thrown error fails the run, naming the method, seed, round and client. A loss that becomes
 /// NaN or infinite should throw (`LocalLoop` does); non-finite weights are caught by the engine.
 public protocol TrainerPlugin: Plugin {
+    /// Trains one client in `context.model` and reports what the engine needs (see above).
     func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport
 }
 
@@ -95,6 +114,15 @@ public protocol TrainerPlugin: Plugin {
 /// ### What it may do
 /// Read `global` (the round's global model, which it must not modify) and the updates; return
 /// the new values. The engine writes them into the live global model and checks they are finite.
+///
+/// ### What it may keep
+/// Nothing for a plain average. Server state across rounds (SCAFFOLD's control variate, L2GD's
+/// coin runs) makes it a class adopting `RoundPayloadSource` and `RoundCarriedState`, so that the
+/// state reaches the clients and is checkpointed for exact resume.
+///
+/// ### What it returns
+/// An `AggregationResult`: the new values of the entries it changes (`.unchanged` for none) and
+/// round metrics, which go under `server` in rounds.jsonl.
 ///
 /// ### Errors
 /// Updates that do not fit the global model, or weights that make no sense (no samples at all):
@@ -133,6 +161,19 @@ public struct AggregationResult: @unchecked Sendable {
 /// the `ServerRoundContext`, then `sample` as often as the distiller asks. One instance lives for
 /// a run (method x seed); a generator that warm-starts across rounds adopts `RoundCarriedState`.
 ///
+/// ### What it may do
+/// Read the teachers (load them into `context.workspace`; their weights stay frozen) and the
+/// global model; never client data. Randomness comes from `context.generator` and the generator
+/// passed to `sample`.
+///
+/// ### What it may keep
+/// Its own network, optimiser and fixed inputs across rounds, all of it exposed through
+/// `RoundCarriedState` so that a resumed run continues exactly.
+///
+/// ### What it returns
+/// `train` reports through `context.metrics` (`generator.*`); `sample` returns inputs of shape
+/// [N] + the sample space (`SampleSpace.shape`), which the distiller checks.
+///
 /// ### Errors
 /// A thrown error fails the run at that round ("server step failed: ...").
 public protocol GeneratorPlugin: Plugin {
@@ -163,9 +204,15 @@ extension GeneratorPlugin {
 /// the clients' personal models when the method keeps whole personal models) and add round
 /// metrics to `context.metrics`.
 ///
+/// ### What it may keep
+/// Nothing across rounds (a distiller with state would adopt `RoundCarriedState`): the built-in
+/// one reads everything it needs from the context each round.
+///
 /// ### Errors
 /// A thrown error fails the run at that round ("server step failed: ...").
 public protocol DistillerPlugin: Plugin {
+    /// One round of distillation between `context.global` and `context.teachers` on samples
+    /// drawn from `source` (see above for what it may change).
     func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws
 }
 

@@ -41,8 +41,9 @@ public struct PluginRegistry: Sendable {
             throw PluginError("\(typeName) (\(d.label)) declares the parameter '\(twice)' twice")
         }
         if let taken = entries[d.kind]?[d.name] {
-            throw PluginError("\(d.label) is registered twice: by \(taken.typeName) and by \(typeName); "
-                              + "give one of them another name")
+            throw PluginError(
+                "\(d.label) is registered twice: by \(taken.typeName) and by \(typeName); "
+                    + "give one of them another name")
         }
         entries[d.kind, default: [:]][d.name] = Entry(descriptor: d, typeName: typeName, make: { try P.make($0) })
     }
@@ -84,11 +85,15 @@ public struct PluginRegistry: Sendable {
 
     /// Resolves `section` (a mapping with `name` plus parameters, or just a name) for `kind`.
     /// Errors are appended; returns nil when the plugin itself is unknown.
-    public func resolve(_ kind: PluginKind, _ node: YAMLNode?, path: String, extraKeys: Set<String> = [],
-                        errors: inout [ConfigError], fallbackLocation: SourceLocation? = nil) -> PluginChoice? {
+    public func resolve(
+        _ kind: PluginKind, _ node: YAMLNode?, path: String, extraKeys: Set<String> = [],
+        errors: inout [ConfigError], fallbackLocation: SourceLocation? = nil
+    ) -> PluginChoice? {
         guard let node, !node.isNull else {
-            errors.append(ConfigError("\(path) is required: a mapping with 'name' (one of: \(names(kind).joined(separator: ", ")))",
-                                      at: fallbackLocation))
+            errors.append(
+                ConfigError(
+                    "\(path) is required: a mapping with 'name' (one of: \(names(kind).joined(separator: ", ")))",
+                    at: fallbackLocation))
             return nil
         }
         let nameNode: YAMLNode
@@ -96,12 +101,15 @@ public struct PluginRegistry: Sendable {
             nameNode = node
         } else if node.entries != nil {
             guard let n = node["name"] else {
-                errors.append(ConfigError("\(path).name is required (one of: \(names(kind).joined(separator: ", ")))", at: node.location))
+                errors.append(
+                    ConfigError(
+                        "\(path).name is required (one of: \(names(kind).joined(separator: ", ")))", at: node.location))
                 return nil
             }
             nameNode = n
         } else {
-            errors.append(ConfigError("\(path) must be a mapping with 'name', got \(node.describedValue)", at: node.location))
+            errors.append(
+                ConfigError("\(path) must be a mapping with 'name', got \(node.describedValue)", at: node.location))
             return nil
         }
         let name: String
@@ -115,8 +123,9 @@ public struct PluginRegistry: Sendable {
             errors.append(ConfigError(message, at: nameNode.location))
             return nil
         }
-        let parameters = Parameters.resolve(node.entries != nil ? node : nil, specs: descriptor.parameters, path: path,
-                                            ignoring: extraKeys.union(["name"]), owner: "\(kind) '\(name)'", errors: &errors)
+        let parameters = Parameters.resolve(
+            node.entries != nil ? node : nil, specs: descriptor.parameters, path: path,
+            ignoring: extraKeys.union(["name"]), owner: "\(kind) '\(name)'", errors: &errors)
         return PluginChoice(kind: kind, name: name, parameters: parameters, location: node.location)
     }
 }
@@ -128,7 +137,8 @@ public struct PluginChoice: Sendable, Equatable {
     public var parameters: Parameters
     public var location: SourceLocation?
 
-    public init(kind: PluginKind, name: String, parameters: Parameters = Parameters(), location: SourceLocation? = nil) {
+    public init(kind: PluginKind, name: String, parameters: Parameters = Parameters(), location: SourceLocation? = nil)
+    {
         self.kind = kind
         self.name = name
         self.parameters = parameters

@@ -29,7 +29,9 @@ extension SplitMix64 {
             v = v * v * v
             let u = nextUnit()
             if u < 1 - 0.0331 * x * x * x * x { return d * v }
-            if Foundation.log(max(u, Double.leastNormalMagnitude)) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) { return d * v }
+            if Foundation.log(max(u, Double.leastNormalMagnitude)) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) {
+                return d * v
+            }
         }
     }
 
@@ -52,5 +54,7 @@ extension SplitMix64 {
     }
 
     /// Log-normal with the given mean and standard deviation of the underlying normal.
-    public mutating func nextLogNormal(mu: Double, sigma: Double) -> Double { Foundation.exp(mu + sigma * nextNormal()) }
+    public mutating func nextLogNormal(mu: Double, sigma: Double) -> Double {
+        Foundation.exp(mu + sigma * nextNormal())
+    }
 }

@@ -13,7 +13,7 @@ public struct RoundValues: Sendable, Equatable {
     }
 }
 
-/// One metric of one run (DESIGN §7: the final evaluation and the mean of the last N, never the best).
+/// One metric of one run (docs/design.md §7: the final evaluation and the mean of the last N, never the best).
 public struct RunMetric: Sendable, Equatable {
     public var name: String
     /// The value at the last round that carries the metric.
@@ -63,10 +63,12 @@ public struct CollectedRun: Sendable {
     /// Personalised figures without the count of clients that have trained (`participants`): runs
     /// written before the evaluation protocol left never-trained clients out may have scored them.
     public var lacksParticipantCount: Bool {
-        rounds.contains { $0.values.keys.contains { $0.hasPrefix("personalized") } } && !rounds.contains { $0.values["participants"] != nil }
+        rounds.contains { $0.values.keys.contains { $0.hasPrefix("personalized") } }
+            && !rounds.contains { $0.values["participants"] != nil }
     }
 
-    static let participantNote = "records without a participant count: written before never-trained clients were left out, "
+    static let participantNote =
+        "records without a participant count: written before never-trained clients were left out, "
         + "its personalised figures may score clients that never trained (and it has no validation split)"
 
     /// A one-line state for tables: "complete", "failed: ...", "incomplete (3 of 10 rounds)".
@@ -85,7 +87,9 @@ public struct CollectedRun: Sendable {
     public static func read(directory: String) throws -> CollectedRun {
         let configPath = "\(directory)/config.yaml", manifestPath = "\(directory)/manifest.json"
         for path in [configPath, manifestPath] where !FileManager.default.fileExists(atPath: path) {
-            throw ReportError("\(directory): rounds.jsonl without \((path as NSString).lastPathComponent): not a complete FedKit run folder")
+            throw ReportError(
+                "\(directory): rounds.jsonl without \((path as NSString).lastPathComponent): not a complete FedKit run folder"
+            )
         }
         let configText = try text(configPath)
         let config = try YAMLParser.parse(string: configText, fileName: configPath)
@@ -99,14 +103,19 @@ public struct CollectedRun: Sendable {
         let personal = try lookup(config, "methods.0.personal")?.string(path: "methods[0].personal")
 
         let manifestValue: JSONValue
-        do { manifestValue = try JSONDecoder().decode(JSONValue.self, from: Data(try text(manifestPath).utf8)) } catch let e as ReportError {
+        do {
+            manifestValue = try JSONDecoder().decode(JSONValue.self, from: Data(try text(manifestPath).utf8))
+        } catch let e as ReportError {
             throw e
         } catch {
             throw ReportError("\(manifestPath): not JSON (\(error))")
         }
-        guard case .string(let experiment)? = manifestValue["experiment"], case .string(let method)? = manifestValue["method"],
-              case .number(let seed)? = manifestValue["seed"], seed == seed.rounded() else {
-            throw ReportError("\(manifestPath): needs \"experiment\" and \"method\" (strings) and \"seed\" (an integer)")
+        guard case .string(let experiment)? = manifestValue["experiment"],
+            case .string(let method)? = manifestValue["method"],
+            case .number(let seed)? = manifestValue["seed"], seed == seed.rounded()
+        else {
+            throw ReportError(
+                "\(manifestPath): needs \"experiment\" and \"method\" (strings) and \"seed\" (an integer)")
         }
         var manifest: [(key: String, value: String)] = []
         if case .object(let entries) = manifestValue {
@@ -117,17 +126,21 @@ public struct CollectedRun: Sendable {
         let timingsPath = "\(directory)/timings.jsonl"
         let timings = FileManager.default.fileExists(atPath: timingsPath) ? try readRounds(timingsPath) : []
         let clientsPath = "\(directory)/clients.csv"
-        let clients = FileManager.default.fileExists(atPath: clientsPath) ? try CSVTable(text: text(clientsPath), path: clientsPath) : nil
+        let clients =
+            FileManager.default.fileExists(atPath: clientsPath)
+            ? try CSVTable(text: text(clientsPath), path: clientsPath) : nil
         let partitionPath = "\(directory)/partition.csv"
         let classCounts = FileManager.default.fileExists(atPath: partitionPath) ? try readPartition(partitionPath) : nil
         let failurePath = "\(directory)/failure.txt"
-        let failure = FileManager.default.fileExists(atPath: failurePath)
+        let failure =
+            FileManager.default.fileExists(atPath: failurePath)
             ? try text(failurePath).trimmingCharacters(in: .whitespacesAndNewlines) : nil
 
-        var run = CollectedRun(directory: directory, experiment: experiment, method: method, seed: Int(seed), manifest: manifest,
-                               configText: configText, settings: settings, plannedRounds: plannedRounds, lastRounds: lastRounds,
-                               personal: personal, rounds: rounds, timings: timings, clients: clients, classCounts: classCounts,
-                               failure: failure, metrics: [:], metricNames: [])
+        var run = CollectedRun(
+            directory: directory, experiment: experiment, method: method, seed: Int(seed), manifest: manifest,
+            configText: configText, settings: settings, plannedRounds: plannedRounds, lastRounds: lastRounds,
+            personal: personal, rounds: rounds, timings: timings, clients: clients, classCounts: classCounts,
+            failure: failure, metrics: [:], metricNames: [])
         run.summarise()
         return run
     }
@@ -144,8 +157,10 @@ public struct CollectedRun: Sendable {
             for key in Set(lines.flatMap(\.values.keys)).sorted() {
                 let values = lines.compactMap { $0.values[key] }
                 let tail = values.suffix(max(1, lastRounds))
-                add(RunMetric(name: prefix + key, final: values.last!, lastMean: tail.reduce(0, +) / Double(tail.count),
-                              lastCount: tail.count, mean: values.reduce(0, +) / Double(values.count), count: values.count))
+                add(
+                    RunMetric(
+                        name: prefix + key, final: values.last!, lastMean: tail.reduce(0, +) / Double(tail.count),
+                        lastCount: tail.count, mean: values.reduce(0, +) / Double(values.count), count: values.count))
             }
         }
         series(rounds, prefix: "")
@@ -153,14 +168,20 @@ public struct CollectedRun: Sendable {
             let trained = trainedClients(clients)
             if let sampled = clients.column("times_sampled") {
                 let never = Double(sampled.filter { Int($0) == 0 }.count)
-                add(RunMetric(name: "clients.never_trained", final: never, lastMean: never, lastCount: 1, mean: never, count: sampled.count))
+                add(
+                    RunMetric(
+                        name: "clients.never_trained", final: never, lastMean: never, lastCount: 1, mean: never,
+                        count: sampled.count))
             }
             for column in clients.header where column.contains("accuracy") {
                 let values = zip(clients.column(column)!, trained).compactMap { $1 ? Double($0) : nil }
                 guard !values.isEmpty else { continue }
                 let mean = values.reduce(0, +) / Double(values.count)
                 for (stat, v) in [("mean", mean), ("min", values.min()!), ("max", values.max()!)] {
-                    add(RunMetric(name: "clients.\(column).\(stat)", final: v, lastMean: v, lastCount: 1, mean: v, count: values.count))
+                    add(
+                        RunMetric(
+                            name: "clients.\(column).\(stat)", final: v, lastMean: v, lastCount: 1, mean: v,
+                            count: values.count))
                 }
             }
         }
@@ -189,7 +210,9 @@ public struct CollectedRun: Sendable {
     }
 
     static func text(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ReportError("\(path): cannot be read") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReportError("\(path): cannot be read")
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw ReportError("\(path): not UTF-8 text") }
         return text
     }
@@ -227,7 +250,9 @@ public struct CollectedRun: Sendable {
         }
         return try table.rows.enumerated().map { i, row in
             try row.dropFirst(2).map { cell in
-                guard let v = Int(cell), v >= 0 else { throw ReportError("\(path):\(i + 2): class count \"\(cell)\" is not a count") }
+                guard let v = Int(cell), v >= 0 else {
+                    throw ReportError("\(path):\(i + 2): class count \"\(cell)\" is not a count")
+                }
                 return v
             }
         }
@@ -260,7 +285,9 @@ public struct CollectedRun: Sendable {
                 for (i, item) in items.enumerated() { flatten(item, prefix: "\(prefix).\(i)", into: &out) }
             }
         case .mapping(let entries):
-            for e in entries { flatten(e.value, prefix: prefix.isEmpty ? e.keyString : "\(prefix).\(e.keyString)", into: &out) }
+            for e in entries {
+                flatten(e.value, prefix: prefix.isEmpty ? e.keyString : "\(prefix).\(e.keyString)", into: &out)
+            }
         }
     }
 }

@@ -38,7 +38,9 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         switch self {
         case .number(let v): if !prefix.isEmpty, v.isFinite { out[prefix] = v }
         case .object(let entries):
-            for (key, value) in entries { value.collectNumbers(prefix: prefix.isEmpty ? key : "\(prefix).\(key)", into: &out) }
+            for (key, value) in entries {
+                value.collectNumbers(prefix: prefix.isEmpty ? key : "\(prefix).\(key)", into: &out)
+            }
         default: break
         }
     }
@@ -51,7 +53,9 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         case .string(let s): return s
         case .null: return "null"
         case .array(let items): return "[" + items.map(\.displayText).joined(separator: ", ") + "]"
-        case .object(let entries): return "{" + entries.keys.sorted().map { "\($0): \(entries[$0]!.displayText)" }.joined(separator: ", ") + "}"
+        case .object(let entries):
+            return "{" + entries.keys.sorted().map { "\($0): \(entries[$0]!.displayText)" }.joined(separator: ", ")
+                + "}"
         }
     }
 

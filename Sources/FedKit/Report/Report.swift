@@ -78,7 +78,9 @@ public struct MethodResults: Sendable {
     /// Per round, the metric's values over the complete runs: (round, values).
     public func perRound(_ metric: String) -> [(round: Int, values: [Double])] {
         var byRound: [Int: [Double]] = [:]
-        for run in complete { for r in run.rounds { if let v = r.values[metric] { byRound[r.round, default: []].append(v) } } }
+        for run in complete {
+            for r in run.rounds { if let v = r.values[metric] { byRound[r.round, default: []].append(v) } }
+        }
         return byRound.keys.sorted().map { ($0, byRound[$0]!) }
     }
 
@@ -125,7 +127,9 @@ public enum MetricKind {
         let parts = name.split(separator: ".").map(String.init)
         guard let last = parts.last else { return false }
         if last == "global_accuracy" { return true }
-        if parts.dropLast().contains(where: { $0.hasPrefix("personalized") }) { return ["weightedMean", "worst", "bottomDecile"].contains(last) }
+        if parts.dropLast().contains(where: { $0.hasPrefix("personalized") }) {
+            return ["weightedMean", "worst", "bottomDecile"].contains(last)
+        }
         return name.hasPrefix("clients.") && name.contains("accuracy") && (last == "mean" || last == "max")
     }
 
@@ -140,10 +144,22 @@ public enum MetricKind {
     /// Report order: test figures, then validation figures, then the rest; clients, server and timings last.
     static func order(_ name: String) -> (Int, Int, String) {
         let group: Int
-        if name.hasPrefix("timing.") { group = 5 } else if name.hasPrefix("server.") { group = 4 } else if name.hasPrefix("clients.") { group = 3 }
-        else if name.contains("valid") { group = 1 } else if isHeadline(name) || isCurve(name) { group = 0 } else { group = 2 }
+        if name.hasPrefix("timing.") {
+            group = 5
+        } else if name.hasPrefix("server.") {
+            group = 4
+        } else if name.hasPrefix("clients.") {
+            group = 3
+        } else if name.contains("valid") {
+            group = 1
+        } else if isHeadline(name) || isCurve(name) {
+            group = 0
+        } else {
+            group = 2
+        }
         let last = name.split(separator: ".").last.map(String.init) ?? name
-        let rank = ["global_accuracy": 0, "weightedMean": 1, "mean": 2, "std": 3, "bottomDecile": 4, "worst": 5][last] ?? 6
+        let rank =
+            ["global_accuracy": 0, "weightedMean": 1, "mean": 2, "std": 3, "bottomDecile": 4, "worst": 5][last] ?? 6
         let ft = name.contains("_ft") ? 1 : 0
         return (group, ft * 10 + rank, name)
     }

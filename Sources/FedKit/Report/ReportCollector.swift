@@ -5,7 +5,7 @@ import Foundation
 /// their files under the given directories, at any depth, reads only per-run files, and groups
 /// the seeds of each setting. Runs may have finished in any order, on any machine.
 public enum ReportCollector {
-    /// Settings that do not change a run's results (DESIGN §8: results do not depend on the worker
+    /// Settings that do not change a run's results (docs/design.md §8: results do not depend on the worker
     /// or thread count): runs that differ only in these are seeds of one setting.
     public static let settingsIgnoredForGrouping: Set<String> = [
         "seeds", "output", "federation.workers", "federation.threads_per_worker", "federation.state_memory_mb",
@@ -22,9 +22,12 @@ public enum ReportCollector {
         for directory in directories {
             let folders = try runFolders(under: directory)
             guard !folders.isEmpty else {
-                throw ReportError("\(directory): no run folders found (a run folder holds rounds.jsonl, config.yaml and manifest.json)")
+                throw ReportError(
+                    "\(directory): no run folders found (a run folder holds rounds.jsonl, config.yaml and manifest.json)"
+                )
             }
-            for folder in folders where seen.insert(URL(fileURLWithPath: folder).resolvingSymlinksInPath().path).inserted {
+            for folder in folders
+            where seen.insert(URL(fileURLWithPath: folder).resolvingSymlinksInPath().path).inserted {
                 runs.append(try CollectedRun.read(directory: folder))
             }
         }
@@ -52,7 +55,8 @@ public enum ReportCollector {
             for name in names.sorted() where !name.hasPrefix(".") {
                 let child = path.hasSuffix("/") ? path + name : "\(path)/\(name)"
                 guard let type = try? FileManager.default.attributesOfItem(atPath: child)[.type] as? FileAttributeType,
-                      type == .typeDirectory else { continue }
+                    type == .typeDirectory
+                else { continue }
                 try walk(child, depth: depth + 1)
             }
         }
@@ -64,10 +68,13 @@ public enum ReportCollector {
     /// one method that differ in settings are told apart by a variant naming the differing keys.
     static func group(_ runs: [CollectedRun], orders: [String: [String]]) throws -> [ExperimentResults] {
         func key(_ run: CollectedRun) -> String {
-            run.settings.filter { isCompared($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+            run.settings.filter { isCompared($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                .joined(separator: "\n")
         }
         var experiments: [String: [String: [String: [CollectedRun]]]] = [:]  // experiment -> method -> settings -> runs
-        for run in runs { experiments[run.experiment, default: [:]][run.method, default: [:]][key(run), default: []].append(run) }
+        for run in runs {
+            experiments[run.experiment, default: [:]][run.method, default: [:]][key(run), default: []].append(run)
+        }
         return try experiments.keys.sorted().map { name in
             let methods = experiments[name]!
             let order = orders[name] ?? []
@@ -83,9 +90,12 @@ public enum ReportCollector {
                 for runs in bySettings.values {
                     let sorted = runs.sorted { ($0.seed, $0.directory) < ($1.seed, $1.directory) }
                     for (a, b) in zip(sorted, sorted.dropFirst()) where a.seed == b.seed {
-                        throw ReportError("\(a.directory) and \(b.directory): both are \(method) seed \(a.seed) of \(name) with the same settings; collect only one of them")
+                        throw ReportError(
+                            "\(a.directory) and \(b.directory): both are \(method) seed \(a.seed) of \(name) with the same settings; collect only one of them"
+                        )
                     }
-                    let variant = differing.map { "\(displayKey($0))=\(sorted[0].settings[$0] ?? "–")" }.joined(separator: ", ")
+                    let variant = differing.map { "\(displayKey($0))=\(sorted[0].settings[$0] ?? "–")" }.joined(
+                        separator: ", ")
                     variants.append(MethodResults(experiment: name, method: method, variant: variant, runs: sorted))
                 }
                 groups += variants.sorted { $0.variant < $1.variant }
@@ -95,7 +105,8 @@ public enum ReportCollector {
     }
 
     static func isCompared(_ key: String) -> Bool {
-        !settingsIgnoredForGrouping.contains(key) && !sectionsIgnoredForGrouping.contains(String(key.prefix { $0 != "." }))
+        !settingsIgnoredForGrouping.contains(key)
+            && !sectionsIgnoredForGrouping.contains(String(key.prefix { $0 != "." }))
             && !key.hasSuffix("checkpoint_every")
     }
 
@@ -125,7 +136,8 @@ public enum ReportCollector {
         }
         for folder in candidates where !CollectedRun.isRunFolder(folder) {
             guard let node = try? YAMLParser.parse(file: "\(folder)/config.yaml"),
-                  let name = node["name"]?.scalarValue, let methods = node["methods"]?.items else { continue }
+                let name = node["name"]?.scalarValue, let methods = node["methods"]?.items
+            else { continue }
             let labels = methods.compactMap { $0["label"]?.scalarValue ?? $0["name"]?.scalarValue ?? $0.scalarValue }
             orders[name, default: []] += labels.filter { !(orders[name] ?? []).contains($0) }
         }

@@ -10,18 +10,25 @@ extension Report {
     /// `--timing` show them).
     public func summaryCSV(relativeTo directory: String? = nil) -> String {
         let base = directory.map { URL(fileURLWithPath: $0).standardizedFileURL.path + "/" }
-        var lines = ["experiment,method,variant,seed,metric,final,last_mean,last_n,mean,count,rounds,planned_rounds,complete,run"]
+        var lines = [
+            "experiment,method,variant,seed,metric,final,last_mean,last_n,mean,count,rounds,planned_rounds,complete,run"
+        ]
         for experiment in experiments {
             let order = experiment.metricNames
             for group in experiment.groups {
                 for run in group.runs {
                     let absolute = URL(fileURLWithPath: run.directory).standardizedFileURL.path
-                    let path = base.flatMap { absolute.hasPrefix($0) ? String(absolute.dropFirst($0.count)) : nil } ?? run.directory
+                    let path =
+                        base.flatMap { absolute.hasPrefix($0) ? String(absolute.dropFirst($0.count)) : nil }
+                        ?? run.directory
                     for name in order where !name.hasPrefix("timing.") {
                         guard let m = run.metrics[name] else { continue }
-                        let cells = [experiment.name, group.method, group.variant, String(run.seed), name, number(m.final),
-                                     number(m.lastMean), String(m.lastCount), number(m.mean), String(m.count),
-                                     String(run.rounds.count), String(run.plannedRounds), run.isComplete ? "true" : "false", path]
+                        let cells = [
+                            experiment.name, group.method, group.variant, String(run.seed), name, number(m.final),
+                            number(m.lastMean), String(m.lastCount), number(m.mean), String(m.count),
+                            String(run.rounds.count), String(run.plannedRounds), run.isComplete ? "true" : "false",
+                            path,
+                        ]
                         lines.append(cells.map(CSVTable.escape).joined(separator: ","))
                     }
                 }
@@ -66,7 +73,8 @@ extension Report {
     /// A cell: accuracies in % as mean ± std, counts as their mean.
     static func cell(_ s: SeedStatistics?, metric: String, digits: Int) -> String {
         guard let s else { return "–" }
-        return MetricKind.isAccuracy(metric) ? meanStd(s, scale: 100, digits: digits) : String(format: "%.\(digits)f", s.mean)
+        return MetricKind.isAccuracy(metric)
+            ? meanStd(s, scale: 100, digits: digits) : String(format: "%.\(digits)f", s.mean)
     }
 
     /// Markdown tables (what docs/results.md shows): per method, mean ± sample std over seeds in %
@@ -83,7 +91,9 @@ extension Report {
                 let runs = group.complete
                 let rounds = Set(runs.map(\.rounds.count)).sorted().map(String.init).joined(separator: "/")
                 var cells = [group.label, runs.map { String($0.seed) }.joined(separator: ","), rounds]
-                cells += columns.map { c in Self.cell(group.statistics(c.metric, last: c.last), metric: c.metric, digits: 1) }
+                cells += columns.map { c in
+                    Self.cell(group.statistics(c.metric, last: c.last), metric: c.metric, digits: 1)
+                }
                 cells.append(group.meanOverRounds("timing.total_s").map { String(format: "%.1f", $0.mean) } ?? "–")
                 out.append("| " + cells.joined(separator: " | ") + " |")
             }
@@ -103,14 +113,17 @@ extension Report {
         var out: [String] = []
         for experiment in experiments {
             guard let ref = experiment.groups.first(where: { $0.label == reference }) else {
-                throw ReportError("--timing: no method labelled '\(reference)' in \(experiment.name); methods: "
-                                  + experiment.groups.map(\.label).joined(separator: ", "))
+                throw ReportError(
+                    "--timing: no method labelled '\(reference)' in \(experiment.name); methods: "
+                        + experiment.groups.map(\.label).joined(separator: ", "))
             }
             if experiments.count > 1 { out.append("### \(experiment.name)\n") }
-            out.append("| method | seeds | s/round | local | server steps | evaluation | server share | vs \(reference) |")
+            out.append(
+                "| method | seeds | s/round | local | server steps | evaluation | server share | vs \(reference) |")
             out.append("|---|---|---:|---:|---:|---:|---:|---:|")
-            let refTotal = Dictionary(ref.complete.compactMap { r in r.metrics["timing.total_s"].map { (r.seed, $0.mean) } },
-                                      uniquingKeysWith: { a, _ in a })
+            let refTotal = Dictionary(
+                ref.complete.compactMap { r in r.metrics["timing.total_s"].map { (r.seed, $0.mean) } },
+                uniquingKeysWith: { a, _ in a })
             for group in experiment.groups {
                 let runs = group.complete.filter { $0.metrics["timing.total_s"] != nil }
                 guard !runs.isEmpty else { continue }
@@ -118,11 +131,18 @@ extension Report {
                     runs.map { $0.metrics["timing.\(key)"]?.mean ?? 0 }.reduce(0, +) / Double(runs.count)
                 }
                 let ratios = runs.compactMap { r in refTotal[r.seed].map { r.metrics["timing.total_s"]!.mean / $0 } }
-                let ratio = ratios.isEmpty ? "–" : String(format: "%.2fx (%.2f-%.2f)", ratios.reduce(0, +) / Double(ratios.count),
-                                                          ratios.min()!, ratios.max()!)
-                out.append("| \(group.label) | \(runs.map { String($0.seed) }.joined(separator: ",")) | "
-                           + String(format: "%.1f | %.1f | %.1f | %.1f | %.0f %% | ", mean("total_s"), mean("local_s"), mean("server_s"),
-                                    mean("eval_s"), 100 * mean("server_s") / mean("total_s")) + ratio + " |")
+                let ratio =
+                    ratios.isEmpty
+                    ? "–"
+                    : String(
+                        format: "%.2fx (%.2f-%.2f)", ratios.reduce(0, +) / Double(ratios.count),
+                        ratios.min()!, ratios.max()!)
+                out.append(
+                    "| \(group.label) | \(runs.map { String($0.seed) }.joined(separator: ",")) | "
+                        + String(
+                            format: "%.1f | %.1f | %.1f | %.1f | %.0f %% | ", mean("total_s"), mean("local_s"),
+                            mean("server_s"),
+                            mean("eval_s"), 100 * mean("server_s") / mean("total_s")) + ratio + " |")
             }
             out.append("")
         }
@@ -142,7 +162,8 @@ extension Report {
                     if !MetricKind.isAccuracy(c.metric) {
                         row.append(s.std > 0 ? String(format: "%.1f", s.mean) : String(Int(s.mean.rounded())))
                     } else {
-                        row.append(s.n > 1 ? Self.meanStd(s, scale: 100, digits: 2) : String(format: "%.2f", 100 * s.mean))
+                        row.append(
+                            s.n > 1 ? Self.meanStd(s, scale: 100, digits: 2) : String(format: "%.2f", 100 * s.mean))
                     }
                 }
                 rows.append(row)
@@ -150,7 +171,8 @@ extension Report {
             let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
             let lines = rows.enumerated().map { i, row in
                 let line = row.enumerated().map { c, cell in
-                    c == 0 ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                    c == 0
+                        ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
                         : String(repeating: " ", count: widths[c] - cell.count) + cell
                 }.joined(separator: "  ")
                 return i == 0 ? line + "\n" + String(repeating: "-", count: line.count) : line
@@ -158,7 +180,10 @@ extension Report {
             var block = (experiments.count > 1 ? "\(experiment.name)\n" : "") + lines.joined(separator: "\n")
             let incomplete = experiment.runs.filter { !$0.isComplete }
             if !incomplete.isEmpty {
-                block += "\n" + incomplete.map { "not in the table: \($0.method) seed \($0.seed), \($0.state)" }.joined(separator: "\n")
+                block +=
+                    "\n"
+                    + incomplete.map { "not in the table: \($0.method) seed \($0.seed), \($0.state)" }.joined(
+                        separator: "\n")
             }
             let old = experiment.runs.filter(\.lacksParticipantCount)
             if !old.isEmpty {

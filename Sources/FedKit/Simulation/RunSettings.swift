@@ -25,25 +25,27 @@ public struct RunSettings: Sendable {
     public var batchedClients: BatchedClients
 
     public init(federation: Parameters, evaluation: Parameters, clients: Int) {
-        rounds = federation.int("rounds")
-        let fraction = federation.double("fraction")
-        let perRound = federation.optionalInt("clients_per_round") ?? Int((fraction * Double(clients)).rounded())
+        typealias F = Sections.Federation
+        typealias E = Sections.Evaluation
+        rounds = federation[F.rounds]
+        let perRound = federation[F.clientsPerRound] ?? Int((federation[F.fraction] * Double(clients)).rounded())
         clientsPerRound = min(clients, max(1, perRound))
-        local = LocalHyperparameters(epochs: federation.int("local_epochs"), batchSize: federation.int("batch_size"),
-                                     learningRate: federation.double("lr"), momentum: federation.double("momentum"),
-                                     weightDecay: federation.double("weight_decay"))
-        workers = federation.int("workers")
-        threadsPerWorker = federation.int("threads_per_worker")
-        evalEvery = federation.int("eval_every")
-        stateMemoryBudget = federation.int("state_memory_mb") << 20
-        checkpointEvery = federation.optionalInt("checkpoint_every") ?? 10
-        batchedClients = BatchedClients(federation["batched_clients"])
-        evalBatchSize = evaluation.int("batch_size")
-        lastRounds = evaluation.int("last_rounds")
-        finetuneEpochs = evaluation.int("finetune_epochs")
-        personalGlobalTest = evaluation.bool("personal_global_test")
-        let localTest = evaluation.optionalString("local_test")
-        clientTestsFromTestSet = localTest != LocalTestMode.holdout.rawValue && localTest != LocalTestMode.fromPartition.rawValue
+        local = LocalHyperparameters(
+            epochs: federation[F.localEpochs], batchSize: federation[F.batchSize],
+            learningRate: federation[F.learningRate], momentum: federation[F.momentum],
+            weightDecay: federation[F.weightDecay])
+        workers = federation[F.workers]
+        threadsPerWorker = federation[F.threadsPerWorker]
+        evalEvery = federation[F.evalEvery]
+        stateMemoryBudget = federation[F.stateMemoryMB] << 20
+        checkpointEvery = federation[F.checkpointEvery]
+        batchedClients = federation[F.batchedClients]
+        evalBatchSize = evaluation[E.batchSize]
+        lastRounds = evaluation[E.lastRounds]
+        finetuneEpochs = evaluation[E.finetuneEpochs]
+        personalGlobalTest = evaluation[E.personalGlobalTest]
+        let localTest = evaluation[E.localTest]
+        clientTestsFromTestSet = localTest != .holdout && localTest != .fromPartition
     }
 
     /// Whether round `r` (1-based) is evaluated.
@@ -70,6 +72,15 @@ public enum BatchedClients: Sendable, Equatable {
         case .int(let k)?: self = .size(k)
         case .string("auto")?: self = .auto
         default: self = .off
+        }
+    }
+
+    /// The value as written in the file (`auto`, `off` or K).
+    public var parameterValue: ParameterValue {
+        switch self {
+        case .auto: return .string("auto")
+        case .off: return .string("off")
+        case .size(let k): return .int(k)
         }
     }
 

@@ -11,8 +11,10 @@ public final class Adam: Optimizer {
     private let moments: [(m: Tensor, v: Tensor)]
     private var stepCount = 0
 
-    public init(_ groups: [ParameterGroup], learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
-                eps: Double = 1e-8, decoupledWeightDecay: Bool = false) throws {
+    public init(
+        _ groups: [ParameterGroup], learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999,
+        eps: Double = 1e-8, decoupledWeightDecay: Bool = false
+    ) throws {
         self.groups = groups
         self.learningRate = learningRate
         self.beta1 = beta1
@@ -35,11 +37,13 @@ public final class Adam: Optimizer {
     /// Restores moments and the step count saved by `momentCopies()` / `steps` (exact resume).
     public func restore(moments saved: [(m: Tensor, v: Tensor)], steps: Int) throws {
         guard saved.count == moments.count, steps >= 0 else {
-            throw TorchError("adam", "expected \(moments.count) moment pairs and a step count >= 0, got \(saved.count) and \(steps)")
+            throw TorchError(
+                "adam", "expected \(moments.count) moment pairs and a step count >= 0, got \(saved.count) and \(steps)")
         }
         for (mine, theirs) in zip(moments, saved) {
             guard mine.m.shape == theirs.m.shape, mine.v.shape == theirs.v.shape else {
-                throw TorchError("adam", "moment shape \(theirs.m.shape) does not match parameter shape \(mine.m.shape)")
+                throw TorchError(
+                    "adam", "moment shape \(theirs.m.shape) does not match parameter shape \(mine.m.shape)")
             }
             try mine.m.copy_(theirs.m)
             try mine.v.copy_(theirs.v)
@@ -54,8 +58,9 @@ public final class Adam: Optimizer {
             for p in group.parameters {
                 let (m, v) = moments[i]
                 try Tensor.check("adam", [p, m, v]) {
-                    ft_adam_update(p.handle.pointer, m.handle.pointer, v.handle.pointer, Int64(stepCount), learningRate,
-                                   beta1, beta2, eps, group.weightDecay, decoupledWeightDecay)
+                    ft_adam_update(
+                        p.handle.pointer, m.handle.pointer, v.handle.pointer, Int64(stepCount), learningRate,
+                        beta1, beta2, eps, group.weightDecay, decoupledWeightDecay)
                 }
                 i += 1
             }

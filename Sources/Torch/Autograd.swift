@@ -23,7 +23,9 @@ extension Tensor {
     /// Back-propagates from this scalar (or with an explicit upstream gradient).
     public func backward(_ gradient: Tensor? = nil) throws {
         if let gradient {
-            try Tensor.check("backward", [self, gradient]) { withHandle { h in gradient.withHandle { ft_backward(h, $0) } } }
+            try Tensor.check("backward", [self, gradient]) {
+                withHandle { h in gradient.withHandle { ft_backward(h, $0) } }
+            }
         } else {
             try Tensor.check("backward", [self]) { withHandle { ft_backward($0, nil) } }
         }

@@ -25,16 +25,18 @@ extension Layer {
 
     /// All trainable parameters with dotted names, e.g. `body.0.weight`.
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        localParameters + children.flatMap { child in
-            child.layer.namedParameters.map { (name: "\(child.name).\($0.name)", tensor: $0.tensor) }
-        }
+        localParameters
+            + children.flatMap { child in
+                child.layer.namedParameters.map { (name: "\(child.name).\($0.name)", tensor: $0.tensor) }
+            }
     }
 
     /// All buffers with dotted names.
     public var namedBuffers: [(name: String, tensor: Tensor)] {
-        localBuffers + children.flatMap { child in
-            child.layer.namedBuffers.map { (name: "\(child.name).\($0.name)", tensor: $0.tensor) }
-        }
+        localBuffers
+            + children.flatMap { child in
+                child.layer.namedBuffers.map { (name: "\(child.name).\($0.name)", tensor: $0.tensor) }
+            }
     }
 
     public var parameters: [Tensor] { namedParameters.map(\.tensor) }

@@ -10,8 +10,10 @@ public struct ParameterGroup: @unchecked Sendable {
 
     /// Two groups: weights (rank >= 2) with `weightDecay`, and biases / norm parameters without.
     public static func decayingWeightsOnly(_ parameters: [Tensor], weightDecay: Double) -> [ParameterGroup] {
-        [ParameterGroup(parameters.filter { $0.rank >= 2 }, weightDecay: weightDecay),
-         ParameterGroup(parameters.filter { $0.rank < 2 }, weightDecay: 0)]
+        [
+            ParameterGroup(parameters.filter { $0.rank >= 2 }, weightDecay: weightDecay),
+            ParameterGroup(parameters.filter { $0.rank < 2 }, weightDecay: 0),
+        ]
     }
 }
 

@@ -17,7 +17,9 @@ public final class RandomGenerator: @unchecked Sendable {
 }
 
 extension Tensor {
-    static func random(_ name: String, _ shape: [Int], _ call: (UnsafePointer<Int64>?, Int32) -> OpaquePointer?) throws -> Tensor {
+    static func random(
+        _ name: String, _ shape: [Int], _ call: (UnsafePointer<Int64>?, Int32) -> OpaquePointer?
+    ) throws -> Tensor {
         let dims = shape.map(Int64.init)
         return try make(name, []) { dims.withUnsafeBufferPointer { call($0.baseAddress, Int32($0.count)) } }
     }
@@ -42,14 +44,20 @@ extension Tensor {
     }
     /// 1 with probability given by each element of self, else 0.
     public func bernoulli(generator: RandomGenerator) throws -> Tensor {
-        try withExtendedLifetime(generator) { try Tensor.make("bernoulli", [self]) { withHandle { ft_bernoulli($0, generator.pointer) } } }
+        try withExtendedLifetime(generator) {
+            try Tensor.make("bernoulli", [self]) { withHandle { ft_bernoulli($0, generator.pointer) } }
+        }
     }
     /// Fills in place with uniform samples in [from, to).
     public func uniform_(_ from: Double, _ to: Double, generator: RandomGenerator) throws {
-        try withExtendedLifetime(generator) { try Tensor.check("uniform_", [self]) { withHandle { ft_uniform_($0, from, to, generator.pointer) } } }
+        try withExtendedLifetime(generator) {
+            try Tensor.check("uniform_", [self]) { withHandle { ft_uniform_($0, from, to, generator.pointer) } }
+        }
     }
     /// Fills in place with normal samples.
     public func normal_(mean: Double = 0, std: Double = 1, generator: RandomGenerator) throws {
-        try withExtendedLifetime(generator) { try Tensor.check("normal_", [self]) { withHandle { ft_normal_($0, mean, std, generator.pointer) } } }
+        try withExtendedLifetime(generator) {
+            try Tensor.check("normal_", [self]) { withHandle { ft_normal_($0, mean, std, generator.pointer) } }
+        }
     }
 }

@@ -10,8 +10,10 @@ public final class SGD: Optimizer {
     private var buffers: [Tensor?]
     private var started = false
 
-    public init(_ groups: [ParameterGroup], learningRate: Double, momentum: Double = 0, dampening: Double = 0,
-                nesterov: Bool = false) throws {
+    public init(
+        _ groups: [ParameterGroup], learningRate: Double, momentum: Double = 0, dampening: Double = 0,
+        nesterov: Bool = false
+    ) throws {
         self.groups = groups
         self.learningRate = learningRate
         self.momentum = momentum
@@ -20,8 +22,11 @@ public final class SGD: Optimizer {
         buffers = try groups.flatMap(\.parameters).map { momentum != 0 ? try $0.zerosLike() : nil }
     }
 
-    public convenience init(_ parameters: [Tensor], learningRate: Double, momentum: Double = 0, weightDecay: Double = 0) throws {
-        try self.init([ParameterGroup(parameters, weightDecay: weightDecay)], learningRate: learningRate, momentum: momentum)
+    public convenience init(
+        _ parameters: [Tensor], learningRate: Double, momentum: Double = 0, weightDecay: Double = 0
+    ) throws {
+        try self.init(
+            [ParameterGroup(parameters, weightDecay: weightDecay)], learningRate: learningRate, momentum: momentum)
     }
 
     public var parameters: [Tensor] { groups.flatMap(\.parameters) }
@@ -32,8 +37,9 @@ public final class SGD: Optimizer {
             for p in group.parameters {
                 let buffer = buffers[i]
                 try Tensor.check("sgd", [p] + (buffer.map { [$0] } ?? [])) {
-                    ft_sgd_update(p.handle.pointer, buffer?.handle.pointer, learningRate, momentum, dampening,
-                                  group.weightDecay, nesterov, !started)
+                    ft_sgd_update(
+                        p.handle.pointer, buffer?.handle.pointer, learningRate, momentum, dampening,
+                        group.weightDecay, nesterov, !started)
                 }
                 i += 1
             }

@@ -17,22 +17,29 @@ public enum SafeTensors {
 
     /// Writes `entries` (float32, int64 or bool tensors) and string metadata atomically:
     /// the file is complete or absent, never half-written.
-    public static func write(_ entries: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String) throws {
+    public static func write(
+        _ entries: [(name: String, tensor: Tensor)], metadata: [String: String] = [:], to path: String
+    ) throws {
         var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
-            let meta = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",")
+            let meta = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(
+                separator: ",")
             parts.append("\"__metadata__\":{\(meta)}")
         }
         var payload = Data()
         var seen = Set<String>()
         for (name, tensor) in entries {
-            guard seen.insert(name).inserted else { throw FormatError(path: path, offset: nil, message: "duplicate tensor name '\(name)'") }
+            guard seen.insert(name).inserted else {
+                throw FormatError(path: path, offset: nil, message: "duplicate tensor name '\(name)'")
+            }
             let (code, bytes) = try encode(tensor)
             let begin = payload.count
             payload.append(bytes)
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"\(code)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(payload.count)]}")
+            parts.append(
+                "\(jsonString(name)):{\"dtype\":\"\(code)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(payload.count)]}"
+            )
         }
         header += parts.joined(separator: ",") + "}"
         var headerBytes = Data(header.utf8)
@@ -50,14 +57,22 @@ public enum SafeTensors {
     }
 
     /// Reads every tensor (in file order) and the metadata.
-    public static func read(_ path: String) throws -> (entries: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+    public static func read(
+        _ path: String
+    ) throws -> (entries: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw FormatError(path: path, offset: nil, message: "cannot read: \(error.localizedDescription)")
         }
-        func fail(_ offset: Int, _ message: String) -> FormatError { FormatError(path: path, offset: offset, message: message) }
-        guard data.count >= 8 else { throw fail(0, "file has \(data.count) bytes, too short for the 8-byte header length") }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        func fail(_ offset: Int, _ message: String) -> FormatError {
+            FormatError(path: path, offset: offset, message: message)
+        }
+        guard data.count >= 8 else {
+            throw fail(0, "file has \(data.count) bytes, too short for the 8-byte header length")
+        }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * UInt64($1.offset))
+        }
         guard headerLength <= UInt64(data.count - 8) else {
             throw fail(0, "header length \(headerLength) exceeds the file size \(data.count)")
         }
@@ -74,7 +89,8 @@ public enum SafeTensors {
         var described: [(name: String, begin: Int, end: Int, dtype: String, shape: [Int])] = []
         for (name, value) in header where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw fail(8, "tensor '\(name)' lacks dtype, shape or data_offsets")
             }
             described.append((name, offsets[0], offsets[1], dtype, shape))
@@ -84,7 +100,10 @@ public enum SafeTensors {
         var entries: [(name: String, tensor: Tensor)] = []
         for d in described {
             guard d.begin >= 0, d.begin <= d.end, d.end <= dataSize else {
-                throw fail(headerEnd + max(0, d.begin), "tensor '\(d.name)' data_offsets [\(d.begin), \(d.end)] exceed the \(dataSize) data bytes (file truncated?)")
+                throw fail(
+                    headerEnd + max(0, d.begin),
+                    "tensor '\(d.name)' data_offsets [\(d.begin), \(d.end)] exceed the \(dataSize) data bytes (file truncated?)"
+                )
             }
             let bytes = data.subdata(in: (headerEnd + d.begin)..<(headerEnd + d.end))
             do {
@@ -115,21 +134,34 @@ public enum SafeTensors {
         for size in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
             guard size >= 0, !overflow, product <= bytes.count else {
-                throw TorchError("safetensors", "shape \(Tensor.describe(shape: shape)) does not fit the \(bytes.count) data bytes")
+                throw TorchError(
+                    "safetensors", "shape \(Tensor.describe(shape: shape)) does not fit the \(bytes.count) data bytes")
             }
             count = product
         }
         switch dtype {
         case "F32":
-            guard bytes.count == count * 4 else { throw TorchError("safetensors", "\(bytes.count) bytes for \(count) float32 values") }
-            let values = bytes.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+            guard bytes.count == count * 4 else {
+                throw TorchError("safetensors", "\(bytes.count) bytes for \(count) float32 values")
+            }
+            let values = bytes.withUnsafeBytes { raw in
+                (0..<count).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+                }
+            }
             return try Tensor(values, shape: shape)
         case "I64":
-            guard bytes.count == count * 8 else { throw TorchError("safetensors", "\(bytes.count) bytes for \(count) int64 values") }
-            let values = bytes.withUnsafeBytes { raw in (0..<count).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) } }
+            guard bytes.count == count * 8 else {
+                throw TorchError("safetensors", "\(bytes.count) bytes for \(count) int64 values")
+            }
+            let values = bytes.withUnsafeBytes { raw in
+                (0..<count).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+            }
             return try Tensor(values, shape: shape)
         case "BOOL":
-            guard bytes.count == count else { throw TorchError("safetensors", "\(bytes.count) bytes for \(count) bool values") }
+            guard bytes.count == count else {
+                throw TorchError("safetensors", "\(bytes.count) bytes for \(count) bool values")
+            }
             return try Tensor(bytes.map { Int($0) }, shape: shape).ne(Tensor.zeros([], dtype: .int64))
         default:
             throw TorchError("safetensors", "unsupported dtype \(dtype) (FedKit reads F32, I64 and BOOL)")

@@ -33,7 +33,8 @@ public final class StackedNetwork {
             throw TorchError("stack", "the network cannot be stacked: \(layer)")
         }
         guard template.namedBuffers.isEmpty else {
-            throw TorchError("stack", "the network has buffers \(template.namedBuffers.map(\.name)); only parameters can be stacked")
+            throw TorchError(
+                "stack", "the network has buffers \(template.namedBuffers.map(\.name)); only parameters can be stacked")
         }
         self.count = count
         parameters = try template.namedParameters.map { entry in
@@ -52,7 +53,8 @@ public final class StackedNetwork {
         switch network {
         case is Conv2d, is Linear, is Activation, is Pool2d, is Flatten, is Reshape: return nil
         case let dropout as Dropout:
-            return dropout.probability == 0 ? nil : "dropout with probability \(dropout.probability) (each slot would need its own random mask)"
+            return dropout.probability == 0
+                ? nil : "dropout with probability \(dropout.probability) (each slot would need its own random mask)"
         case let sequence as Sequential:
             return sequence.layers.lazy.compactMap { unsupportedLayer(in: $0) }.first
         case let network as Network:
@@ -117,7 +119,10 @@ public final class StackedNetwork {
     static func entry(_ name: String, of state: StateDict, slot: Int, shape: [Int]) throws -> Tensor {
         guard let value = state[name] else { throw TorchError("stack", "slot \(slot): the state has no entry \(name)") }
         guard value.shape == shape else {
-            throw TorchError("stack", "slot \(slot): \(name) has shape \(Tensor.describe(shape: value.shape)), expected \(Tensor.describe(shape: shape))")
+            throw TorchError(
+                "stack",
+                "slot \(slot): \(name) has shape \(Tensor.describe(shape: value.shape)), expected \(Tensor.describe(shape: shape))"
+            )
         }
         return value
     }
@@ -177,7 +182,9 @@ public final class StackedNetwork {
     func run(_ steps: [StackedStep], _ x: Tensor, rows: Range<Int>) throws -> Tensor {
         try checkRows(rows)
         guard x.rank >= 2, x.shape[0] == rows.count else {
-            throw TorchError("stacked forward", "expected inputs [\(rows.count), n, ...] for rows \(rows), got \(Tensor.describe(shape: x.shape))")
+            throw TorchError(
+                "stacked forward",
+                "expected inputs [\(rows.count), n, ...] for rows \(rows), got \(Tensor.describe(shape: x.shape))")
         }
         let weights = try parameters(rows: rows)
         var value = StackedValue.stacked(x)
@@ -191,7 +198,10 @@ public final class StackedNetwork {
         func take(_ n: Int) -> Int { defer { index += n }; return index }
         switch layer {
         case let conv as Conv2d:
-            return [.conv(weight: take(1), bias: conv.bias != nil ? take(1) : nil, stride: conv.stride, padding: conv.padding)]
+            return [
+                .conv(
+                    weight: take(1), bias: conv.bias != nil ? take(1) : nil, stride: conv.stride, padding: conv.padding)
+            ]
         case let linear as Linear:
             return [.linear(weight: take(1), bias: linear.bias != nil ? take(1) : nil)]
         case let activation as Activation: return [.activation(activation)]
@@ -229,7 +239,8 @@ enum StackedValue {
         case .stacked(let x):
             let s = x.shape  // [k, n, C, H, W] -> [n, k*C, H, W]
             guard s.count == 5 else {
-                throw TorchError("stacked conv2d", "expected per-slot images [k, n, C, H, W], got \(Tensor.describe(shape: s))")
+                throw TorchError(
+                    "stacked conv2d", "expected per-slot images [k, n, C, H, W], got \(Tensor.describe(shape: s))")
             }
             return try x.permuted([1, 0, 2, 3, 4]).reshaped([s[1], k * s[2], s[3], s[4]])
         }
@@ -257,13 +268,19 @@ enum StackedStep {
             if ws[2] == 1, k > 1 {
                 // One input channel per slot (the first layer on grey images): oneDNN's grouped
                 // kernel is slower here than one convolution per slot (measured, docs/benchmarks.md).
-                return .grouped(try Tensor.cat((0..<k).map { s in
-                    try F.conv2d(x.slice(dim: 1, s..<(s + 1)), weight: weight.select(dim: 0, s), bias: bias?.select(dim: 0, s),
-                                 stride: stride, padding: padding)
-                }, dim: 1))
+                return .grouped(
+                    try Tensor.cat(
+                        (0..<k).map { s in
+                            try F.conv2d(
+                                x.slice(dim: 1, s..<(s + 1)), weight: weight.select(dim: 0, s),
+                                bias: bias?.select(dim: 0, s),
+                                stride: stride, padding: padding)
+                        }, dim: 1))
             }
-            return .grouped(try F.conv2d(x, weight: weight.reshaped([k * ws[1], ws[2], ws[3], ws[4]]),
-                                         bias: bias?.reshaped([k * ws[1]]), stride: stride, padding: padding, groups: k))
+            return .grouped(
+                try F.conv2d(
+                    x, weight: weight.reshaped([k * ws[1], ws[2], ws[3], ws[4]]),
+                    bias: bias?.reshaped([k * ws[1]]), stride: stride, padding: padding, groups: k))
         case .linear(let w, let b):
             // y^T = W x^T (+ b) per slot: [k, O, F] x [k, F, n] -> [k, O, n], returned as the view
             // [k, n, O]. This orientation keeps the weight gradient contiguous (measured faster than
@@ -286,7 +303,8 @@ enum StackedStep {
             case .stacked(let x):
                 let s = x.shape  // [k, n, C, H, W]
                 guard s.count == 5 else {
-                    throw TorchError("stacked pool2d", "expected per-slot images [k, n, C, H, W], got \(Tensor.describe(shape: s))")
+                    throw TorchError(
+                        "stacked pool2d", "expected per-slot images [k, n, C, H, W], got \(Tensor.describe(shape: s))")
                 }
                 let y = try pool.forward(x.reshaped([s[0] * s[1], s[2], s[3], s[4]]))
                 return .stacked(try y.reshaped([s[0], s[1]] + Array(y.shape.dropFirst())))

@@ -25,7 +25,10 @@ public final class StackedSGD {
         }
         let slots = parameters.first?.shape.first ?? 0
         guard parameters.allSatisfy({ $0.rank >= 1 && $0.shape[0] == slots }) else {
-            throw TorchError("stacked sgd", "parameters must share the leading slot dimension, got \(parameters.map { Tensor.describe(shape: $0.shape) })")
+            throw TorchError(
+                "stacked sgd",
+                "parameters must share the leading slot dimension, got \(parameters.map { Tensor.describe(shape: $0.shape) })"
+            )
         }
         self.parameters = parameters
         self.weightDecays = weightDecays
@@ -37,10 +40,13 @@ public final class StackedSGD {
 
     /// Weight decay `weightDecay` on the parameters that are weights in one network (rank >= 2
     /// there, so rank >= 3 stacked), none on biases: the groups `ParameterGroup.decayingWeightsOnly` makes.
-    public convenience init(decayingWeightsOnly parameters: [Tensor], weightDecay: Double, learningRate: Double,
-                            momentum: Double = 0) throws {
-        try self.init(parameters, weightDecays: parameters.map { $0.rank >= 3 ? weightDecay : 0 },
-                      learningRate: learningRate, momentum: momentum)
+    public convenience init(
+        decayingWeightsOnly parameters: [Tensor], weightDecay: Double, learningRate: Double,
+        momentum: Double = 0
+    ) throws {
+        try self.init(
+            parameters, weightDecays: parameters.map { $0.rank >= 3 ? weightDecay : 0 },
+            learningRate: learningRate, momentum: momentum)
     }
 
     /// Updates slots `rows` of every parameter from its accumulated gradient (parameters without
@@ -58,8 +64,10 @@ public final class StackedSGD {
         }
         if let rowParameters {
             guard rowParameters.count == parameters.count,
-                  zip(rowParameters, parameters).allSatisfy({ $0.shape == [rows.count] + $1.shape.dropFirst() }) else {
-                throw TorchError("stacked sgd", "the row parameters do not match rows \(rows) of the \(parameters.count) parameters")
+                zip(rowParameters, parameters).allSatisfy({ $0.shape == [rows.count] + $1.shape.dropFirst() })
+            else {
+                throw TorchError(
+                    "stacked sgd", "the row parameters do not match rows \(rows) of the \(parameters.count) parameters")
             }
         }
         // Runs of slots with the same first-step state (normally all of `rows`).
@@ -74,7 +82,8 @@ public final class StackedSGD {
         }
     }
 
-    private func update(_ run: Range<Int>, within rows: Range<Int>, _ rowParameters: [Tensor]?, firstStep: Bool) throws {
+    private func update(_ run: Range<Int>, within rows: Range<Int>, _ rowParameters: [Tensor]?, firstStep: Bool) throws
+    {
         let local = (run.lowerBound - rows.lowerBound)..<(run.upperBound - rows.lowerBound)
         for (i, p) in parameters.enumerated() {
             let source = rowParameters?[i] ?? p
@@ -86,8 +95,9 @@ public final class StackedSGD {
             let gRows = whole ? grad : try grad.slice(span)
             let bRows = try buffers[i].map { run.count == $0.shape[0] ? $0 : try $0.slice(run) }
             try Tensor.check("stacked sgd", [pRows, gRows] + (bRows.map { [$0] } ?? [])) {
-                ft_sgd_step(pRows.handle.pointer, gRows.handle.pointer, bRows?.handle.pointer, learningRate, momentum, 0,
-                            weightDecays[i], false, firstStep)
+                ft_sgd_step(
+                    pRows.handle.pointer, gRows.handle.pointer, bRows?.handle.pointer, learningRate, momentum, 0,
+                    weightDecays[i], false, firstStep)
             }
         }
     }

@@ -41,7 +41,9 @@ public struct StateDict: @unchecked Sendable {
         let ts = tensors
         try Tensor.check("unflatten_state", [flat] + ts) {
             let handles: [OpaquePointer?] = ts.map { $0.handle.pointer }
-            return handles.withUnsafeBufferPointer { ft_unflatten_copy(flat.handle.pointer, $0.baseAddress, Int32($0.count)) }
+            return handles.withUnsafeBufferPointer {
+                ft_unflatten_copy(flat.handle.pointer, $0.baseAddress, Int32($0.count))
+            }
         }
     }
 
@@ -70,7 +72,10 @@ public struct StateDict: @unchecked Sendable {
         for (name, tensor) in entries {
             guard let value = byName[name] else { continue }
             guard value.shape == tensor.shape else {
-                throw TorchError("load_state_dict", "\(name): expected shape \(Tensor.describe(shape: tensor.shape)), got \(Tensor.describe(shape: value.shape))")
+                throw TorchError(
+                    "load_state_dict",
+                    "\(name): expected shape \(Tensor.describe(shape: tensor.shape)), got \(Tensor.describe(shape: value.shape))"
+                )
             }
             try tensor.copy_(value)
         }

@@ -1,6 +1,6 @@
-import Foundation
 import CTorch
 import FedKitBasics
+import Foundation
 
 /// Owns one handle of the C shim and frees it when the last `Tensor` value referring to it goes.
 final class TensorHandle: @unchecked Sendable {
@@ -68,8 +68,11 @@ public struct Tensor: @unchecked Sendable {
         }
         let dims = shape.map(Int64.init)
         self = try Tensor.make("tensor", []) {
-            values.withUnsafeBufferPointer { v in dims.withUnsafeBufferPointer { d in
-                ft_from_float(v.baseAddress, d.baseAddress, Int32(d.count)) } }
+            values.withUnsafeBufferPointer { v in
+                dims.withUnsafeBufferPointer { d in
+                    ft_from_float(v.baseAddress, d.baseAddress, Int32(d.count))
+                }
+            }
         }
     }
 
@@ -82,8 +85,11 @@ public struct Tensor: @unchecked Sendable {
         let dims = shape.map(Int64.init)
         let data = values.map(Int64.init)
         self = try Tensor.make("tensor", []) {
-            data.withUnsafeBufferPointer { v in dims.withUnsafeBufferPointer { d in
-                ft_from_int64(v.baseAddress, d.baseAddress, Int32(d.count)) } }
+            data.withUnsafeBufferPointer { v in
+                dims.withUnsafeBufferPointer { d in
+                    ft_from_int64(v.baseAddress, d.baseAddress, Int32(d.count))
+                }
+            }
         }
     }
 
@@ -99,8 +105,11 @@ public struct Tensor: @unchecked Sendable {
         }
         let dims = shape.map(Int64.init)
         self = try Tensor.make("tensor", []) {
-            bytes.withUnsafeBufferPointer { v in dims.withUnsafeBufferPointer { d in
-                ft_from_uint8_as_float(v.baseAddress, d.baseAddress, Int32(d.count), scale) } }
+            bytes.withUnsafeBufferPointer { v in
+                dims.withUnsafeBufferPointer { d in
+                    ft_from_uint8_as_float(v.baseAddress, d.baseAddress, Int32(d.count), scale)
+                }
+            }
         }
     }
 
@@ -115,8 +124,12 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
-    public static func zeros(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 0, dtype: dtype) }
-    public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor { try full(shape, 1, dtype: dtype) }
+    public static func zeros(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
+        try full(shape, 0, dtype: dtype)
+    }
+    public static func ones(_ shape: [Int], dtype: DType = .float32) throws -> Tensor {
+        try full(shape, 1, dtype: dtype)
+    }
 
     /// A zero tensor with this tensor's shape and type.
     public func zerosLike() throws -> Tensor { try Tensor.zeros(shape, dtype: dtype) }
@@ -183,7 +196,8 @@ public struct Tensor: @unchecked Sendable {
         guard dtype == .float32 else { throw TorchError("withUnsafeFloats", "tensor is \(dtype), expected float32") }
         return try withHandle { h in
             guard let raw = ft_data_ptr(h) else { throw TorchError("withUnsafeFloats", "tensor is not contiguous") }
-            return try body(UnsafeBufferPointer(start: raw.assumingMemoryBound(to: Float.self), count: Int(ft_numel(h))))
+            return try body(
+                UnsafeBufferPointer(start: raw.assumingMemoryBound(to: Float.self), count: Int(ft_numel(h))))
         }
     }
 

@@ -80,7 +80,9 @@ extension Tensor {
     }
 
     /// The p-norm of all elements.
-    public func norm(p: Double = 2) throws -> Tensor { try Tensor.make("norm", [self]) { withHandle { ft_norm($0, p) } } }
+    public func norm(p: Double = 2) throws -> Tensor {
+        try Tensor.make("norm", [self]) { withHandle { ft_norm($0, p) } }
+    }
 
     /// `where(condition, self, other)`.
     public func replacing(where condition: Tensor, with other: Tensor) throws -> Tensor {
@@ -100,17 +102,33 @@ extension Tensor {
     }
 
     /// Sum of all elements, or over `dims`.
-    public func sum(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(FT_SUM, "sum", dims: dims, keepDim: keepDim) }
-    public func mean(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(FT_MEAN, "mean", dims: dims, keepDim: keepDim) }
+    public func sum(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_SUM, "sum", dims: dims, keepDim: keepDim)
+    }
+    public func mean(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_MEAN, "mean", dims: dims, keepDim: keepDim)
+    }
     /// Unbiased variance.
-    public func variance(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(FT_VAR_UNBIASED, "var", dims: dims, keepDim: keepDim) }
-    public func logSumExp(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor { try reduce(FT_LOGSUMEXP, "logsumexp", dims: dims, keepDim: keepDim) }
+    public func variance(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_VAR_UNBIASED, "var", dims: dims, keepDim: keepDim)
+    }
+    public func logSumExp(dims: [Int] = [], keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_LOGSUMEXP, "logsumexp", dims: dims, keepDim: keepDim)
+    }
     public func max() throws -> Tensor { try reduce(FT_MAX, "max", dims: [], keepDim: false) }
     public func min() throws -> Tensor { try reduce(FT_MIN, "min", dims: [], keepDim: false) }
-    public func max(dim: Int, keepDim: Bool = false) throws -> Tensor { try reduce(FT_MAX, "max", dims: [dim], keepDim: keepDim) }
-    public func min(dim: Int, keepDim: Bool = false) throws -> Tensor { try reduce(FT_MIN, "min", dims: [dim], keepDim: keepDim) }
-    public func argmax(dim: Int, keepDim: Bool = false) throws -> Tensor { try reduce(FT_ARGMAX, "argmax", dims: [dim], keepDim: keepDim) }
-    public func argmin(dim: Int, keepDim: Bool = false) throws -> Tensor { try reduce(FT_ARGMIN, "argmin", dims: [dim], keepDim: keepDim) }
+    public func max(dim: Int, keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_MAX, "max", dims: [dim], keepDim: keepDim)
+    }
+    public func min(dim: Int, keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_MIN, "min", dims: [dim], keepDim: keepDim)
+    }
+    public func argmax(dim: Int, keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_ARGMAX, "argmax", dims: [dim], keepDim: keepDim)
+    }
+    public func argmin(dim: Int, keepDim: Bool = false) throws -> Tensor {
+        try reduce(FT_ARGMIN, "argmin", dims: [dim], keepDim: keepDim)
+    }
     public func all() throws -> Tensor { try reduce(FT_ALL, "all", dims: [], keepDim: false) }
     public func any() throws -> Tensor { try reduce(FT_ANY, "any", dims: [], keepDim: false) }
 }

@@ -14,7 +14,9 @@ func runEvalPass(_ options: Options) throws {
     let repeats = max(1, try options.int("repeats", 3))
     let root = options.values["root"] ?? "/usr/share/datasets/fashion-mnist"
     let sizes = try (options.values["batches"] ?? "50,100,250,500,1000").split(separator: ",").map { raw -> Int in
-        guard let v = Int(raw), v > 0 else { throw UsageError("--batches expects positive integers separated by commas, got '\(raw)'") }
+        guard let v = Int(raw), v > 0 else {
+            throw UsageError("--batches expects positive integers separated by commas, got '\(raw)'")
+        }
         return v
     }
     // 1: glibc's allocator as a simulation sets it (AllocatorPolicy: fixed 4 MiB mmap threshold).
@@ -23,14 +25,15 @@ func runEvalPass(_ options: Options) throws {
     TorchThreads.set(max(1, threads))
     let registry = try BuiltinPlugins.registry()
     let yaml = """
-    name: bench-evalpass
-    dataset: { name: fashion-mnist, root: "\(root)" }
-    partition: { name: iid, clients: 1 }
-    model: { name: cnn-fmnist }
-    methods: [fedavg]
-    """
-    let spec = try ExperimentLoader(registry: registry).resolve(YAMLParser.parse(string: yaml, fileName: "fedkit-bench evalpass"),
-                                                                file: "fedkit-bench evalpass")
+        name: bench-evalpass
+        dataset: { name: fashion-mnist, root: "\(root)" }
+        partition: { name: iid, clients: 1 }
+        model: { name: cnn-fmnist }
+        methods: [fedavg]
+        """
+    let spec = try ExperimentLoader(registry: registry).resolve(
+        YAMLParser.parse(string: yaml, fileName: "fedkit-bench evalpass"),
+        file: "fedkit-bench evalpass")
     let dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
     let model = try registry.make(spec.model, as: (any ModelPlugin).self)
         .build(ModelInput(dataset), generator: RandomGenerator(seed: 1))
@@ -53,7 +56,9 @@ func runEvalPass(_ options: Options) throws {
     for _ in 0..<repeats {
         for size in sizes { best[size] = Swift.min(best[size] ?? .infinity, try pass(size)) }
     }
-    let rates = sizes.map { "\"\($0)\": \(String(format: "%.0f", Double(test.count) / best[$0]!))" }.joined(separator: ", ")
-    print("{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
-          + "\"repeats\": \(repeats), \"engine_allocator\": \(engineAllocator), \"best_images_per_s\": {\(rates)}}")
+    let rates = sizes.map { "\"\($0)\": \(String(format: "%.0f", Double(test.count) / best[$0]!))" }.joined(
+        separator: ", ")
+    print(
+        "{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
+            + "\"repeats\": \(repeats), \"engine_allocator\": \(engineAllocator), \"best_images_per_s\": {\(rates)}}")
 }

@@ -13,35 +13,37 @@ import Foundation
 import Torch
 
 let fedAvgUsage = """
-usage: fedkit-bench fedavg [options]
+    usage: fedkit-bench fedavg [options]
 
-FedAvg on Fashion-MNIST, Dirichlet(alpha) label skew, every client joining every round, model
-cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test: matched).
-  --rounds N            timed rounds (default 3)
-  --clients N           clients (default 20)
-  --alpha X             Dirichlet concentration (default 0.1)
-  --epochs N            local epochs (default 1)
-  --batch N             local batch size (default 10)
-  --lr X                learning rate (default 0.01)
-  --momentum X          SGD momentum (default 0.5)
-  --workers N           clients trained in parallel (default 2)
-  --threads N           torch threads per worker (default 1)
-  --eval-batch N        evaluation batch size (default 250, eval.batch_size's default)
-  --eval-every N        evaluate every N rounds (default 1; the last round is always evaluated)
-  --validation X        eval.validation_fraction (default 0: every training sample is trained on, as
-                        in the references; 0.1 is exp run's default, which adds the validation splits' evaluation)
-  --batched B           federation.batched_clients: auto (default), off or a stack size K
-  --method M            the method, as one entry of a YAML `methods:` list (default fedavg), e.g.
-                        fedrep or '{ name: fedrep, trainer: { head_epochs: 1 } }' or fedbkd
-  --seed N              partition / initialisation / sampling seed (default 1)
-  --root DIR            Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
-  --partition-out FILE  write each client's train and test indices as JSON (for the PyTorch reference)
-  --partition-only 1    stop after writing the partition (no training)
-"""
+    FedAvg on Fashion-MNIST, Dirichlet(alpha) label skew, every client joining every round, model
+    cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test: matched).
+      --rounds N            timed rounds (default 3)
+      --clients N           clients (default 20)
+      --alpha X             Dirichlet concentration (default 0.1)
+      --epochs N            local epochs (default 1)
+      --batch N             local batch size (default 10)
+      --lr X                learning rate (default 0.01)
+      --momentum X          SGD momentum (default 0.5)
+      --workers N           clients trained in parallel (default 2)
+      --threads N           torch threads per worker (default 1)
+      --eval-batch N        evaluation batch size (default 250, eval.batch_size's default)
+      --eval-every N        evaluate every N rounds (default 1; the last round is always evaluated)
+      --validation X        eval.validation_fraction (default 0: every training sample is trained on, as
+                            in the references; 0.1 is exp run's default, which adds the validation splits' evaluation)
+      --batched B           federation.batched_clients: auto (default), off or a stack size K
+      --method M            the method, as one entry of a YAML `methods:` list (default fedavg), e.g.
+                            fedrep or '{ name: fedrep, trainer: { head_epochs: 1 } }' or fedbkd
+      --seed N              partition / initialisation / sampling seed (default 1)
+      --root DIR            Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
+      --partition-out FILE  write each client's train and test indices as JSON (for the PyTorch reference)
+      --partition-only 1    stop after writing the partition (no training)
+    """
 
-let fedAvgOptionKeys: Set<String> = ["rounds", "clients", "alpha", "epochs", "batch", "lr", "momentum", "workers", "threads",
-                                     "eval-batch", "eval-every", "validation", "method", "batched", "seed", "root",
-                                     "partition-out", "partition-only"]
+let fedAvgOptionKeys: Set<String> = [
+    "rounds", "clients", "alpha", "epochs", "batch", "lr", "momentum", "workers", "threads",
+    "eval-batch", "eval-every", "validation", "method", "batched", "seed", "root",
+    "partition-out", "partition-only",
+]
 
 /// Peak resident set size of this process, in MiB (getrusage: kilobytes on Linux).
 func peakRSSMiB() -> Double {
@@ -58,7 +60,9 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let options = try Options(arguments, allowed: fedAvgOptionKeys)
     func double(_ key: String, _ fallback: Double) throws -> Double {
         guard let raw = options.values[key] else { return fallback }
-        guard let v = Double(raw), v.isFinite, v >= 0 else { throw UsageError("--\(key) expects a non-negative number, got '\(raw)'") }
+        guard let v = Double(raw), v.isFinite, v >= 0 else {
+            throw UsageError("--\(key) expects a non-negative number, got '\(raw)'")
+        }
         return v
     }
     let rounds = try options.int("rounds", 3)
@@ -77,31 +81,37 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let batched = options.values["batched"] ?? "auto"
     let seed = try options.int("seed", 1)
     let root = options.values["root"] ?? "/usr/share/datasets/fashion-mnist"
-    guard rounds > 0, clients > 0, epochs > 0, batch > 0, workers > 0, threads > 0, evalBatch > 0, evalEvery > 0, alpha > 0, lr > 0 else {
-        throw UsageError("--rounds, --clients, --epochs, --batch, --workers, --threads, --eval-batch, --eval-every, --alpha and --lr must be positive")
+    guard rounds > 0, clients > 0, epochs > 0, batch > 0, workers > 0, threads > 0, evalBatch > 0, evalEvery > 0,
+        alpha > 0, lr > 0
+    else {
+        throw UsageError(
+            "--rounds, --clients, --epochs, --batch, --workers, --threads, --eval-batch, --eval-every, --alpha and --lr must be positive"
+        )
     }
 
     let yaml = """
-    name: bench-fedavg
-    seeds: [\(seed)]
-    dataset: { name: fashion-mnist, root: "\(root)" }
-    partition: { name: dirichlet, alpha: \(alpha), clients: \(clients) }
-    model: { name: cnn-fmnist }
-    federation: { rounds: \(rounds), clients_per_round: \(clients), local_epochs: \(epochs), batch_size: \(batch), lr: \(lr),
-                  momentum: \(momentum), weight_decay: 0, workers: \(workers), threads_per_worker: \(threads), eval_every: \(evalEvery),
-                  batched_clients: \(batched) }
-    eval: { local_test: matched, batch_size: \(evalBatch), last_rounds: 1, validation_fraction: \(validation) }
-    methods: [\(method)]
-    """
+        name: bench-fedavg
+        seeds: [\(seed)]
+        dataset: { name: fashion-mnist, root: "\(root)" }
+        partition: { name: dirichlet, alpha: \(alpha), clients: \(clients) }
+        model: { name: cnn-fmnist }
+        federation: { rounds: \(rounds), clients_per_round: \(clients), local_epochs: \(epochs), batch_size: \(batch), lr: \(lr),
+                      momentum: \(momentum), weight_decay: 0, workers: \(workers), threads_per_worker: \(threads), eval_every: \(evalEvery),
+                      batched_clients: \(batched) }
+        eval: { local_test: matched, batch_size: \(evalBatch), last_rounds: 1, validation_fraction: \(validation) }
+        methods: [\(method)]
+        """
     let registry = try BuiltinPlugins.registry()
-    let spec = try ExperimentLoader(registry: registry).resolve(YAMLParser.parse(string: yaml, fileName: "fedkit-bench fedavg"),
-                                                                file: "fedkit-bench fedavg")
+    let spec = try ExperimentLoader(registry: registry).resolve(
+        YAMLParser.parse(string: yaml, fileName: "fedkit-bench fedavg"),
+        file: "fedkit-bench fedavg")
     let clock = ContinuousClock()
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
     let loadStart = clock.now
     var dataset = try registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
-    let federation = try FederatedData.make(spec: spec, dataset: dataset, seed: seed, registry: registry, cacheDirectory: nil)
+    let federation = try FederatedData.make(
+        spec: spec, dataset: dataset, seed: seed, registry: registry, cacheDirectory: nil)
     dataset = try dataset.withoutTrainingSamples()  // as ExperimentRunner does after the last seed's partition
     let loadSeconds = seconds(clock.now - loadStart)
     let loadRSS = peakRSSMiB()
@@ -123,24 +133,32 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     // The run writes its folder as `exp run` does (rounds.jsonl flushed every round), in a temporary place.
     let directory = NSTemporaryDirectory() + "fedkit-bench-fedavg-\(ProcessInfo.processInfo.processIdentifier)"
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let manifest = RunManifest(experiment: spec.name, method: spec.methods[0].label, seed: seed, experimentFile: spec.file, gitCommit: "bench",
-                               datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
-                               fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
-                               startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
+    let manifest = RunManifest(
+        experiment: spec.name, method: spec.methods[0].label, seed: seed, experimentFile: spec.file, gitCommit: "bench",
+        datasetHash: dataset.contentHash, partitionHash: federation.partitionHash,
+        fedkitVersion: FedKitVersion.current, torchVersion: "libtorch 1.13 (Debian)",
+        startedAt: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
     let writer = try RunWriter(directory: directory, config: yaml, manifest: manifest)
     let times = RoundTimes()
-    let run = try SimulationRun(spec: spec, method: spec.methods[0], seed: seed, dataset: dataset, clients: federation.clients,
-                                registry: registry, writer: writer, progress: { times.mark($0.round) })
+    let run = try SimulationRun(
+        spec: spec, method: spec.methods[0], seed: seed, dataset: dataset, clients: federation.clients,
+        registry: registry, writer: writer, progress: { times.mark($0.round) })
     times.start()
     let result = try run.run()
     let perRound = times.durations()
     // Phase times of every round, from the run's timings.jsonl.
     var phases: [String: [Double]] = [:]
-    for line in (try? String(contentsOfFile: "\(directory)/timings.jsonl", encoding: .utf8))?.split(separator: "\n") ?? [] {
+    for line in (try? String(contentsOfFile: "\(directory)/timings.jsonl", encoding: .utf8))?.split(separator: "\n")
+        ?? []
+    {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
-        for key in ["local_s", "aggregate_s", "server_s", "eval_s"] { phases[key, default: []].append(object[key] as? Double ?? .nan) }
+        for key in ["local_s", "aggregate_s", "server_s", "eval_s"] {
+            phases[key, default: []].append(object[key] as? Double ?? .nan)
+        }
     }
-    func list(_ values: [Double]) -> String { "[" + values.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "]" }
+    func list(_ values: [Double]) -> String {
+        "[" + values.map { String(format: "%.3f", $0) }.joined(separator: ", ") + "]"
+    }
     let last = result.records.last
     let mean = perRound.reduce(0, +) / Double(max(1, perRound.count))
     let fields: [(String, String)] = [

@@ -21,16 +21,21 @@ private func threadCPUSeconds() -> Double {
 private func fashionCNN(seed: UInt64) throws -> Network {
     let g = RandomGenerator(seed: seed)
     return Network(
-        body: [Reshape([1, 28, 28]), try Conv2d(1, 16, kernel: 5, padding: 2, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-               try Conv2d(16, 32, kernel: 5, padding: 2, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-               Flatten(), try Linear(1568, 128, generator: g), Activation.relu],
+        body: [
+            Reshape([1, 28, 28]), try Conv2d(1, 16, kernel: 5, padding: 2, generator: g), Activation.relu,
+            Pool2d(.max, kernel: 2),
+            try Conv2d(16, 32, kernel: 5, padding: 2, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
+            Flatten(), try Linear(1568, 128, generator: g), Activation.relu,
+        ],
         head: [try Linear(128, 10, generator: g)], generator: g)
 }
 
 func runStacked(_ options: Options) throws {
     let k = try options.int("clients", 10), n = try options.int("batch", 10)
     let steps = try options.int("steps", 30), reps = try options.int("reps", 5)
-    guard k > 0, n > 0, steps > 0, reps > 0 else { throw UsageError("--clients, --batch, --steps and --reps must be positive") }
+    guard k > 0, n > 0, steps > 0, reps > 0 else {
+        throw UsageError("--clients, --batch, --steps and --reps must be positive")
+    }
     TorchThreads.set(1)
     let x = try Tensor.zeros([k, n, 784])
     try x.uniform_(0, 1, generator: RandomGenerator(seed: 1))
@@ -39,8 +44,9 @@ func runStacked(_ options: Options) throws {
     let optimisers = try networks.map { try SGD($0.parameters, learningRate: 0.001, momentum: 0.5) }
     let stack = try StackedNetwork(template: networks[0], count: k)
     try stack.load(networks.map { $0.stateDict() })
-    let stackedSGD = try StackedSGD(decayingWeightsOnly: stack.parameters.map(\.tensor), weightDecay: 0,
-                                    learningRate: 0.001, momentum: 0.5)
+    let stackedSGD = try StackedSGD(
+        decayingWeightsOnly: stack.parameters.map(\.tensor), weightDecay: 0,
+        learningRate: 0.001, momentum: 0.5)
     let inputs = try (0..<k).map { try x.select(dim: 0, $0) }, labels = try (0..<k).map { try y.select(dim: 0, $0) }
 
     func oneAtATime() throws {
@@ -57,7 +63,9 @@ func runStacked(_ options: Options) throws {
             .view([k, n]).mean(dims: [1]).sum().backward()
         try stackedSGD.step(rows: 0..<k)
     }
-    func forwardOneAtATime() throws { try withoutGrad { for (i, network) in networks.enumerated() { _ = try network.forward(inputs[i]) } } }
+    func forwardOneAtATime() throws {
+        try withoutGrad { for (i, network) in networks.enumerated() { _ = try network.forward(inputs[i]) } }
+    }
     func forwardStacked() throws { _ = try withoutGrad { try stack.forward(x, rows: 0..<k) } }
 
     func milliseconds(_ body: () throws -> Void) throws -> Double {
@@ -68,8 +76,10 @@ func runStacked(_ options: Options) throws {
     }
     var samples: [String: [Double]] = [:]
     for _ in 0..<reps {
-        for (name, body) in [("train_one_at_a_time", oneAtATime), ("train_stacked", stacked),
-                             ("forward_one_at_a_time", forwardOneAtATime), ("forward_stacked", forwardStacked)] {
+        for (name, body) in [
+            ("train_one_at_a_time", oneAtATime), ("train_stacked", stacked),
+            ("forward_one_at_a_time", forwardOneAtATime), ("forward_stacked", forwardStacked),
+        ] {
             samples[name, default: []].append(try milliseconds(body))
         }
     }

@@ -20,7 +20,10 @@ struct Options {
                 value = String(key[key.index(after: eq)...])
                 key = String(key[..<eq])
             }
-            guard allowed.contains(key) else { throw UsageError("unknown option --\(key); options: \(allowed.sorted().map { "--" + $0 }.joined(separator: ", "))") }
+            guard allowed.contains(key) else {
+                throw UsageError(
+                    "unknown option --\(key); options: \(allowed.sorted().map { "--" + $0 }.joined(separator: ", "))")
+            }
             guard let v = value ?? it.next() else { throw UsageError("--\(key) needs a value") }
             values[key] = v
         }
@@ -28,7 +31,9 @@ struct Options {
 
     func int(_ key: String, _ fallback: Int) throws -> Int {
         guard let raw = values[key] else { return fallback }
-        guard let v = Int(raw), v >= 0 else { throw UsageError("--\(key) expects a non-negative integer, got '\(raw)'") }
+        guard let v = Int(raw), v >= 0 else {
+            throw UsageError("--\(key) expects a non-negative integer, got '\(raw)'")
+        }
         return v
     }
 }
@@ -39,27 +44,27 @@ struct UsageError: Error, CustomStringConvertible {
 }
 
 let usage = """
-usage: fedkit-bench <subcommand> [options]
+    usage: fedkit-bench <subcommand> [options]
 
-subcommands:
-  cnn   train conv(3->64,5)-relu-maxpool2-conv(64->64,5)-relu-maxpool2-flatten-fc(1600->120)-relu-fc(120->64)-relu-fc(64->10)
-        on random 3x32x32 batches with SGD (lr 0.01, momentum 0.5) and cross-entropy; prints images/s as JSON.
-        --batch N     batch size (default 10)
-        --steps N     timed steps (default 200)
-        --warmup N    untimed steps first (default 20)
-        --threads N   ATen intra-op threads (default 1)
-        --seed N      data and initialisation seed (default 0)
-        --batches N   distinct pre-generated batches, cycled (default 16)
-  evalpass  images/s of cnn-fmnist's no-grad forward over the Fashion-MNIST test set per batch size
-        --batches LIST  evaluation batch sizes (default 50,100,250,500,1000)
-        --threads N     ATen intra-op threads (default 1)
-        --repeats N     passes per batch size, the fastest counts (default 3)
-        --engine-allocator 1  glibc's allocator as a simulation sets it (AllocatorPolicy), else its default
-  fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
-  stacked  K clients' cnn-fmnist training steps and forward passes one network at a time against one
-        stacked computation (batched clients); prints thread-CPU ms per step of all K clients as JSON.
-        --clients N (10)  --batch N (10)  --steps N (30)  --reps N (5)
-"""
+    subcommands:
+      cnn   train conv(3->64,5)-relu-maxpool2-conv(64->64,5)-relu-maxpool2-flatten-fc(1600->120)-relu-fc(120->64)-relu-fc(64->10)
+            on random 3x32x32 batches with SGD (lr 0.01, momentum 0.5) and cross-entropy; prints images/s as JSON.
+            --batch N     batch size (default 10)
+            --steps N     timed steps (default 200)
+            --warmup N    untimed steps first (default 20)
+            --threads N   ATen intra-op threads (default 1)
+            --seed N      data and initialisation seed (default 0)
+            --batches N   distinct pre-generated batches, cycled (default 16)
+      evalpass  images/s of cnn-fmnist's no-grad forward over the Fashion-MNIST test set per batch size
+            --batches LIST  evaluation batch sizes (default 50,100,250,500,1000)
+            --threads N     ATen intra-op threads (default 1)
+            --repeats N     passes per batch size, the fastest counts (default 3)
+            --engine-allocator 1  glibc's allocator as a simulation sets it (AllocatorPolicy), else its default
+      fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
+      stacked  K clients' cnn-fmnist training steps and forward passes one network at a time against one
+            stacked computation (batched clients); prints thread-CPU ms per step of all K clients as JSON.
+            --clients N (10)  --batch N (10)  --steps N (30)  --reps N (5)
+    """
 
 /// CPU time of this process, all threads (user + system).
 func processCPUSeconds() -> Double {
@@ -81,13 +86,18 @@ func runCNN(_ options: Options) throws {
     TorchThreads.set(max(1, threads))
     let g = RandomGenerator(seed: UInt64(seed))
     let net = try Network(
-        body: [Conv2d(3, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
-               Conv2d(64, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2), Flatten(),
-               Linear(1600, 120, generator: g), Activation.relu, Linear(120, 64, generator: g), Activation.relu],
+        body: [
+            Conv2d(3, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2),
+            Conv2d(64, 64, kernel: 5, generator: g), Activation.relu, Pool2d(.max, kernel: 2), Flatten(),
+            Linear(1600, 120, generator: g), Activation.relu, Linear(120, 64, generator: g), Activation.relu,
+        ],
         head: [Linear(64, 10, generator: g)], generator: g)
     let data = RandomGenerator(seed: UInt64(seed) &+ 1)
     let batches = try (0..<batchCount).map { _ in
-        (x: try Tensor.randn([batch, 3, 32, 32], generator: data), y: try Tensor.randint(0, 10, [batch], generator: data))
+        (
+            x: try Tensor.randn([batch, 3, 32, 32], generator: data),
+            y: try Tensor.randint(0, 10, [batch], generator: data)
+        )
     }
     let optimiser = try SGD(net.parameters, learningRate: 0.01, momentum: 0.5)
 
@@ -112,7 +122,8 @@ func runCNN(_ options: Options) throws {
     let loss = try lastLoss?.item() ?? .nan
 
     let fields: [(String, String)] = [
-        ("bench", "\"cnn\""), ("impl", "\"fedkit\""), ("batch", "\(batch)"), ("steps", "\(steps)"), ("warmup", "\(warmup)"),
+        ("bench", "\"cnn\""), ("impl", "\"fedkit\""), ("batch", "\(batch)"), ("steps", "\(steps)"),
+        ("warmup", "\(warmup)"),
         ("threads", "\(TorchThreads.current)"), ("seconds", String(format: "%.4f", seconds)),
         ("ms_per_step", String(format: "%.4f", seconds * 1000 / Double(steps))),
         ("images_per_s", String(format: "%.2f", Double(batch * steps) / seconds)),
@@ -126,9 +137,13 @@ let arguments = CommandLine.arguments
 do {
     guard arguments.count >= 2 else { throw UsageError("missing subcommand") }
     switch arguments[1] {
-    case "cnn": try runCNN(Options(arguments.dropFirst(2), allowed: ["batch", "steps", "warmup", "threads", "seed", "batches"]))
+    case "cnn":
+        try runCNN(
+            Options(arguments.dropFirst(2), allowed: ["batch", "steps", "warmup", "threads", "seed", "batches"]))
     case "fedavg": try runFedAvg(arguments.dropFirst(2))  // bench/Swift/FedAvgBench.swift
-    case "evalpass": try runEvalPass(Options(arguments.dropFirst(2), allowed: ["batches", "threads", "repeats", "root", "engine-allocator"]))  // EvalPassBench.swift
+    case "evalpass":
+        try runEvalPass(
+            Options(arguments.dropFirst(2), allowed: ["batches", "threads", "repeats", "root", "engine-allocator"]))  // EvalPassBench.swift
     case "stacked": try runStacked(Options(arguments.dropFirst(2), allowed: ["clients", "batch", "steps", "reps"]))  // StackedBench.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError("unknown subcommand '\(arguments[1])'")

@@ -8,7 +8,9 @@ public enum Accuracy {
     }
 
     /// Per-sample correctness of any logits function.
-    public static func correctness(_ samples: LabeledSamples, batchSize: Int, logits: (Tensor) throws -> Tensor) throws -> [Bool] {
+    public static func correctness(
+        _ samples: LabeledSamples, batchSize: Int, logits: (Tensor) throws -> Tensor
+    ) throws -> [Bool] {
         guard samples.count > 0 else { return [] }
         return try withoutGrad {
             var predictions: [Int] = []

@@ -61,10 +61,12 @@ public final class ClientStateStore: @unchecked Sendable {
         let flat = try state.flattened()
         let layout = Layout(names: state.names, shapes: state.tensors.map(\.shape))
         try lock.withLock {
-            let index = layouts.firstIndex { $0.names == layout.names && $0.shapes == layout.shapes } ?? {
-                layouts.append(layout)
-                return layouts.count - 1
-            }()
+            let index =
+                layouts.firstIndex { $0.names == layout.names && $0.shapes == layout.shapes }
+                ?? {
+                    layouts.append(layout)
+                    return layouts.count - 1
+                }()
             if let old = slots[client], let oldFlat = old.flat { heldBytes -= oldFlat.count * 4 }
             clock += 1
             slots[client] = Slot(layout: index, flat: flat, lastUse: clock, onDisk: false)
@@ -136,7 +138,9 @@ public final class ClientStateStore: @unchecked Sendable {
     private func spillIfNeeded(keeping keep: Int? = nil) throws {
         guard heldBytes > budget, let dir = spillDirectory else { return }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let victims = slots.filter { $0.value.flat != nil && $0.key != keep }.sorted { $0.value.lastUse < $1.value.lastUse }
+        let victims = slots.filter { $0.value.flat != nil && $0.key != keep }.sorted {
+            $0.value.lastUse < $1.value.lastUse
+        }
         for (client, slot) in victims where heldBytes > budget {
             guard let flat = slot.flat else { continue }
             if !slot.onDisk {

@@ -65,9 +65,11 @@ public final class ClientTrainingContext: @unchecked Sendable {
     /// round. Read-only.
     public let carried: StateDict?
 
-    public init(client: Int, round: Int, model: Network, scratch: Network, data: LabeledSamples, global: StateDict,
-                personal: StateDict?, settings: LocalHyperparameters, generator: RandomGenerator,
-                augmentation: (any Augmentation)? = nil, payload: StateDict = StateDict([]), carried: StateDict? = nil) {
+    public init(
+        client: Int, round: Int, model: Network, scratch: Network, data: LabeledSamples, global: StateDict,
+        personal: StateDict?, settings: LocalHyperparameters, generator: RandomGenerator,
+        augmentation: (any Augmentation)? = nil, payload: StateDict = StateDict([]), carried: StateDict? = nil
+    ) {
         self.client = client
         self.round = round
         self.model = model
@@ -102,8 +104,10 @@ public struct LocalTrainingReport: @unchecked Sendable {
     /// as `ClientUpdate.upload`. Empty by default.
     public var upload: StateDict
 
-    public init(trainLoss: Double, steps: Int, personal: StateDict? = nil, carried: StateDict? = nil,
-                upload: StateDict = StateDict([])) {
+    public init(
+        trainLoss: Double, steps: Int, personal: StateDict? = nil, carried: StateDict? = nil,
+        upload: StateDict = StateDict([])
+    ) {
         self.trainLoss = trainLoss
         self.steps = steps
         self.personal = personal

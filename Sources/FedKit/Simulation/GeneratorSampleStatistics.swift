@@ -35,7 +35,9 @@ public enum GeneratorSampleStatistics {
 
     /// The round's statistics of `generator`'s samples, drawn with a generator of their own
     /// (`Seeds.derive(seed, "generator-statistics", round)`) so no other random stream moves.
-    public static func generated(_ generator: any GeneratorPlugin, classes: Int, seed: UInt64, round: Int) throws -> ValueStatistics {
+    public static func generated(
+        _ generator: any GeneratorPlugin, classes: Int, seed: UInt64, round: Int
+    ) throws -> ValueStatistics {
         let labels = try Tensor((0..<(samplesPerClass * classes)).map { $0 % classes })
         let rng = RandomGenerator(seed: Seeds.derive(seed, "generator-statistics", round))
         let samples = try withoutGrad { try generator.sample(labels: labels, generator: rng) }
@@ -46,7 +48,9 @@ public enum GeneratorSampleStatistics {
 
     /// The statistics of every client's training data in the sample space: the inputs for
     /// continuous data, the encoder's output (`network.encode`) for token data.
-    public static func realData(_ clients: [ClientData], kind: InputKind, network: Network, batchSize: Int) throws -> ValueStatistics {
+    public static func realData(
+        _ clients: [ClientData], kind: InputKind, network: Network, batchSize: Int
+    ) throws -> ValueStatistics {
         var stats = ValueStatistics()
         for client in clients {
             let inputs = client.train.inputs
@@ -66,7 +70,10 @@ public enum GeneratorSampleStatistics {
 
     /// The server metrics written to rounds.jsonl.
     public static func metrics(generated: ValueStatistics, real: ValueStatistics) -> [String: Double] {
-        ["generator_sample_mean": generated.mean, "generator_sample_std": generated.std, "generator_sample_max_abs": generated.maxAbs,
-         "real_data_mean": real.mean, "real_data_std": real.std, "real_data_max_abs": real.maxAbs]
+        [
+            "generator_sample_mean": generated.mean, "generator_sample_std": generated.std,
+            "generator_sample_max_abs": generated.maxAbs,
+            "real_data_mean": real.mean, "real_data_std": real.std, "real_data_max_abs": real.maxAbs,
+        ]
     }
 }

@@ -68,7 +68,8 @@ public struct RunCheckpoint: Sendable {
     /// Whether the run folder holds a round checkpoint (complete or not, valid or not).
     public static func exists(in run: String) -> Bool {
         let fm = FileManager.default
-        return fm.fileExists(atPath: folder(run) + "/state.json") || fm.fileExists(atPath: previousFolder(run) + "/state.json")
+        return fm.fileExists(atPath: folder(run) + "/state.json")
+            || fm.fileExists(atPath: previousFolder(run) + "/state.json")
     }
 
     /// The round of the run folder's latest checkpoint from its state.json alone (no file is
@@ -76,7 +77,10 @@ public struct RunCheckpoint: Sendable {
     public static func round(in run: String) -> Int? {
         for dir in [folder(run), previousFolder(run)] {
             if let data = FileManager.default.contents(atPath: dir + "/state.json"),
-               let state = try? JSONDecoder().decode(State.self, from: data) { return state.round }
+                let state = try? JSONDecoder().decode(State.self, from: data)
+            {
+                return state.round
+            }
         }
         return nil
     }
@@ -97,30 +101,51 @@ public struct RunCheckpoint: Sendable {
         do {
             state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
         } catch {
-            throw CheckpointError(path: statePath, message: "unreadable checkpoint state (\(error)); delete the run folder to start it again")
+            throw CheckpointError(
+                path: statePath,
+                message: "unreadable checkpoint state (\(error)); delete the run folder to start it again")
         }
         guard state.format == formatVersion else {
-            throw CheckpointError(path: statePath, message: "checkpoint format \(state.format), this FedKit reads format \(formatVersion)")
+            throw CheckpointError(
+                path: statePath, message: "checkpoint format \(state.format), this FedKit reads format \(formatVersion)"
+            )
         }
         guard state.config == config else {
-            throw CheckpointError(path: statePath, message: "checkpoint made with configuration \(state.config), the run's configuration is \(config): it belongs to another run; delete the run folder to start it again")
+            throw CheckpointError(
+                path: statePath,
+                message:
+                    "checkpoint made with configuration \(state.config), the run's configuration is \(config): it belongs to another run; delete the run folder to start it again"
+            )
         }
         guard state.round >= 1, state.round <= state.rounds, state.records.count == state.round,
-              state.records.map(\.round) == Array(1...state.round), state.timesSampled.allSatisfy({ $0 >= 0 }) else {
-            throw CheckpointError(path: statePath, message: "inconsistent checkpoint: round \(state.round) of \(state.rounds) with \(state.records.count) records")
+            state.records.map(\.round) == Array(1...state.round), state.timesSampled.allSatisfy({ $0 >= 0 })
+        else {
+            throw CheckpointError(
+                path: statePath,
+                message:
+                    "inconsistent checkpoint: round \(state.round) of \(state.rounds) with \(state.records.count) records"
+            )
         }
         var expected = ["global.safetensors"] + state.personalClients.map { "personal/client-\($0).safetensors" }
         expected += (state.carriedClients ?? []).map { "client-carried/client-\($0).safetensors" }
         expected += state.carried.map { "carried/\($0).safetensors" }
         guard Set(expected) == Set(state.files.keys) else {
-            throw CheckpointError(path: statePath, message: "inconsistent checkpoint: its file list does not match its clients and plugins")
+            throw CheckpointError(
+                path: statePath,
+                message: "inconsistent checkpoint: its file list does not match its clients and plugins")
         }
         for name in expected.sorted() {
             let path = "\(directory)/\(name)"
-            guard let data = fm.contents(atPath: path) else { throw CheckpointError(path: path, message: "missing checkpoint file") }
+            guard let data = fm.contents(atPath: path) else {
+                throw CheckpointError(path: path, message: "missing checkpoint file")
+            }
             let check = FileCheck(bytes: data.count, fnv1a: hash(data))
             guard check == state.files[name] else {
-                throw CheckpointError(path: path, message: "damaged checkpoint file: \(check.bytes) bytes with hash \(check.fnv1a), expected \(state.files[name]!.bytes) bytes with hash \(state.files[name]!.fnv1a)")
+                throw CheckpointError(
+                    path: path,
+                    message:
+                        "damaged checkpoint file: \(check.bytes) bytes with hash \(check.fnv1a), expected \(state.files[name]!.bytes) bytes with hash \(state.files[name]!.fnv1a)"
+                )
             }
         }
         return RunCheckpoint(directory: directory, state: state)
@@ -133,7 +158,9 @@ public struct RunCheckpoint: Sendable {
     public func personal(_ client: Int) throws -> StateDict { try tensors("personal/client-\(client).safetensors") }
 
     /// A client's carried state (besides its personal state).
-    public func clientCarried(_ client: Int) throws -> StateDict { try tensors("client-carried/client-\(client).safetensors") }
+    public func clientCarried(_ client: Int) throws -> StateDict {
+        try tensors("client-carried/client-\(client).safetensors")
+    }
 
     /// A plugin's carried state, by role (trainer, aggregator, generator, distiller).
     public func carried(_ role: String) throws -> StateDict { try tensors("carried/\(role).safetensors") }
@@ -203,7 +230,9 @@ public final class RunCheckpointer: @unchecked Sendable {
         func write(_ state: StateDict, _ name: String, _ metadata: [String: String]) throws {
             let path = "\(partial)/\(name)"
             try state.save(to: path, metadata: metadata)
-            guard let data = fm.contents(atPath: path) else { throw CheckpointError(path: path, message: "cannot read back what was written") }
+            guard let data = fm.contents(atPath: path) else {
+                throw CheckpointError(path: path, message: "cannot read back what was written")
+            }
             files[name] = RunCheckpoint.FileCheck(bytes: data.count, fnv1a: RunCheckpoint.hash(data))
         }
         let round = String(content.round)
@@ -223,8 +252,12 @@ public final class RunCheckpointer: @unchecked Sendable {
                 carriedClients.append(c)
             }
         }
-        if !content.carried.isEmpty { try fm.createDirectory(atPath: partial + "/carried", withIntermediateDirectories: true) }
-        for (role, state) in content.carried { try write(state, "carried/\(role).safetensors", ["round": round, "role": role]) }
+        if !content.carried.isEmpty {
+            try fm.createDirectory(atPath: partial + "/carried", withIntermediateDirectories: true)
+        }
+        for (role, state) in content.carried {
+            try write(state, "carried/\(role).safetensors", ["round": round, "role": role])
+        }
         TestHooks.checkpointWritten(round: content.round)
         let state = RunCheckpoint.State(
             format: RunCheckpoint.formatVersion, config: config, round: content.round, rounds: content.rounds,

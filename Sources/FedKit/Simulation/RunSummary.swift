@@ -5,18 +5,22 @@ public enum RunSummary {
     /// them: never-trained clients are never scored); `personalized_all_weighted` only exists when
     /// every client was scored at every evaluation it summarises. `validation_*` are the same
     /// figures on the validation splits: choose on these, report the test ones.
-    public static let metricNames = ["global_accuracy", "personalized_weighted", "personalized_mean", "personalized_std",
-                                     "personalized_bottom_decile", "personalized_worst", "personalized_clients",
-                                     "personalized_all_weighted", "personalized_ft_weighted",
-                                     "validation_global_accuracy", "validation_personalized_weighted", "validation_personalized_mean",
-                                     "validation_personalized_worst",
-                                     "personal_on_global_test_mean", "personal_on_global_test_max"]
+    public static let metricNames = [
+        "global_accuracy", "personalized_weighted", "personalized_mean", "personalized_std",
+        "personalized_bottom_decile", "personalized_worst", "personalized_clients",
+        "personalized_all_weighted", "personalized_ft_weighted",
+        "validation_global_accuracy", "validation_personalized_weighted", "validation_personalized_mean",
+        "validation_personalized_worst",
+        "personal_on_global_test_mean", "personal_on_global_test_max",
+    ]
 
     /// Metric name -> (value at the final evaluation, mean over the last `last` evaluations).
     /// `personalOnGlobalTest`: every client's personal model on the whole test set after the last
     /// round (eval.personal_global_test), reported as its mean and maximum.
-    public static func metrics(_ records: [RoundRecord], last: Int,
-                               personalOnGlobalTest: [Double] = []) -> [String: (final: Double, lastMean: Double)] {
+    public static func metrics(
+        _ records: [RoundRecord], last: Int,
+        personalOnGlobalTest: [Double] = []
+    ) -> [String: (final: Double, lastMean: Double)] {
         var series: [String: [Double]] = [:]
         for r in records {
             if let g = r.globalAccuracy { series["global_accuracy", default: []].append(g) }
@@ -29,7 +33,9 @@ public enum RunSummary {
                 series["personalized_clients", default: []].append(Double(p.clients))
                 series["personalized_all_weighted", default: []].append(r.personalizedAll?.weightedMean ?? .nan)
             }
-            if let f = r.personalizedFinetuned { series["personalized_ft_weighted", default: []].append(f.weightedMean) }
+            if let f = r.personalizedFinetuned {
+                series["personalized_ft_weighted", default: []].append(f.weightedMean)
+            }
             if let v = r.validation {
                 if let g = v.globalAccuracy { series["validation_global_accuracy", default: []].append(g) }
                 if let p = v.personalized {

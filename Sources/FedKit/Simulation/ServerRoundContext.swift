@@ -53,8 +53,10 @@ public final class ServerRoundContext: @unchecked Sendable {
     /// Metrics the steps report for this round (e.g. "generator.loss", "distill.kl_before").
     public var metrics: [String: Double] = [:]
 
-    public init(round: Int, global: Network, workspace: [Network], teachers: [Teacher], classes: Int,
-                inputShape: [Int], inputKind: InputKind, generator: RandomGenerator, localBatchSize: Int? = nil) {
+    public init(
+        round: Int, global: Network, workspace: [Network], teachers: [Teacher], classes: Int,
+        inputShape: [Int], inputKind: InputKind, generator: RandomGenerator, localBatchSize: Int? = nil
+    ) {
         self.round = round
         self.global = global
         self.workspace = workspace

@@ -25,7 +25,9 @@ public enum SampleSpace {
     public static func shape(_ context: ServerRoundContext) throws -> [Int] {
         guard case .tokens = context.inputKind else { return context.inputShape }
         guard context.global.encoderLayers > 0 else {
-            throw PluginError("token inputs need a model with encoder layers (an embedding) so that synthetic samples can be embedding vectors; this model has none")
+            throw PluginError(
+                "token inputs need a model with encoder layers (an embedding) so that synthetic samples can be embedding vectors; this model has none"
+            )
         }
         let tokens = try Tensor.zeros([1] + context.inputShape, dtype: .int64)
         let encoded = try withoutGrad { try context.global.encode(tokens) }
@@ -69,7 +71,9 @@ public final class TeacherSlots {
     private let freezes: [GradientFreeze]
 
     public init(workspace: [Network], states: [StateDict]) throws {
-        guard !workspace.isEmpty else { throw PluginError("the server round has no workspace network to load teachers into") }
+        guard !workspace.isEmpty else {
+            throw PluginError("the server round has no workspace network to load teachers into")
+        }
         networks = Array(workspace.prefix(max(1, states.count)))
         self.states = states
         resident = Array(repeating: nil, count: networks.count)

@@ -6,7 +6,9 @@ extension SimulationRun {
     /// Aggregates the round's updates into the global model (when the aggregator has one) and lets
     /// a `ParticipantRefresh` aggregator move the participants' personal states. Returns the
     /// aggregator's metrics.
-    func aggregationStep(round: Int, sampled: [Int], outcomes: [ClientOutcome], global globalSnapshot: StateDict) throws
+    func aggregationStep(
+        round: Int, sampled: [Int], outcomes: [ClientOutcome], global globalSnapshot: StateDict
+    ) throws
         -> [String: Double]
     {
         var metrics: [String: Double] = [:]
@@ -20,7 +22,9 @@ extension SimulationRun {
             let aggregated = global.stateDict()
             for client in sampled {
                 guard let personal = try store.get(client) else { continue }
-                try store.put(client, participantRefresh.refreshed(personal: personal, client: client, round: round, global: aggregated))
+                try store.put(
+                    client,
+                    participantRefresh.refreshed(personal: personal, client: client, round: round, global: aggregated))
             }
         }
         return metrics

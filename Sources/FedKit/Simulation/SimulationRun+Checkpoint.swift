@@ -6,7 +6,9 @@ import Torch
 extension SimulationRun {
     /// This run's plugin instances that carry state across rounds, by role.
     var carriedStatePlugins: [(role: String, plugin: any RoundCarriedState)] {
-        let plugins: [(String, Any?)] = [("trainer", trainer), ("aggregator", aggregator), ("generator", generator), ("distiller", distiller)]
+        let plugins: [(String, Any?)] = [
+            ("trainer", trainer), ("aggregator", aggregator), ("generator", generator), ("distiller", distiller),
+        ]
         return plugins.compactMap { role, plugin in (plugin as? any RoundCarriedState).map { (role, $0) } }
     }
 
@@ -17,9 +19,14 @@ extension SimulationRun {
         guard let checkpoint = resumeFrom else { return ([], 1) }
         let state = checkpoint.state
         guard state.rounds == settings.rounds, state.timesSampled.count == clients.count,
-              state.personalClients.allSatisfy({ clients.indices.contains($0) }),
-              (state.carriedClients ?? []).allSatisfy({ clients.indices.contains($0) }) else {
-            throw CheckpointError(path: checkpoint.directory, message: "checkpoint of \(state.rounds) rounds and \(state.timesSampled.count) clients, the run has \(settings.rounds) rounds and \(clients.count) clients")
+            state.personalClients.allSatisfy({ clients.indices.contains($0) }),
+            (state.carriedClients ?? []).allSatisfy({ clients.indices.contains($0) })
+        else {
+            throw CheckpointError(
+                path: checkpoint.directory,
+                message:
+                    "checkpoint of \(state.rounds) rounds and \(state.timesSampled.count) clients, the run has \(settings.rounds) rounds and \(clients.count) clients"
+            )
         }
         do {
             try global.load(checkpoint.global())
@@ -32,7 +39,11 @@ extension SimulationRun {
         }
         let plugins = carriedStatePlugins
         guard plugins.map(\.role).sorted() == state.carried.sorted() else {
-            throw CheckpointError(path: checkpoint.directory, message: "checkpoint carries state of [\(state.carried.joined(separator: ", "))], this run's plugins of [\(plugins.map(\.role).joined(separator: ", "))]")
+            throw CheckpointError(
+                path: checkpoint.directory,
+                message:
+                    "checkpoint carries state of [\(state.carried.joined(separator: ", "))], this run's plugins of [\(plugins.map(\.role).joined(separator: ", "))]"
+            )
         }
         for (role, plugin) in plugins {
             do { try plugin.restoreCarriedState(checkpoint.carried(role)) } catch {
@@ -50,11 +61,13 @@ extension SimulationRun {
         TestHooks.roundRecorded(round: round)
         guard let checkpointer, let writer, checkpointer.isDue(round: round, rounds: settings.rounds) else { return }
         let lengths = try writer.lengths()
-        try checkpointer.save(RunCheckpointContent(
-            round: round, rounds: settings.rounds, global: global.stateDict(), store: store, clients: clients.count,
-            timesSampled: timesSampled, lastClientAccuracies: lastClientAccuracies,
-            lastValidationAccuracies: lastValidationAccuracies, records: records,
-            carried: try carriedStatePlugins.map { ($0.role, try $0.plugin.saveCarriedState()) }, clientCarried: carriedStore,
-            roundsBytes: lengths.rounds, timingsBytes: lengths.timings))
+        try checkpointer.save(
+            RunCheckpointContent(
+                round: round, rounds: settings.rounds, global: global.stateDict(), store: store, clients: clients.count,
+                timesSampled: timesSampled, lastClientAccuracies: lastClientAccuracies,
+                lastValidationAccuracies: lastValidationAccuracies, records: records,
+                carried: try carriedStatePlugins.map { ($0.role, try $0.plugin.saveCarriedState()) },
+                clientCarried: carriedStore,
+                roundsBytes: lengths.rounds, timingsBytes: lengths.timings))
     }
 }

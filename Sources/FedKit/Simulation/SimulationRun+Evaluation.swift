@@ -59,13 +59,17 @@ extension SimulationRun {
         let tests = clientTests(clientTestPool)
         let needs = Self.passNeeds(tests)
         let measuresGlobal = aggregator.updatesGlobalModel
-        let pass = needs.pass || (measuresGlobal && settings.clientTestsFromTestSet)
+        let pass =
+            needs.pass || (measuresGlobal && settings.clientTestsFromTestSet)
             ? try sharedPass(over: clientTestPool, features: needs.features) : nil
         let accuracies = try clientAccuracies(tests, pass: pass, split: { self.clients[$0].test }, emptySplit: 0)
         var globalAccuracy: Double? = nil
         if measuresGlobal {
-            let testPass = try settings.clientTestsFromTestSet ? pass!
-                : sharedPass(over: EvaluationPool(samples: dataset.test, clientRows: clients.map { _ in nil }), features: false)
+            let testPass =
+                try settings.clientTestsFromTestSet
+                ? pass!
+                : sharedPass(
+                    over: EvaluationPool(samples: dataset.test, clientRows: clients.map { _ in nil }), features: false)
             globalAccuracy = Accuracy.fraction(testPass.correct)
         }
         return (accuracies, globalAccuracy)
@@ -98,8 +102,10 @@ extension SimulationRun {
                     generator: RandomGenerator(seed: Seeds.derive(self.seed64, "finetune", record.round, client)))
                 _ = try finetuner.train(context)
                 worker.model.setTraining(false)
-                return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test,
-                                                                  batchSize: self.settings.evalBatchSize))
+                return Accuracy.fraction(
+                    try Accuracy.correctness(
+                        of: worker.model, on: self.clients[client].test,
+                        batchSize: self.settings.evalBatchSize))
             }
             record.personalizedFinetuned = PersonalizedAccuracy(accuracies: tuned, testSizes: sizes)
         }
@@ -117,19 +123,25 @@ extension SimulationRun {
                 guard self.isScored(client) else { return nil }
                 try self.evaluationState(client: client, worker: worker)
                 worker.model.setTraining(false)
-                return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.dataset.test,
-                                                                  batchSize: self.settings.evalBatchSize))
+                return Accuracy.fraction(
+                    try Accuracy.correctness(
+                        of: worker.model, on: self.dataset.test,
+                        batchSize: self.settings.evalBatchSize))
             }
         }
         return clients.indices.map { c in
-            let evaluatedWith = !isScored(c) ? "never-trained"
-                : method.evaluateWith == .roundOutput && roundOutput[c] == nil ? EvaluationModel.personal.rawValue
-                : method.evaluateWith.rawValue
-            return ClientRow(client: c, trainSamples: clients[c].train.count, validationSamples: clients[c].validation.count,
-                             testSamples: clients[c].test.count, classes: clients[c].classCounts.filter { $0 > 0 }.count,
-                             timesSampled: timesSampled[c], hasPersonalState: store.contains(c), evaluatedWith: evaluatedWith,
-                             personalizedAccuracy: accuracies[c], validationAccuracy: validation?[c] ?? nil,
-                             globalTestAccuracy: onGlobalTest?[c] ?? nil)
+            let evaluatedWith =
+                !isScored(c)
+                ? "never-trained"
+                : method.evaluateWith == .roundOutput && roundOutput[c] == nil
+                    ? EvaluationModel.personal.rawValue
+                    : method.evaluateWith.rawValue
+            return ClientRow(
+                client: c, trainSamples: clients[c].train.count, validationSamples: clients[c].validation.count,
+                testSamples: clients[c].test.count, classes: clients[c].classCounts.filter { $0 > 0 }.count,
+                timesSampled: timesSampled[c], hasPersonalState: store.contains(c), evaluatedWith: evaluatedWith,
+                personalizedAccuracy: accuracies[c], validationAccuracy: validation?[c] ?? nil,
+                globalTestAccuracy: onGlobalTest?[c] ?? nil)
         }
     }
 }

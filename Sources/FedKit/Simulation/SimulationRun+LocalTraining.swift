@@ -33,8 +33,10 @@ extension SimulationRun {
     }
 
     /// Loads the client's start state into the worker's model and runs the trainer.
-    func trainClient(_ client: Int, round: Int, worker: Worker, global: StateDict,
-                     payload: StateDict = StateDict([])) throws -> ClientOutcome {
+    func trainClient(
+        _ client: Int, round: Int, worker: Worker, global: StateDict,
+        payload: StateDict = StateDict([])
+    ) throws -> ClientOutcome {
         let personal = try store.get(client)
         let model = worker.model
         try model.load(global)
@@ -48,7 +50,8 @@ extension SimulationRun {
         let context = ClientTrainingContext(
             client: client, round: round, model: model, scratch: worker.scratch, data: clients[client].train,
             global: global, personal: personal, settings: settings.local,
-            generator: RandomGenerator(seed: Seeds.derive(seed64, "train", round, client)), augmentation: dataset.augmentation,
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "train", round, client)),
+            augmentation: dataset.augmentation,
             payload: payload, carried: try carriedStore.get(client))
         let report: LocalTrainingReport
         do {
@@ -76,15 +79,18 @@ extension SimulationRun {
                 kept = state.filter { !shared.contains($0) }
             }
         }
-        return ClientOutcome(update: ClientUpdate(client: client, state: state, samples: clients[client].train.count,
-                                                  upload: report.upload),
-                             personal: kept, carried: report.carried, report: report)
+        return ClientOutcome(
+            update: ClientUpdate(
+                client: client, state: state, samples: clients[client].train.count,
+                upload: report.upload),
+            personal: kept, carried: report.carried, report: report)
     }
 
     func checkFinite(_ state: StateDict, round: Int, client: Int? = nil, what: String) throws {
         guard try state.flattened().allFinite() else {
-            throw RunFailure(method: method.label, seed: seed, round: round, client: client,
-                             message: "diverged: \(what) has NaN or infinite weights (try a smaller lr)")
+            throw RunFailure(
+                method: method.label, seed: seed, round: round, client: client,
+                message: "diverged: \(what) has NaN or infinite weights (try a smaller lr)")
         }
     }
 
@@ -96,8 +102,9 @@ extension SimulationRun {
         for source in payloadSources {
             for entry in try source.payload(round: round).entries {
                 guard names.insert(entry.name).inserted else {
-                    throw RunFailure(method: method.label, seed: seed, round: round,
-                                     message: "two server plugins send a payload entry named '\(entry.name)'")
+                    throw RunFailure(
+                        method: method.label, seed: seed, round: round,
+                        message: "two server plugins send a payload entry named '\(entry.name)'")
                 }
                 entries.append(entry)
             }

@@ -17,9 +17,11 @@ extension SimulationRun {
             teachers.append(Teacher(client: client, state: state, classCounts: clients[client].classCounts))
         }
         let context = ServerRoundContext(
-            round: round, global: global, workspace: pool.workers.flatMap { [$0.model, $0.scratch] }, teachers: teachers,
+            round: round, global: global, workspace: pool.workers.flatMap { [$0.model, $0.scratch] },
+            teachers: teachers,
             classes: dataset.classes, inputShape: dataset.inputShape, inputKind: dataset.inputKind,
-            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)), localBatchSize: settings.local.batchSize)
+            generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)),
+            localBatchSize: settings.local.batchSize)
         do {
             // A generator without a distiller (FedGen's) reaches the clients as a round payload.
             if let generator { try generator.train(context) }
@@ -53,13 +55,19 @@ extension SimulationRun {
         if let generator, generator.samplesModelInputs {
             do {
                 if realDataStatistics == nil {
-                    realDataStatistics = try GeneratorSampleStatistics.realData(clients, kind: dataset.inputKind, network: global,
-                                                                                batchSize: settings.evalBatchSize)
+                    realDataStatistics = try GeneratorSampleStatistics.realData(
+                        clients, kind: dataset.inputKind, network: global,
+                        batchSize: settings.evalBatchSize)
                 }
-                let generated = try GeneratorSampleStatistics.generated(generator, classes: dataset.classes, seed: seed64, round: round)
-                metrics.merge(GeneratorSampleStatistics.metrics(generated: generated, real: realDataStatistics!)) { _, new in new }
+                let generated = try GeneratorSampleStatistics.generated(
+                    generator, classes: dataset.classes, seed: seed64, round: round)
+                metrics.merge(GeneratorSampleStatistics.metrics(generated: generated, real: realDataStatistics!)) {
+                    _, new in new
+                }
             } catch {
-                throw RunFailure(method: method.label, seed: seed, round: round, message: "generator sample statistics failed: \(error)")
+                throw RunFailure(
+                    method: method.label, seed: seed, round: round,
+                    message: "generator sample statistics failed: \(error)")
             }
         }
         return metrics

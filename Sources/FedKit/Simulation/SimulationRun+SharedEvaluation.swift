@@ -35,7 +35,8 @@ extension SimulationRun {
     func sharedPass(over samples: EvaluationPool, features keepFeatures: Bool) throws -> SharedPass {
         guard samples.count > 0 else { return SharedPass(correct: [], features: nil) }
         let state = global.stateDict()
-        let parts = try pool.map(samples.batches(size: settings.evalBatchSize)) { worker, range -> (predictions: [Int], features: Tensor?) in
+        let parts = try pool.map(samples.batches(size: settings.evalBatchSize)) {
+            worker, range -> (predictions: [Int], features: Tensor?) in
             let model = worker.model
             try model.load(state)
             model.setTraining(false)
@@ -53,8 +54,10 @@ extension SimulationRun {
     /// Every client's accuracy on its split (`split(c)`, whose rows in the pool `tests` name),
     /// given the shared pass (needed when any test reads it). A client with an empty split gets
     /// `emptySplit` (0 for test splits as before; nil, not scored, for validation splits).
-    func clientAccuracies(_ tests: [ClientTest], pass: SharedPass?, split: (Int) -> LabeledSamples,
-                          emptySplit: Double?) throws -> [Double?] {
+    func clientAccuracies(
+        _ tests: [ClientTest], pass: SharedPass?, split: (Int) -> LabeledSamples,
+        emptySplit: Double?
+    ) throws -> [Double?] {
         let batchSize = settings.evalBatchSize
         // Whole personal models with small splits: in evaluation stacks (SimulationRun+StackedEvaluation.swift).
         let ownModel = clients.indices.filter { tests[$0] == .full }
@@ -78,7 +81,8 @@ extension SimulationRun {
                     for start in stride(from: 0, to: rows.count, by: batchSize) {
                         let end = Swift.min(start + batchSize, rows.count)
                         let logits = try model.head.forward(features.rows(Array(rows[start..<end])))
-                        for (i, p) in try logits.argmax(dim: 1).ints().enumerated() where p == data.labelArray[start + i] { correct += 1 }
+                        for (i, p) in try logits.argmax(dim: 1).ints().enumerated()
+                        where p == data.labelArray[start + i] { correct += 1 }
                     }
                 }
                 return Double(correct) / Double(rows.count)

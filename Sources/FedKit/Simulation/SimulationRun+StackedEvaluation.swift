@@ -12,8 +12,9 @@ extension SimulationRun {
     /// made of layers a stack can run.
     var evaluationStackSize: Int? {
         guard let size = settings.batchedClients.maximumStack, evaluationComposition == nil,
-              let worker = pool.workers.first, StackedNetwork.unsupportedLayer(in: worker.model) == nil,
-              worker.model.namedBuffers.isEmpty else { return nil }
+            let worker = pool.workers.first, StackedNetwork.unsupportedLayer(in: worker.model) == nil,
+            worker.model.namedBuffers.isEmpty
+        else { return nil }
         return size
     }
 
@@ -21,13 +22,16 @@ extension SimulationRun {
     /// sizes: those with a non-empty split smaller than an evaluation batch, by decreasing size,
     /// cut so that a stack's padded rows (slots x its largest split) fit one evaluation batch.
     /// Depends on the clients and sizes only, not on the number of workers.
-    static func evaluationStacks(of candidates: [Int], splitSize: (Int) -> Int, batchSize: Int, maximumStack: Int) -> [[Int]] {
+    static func evaluationStacks(
+        of candidates: [Int], splitSize: (Int) -> Int, batchSize: Int, maximumStack: Int
+    ) -> [[Int]] {
         let small = candidates.filter { splitSize($0) > 0 && splitSize($0) < batchSize }
             .sorted { splitSize($0) != splitSize($1) ? splitSize($0) > splitSize($1) : $0 < $1 }
         var stacks: [[Int]] = []
         for client in small {
             if let first = stacks.last?.first, stacks[stacks.count - 1].count < maximumStack,
-               (stacks[stacks.count - 1].count + 1) * splitSize(first) <= batchSize {
+                (stacks[stacks.count - 1].count + 1) * splitSize(first) <= batchSize
+            {
                 stacks[stacks.count - 1].append(client)
             } else {
                 stacks.append([client])
@@ -41,8 +45,9 @@ extension SimulationRun {
     func stackedAccuracies(_ candidates: [Int], split: (Int) -> LabeledSamples) throws -> [Int: Double] {
         guard let size = evaluationStackSize, candidates.count > 1 else { return [:] }
         let sizes = Dictionary(uniqueKeysWithValues: candidates.map { ($0, split($0).count) })
-        let stacks = Self.evaluationStacks(of: candidates, splitSize: { sizes[$0]! }, batchSize: settings.evalBatchSize,
-                                           maximumStack: size)
+        let stacks = Self.evaluationStacks(
+            of: candidates, splitSize: { sizes[$0]! }, batchSize: settings.evalBatchSize,
+            maximumStack: size)
         let globalState = global.stateDict()
         let results = try pool.map(stacks, cost: { $0.count * sizes[$0[0]]! }) { worker, stack -> [(Int, Double)] in
             let network = try StackedNetwork(template: worker.model, count: stack.count)

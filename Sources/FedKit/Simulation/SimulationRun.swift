@@ -56,8 +56,10 @@ public final class SimulationRun: @unchecked Sendable {
     /// A checkpoint to continue from (`exp run --resume`): the run starts after its round.
     public var resumeFrom: RunCheckpoint?
 
-    public init(spec: ExperimentSpec, method: MethodSpec, seed: Int, dataset: DatasetSplits, clients: [ClientData],
-                registry: PluginRegistry, writer: RunWriter?, progress: (@Sendable (RunProgress) -> Void)? = nil) throws {
+    public init(
+        spec: ExperimentSpec, method: MethodSpec, seed: Int, dataset: DatasetSplits, clients: [ClientData],
+        registry: PluginRegistry, writer: RunWriter?, progress: (@Sendable (RunProgress) -> Void)? = nil
+    ) throws {
         self.method = method
         self.seed = seed
         self.dataset = dataset
@@ -76,19 +78,24 @@ public final class SimulationRun: @unchecked Sendable {
         let modelPlugin = try registry.make(spec.model, as: (any ModelPlugin).self)
         let input = ModelInput(dataset)
         // The same initial weights for every method of a seed: a fair comparison.
-        global = try modelPlugin.build(input, generator: RandomGenerator(seed: Seeds.derive(UInt64(seed), "model-init")))
+        global = try modelPlugin.build(
+            input, generator: RandomGenerator(seed: Seeds.derive(UInt64(seed), "model-init")))
         pool = try WorkerPool(count: settings.workers, threadsPerWorker: settings.threadsPerWorker) {
             try modelPlugin.build(input, generator: RandomGenerator(seed: 0))
         }
-        store = ClientStateStore(memoryBudget: settings.stateMemoryBudget, spillDirectory: writer.map { $0.directory + "/client-state" })
-        carriedStore = ClientStateStore(memoryBudget: settings.stateMemoryBudget,
-                                        spillDirectory: writer.map { $0.directory + "/client-carried-state" })
+        store = ClientStateStore(
+            memoryBudget: settings.stateMemoryBudget, spillDirectory: writer.map { $0.directory + "/client-state" })
+        carriedStore = ClientStateStore(
+            memoryBudget: settings.stateMemoryBudget,
+            spillDirectory: writer.map { $0.directory + "/client-carried-state" })
         payloadSources = ([aggregator, generator, distiller] as [Any?]).compactMap { $0 as? any RoundPayloadSource }
         participantRefresh = aggregator as? any ParticipantRefresh
         evaluationComposition = trainer as? any EvaluationComposition
         timesSampled = Array(repeating: 0, count: clients.count)
         testRows = Self.testRows(clients: clients, test: dataset.test, fromTestSet: settings.clientTestsFromTestSet)
-        clientTestPool = settings.clientTestsFromTestSet ? EvaluationPool(samples: dataset.test, clientRows: testRows)
+        clientTestPool =
+            settings.clientTestsFromTestSet
+            ? EvaluationPool(samples: dataset.test, clientRows: testRows)
             : EvaluationPool(clientSplits: clients.map(\.test))
         validationPool = EvaluationPool(clientSplits: clients.map(\.validation))
     }
@@ -100,7 +107,8 @@ public final class SimulationRun: @unchecked Sendable {
         return clients.map { client in
             let rows = client.testIndices
             guard rows.count == client.test.count,
-                  zip(rows, client.test.labelArray).allSatisfy({ $0 >= 0 && $0 < labels.count && labels[$0] == $1 }) else { return nil }
+                zip(rows, client.test.labelArray).allSatisfy({ $0 >= 0 && $0 < labels.count && labels[$0] == $1 })
+            else { return nil }
             return rows
         }
     }
@@ -111,8 +119,9 @@ public final class SimulationRun: @unchecked Sendable {
     public func run() throws -> RunResult {
         let start = Date()
         // Before a resume restores the aggregator's carried state over it.
-        let facts = FederationFacts(clients: clients.count, seed: seed64, global: try global.stateDict().copy(),
-                                    localLearningRate: settings.local.learningRate)
+        let facts = FederationFacts(
+            clients: clients.count, seed: seed64, global: try global.stateDict().copy(),
+            localLearningRate: settings.local.learningRate)
         for source in payloadSources { try source.start(facts) }
         let restored = try restoreCheckpoint()
         var records = restored.records
@@ -124,10 +133,12 @@ public final class SimulationRun: @unchecked Sendable {
         for round in stride(from: restored.firstRound, through: settings.rounds, by: 1) {
             records.append(try runRound(round))
             let personal = records.last { $0.personalized != nil }?.personalized
-            progress?(RunProgress(method: method.label, seed: seed, round: round, rounds: settings.rounds,
-                                  globalAccuracy: records.last { $0.globalAccuracy != nil }?.globalAccuracy,
-                                  personalizedAccuracy: personal?.weightedMean, personalizedClients: personal?.clients,
-                                  clients: clients.count, elapsedSeconds: Date().timeIntervalSince(start)))
+            progress?(
+                RunProgress(
+                    method: method.label, seed: seed, round: round, rounds: settings.rounds,
+                    globalAccuracy: records.last { $0.globalAccuracy != nil }?.globalAccuracy,
+                    personalizedAccuracy: personal?.weightedMean, personalizedClients: personal?.clients,
+                    clients: clients.count, elapsedSeconds: Date().timeIntervalSince(start)))
             try afterRound(round, records: records)
         }
         return try finish(records: records)
@@ -138,7 +149,8 @@ public final class SimulationRun: @unchecked Sendable {
     /// (+ServerSteps), evaluation (+Evaluation). Writes the round's record and timings.
     func runRound(_ round: Int) throws -> RoundRecord {
         let roundStart = Date()
-        var timing = RoundTiming(round: round, localSeconds: 0, aggregateSeconds: 0, serverSeconds: 0, evalSeconds: 0, totalSeconds: 0)
+        var timing = RoundTiming(
+            round: round, localSeconds: 0, aggregateSeconds: 0, serverSeconds: 0, evalSeconds: 0, totalSeconds: 0)
         var sampler = Seeds.stream(seed64, "sample", round)
         let sampled = sampler.sample(settings.clientsPerRound, from: clients.count).sorted()
 
@@ -153,7 +165,8 @@ public final class SimulationRun: @unchecked Sendable {
 
         // 2. Aggregation.
         t = Date()
-        var serverMetrics = try aggregationStep(round: round, sampled: sampled, outcomes: outcomes, global: globalSnapshot)
+        var serverMetrics = try aggregationStep(
+            round: round, sampled: sampled, outcomes: outcomes, global: globalSnapshot)
         timing.aggregateSeconds = Date().timeIntervalSince(t)
 
         // 3-4. Server steps (generator, distillation).
@@ -171,14 +184,17 @@ public final class SimulationRun: @unchecked Sendable {
         // 5. Evaluation.
         t = Date()
         let totalSamples = outcomes.reduce(0) { $0 + $1.update.samples }
-        let trainLoss = outcomes.reduce(0.0) { $0 + $1.report.trainLoss * Double($1.update.samples) } / Double(max(1, totalSamples))
-        let communicated = aggregator.updatesGlobalModel ? aggregator.communicated(global.stateDict()).scalarCount * 4 : 0
+        let trainLoss =
+            outcomes.reduce(0.0) { $0 + $1.report.trainLoss * Double($1.update.samples) } / Double(max(1, totalSamples))
+        let communicated =
+            aggregator.updatesGlobalModel ? aggregator.communicated(global.stateDict()).scalarCount * 4 : 0
         // Payloads and uploads (SCAFFOLD's control variates) travel besides the model.
         let uploaded = outcomes.map { $0.update.upload.scalarCount * 4 }.max() ?? 0
-        var record = RoundRecord(round: round, sampledClients: sampled, trainLoss: trainLoss, globalAccuracy: nil,
-                                 participants: timesSampled.filter { $0 > 0 }.count,
-                                 personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated + uploaded,
-                                 bytesDownPerClient: communicated + payload.scalarCount * 4, server: serverMetrics)
+        var record = RoundRecord(
+            round: round, sampledClients: sampled, trainLoss: trainLoss, globalAccuracy: nil,
+            participants: timesSampled.filter { $0 > 0 }.count,
+            personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated + uploaded,
+            bytesDownPerClient: communicated + payload.scalarCount * 4, server: serverMetrics)
         if settings.evaluates(round: round) {
             try evaluate(into: &record)
         }
@@ -194,15 +210,17 @@ public final class SimulationRun: @unchecked Sendable {
         let clientRows = try clientReport()
         try writer?.writeClients(clientRows)
         if checkpointer == nil {
-            try writer?.saveCheckpoint(global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
+            try writer?.saveCheckpoint(
+                global: global.stateDict(), store: store, clients: clients.count, round: settings.rounds)
             try writer?.saveClientCarriedStates(carriedStore, clients: clients.count, round: settings.rounds)
         }
         if writer != nil {  // scratch: the checkpoint holds every state now
             store.discardSpilledStates()
             carriedStore.discardSpilledStates()
         }
-        let summary = RunSummary.metrics(records, last: settings.lastRounds,
-                                         personalOnGlobalTest: clientRows.compactMap(\.globalTestAccuracy))
+        let summary = RunSummary.metrics(
+            records, last: settings.lastRounds,
+            personalOnGlobalTest: clientRows.compactMap(\.globalTestAccuracy))
         return RunResult(method: method.label, seed: seed, records: records, summary: summary)
     }
 }

@@ -12,7 +12,9 @@ enum SpillFile {
     static func write(_ flat: Tensor, to path: String) throws {
         let temporary = path + ".partial"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw PluginError("cannot write client state file \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PluginError("cannot write client state file \(temporary): \(String(cString: strerror(errno)))")
+        }
         var closed = false
         defer { if !closed { close(fd); unlink(temporary) } }
         var header = magic
@@ -32,7 +34,9 @@ enum SpillFile {
     /// Reads a vector written by `write`.
     static func read(_ path: String) throws -> Tensor {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw PluginError("cannot read client state file \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw PluginError("cannot read client state file \(path): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: 16)
         let got = header.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, 16) }
@@ -42,7 +46,9 @@ enum SpillFile {
         let count = header[8..<16].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         var size = stat()
         guard fstat(fd, &size) == 0, UInt64(size.st_size) == 16 + count * 4 else {
-            throw PluginError("\(path) at byte 8: declares \(count) values, the file holds \(max(0, Int(size.st_size) - 16)) bytes of them")
+            throw PluginError(
+                "\(path) at byte 8: declares \(count) values, the file holds \(max(0, Int(size.st_size) - 16)) bytes of them"
+            )
         }
         let values = try [Float](unsafeUninitializedCapacity: Int(count)) { buffer, initialized in
             var offset = 0
@@ -62,7 +68,9 @@ enum SpillFile {
         var offset = 0
         while offset < bytes.count {
             let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            guard n > 0 else { throw PluginError("cannot write client state file \(path): \(String(cString: strerror(errno)))") }
+            guard n > 0 else {
+                throw PluginError("cannot write client state file \(path): \(String(cString: strerror(errno)))")
+            }
             offset += n
         }
     }

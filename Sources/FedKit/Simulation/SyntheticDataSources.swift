@@ -5,7 +5,9 @@ import Torch
 public struct GeneratorSource: SyntheticDataSource {
     public let generator: any GeneratorPlugin
     public init(generator: any GeneratorPlugin) { self.generator = generator }
-    public func sample(labels: Tensor, generator rng: RandomGenerator) throws -> Tensor { try generator.sample(labels: labels, generator: rng) }
+    public func sample(labels: Tensor, generator rng: RandomGenerator) throws -> Tensor {
+        try generator.sample(labels: labels, generator: rng)
+    }
 }
 
 /// Plain Gaussian noise in the input space (the `fedbkd-noise` ablation: no generator).

@@ -14,8 +14,12 @@ public enum BLASThreads {
     private typealias SetFunction = @convention(c) (Int32) -> Void
     private typealias GetFunction = @convention(c) () -> Int32
 
-    private static let setter: SetFunction? = dlsym(nil, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetFunction.self) }
-    private static let getter: GetFunction? = dlsym(nil, "openblas_get_num_threads").map { unsafeBitCast($0, to: GetFunction.self) }
+    private static let setter: SetFunction? = dlsym(nil, "openblas_set_num_threads").map {
+        unsafeBitCast($0, to: SetFunction.self)
+    }
+    private static let getter: GetFunction? = dlsym(nil, "openblas_get_num_threads").map {
+        unsafeBitCast($0, to: GetFunction.self)
+    }
 
     /// Whether an OpenBLAS is loaded in this process.
     public static var isAvailable: Bool { setter != nil }

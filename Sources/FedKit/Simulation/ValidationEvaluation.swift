@@ -15,7 +15,8 @@ extension SimulationRun {
         let needs = Self.passNeeds(tests)
         let measuresGlobal = aggregator.updatesGlobalModel
         let pass = needs.pass || measuresGlobal ? try sharedPass(over: validationPool, features: needs.features) : nil
-        let accuracies = try clientAccuracies(tests, pass: pass, split: { self.clients[$0].validation }, emptySplit: nil)
+        let accuracies = try clientAccuracies(
+            tests, pass: pass, split: { self.clients[$0].validation }, emptySplit: nil)
         return (accuracies, measuresGlobal ? pass.map { Accuracy.fraction($0.correct) } : nil)
     }
 }

@@ -23,7 +23,9 @@ public final class WorkerPool: @unchecked Sendable {
     public let threadsPerWorker: Int
 
     public init(count: Int, threadsPerWorker: Int, makeNetwork: () throws -> Network) throws {
-        workers = try (0..<max(1, count)).map { Worker(index: $0, model: try makeNetwork(), scratch: try makeNetwork()) }
+        workers = try (0..<max(1, count)).map {
+            Worker(index: $0, model: try makeNetwork(), scratch: try makeNetwork())
+        }
         self.threadsPerWorker = threadsPerWorker
     }
 
@@ -33,8 +35,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// and the error of the first failing item in start order is rethrown (the same one whatever
     /// the number of workers). The calling thread's torch thread count is restored afterwards (it
     /// may run jobs itself).
-    public func map<Item, Result>(_ items: [Item], cost: ((Item) -> Int)? = nil,
-                                  _ job: (Worker, Item) throws -> Result) throws -> [Result] {
+    public func map<Item, Result>(
+        _ items: [Item], cost: ((Item) -> Int)? = nil,
+        _ job: (Worker, Item) throws -> Result
+    ) throws -> [Result] {
         guard !items.isEmpty else { return [] }
         var order = Array(items.indices)
         if let cost {
@@ -44,7 +48,9 @@ public final class WorkerPool: @unchecked Sendable {
         return try withoutActuallyEscaping(job) { job in try map(items, order: order, escaping: job) }
     }
 
-    private func map<Item, Result>(_ items: [Item], order: [Int], escaping job: @escaping (Worker, Item) throws -> Result) throws -> [Result] {
+    private func map<Item, Result>(
+        _ items: [Item], order: [Int], escaping job: @escaping (Worker, Item) throws -> Result
+    ) throws -> [Result] {
         let state = PoolState<Result>(count: items.count)
         let callerThreads = TorchThreads.current
         defer { TorchThreads.set(callerThreads) }

@@ -34,7 +34,9 @@ public final class FeatureGenerator: Layer {
     /// Features [N, features] for int64 labels [N] and noise [N, noise_dim].
     public func generate(labels: Tensor, noise: Tensor) throws -> Tensor {
         guard noise.rank == 2, noise.shape[1] == noiseDim, labels.rank == 1, labels.shape[0] == noise.shape[0] else {
-            throw PluginError("feature generator: expected noise [N, \(noiseDim)] and labels [N], got \(noise.shape) and \(labels.shape)")
+            throw PluginError(
+                "feature generator: expected noise [N, \(noiseDim)] and labels [N], got \(noise.shape) and \(labels.shape)"
+            )
         }
         return try trunk.forward(Tensor.cat([noise, labels.oneHot(classes: classes).to(.float32)], dim: 1))
     }
@@ -49,8 +51,9 @@ public final class FeatureGenerator: Layer {
 
     /// What the server sends: the generator's state (a copy) and its noise dimension.
     public func payload() throws -> StateDict {
-        StateDict(try stateDict().copy().entries.map { ("\(Self.payloadPrefix).\($0.name)", $0.tensor) }
-                  + [("\(Self.payloadPrefix).noise_dim", try Tensor([noiseDim]))])
+        StateDict(
+            try stateDict().copy().entries.map { ("\(Self.payloadPrefix).\($0.name)", $0.tensor) }
+                + [("\(Self.payloadPrefix).noise_dim", try Tensor([noiseDim]))])
     }
 
     /// The generator a round's payload carries, or nil when it carries none (before the server
@@ -60,18 +63,24 @@ public final class FeatureGenerator: Layer {
         guard !state.isEmpty else { return nil }
         let prefix = Self.payloadPrefix + "."
         func entry(_ name: String) throws -> Tensor {
-            guard let t = state[prefix + name] else { throw PluginError("feature generator: the payload lacks \(prefix + name)") }
+            guard let t = state[prefix + name] else {
+                throw PluginError("feature generator: the payload lacks \(prefix + name)")
+            }
             return t
         }
         let first = try entry("trunk.0.weight"), last = try entry("trunk.3.weight")
         guard let noiseDim = try entry("noise_dim").ints().first, first.rank == 2, last.rank == 2,
-              first.shape[1] > noiseDim, noiseDim > 0 else {
-            throw PluginError("feature generator: the payload's shapes \(first.shape) and noise_dim do not make a generator")
+            first.shape[1] > noiseDim, noiseDim > 0
+        else {
+            throw PluginError(
+                "feature generator: the payload's shapes \(first.shape) and noise_dim do not make a generator")
         }
-        try self.init(noiseDim: noiseDim, classes: first.shape[1] - noiseDim, hidden: first.shape[0], features: last.shape[0],
-                      generator: RandomGenerator(seed: 0))
-        let weights = StateDict(state.entries.filter { $0.name != prefix + "noise_dim" }
-            .map { (String($0.name.dropFirst(prefix.count)), $0.tensor) })
+        try self.init(
+            noiseDim: noiseDim, classes: first.shape[1] - noiseDim, hidden: first.shape[0], features: last.shape[0],
+            generator: RandomGenerator(seed: 0))
+        let weights = StateDict(
+            state.entries.filter { $0.name != prefix + "noise_dim" }
+                .map { (String($0.name.dropFirst(prefix.count)), $0.tensor) })
         try load(weights)
     }
 }

@@ -18,12 +18,13 @@ public struct StackedProximalTerm {
             try indices.map { i in
                 let (name, tensor) = network.parameters[i]
                 let shape = Array(tensor.shape.dropFirst())
-                return try Tensor.stack(states.map { state in
-                    guard let anchor = state[name], anchor.shape == shape else {
-                        throw PluginError("proximal term: the global state has no entry \(name) of shape \(shape)")
-                    }
-                    return try anchor.detached()
-                })
+                return try Tensor.stack(
+                    states.map { state in
+                        guard let anchor = state[name], anchor.shape == shape else {
+                            throw PluginError("proximal term: the global state has no entry \(name) of shape \(shape)")
+                        }
+                        return try anchor.detached()
+                    })
             }
         }
     }
@@ -80,11 +81,13 @@ public enum StackedLocalLoop {
         var results = Array(repeating: PhaseResult(), count: contexts.count)
         guard epochs > 0, !indices.isEmpty, let settings = contexts.first?.settings else { return results }
         guard samples.count == contexts.count, network.count == contexts.count else {
-            throw PluginError("stacked training: \(samples.count) data sets and \(network.count) slots for \(contexts.count) clients")
+            throw PluginError(
+                "stacked training: \(samples.count) data sets and \(network.count) slots for \(contexts.count) clients")
         }
         let parameters = indices.map { network.parameters[$0].tensor }
-        let optimizer = try StackedSGD(decayingWeightsOnly: parameters, weightDecay: settings.weightDecay,
-                                       learningRate: settings.learningRate, momentum: settings.momentum)
+        let optimizer = try StackedSGD(
+            decayingWeightsOnly: parameters, weightDecay: settings.weightDecay,
+            learningRate: settings.learningRate, momentum: settings.momentum)
         network.dropRowViews()  // leaves made before may carry other requires-grad flags
         defer { network.dropRowViews() }
         for epoch in 1...epochs {
@@ -99,11 +102,12 @@ public enum StackedLocalLoop {
                 var objective: Tensor?
                 var losses: [(rows: Range<Int>, values: Tensor)] = []
                 for rows in groups {
-                    let inputs = try Tensor.stack(rows.map { s in
-                        let x = batches[s][step].inputs
-                        guard augment, let augmentation = contexts[s].augmentation else { return x }
-                        return try augmentation.apply(x, generator: contexts[s].generator)
-                    })
+                    let inputs = try Tensor.stack(
+                        rows.map { s in
+                            let x = batches[s][step].inputs
+                            guard augment, let augmentation = contexts[s].augmentation else { return x }
+                            return try augmentation.apply(x, generator: contexts[s].generator)
+                        })
                     let labels = try Tensor.stack(rows.map { batches[$0][step].labels })
                     let values = try loss(rows, inputs, labels)
                     losses.append((rows, values))
@@ -113,9 +117,11 @@ public enum StackedLocalLoop {
                 for (rows, values) in losses {
                     for (s, value) in zip(rows, try values.floats()) {
                         guard value.isFinite else {
-                            throw StackedClientFailure(slot: s, error: PluginError(
-                                "loss became \(value.isNaN ? "nan" : "inf") at epoch \(epoch), step \(step + 1)"
-                                    + (phase.map { " (\($0) phase)" } ?? "")))
+                            throw StackedClientFailure(
+                                slot: s,
+                                error: PluginError(
+                                    "loss became \(value.isNaN ? "nan" : "inf") at epoch \(epoch), step \(step + 1)"
+                                        + (phase.map { " (\($0) phase)" } ?? "")))
                         }
                         totals[s] += Double(value)
                     }
@@ -143,10 +149,14 @@ public enum StackedLocalLoop {
     public static func crossEntropy(logits: Tensor, labels: Tensor) throws -> Tensor {
         let s = logits.shape
         guard s.count == 3, labels.shape == [s[0], s[1]] else {
-            throw PluginError("stacked cross-entropy: expected logits [k, n, classes] and labels [k, n], got \(logits.shape) and \(labels.shape)")
+            throw PluginError(
+                "stacked cross-entropy: expected logits [k, n, classes] and labels [k, n], got \(logits.shape) and \(labels.shape)"
+            )
         }
-        return try Loss.crossEntropy(logits.reshaped([s[0] * s[1], s[2]]), targets: labels.reshaped([s[0] * s[1]]),
-                                     reduction: .none).view([s[0], s[1]]).mean(dims: [1])
+        return try Loss.crossEntropy(
+            logits.reshaped([s[0] * s[1], s[2]]), targets: labels.reshaped([s[0] * s[1]]),
+            reduction: .none
+        ).view([s[0], s[1]]).mean(dims: [1])
     }
 
     /// Cross-entropy of the stack's logits: the loss of every built-in trainer.

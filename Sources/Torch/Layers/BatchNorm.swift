@@ -19,11 +19,14 @@ public final class BatchNorm: Layer {
     }
 
     public var localParameters: [(name: String, tensor: Tensor)] { [("weight", weight), ("bias", bias)] }
-    public var localBuffers: [(name: String, tensor: Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
+    public var localBuffers: [(name: String, tensor: Tensor)] {
+        [("running_mean", runningMean), ("running_var", runningVar)]
+    }
     public func setTraining(_ training: Bool) { self.training = training }
 
     public func forward(_ x: Tensor) throws -> Tensor {
-        try F.batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
-                        training: training, momentum: momentum, eps: eps)
+        try F.batchNorm(
+            x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+            training: training, momentum: momentum, eps: eps)
     }
 }

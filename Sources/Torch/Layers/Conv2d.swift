@@ -5,10 +5,13 @@ public final class Conv2d: Layer {
     public let stride: Int
     public let padding: Int
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, generator: RandomGenerator) throws {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+        bias: Bool = true, generator: RandomGenerator
+    ) throws {
         let fanIn = inChannels * kernel * kernel
-        weight = try Initialise.uniformFanIn([outChannels, inChannels, kernel, kernel], fanIn: fanIn, generator: generator)
+        weight = try Initialise.uniformFanIn(
+            [outChannels, inChannels, kernel, kernel], fanIn: fanIn, generator: generator)
         self.bias = bias ? try Initialise.uniformFanIn([outChannels], fanIn: fanIn, generator: generator) : nil
         self.stride = stride
         self.padding = padding

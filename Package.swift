@@ -1,13 +1,38 @@
 // swift-tools-version: 6.0
-import Foundation
 import PackageDescription
 
-/// Method presets are plain YAML files in plugins/methods, shipped as resources.
-let methodPresetFiles: [Resource] = {
-    let directory = Context.packageDirectory + "/plugins/methods"
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-    return names.filter { $0.hasSuffix(".yaml") }.sorted().map { .copy($0) }
-}()
+/// Method presets: plain YAML files in plugins/methods, shipped as resources. The list is
+/// written out (not read from the folder) so that SwiftPM's cached evaluation of this manifest
+/// can never miss a new preset; PresetPackagingTests fails with the line to add when a file is
+/// not listed here.
+let methodPresetNames = [
+    "apfl",
+    "ditto",
+    "fedavg",
+    "fedbabu",
+    "fedbkd-g2l",
+    "fedbkd-l2g",
+    "fedbkd-noise",
+    "fedbkd-plus-g2l",
+    "fedbkd-plus-l2g",
+    "fedbkd-plus-noise",
+    "fedbkd-plus",
+    "fedbkd",
+    "feddf",
+    "fedftg",
+    "fedgen",
+    "fedper",
+    "fedprox",
+    "fedrep",
+    "l2gd",
+    "lg-fedavg",
+    "local",
+    "per-fedavg-hf",
+    "per-fedavg",
+    "pfedme",
+    "scaffold",
+]
+let methodPresetFiles: [Resource] = methodPresetNames.map { .copy("\($0).yaml") }
 
 /// Plugin targets live under plugins/<Kind>/ and depend only on FedKit (and Torch).
 func pluginTarget(_ name: String, extra: [Target.Dependency] = []) -> Target {

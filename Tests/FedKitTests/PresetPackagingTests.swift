@@ -2,9 +2,8 @@ import BuiltinPlugins
 import Foundation
 import XCTest
 
-/// The presets are resources listed when SwiftPM evaluates Package.swift, and SwiftPM caches
-/// that evaluation: a preset file added later is missing from the build until the manifest is
-/// evaluated again. This test catches it.
+/// The presets are resources listed by name in Package.swift (`methodPresetNames`). A preset file
+/// that is not listed there is not bundled; this test names it.
 final class PresetPackagingTests: XCTestCase {
     func testEveryPresetFileIsBundled() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -15,8 +14,8 @@ final class PresetPackagingTests: XCTestCase {
         XCTAssertEqual(
             files, bundled,
             """
-            plugins/methods/*.yaml and the bundled presets differ: SwiftPM is using a cached \
-            evaluation of Package.swift. Run `touch Package.swift` (or build with --manifest-cache none) and rebuild.
+            plugins/methods/*.yaml and the bundled presets differ: add each new preset's name to \
+            `methodPresetNames` in Package.swift (and remove deleted ones), then rebuild.
             """)
     }
 }

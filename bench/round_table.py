@@ -23,10 +23,10 @@ def main():
     if not rows:
         sys.exit("round_table.py: no results in " + sys.argv[1])
     macs = next((r["forward_macs_per_sample"] for r in rows if "forward_macs_per_sample" in r), CNN_FMNIST_MACS)
-    impls = [i for i in ("fedkit", "fedkit-off", "pytorch", "pfllib") if any(r["impl"] == i for r in rows)]
+    impls = [i for i in ("fedkit", "fedkit-off", "fedkit-before", "pytorch", "pfllib") if any(r["impl"] == i for r in rows)]
     stats = {}
     print()
-    print(f"{'':8} {'runs':>4} {'median round s':>14} {'fastest':>8} {'training s':>10} {'eval s':>7} {'eval share':>10} "
+    print(f"{'':13} {'runs':>4} {'median round s':>14} {'fastest':>8} {'training s':>10} {'eval s':>7} {'eval share':>10} "
           f"{'train GFLOP/s':>13} {'peak RSS MiB':>12} {'accuracy':>8}   every round (s)")
     for impl in impls:
         rs = [r for r in rows if r["impl"] == impl]
@@ -41,7 +41,7 @@ def main():
         acc = rs[-1].get("personalized_weighted")
         stats[impl] = median_round
         gflops = flops / median_local / 1e9 if method != "fedbkd" else float("nan")
-        print(f"{impl:8} {len(rs):>4} {median_round:>14.2f} {min(rounds):>8.2f} {median_local:>10.2f} {median_eval:>7.2f} "
+        print(f"{impl:13} {len(rs):>4} {median_round:>14.2f} {min(rounds):>8.2f} {median_local:>10.2f} {median_eval:>7.2f} "
               f"{share:>9.1%} {gflops:>13.1f} {max(r['max_rss_mib'] for r in rs):>12.0f} "
               f"{acc if acc is not None else float('nan'):>8.4f}   {' '.join(f'{s:.1f}' for s in rounds)}")
     print(f"\nmethod {rows[0].get('method')}, {rows[0]['clients']} clients, {rows[0]['train_samples']} training samples, "

@@ -4,6 +4,7 @@
 #   fedkit   fedkit-bench fedavg --method M: FedKit's engine (SimulationRun, as `exp run`), 2 workers x 1 thread,
 #            federation.batched_clients: auto (clients trained as stacks where the trainer allows it)
 #   fedkit-off  the same with batched_clients: off (every client trained alone), when asked for in IMPLS
+#   fedkit-before  fedkit-off with another build, $FEDKIT_BENCH_BEFORE (a change measured side by side)
 #   pytorch  bench/python/fedavg_reference.py: FedAvg as FL research code is usually written (FedAvg only)
 #   pfllib   PFLlib's own main.py (bench/pfllib/run_pfllib.py: its FedAvgCNN swapped for cnn-fmnist)
 # Setting (issue 13): Fashion-MNIST (Debian's files), Dirichlet(ALPHA) over CLIENTS clients, every
@@ -26,7 +27,7 @@
 # WORKERS (2), THREADS_PER_WORKER (1), PYTHON (/usr/bin/python3, for the reference), PFL
 # (/tmp/pfllib: PFLlib's copy, made by `bench/pfllib/compare.sh setup`), PFL_PYTHON
 # (/tmp/pfllib-venv/bin/python), FEDKIT_BENCH (a prebuilt fedkit-bench: skips the build), OUT
-# (keep the JSON lines in this file), OMP_WAIT_POLICY (PASSIVE, for all three; see run-fedavg.sh).
+# (keep the JSON lines in this file), FEDKIT_BENCH_BEFORE (for fedkit-before), OMP_WAIT_POLICY (PASSIVE, for all three; see run-fedavg.sh).
 # PY_THREADS (2): the reference's torch.set_num_threads, as in run-fedavg.sh; PFLlib runs with its
 # own default (it sets no thread count; torch.get_num_threads() is 1 in this environment), reported
 # in its line as threads_per_worker.
@@ -61,6 +62,7 @@ read -r -a impls <<< "${IMPLS:-$default_impls}"
 for impl in "${impls[@]}"; do
     case $impl in
         fedkit | fedkit-off) ;;
+        fedkit-before) [[ -x "${FEDKIT_BENCH_BEFORE:-}" ]] || { echo "run-rounds.sh: fedkit-before needs FEDKIT_BENCH_BEFORE, a fedkit-bench binary" >&2; exit 2; } ;;
         pytorch) [[ $METHOD == fedavg ]] || { echo "run-rounds.sh: the PyTorch reference runs FedAvg only" >&2; exit 2; }
                  "$PYTHON" -c "import torch, numpy" || { echo "run-rounds.sh: $PYTHON cannot import torch and numpy" >&2; exit 1; } ;;
         pfllib)  [[ -n $pfllib_algo ]] || { echo "run-rounds.sh: PFLlib has no $METHOD" >&2; exit 2; }
@@ -112,6 +114,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
         case $impl in
             fedkit) line=$("${fedkit[@]}" --batched auto) ;;
             fedkit-off) line=$("${fedkit[@]}" --batched off); line=${line/\"impl\": \"fedkit\"/\"impl\": \"fedkit-off\"} ;;
+            fedkit-before) line=$("$FEDKIT_BENCH_BEFORE" "${fedkit[@]:1}" --batched off)
+                           line=${line/\"impl\": \"fedkit\"/\"impl\": \"fedkit-before\"} ;;
             pytorch) line=$("${pytorch[@]}") ;;
             pfllib) rm -f "$work/pfllib.json"; line=$(run_pfllib "$work/pfllib.json") ;;
         esac

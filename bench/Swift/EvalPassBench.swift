@@ -2,7 +2,7 @@
 // Fashion-MNIST test set, per evaluation batch size, so that eval.batch_size can be chosen on
 // measurements (docs/benchmarks.md, "Evaluation batch size").
 //
-//   fedkit-bench evalpass --batches 100,250,500,1000 --threads 1 --repeats 3 [--engine-allocator 1]
+//   fedkit-bench evalpass --batches 100,250,500,1000 --threads 1 --repeats 3 [--engine-allocator 0|1|2]
 import BuiltinPlugins
 import Config
 import FedKit
@@ -19,9 +19,12 @@ func runEvalPass(_ options: Options) throws {
         }
         return v
     }
-    // 1: glibc's allocator as a simulation sets it (AllocatorPolicy: fixed 4 MiB mmap threshold).
-    let engineAllocator = try options.int("engine-allocator", 0) == 1
-    if engineAllocator { AllocatorPolicy.configure() }
+    // 0: glibc's defaults; 1: AllocatorPolicy's fixed 4 MiB mmap threshold (a simulation's training
+    // phases); 2: the policy with each pass inside AllocatorPolicy.duringEvaluation, as a
+    // simulation's evaluation runs.
+    let allocator = try options.int("engine-allocator", 0)
+    guard (0...2).contains(allocator) else { throw UsageError("--engine-allocator expects 0, 1 or 2, got \(allocator)") }
+    if allocator > 0 { AllocatorPolicy.configure() }
     TorchThreads.set(max(1, threads))
     let registry = try BuiltinPlugins.registry()
     let yaml = """
@@ -40,9 +43,12 @@ func runEvalPass(_ options: Options) throws {
     model.setTraining(false)
     let test = dataset.test
     let clock = ContinuousClock()
+    func evaluationScope(_ body: () throws -> Void) throws {
+        if allocator == 2 { try AllocatorPolicy.duringEvaluation { try withoutGrad(body) } } else { try withoutGrad(body) }
+    }
     func pass(_ size: Int) throws -> Double {
         let start = clock.now
-        try withoutGrad {
+        try evaluationScope {
             for s in stride(from: 0, to: test.count, by: size) {
                 _ = try model.forward(test.inputs.slice(s..<Swift.min(s + size, test.count))).argmax(dim: 1).ints()
             }
@@ -60,5 +66,5 @@ func runEvalPass(_ options: Options) throws {
         separator: ", ")
     print(
         "{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
-            + "\"repeats\": \(repeats), \"engine_allocator\": \(engineAllocator), \"best_images_per_s\": {\(rates)}}")
+            + "\"repeats\": \(repeats), \"engine_allocator\": \(allocator), \"best_images_per_s\": {\(rates)}}")
 }

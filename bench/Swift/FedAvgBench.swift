@@ -148,12 +148,17 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let perRound = times.durations()
     // Phase times of every round, from the run's timings.jsonl.
     var phases: [String: [Double]] = [:]
+    var serverSteps: [String: [Double]] = [:]
     for line in (try? String(contentsOfFile: "\(directory)/timings.jsonl", encoding: .utf8))?.split(separator: "\n")
         ?? []
     {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
         for key in ["local_s", "aggregate_s", "server_s", "eval_s"] {
             phases[key, default: []].append(object[key] as? Double ?? .nan)
+        }
+        // Wall times the server steps report (generator.seconds, distiller.seconds, ...).
+        for (key, value) in object["server_steps_s"] as? [String: Double] ?? [:] {
+            serverSteps[key, default: []].append(value)
         }
     }
     func list(_ values: [Double]) -> String {
@@ -170,6 +175,8 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         ("workers", "\(workers)"), ("threads_per_worker", "\(threads)"), ("batched_clients", "\"\(batched)\""),
         ("round_seconds", list(perRound)),
         ("local_seconds", list(phases["local_s"] ?? [])), ("aggregate_seconds", list(phases["aggregate_s"] ?? [])),
+        ("server_seconds", list(phases["server_s"] ?? [])),
+        ("server_steps_seconds", "{" + serverSteps.keys.sorted().map { "\"\($0)\": \(list(serverSteps[$0]!))" }.joined(separator: ", ") + "}"),
         ("eval_seconds", list(phases["eval_s"] ?? [])),
         ("mean_round_s", String(format: "%.3f", mean)),
         ("load_s", String(format: "%.3f", loadSeconds)),

@@ -59,7 +59,8 @@ let usage = """
             --batches LIST  evaluation batch sizes (default 50,100,250,500,1000)
             --threads N     ATen intra-op threads (default 1)
             --repeats N     passes per batch size, the fastest counts (default 3)
-            --engine-allocator 1  glibc's allocator as a simulation sets it (AllocatorPolicy), else its default
+            --engine-allocator N  0: glibc's default allocator; 1: as a simulation's training sets it
+                                  (AllocatorPolicy); 2: as a simulation's evaluation runs (duringEvaluation)
       fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
       stacked  K clients' cnn-fmnist training steps and forward passes one network at a time against one
             stacked computation (batched clients); prints thread-CPU ms per step of all K clients as JSON.

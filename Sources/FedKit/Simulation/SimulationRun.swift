@@ -196,7 +196,7 @@ public final class SimulationRun: @unchecked Sendable {
             personalized: nil, personalizedFinetuned: nil, bytesUpPerClient: communicated + uploaded,
             bytesDownPerClient: communicated + payload.scalarCount * 4, server: serverMetrics)
         if settings.evaluates(round: round) {
-            try evaluate(into: &record)
+            try AllocatorPolicy.duringEvaluation { try evaluate(into: &record) }
         }
         timing.evalSeconds = Date().timeIntervalSince(t)
         timing.totalSeconds = Date().timeIntervalSince(roundStart)
@@ -207,7 +207,7 @@ public final class SimulationRun: @unchecked Sendable {
     /// After the last round: clients.csv, the final state (when no checkpointer saved it) and the
     /// run's summary metrics.
     func finish(records: [RoundRecord]) throws -> RunResult {
-        let clientRows = try clientReport()
+        let clientRows = try AllocatorPolicy.duringEvaluation { try clientReport() }
         try writer?.writeClients(clientRows)
         if checkpointer == nil {
             try writer?.saveCheckpoint(

@@ -14,6 +14,11 @@ median of --reps repetitions of --iters calls, so that other processes on a load
 distort it less than wall time. Same Debian libtorch 1.13 as FedKit.
 
     /usr/bin/python3 bench/python/stacked_ops.py --clients 10 --batch 10 --threads 1
+    /usr/bin/python3 bench/python/stacked_ops.py --profile-step --batch 10   # where one client's step goes
+
+--profile-step: one whole training step of one client (cnn-fmnist, SGD, cross-entropy) timed, then
+torch.profiler's self CPU time per ATen operation over 100 steps (the profiler adds its own overhead:
+read the shares, not the absolute times).
 """
 import argparse
 import json
@@ -87,6 +92,34 @@ def linear_variants(K, n, Fin, Fout):
     return {"single": single, "bmm": bmm}
 
 
+def profile_step(n, threads):
+    from torch.profiler import ProfilerActivity, profile
+
+    from fedavg_reference import CNN
+
+    torch.manual_seed(1)
+    model = CNN()
+    opt = torch.optim.SGD(model.parameters(), lr=0.005)
+    g = torch.Generator().manual_seed(3)
+    xs, ys = torch.randn(50, n, 1, 28, 28, generator=g), torch.randint(0, 10, (50, n), generator=g)
+
+    def step(i):
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xs[i % 50]), ys[i % 50]).backward()
+        opt.step()
+
+    for i in range(30):
+        step(i)
+    start = time.thread_time()
+    for i in range(300):
+        step(i)
+    print(f"# one client's step at batch {n}, {threads} thread(s): {(time.thread_time() - start) / 300 * 1e3:.3f} ms thread CPU time")
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for i in range(100):
+            step(i)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--clients", type=int, default=10)
@@ -94,8 +127,11 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--profile-step", action="store_true")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.profile_step:
+        return profile_step(a.batch, a.threads)
     K, n = a.clients, a.batch
     layers = [
         ("conv1 1->16 28x28", conv_variants(K, n, 1, 16, 28, 5, 2)),

@@ -40,7 +40,7 @@ final class VariantChoiceTests: XCTestCase {
         XCTAssertEqual(
             lines,
             [
-                "A: chose A [federation.lr=0.05] on val global, final (mean over seeds 1; "
+                "A: chose A [federation.lr=0.05] on val global, final (seed 1; "
                     + "A [federation.lr=0.05] 48.0, A [federation.lr=0.1] 28.0)"
             ])
         let table = chosen.markdown()

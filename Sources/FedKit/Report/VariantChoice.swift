@@ -22,12 +22,13 @@ public struct VariantChoice: Sendable, Equatable {
             }
         }
         var last: Bool { self == .valGlobalLast || self == .valPersonalLast }
-        var title: String {
+        /// "val global, last 10" (`lastRounds`: eval.last_rounds of the runs, "N" when they differ).
+        func title(lastRounds: String) -> String {
             switch self {
             case .valGlobal: "val global, final"
-            case .valGlobalLast: "val global, mean of the last N rounds"
+            case .valGlobalLast: "val global, last \(lastRounds)"
             case .valPersonal: "val personal (w), final"
-            case .valPersonalLast: "val personal (w), mean of the last N rounds"
+            case .valPersonalLast: "val personal (w), last \(lastRounds)"
             }
         }
     }
@@ -159,9 +160,11 @@ extension Report {
         }!
         let seeds = shared.sorted().map(String.init).joined(separator: ",")
         let values = scored.map { "\($0.group.label) " + String(format: "%.1f", 100 * $0.value) }
+        let lastRounds = Set(candidates.flatMap { $0.complete.map(\.lastRounds) })
+        let title = choice.criterion.title(lastRounds: lastRounds.count == 1 ? String(lastRounds.first!) : "N")
         let line =
-            "\(choice.name): chose \(scored[best].group.label) on \(choice.criterion.title) "
-            + "(mean over seeds \(seeds); \(values.joined(separator: ", ")))"
+            "\(choice.name): chose \(scored[best].group.label) on \(title) "
+            + "(\(shared.count == 1 ? "seed" : "mean over seeds") \(seeds); \(values.joined(separator: ", ")))"
         return (scored[best].group, line)
     }
 }

@@ -32,7 +32,7 @@
 # The PFLlib process ends right after its round-10 evaluation (run_pfllib.py, PFLLIB_FULL=0)
 # instead of training that 11th round (Per-FedAvg excepted: its evaluation trains).
 #
-# fedkit: .build/release/exp on the same folder with bench/pfllib/fmnist-pfllib.yaml, one
+# fedkit: $EXP (.build/release/exp) on the same folder with bench/pfllib/fmnist-pfllib.yaml, one
 # method per process. Both modes end each log (PFLlib) or $RUNS/fedkit-cpu/<method>-seed-<s>.txt
 # (FedKit) with the run's processor time ("cpu: user U s, system S s, wall W s", GNU time).
 set -euo pipefail
@@ -42,6 +42,10 @@ PFL=${PFL:-/tmp/pfllib}
 PY=${PY:-/tmp/pfllib-venv/bin/python}
 RUNS=${RUNS:-$ROOT/experiments/results/runs/pfllib-fmnist}
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
+# EXP: the FedKit binary (a copy outside .build keeps a queue safe from rebuilds mid-run);
+# NICE: niceness of the runs (10 on a shared machine, 0 when the comparison has priority).
+EXP=${EXP:-$ROOT/.build/release/exp}
+NICE=${NICE:-10}
 # Processor time of a whole run (start-up, data loading, training, evaluations), which the load
 # of a shared machine changes far less than wall time: GNU time's line, read by table.py.
 CPU_FORMAT='cpu: user %U s, system %S s, wall %e s'
@@ -74,7 +78,7 @@ pfllib)
         mkdir -p "$RUNS/pfllib/$algo"
         full=0; [ "$algo" = PerAvg ] && full=1     # its evaluation trains a step: no early stop
         (cd "$PFL/system" && PYTHONUNBUFFERED=1 PFLLIB_FULL=$full OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 FEDKIT_SEED=$seed \
-            /usr/bin/time -f "$CPU_FORMAT" nice -n 10 "$PY" "$ROOT/bench/pfllib/run_pfllib.py" \
+            /usr/bin/time -f "$CPU_FORMAT" nice -n "$NICE" "$PY" "$ROOT/bench/pfllib/run_pfllib.py" \
             -data FashionMNIST -m CNN -algo "$algo" -gr 10 -eg 10 -lbs 10 -lr 0.005 -ls 1 -nc 20 -jr 1 \
             -dev cpu -go "seed$seed" "${extra[@]}") > "$RUNS/pfllib/$algo/seed-$seed.log" 2>&1
     done
@@ -84,7 +88,7 @@ fedkit)
     mkdir -p "$RUNS/fedkit-cpu"
     for method in ${only//,/ }; do
         /usr/bin/time -f "$CPU_FORMAT" -o "$RUNS/fedkit-cpu/$method-seed-$seed.txt" \
-            nice -n 10 "$ROOT/.build/release/exp" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$method" \
+            nice -n "$NICE" "$EXP" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$method" \
             --set "dataset.path=$PFL/dataset/FashionMNIST" --out "$RUNS/fedkit"
     done
     ;;

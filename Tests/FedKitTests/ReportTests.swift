@@ -264,6 +264,9 @@ final class ReportTests: XCTestCase {
         let a = try XCTUnwrap(lines.first { $0.hasPrefix("| A [federation.lr=0.05] |") })
         XCTAssertTrue(a.hasPrefix("| A [federation.lr=0.05] | 1,2 | 3 | 60.0 ± 14.1 | 52.5 ± 10.6 | 70.0 ± 14.1 |"), a)
         XCTAssertTrue(a.hasSuffix("| 40.0 ± 0.0 | 50.0 ± 0.0 | 3.0 | 58.0 ± 14.1 | 50.5 ± 10.6 | 5.5 |"), a)
+        // B ran one seed: a single draw has no spread, so its cells carry no "± 0.0".
+        let b = try XCTUnwrap(lines.first { $0.hasPrefix("| B |") })
+        XCTAssertFalse(b.contains("±"), b)
         let timing = try report.timingMarkdown(reference: "B")
         let aTiming = try XCTUnwrap(timing.split(separator: "\n").first { $0.hasPrefix("| A [federation.lr=0.05] |") })
         // Seed 1 only is shared with B: 5 s / 5 s.

@@ -102,9 +102,10 @@ extension Report {
         return out.joined(separator: "\n")
     }
 
-    /// "59.1 ± 8.1" (std 0 for one seed, as the docs' tables have it).
+    /// "59.1 ± 8.1"; one seed gives the value alone ("59.1"): a single draw has no spread.
     static func meanStd(_ s: SeedStatistics, scale: Double, digits: Int) -> String {
-        String(format: "%.\(digits)f ± %.\(digits)f", scale * s.mean, scale * s.std)
+        guard s.n > 1 else { return String(format: "%.\(digits)f", scale * s.mean) }
+        return String(format: "%.\(digits)f ± %.\(digits)f", scale * s.mean, scale * s.std)
     }
 
     /// Seconds per round by phase (means over rounds, then over seeds) and each method's time per
@@ -162,8 +163,7 @@ extension Report {
                     if !MetricKind.isAccuracy(c.metric) {
                         row.append(s.std > 0 ? String(format: "%.1f", s.mean) : String(Int(s.mean.rounded())))
                     } else {
-                        row.append(
-                            s.n > 1 ? Self.meanStd(s, scale: 100, digits: 2) : String(format: "%.2f", 100 * s.mean))
+                        row.append(Self.meanStd(s, scale: 100, digits: 2))
                     }
                 }
                 rows.append(row)

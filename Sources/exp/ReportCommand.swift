@@ -32,13 +32,35 @@ struct ReportCommand: ParsableCommand {
             valueName: "METHOD"))
     var timing: String?
 
+    @Option(
+        name: .customLong("choose"),
+        help: ArgumentHelp(
+            "With --markdown: keep, of the rows whose label matches PATTERN (`*` = anything), only the one with "
+                + "the best validation CRITERION (val-global, val-global-last [default], val-personal, "
+                + "val-personal-last), shown as NAME [chosen: LABEL]. Repeatable.",
+            valueName: "NAME=PATTERN[:CRITERION]"))
+    var choices: [String] = []
+
     func run() throws {
         let report: Report
         do { report = try ReportCollector.collect(directories: directories) } catch let error as ReportError {
             throw CommandFailure(status: .invalidInput, message: "error: \(error)")
         }
         let printsTable = markdown || timing != nil
-        if markdown { print(report.markdown()) }
+        if !choices.isEmpty && !markdown {
+            throw ValidationError("--choose applies to the --markdown table: add --markdown")
+        }
+        if markdown {
+            do {
+                let parsed = try choices.map(VariantChoice.init(argument:))
+                let (chosen, lines) = try report.choosing(parsed)
+                print(chosen.markdown())
+                for line in lines { print("- \(line)") }
+                if !lines.isEmpty { print("") }
+            } catch let error as ReportError {
+                throw CommandFailure(status: .invalidInput, message: "error: \(error)")
+            }
+        }
         if let timing {
             do { print(try report.timingMarkdown(reference: timing)) } catch let error as ReportError {
                 throw CommandFailure(status: .invalidInput, message: "error: \(error)")

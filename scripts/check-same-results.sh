@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Checks that a change leaves results unchanged: runs the quick start (experiments/quickstart.yaml,
-# every method, seed 1) at 2 rounds and compares every rounds.jsonl byte for byte with a kept run.
+# every method, seed 1; or $EXPERIMENT) at 2 rounds and compares every rounds.jsonl byte for byte
+# with a kept run.
 #
 #   scripts/check-same-results.sh --keep DIR   # before the change: run and keep the results in DIR
 #   scripts/check-same-results.sh DIR          # after it: run again and compare with DIR
 #   scripts/check-same-results.sh DIR NEW      # compare two kept folders, without running
 #
 # EXP (default .build/release/exp; build it with `swift build -c release --product exp`) is the
-# binary that runs. Exit status 0: every rounds.jsonl is identical; 1: a file differs or is
-# missing on one side; 2: usage or run failure. Only rounds.jsonl is compared: timings.jsonl and
-# manifest.json hold times and the build's commit, which differ by design.
+# binary that runs; EXPERIMENT (default experiments/quickstart.yaml) the experiment file, e.g.
+# scripts/same-results-server-steps.yaml for the generator and distiller methods. Exit status 0:
+# every rounds.jsonl is identical; 1: a file differs or is missing on one side; 2: usage or run
+# failure. Only rounds.jsonl is compared: timings.jsonl and manifest.json hold times and the
+# build's commit, which differ by design.
 #
 # Wall-clock metrics: some server steps report their own duration as a round metric
 # (`server` entries whose name ends in `.seconds`, e.g. fedbkd's `distill.seconds`), which no two
@@ -18,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exp="${EXP:-.build/release/exp}"
-experiment=experiments/quickstart.yaml
+experiment="${EXPERIMENT:-experiments/quickstart.yaml}"
 
 usage() { echo "usage: $0 [--keep] DIR | DIR NEW" >&2; exit 2; }
 keep=false
@@ -54,7 +57,7 @@ print(", ".join(sorted(keys)))
 PY
 }
 
-run() {  # run DIR: the quick start at 2 rounds into DIR
+run() {  # run DIR: the experiment at 2 rounds into DIR
     "$exp" run "$experiment" --set federation.rounds=2 --out "$1" > "$1.log" 2>&1 \
         || { echo "error: the run failed; see $1.log" >&2; exit 2; }
 }

@@ -38,8 +38,8 @@ final class DistillationBaselineTests: XCTestCase {
         let generator = try featureGenerator()
         XCTAssertTrue(try generator.payload(round: 1).isEmpty, "no generator before the first server step")
         XCTAssertFalse(generator.samplesModelInputs)
-        try generator.train(round.context)
-        XCTAssertEqual(round.context.metrics["generator.steps"], 200)
+        let trained = try generator.train(round.context)
+        XCTAssertEqual(trained.metrics["generator.steps"], 200)
         for (k, teacher) in round.context.teachers.enumerated() {
             let head = try round.problem.network()
             try head.load(teacher.state)
@@ -61,9 +61,9 @@ final class DistillationBaselineTests: XCTestCase {
             let round = try FixedTeachers(classCounts: [[20, 0], [0, 20], [10, 10]])
             XCTAssertLessThan(round.context.workspace.count, round.context.teachers.count)
             let generator = try featureGenerator { $0.setting(FeatureSpaceGenerator.ensemble, form) }
-            try generator.train(round.context)
-            XCTAssertGreaterThan(try XCTUnwrap(round.context.metrics["generator.teacher_accuracy"]), 0.9, form.rawValue)
-            XCTAssertTrue(try XCTUnwrap(round.context.metrics["generator.ce"]).isFinite, form.rawValue)
+            let trained = try generator.train(round.context)
+            XCTAssertGreaterThan(try XCTUnwrap(trained.metrics["generator.teacher_accuracy"]), 0.9, form.rawValue)
+            XCTAssertTrue(try XCTUnwrap(trained.metrics["generator.ce"]).isFinite, form.rawValue)
         }
     }
 
@@ -71,7 +71,7 @@ final class DistillationBaselineTests: XCTestCase {
     func testFeatureGeneratorPayloadRebuildsTheSameGenerator() throws {
         let round = try FixedTeachers()
         let server = try featureGenerator { $0.setting(FeatureSpaceGenerator.steps, 5) }
-        try server.train(round.context)
+        _ = try server.train(round.context)
         let payload = try server.payload(round: 2)
         let carried = try server.saveCarriedState()
         XCTAssertNil(try FeatureGenerator(payload: StateDict([])))
@@ -105,7 +105,7 @@ final class DistillationBaselineTests: XCTestCase {
         let problem = try ToyProblem()
         let round = try FixedTeachers()
         let server = try featureGenerator { $0.setting(FeatureSpaceGenerator.steps, 5) }
-        try server.train(round.context)
+        _ = try server.train(round.context)
         let sgd = try context(problem, payload: StateDict([]))
         _ = try SGDTrainer.make().train(sgd)
         let expected = try sgd.model.stateDict().flattened().floats()
@@ -137,7 +137,7 @@ final class DistillationBaselineTests: XCTestCase {
             teachers: [Teacher(client: 0, state: teacher, classCounts: [20, 20])], classes: 2, inputShape: [2],
             inputKind: .continuous, generator: RandomGenerator(seed: 7))
         let server = try featureGenerator()
-        try server.train(round)
+        _ = try server.train(round)
         let payload = try server.payload(round: 2)
         let g = try XCTUnwrap(try FeatureGenerator(payload: payload))
         g.setTraining(false)
@@ -188,10 +188,12 @@ final class DistillationBaselineTests: XCTestCase {
         XCTAssertEqual(try ensemble().labelProbabilities(FixedTeachers(classCounts: [[5, 0, 0], [0, 0, 0]]).context.teachers, classes: 3), [1, 0, 0])
     }
 
-    /// The KL between the global model and the ensemble on fresh samples, with the ensemble
-    /// logits computed by hand: the mean of the teachers' logits.
-    func divergence(_ round: FixedTeachers, samples: Tensor) throws -> Double {
-        try withoutGrad {
+    /// The KL between a global model (`global`, else the round's) and the ensemble on fresh
+    /// samples, with the ensemble logits computed by hand: the mean of the teachers' logits.
+    func divergence(_ round: FixedTeachers, global state: StateDict? = nil, samples: Tensor) throws -> Double {
+        let global = try round.problem.network()
+        try global.load(state ?? round.context.global.stateDict())
+        return try withoutGrad {
             var sum: Tensor?
             for teacher in round.context.teachers {
                 let net = try round.problem.network()
@@ -200,9 +202,8 @@ final class DistillationBaselineTests: XCTestCase {
                 let logits = try net.forward(samples)
                 sum = try sum.map { try $0 + logits } ?? logits
             }
-            round.context.global.setTraining(false)
-            defer { round.context.global.setTraining(true) }
-            return try Loss.distillationKL(student: round.context.global.forward(samples),
+            global.setTraining(false)
+            return try Loss.distillationKL(student: global.forward(samples),
                                            teacher: sum! / Double(round.context.teachers.count)).item()
         }
     }
@@ -214,13 +215,14 @@ final class DistillationBaselineTests: XCTestCase {
         let probe = try Tensor.randn([256, 2], generator: RandomGenerator(seed: 21))
         let before = try divergence(round, samples: probe)
         let teachers = try round.context.teachers.map { try $0.state.flattened().floats() }
-        try ensemble().distill(round.context, source: GaussianNoiseSource(shape: [2]))
-        let after = try divergence(round, samples: probe)
+        let result = try ensemble().distill(round.context, source: GaussianNoiseSource(shape: [2]))
+        let after = try divergence(round, global: result.global, samples: probe)
         XCTAssertLessThan(after, before * 0.5, "KL(ensemble || global) \(before) -> \(after)")
         XCTAssertEqual(try round.context.teachers.map { try $0.state.flattened().floats() }, teachers)
-        XCTAssertEqual(round.context.metrics["distill.steps"], 60)
-        XCTAssertLessThan(try XCTUnwrap(round.context.metrics["distill.kl_last_iteration"]),
-                          try XCTUnwrap(round.context.metrics["distill.kl_first_step"]))
+        XCTAssertTrue(result.personal.isEmpty, "the client models do not change")
+        XCTAssertEqual(result.metrics["distill.steps"], 60)
+        XCTAssertLessThan(try XCTUnwrap(result.metrics["distill.kl_last_iteration"]),
+                          try XCTUnwrap(result.metrics["distill.kl_first_step"]))
     }
 
     /// With label weights and clients that each know one class, the ensemble's logits for a
@@ -251,16 +253,17 @@ final class DistillationBaselineTests: XCTestCase {
             "teacher_weights": .string("class"), "beta": .double(1), "reset": .bool(false), "epochs": .int(1), "steps": .int(2),
             "batch_size": .int(16), "hidden": .int(16), "noise_dim": .int(4), "embedding_dim": .int(4),
         ]))
-        try generator.train(round.context)
+        _ = try generator.train(round.context)
         let distiller = try ensemble { $0.setting(EnsembleDistiller.iterations, 4).setting(EnsembleDistiller.steps, 3) }
-        try distiller.distill(round.context, source: GeneratorSource(generator: generator))
-        XCTAssertEqual(round.context.metrics["distill.generator_retrained"], 3)
-        XCTAssertEqual(round.context.metrics["distill.steps"], 12)
-        XCTAssertEqual(round.context.metrics["generator.steps"], 2, "each retraining reports its own steps")
+        let result = try distiller.distill(round.context, source: GeneratorSource(generator: generator))
+        XCTAssertEqual(result.metrics["distill.generator_retrained"], 3)
+        XCTAssertEqual(result.metrics["distill.steps"], 12)
+        XCTAssertEqual(result.metrics["generator.steps"], 2, "the last retraining's metrics, its own steps")
         // A source that cannot train: the iterations only distil.
         let plain = try FixedTeachers()
-        try distiller.distill(plain.context, source: GaussianNoiseSource(shape: [2]))
-        XCTAssertNil(plain.context.metrics["distill.generator_retrained"])
-        XCTAssertEqual(plain.context.metrics["distill.steps"], 12)
+        let plainResult = try distiller.distill(plain.context, source: GaussianNoiseSource(shape: [2]))
+        XCTAssertNil(plainResult.metrics["distill.generator_retrained"])
+        XCTAssertNil(plainResult.metrics["generator.steps"])
+        XCTAssertEqual(plainResult.metrics["distill.steps"], 12)
     }
 }

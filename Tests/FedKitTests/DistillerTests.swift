@@ -67,21 +67,23 @@ final class DistillerTests: XCTestCase {
             return total / 3
         }
         let before = try featureKL(toy.teachers.map(\.state))
-        try d.distill(context, source: BlobSource())
-        let after = try featureKL(context.teachers.map(\.state))
+        let result = try d.distill(context, source: BlobSource())
+        let after = try featureKL(toy.teachers.map(result.personalState(for:)))
         XCTAssertLessThan(after, before * 0.8, "feature KL \(before) -> \(after)")
         XCTAssertLessThan(
-            try XCTUnwrap(context.metrics["distill.g2l.kl_after"]),
-            try XCTUnwrap(context.metrics["distill.g2l.kl_before"]))
+            try XCTUnwrap(result.metrics["distill.g2l.kl_after"]),
+            try XCTUnwrap(result.metrics["distill.g2l.kl_before"]))
         XCTAssertEqual(try flat(global.stateDict()), globalBefore, "the teacher (global model) is fixed")
+        XCTAssertTrue(result.global.entries.isEmpty, "g2l alone returns no global entries")
+        XCTAssertEqual(result.personal.keys.sorted(), toy.teachers.map(\.client), "every client is distilled")
         for k in toy.teachers.indices {
-            let old = toy.teachers[k].state, new = context.teachers[k].state
+            let old = toy.teachers[k].state, new = result.personalState(for: toy.teachers[k])
             XCTAssertEqual(try flat(new.under("head")), try flat(old.under("head")), "client \(k)'s head never changes")
             XCTAssertNotEqual(try flat(new.under("body")), try flat(old.under("body")), "client \(k)'s body learns")
         }
         // 100 samples per class, 2 classes per client, batches of 2 x 5: 20 steps per epoch, 4 epochs, 3 clients.
-        XCTAssertEqual(context.metrics["distill.g2l.steps"], 3 * 4 * 20)
-        XCTAssertEqual(context.metrics["distill.samples"], 600)
+        XCTAssertEqual(result.metrics["distill.g2l.steps"], 3 * 4 * 20)
+        XCTAssertEqual(result.metrics["distill.samples"], 600)
     }
 
     /// Local -> global as published: the running global model's body learns, 3 SGD steps per
@@ -92,42 +94,41 @@ final class DistillerTests: XCTestCase {
         let global = try toy.averagedGlobal()
         let head = try flat(global.stateDict().under("head")), body = try flat(global.stateDict().under("body"))
         let context = try toy.context(global: global, localBatchSize: 5)
-        try published(["directions": .string("l2g"), "samples": .int(300)]).distill(context, source: BlobSource())
-        XCTAssertEqual(context.metrics["distill.l2g.steps"], 3 * 3, "3 optimiser steps per client, 3 clients")
-        XCTAssertEqual(try flat(global.stateDict().under("head")), head, "the global head never changes")
-        XCTAssertNotEqual(try flat(global.stateDict().under("body")), body)
+        let result = try published(["directions": .string("l2g"), "samples": .int(300)]).distill(
+            context, source: BlobSource())
+        XCTAssertEqual(result.metrics["distill.l2g.steps"], 3 * 3, "3 optimiser steps per client, 3 clients")
+        XCTAssertEqual(try flat(result.global.under("head")), head, "the global head never changes")
+        XCTAssertNotEqual(try flat(result.global.under("body")), body)
         XCTAssertLessThan(
-            try XCTUnwrap(context.metrics["distill.l2g.kl_after"]),
-            try XCTUnwrap(context.metrics["distill.l2g.kl_before"]))
-        for k in toy.teachers.indices {
-            XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state))
-        }
+            try XCTUnwrap(result.metrics["distill.l2g.kl_after"]),
+            try XCTUnwrap(result.metrics["distill.l2g.kl_before"]))
+        XCTAssertTrue(result.personal.isEmpty, "l2g alone leaves the client models as they were")
         XCTAssertTrue(
             global.parameters.allSatisfy { $0.requiresGrad && $0.grad == nil }, "flags restored, no gradient left")
 
         // The same with per-batch steps: 20 per epoch per client (the step count follows the schedule).
         let perBatch = try toy.context(global: toy.averagedGlobal(), localBatchSize: 5)
-        try published(["directions": .string("l2g"), "samples": .int(300), "l2g_steps": .string("per-batch")]).distill(
-            perBatch, source: BlobSource())
-        XCTAssertEqual(perBatch.metrics["distill.l2g.steps"], 3 * 3 * 20)
+        let perBatchResult = try published([
+            "directions": .string("l2g"), "samples": .int(300), "l2g_steps": .string("per-batch"),
+        ]).distill(perBatch, source: BlobSource())
+        XCTAssertEqual(perBatchResult.metrics["distill.l2g.steps"], 3 * 3 * 20)
     }
 
     /// Both directions as published: no head changes anywhere; the round's distilled client
-    /// models are left in the context (the engine evaluates them).
+    /// models are returned (the engine evaluates them).
     func testPublishedBothDirectionsNeverChangeAHead() throws {
         let toy = try FedBKDToy()
         let global = try toy.averagedGlobal()
         let head = try flat(global.stateDict().under("head"))
         let context = try toy.context(global: global, localBatchSize: 5)
-        try published(["samples": .int(150)]).distill(context, source: BlobSource())
-        XCTAssertEqual(try flat(global.stateDict().under("head")), head)
-        for k in toy.teachers.indices {
-            XCTAssertEqual(
-                try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
-            XCTAssertNotEqual(
-                try flat(context.teachers[k].state.under("body")), try flat(toy.teachers[k].state.under("body")))
+        let result = try published(["samples": .int(150)]).distill(context, source: BlobSource())
+        XCTAssertEqual(try flat(result.global.under("head")), head)
+        for teacher in toy.teachers {
+            let distilled = try XCTUnwrap(result.personal[teacher.client])
+            XCTAssertEqual(try flat(distilled.under("head")), try flat(teacher.state.under("head")))
+            XCTAssertNotEqual(try flat(distilled.under("body")), try flat(teacher.state.under("body")))
         }
-        XCTAssertEqual(context.metrics["distill.l2g.steps"], 9)
+        XCTAssertEqual(result.metrics["distill.l2g.steps"], 9)
     }
 
     /// The published loss is KL(softmax(student) || softmax(teacher)) without temperature.
@@ -162,17 +163,14 @@ final class DistillerTests: XCTestCase {
             let global = try toy.averagedGlobal()
             let context = try toy.context(global: global)
             let before = try flat(global.stateDict())
-            try distiller(["directions": .string("l2g"), "order": .string(order)]).distill(
+            let result = try distiller(["directions": .string("l2g"), "order": .string(order)]).distill(
                 context, source: BlobSource())
-            let klBefore = try XCTUnwrap(context.metrics["distill.l2g.kl_before"]),
-                klAfter = try XCTUnwrap(context.metrics["distill.l2g.kl_after"])
+            let klBefore = try XCTUnwrap(result.metrics["distill.l2g.kl_before"]),
+                klAfter = try XCTUnwrap(result.metrics["distill.l2g.kl_after"])
             XCTAssertLessThan(klAfter, klBefore * 0.7, "\(order): \(klBefore) -> \(klAfter)")
-            XCTAssertNotEqual(try flat(global.stateDict()), before, order)
-            XCTAssertNil(context.metrics["distill.g2l.kl_before"], "g2l did not run")
-            // l2g alone leaves the personal models as they were.
-            for k in toy.teachers.indices {
-                XCTAssertEqual(try flat(context.teachers[k].state), try flat(toy.teachers[k].state))
-            }
+            XCTAssertNotEqual(try flat(result.global), before, order)
+            XCTAssertNil(result.metrics["distill.g2l.kl_before"], "g2l did not run")
+            XCTAssertTrue(result.personal.isEmpty, "\(order): l2g alone leaves the personal models as they were")
             XCTAssertTrue(global.parameters.allSatisfy { $0.requiresGrad && $0.grad == nil })
         }
     }
@@ -182,14 +180,15 @@ final class DistillerTests: XCTestCase {
         let global = try toy.averagedGlobal()
         let globalBefore = try flat(global.stateDict())
         let context = try toy.context(global: global)
-        try distiller(["directions": .string("g2l")]).distill(context, source: BlobSource())
-        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]),
-            klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
+        let result = try distiller(["directions": .string("g2l")]).distill(context, source: BlobSource())
+        let klBefore = try XCTUnwrap(result.metrics["distill.g2l.kl_before"]),
+            klAfter = try XCTUnwrap(result.metrics["distill.g2l.kl_after"])
         XCTAssertLessThan(klAfter, klBefore * 0.7, "\(klBefore) -> \(klAfter)")
         XCTAssertEqual(try flat(global.stateDict()), globalBefore, "g2l alone leaves the global model")
-        XCTAssertNil(context.metrics["distill.l2g.kl_before"])
+        XCTAssertTrue(result.global.entries.isEmpty, "g2l alone returns no global entries")
+        XCTAssertNil(result.metrics["distill.l2g.kl_before"])
         for k in toy.teachers.indices {
-            let old = toy.teachers[k].state, new = context.teachers[k].state
+            let old = toy.teachers[k].state, new = try XCTUnwrap(result.personal[toy.teachers[k].client])
             XCTAssertEqual(new.names, old.names)
             XCTAssertEqual(try flat(new.under("head")), try flat(old.under("head")), "teacher \(k)'s head is frozen")
             XCTAssertNotEqual(try flat(new.under("body")), try flat(old.under("body")), "teacher \(k)'s body learns")
@@ -214,36 +213,37 @@ final class DistillerTests: XCTestCase {
 
         let toy = try FedBKDToy()
         let context = try toy.context(global: toy.averagedGlobal())
-        try distiller(["directions": .string("g2l"), "g2l_classes": .string("seen")]).distill(
+        let seen = try distiller(["directions": .string("g2l"), "g2l_classes": .string("seen")]).distill(
             context, source: BlobSource())
-        let klBefore = try XCTUnwrap(context.metrics["distill.g2l.kl_before"]),
-            klAfter = try XCTUnwrap(context.metrics["distill.g2l.kl_after"])
+        let klBefore = try XCTUnwrap(seen.metrics["distill.g2l.kl_before"]),
+            klAfter = try XCTUnwrap(seen.metrics["distill.g2l.kl_after"])
         XCTAssertTrue(klBefore.isFinite && klAfter.isFinite)
         XCTAssertLessThan(klAfter, klBefore, "\(klBefore) -> \(klAfter)")
-        for k in toy.teachers.indices {
+        for teacher in toy.teachers {
             XCTAssertEqual(
-                try flat(context.teachers[k].state.under("head")), try flat(toy.teachers[k].state.under("head")))
+                try flat(seen.personalState(for: teacher).under("head")), try flat(teacher.state.under("head")))
         }
-        let all = try toy.context(global: toy.averagedGlobal())
-        try distiller(["directions": .string("g2l")]).distill(all, source: BlobSource())
+        let all = try distiller(["directions": .string("g2l")]).distill(
+            toy.context(global: toy.averagedGlobal()), source: BlobSource())
         XCTAssertNotEqual(
-            try flat(all.teachers[0].state), try flat(context.teachers[0].state), "the restriction changes the result")
+            try flat(all.personalState(for: toy.teachers[0])), try flat(seen.personalState(for: toy.teachers[0])),
+            "the restriction changes the result")
         XCTAssertThrowsError(try distiller(["g2l_classes": .string("some")]))
     }
 
     func testBothDirectionsReportBothKLs() throws {
         let toy = try FedBKDToy()
         let context = try toy.context(global: toy.averagedGlobal())
-        try distiller().distill(context, source: BlobSource())
+        let result = try distiller().distill(context, source: BlobSource())
         for key in [
             "distill.g2l.kl_before", "distill.g2l.kl_after", "distill.l2g.kl_before", "distill.l2g.kl_after",
             "distill.seconds", "distill.samples",
         ] {
-            XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
+            XCTAssertTrue(result.metrics[key]?.isFinite ?? false, key)
         }
-        XCTAssertLessThan(context.metrics["distill.g2l.kl_after"]!, context.metrics["distill.g2l.kl_before"]!)
-        XCTAssertLessThan(context.metrics["distill.l2g.kl_after"]!, context.metrics["distill.l2g.kl_before"]!)
-        XCTAssertEqual(context.metrics["distill.samples"], 1000)
+        XCTAssertLessThan(result.metrics["distill.g2l.kl_after"]!, result.metrics["distill.g2l.kl_before"]!)
+        XCTAssertLessThan(result.metrics["distill.l2g.kl_after"]!, result.metrics["distill.l2g.kl_before"]!)
+        XCTAssertEqual(result.metrics["distill.samples"], 1000)
     }
 
     /// Generator and distiller together, twice from the same seeds: identical models.
@@ -253,10 +253,11 @@ final class DistillerTests: XCTestCase {
             let g = try ConditionalMLPGenerator.make(
                 Parameters(GeneratorTests.plus.merging(["epochs": .int(2), "steps": .int(2)]) { $1 }))
             let context = try toy.context(seed: 21, global: toy.averagedGlobal())
-            try g.train(context)
-            try distiller(["samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5)]).distill(
-                context, source: PluginSource(generator: g))
-            return try [flat(context.global.stateDict())] + context.teachers.map { try flat($0.state) }
+            _ = try g.train(context)
+            let result = try distiller([
+                "samples": .int(200), "feature_weight": .double(0.5), "label_weight": .double(0.5),
+            ]).distill(context, source: PluginSource(generator: g))
+            return try [flat(result.global)] + context.teachers.map { try flat(result.personalState(for: $0)) }
         }
         XCTAssertEqual(try run(), try run())
     }
@@ -290,14 +291,14 @@ final class DistillerTests: XCTestCase {
         // The engine draws the noise in the models' sample space: sequences of embedding vectors.
         let shape = try SampleSpace.shape(context)
         XCTAssertEqual(shape, [6, 8])
-        try distiller(["samples": .int(40), "order": .string("ensemble")]).distill(
+        let result = try distiller(["samples": .int(40), "order": .string("ensemble")]).distill(
             context, source: GaussianNoiseSource(shape: shape))
         // Noise of the token shape is refused with a clear message, not fed to the embedding.
         XCTAssertThrowsError(try distiller().distill(context, source: GaussianNoiseSource(shape: [6]))) {
             XCTAssertTrue("\($0)".contains("gave samples of shape"), "\($0)")
         }
-        XCTAssertLessThan(context.metrics["distill.l2g.kl_after"]!, context.metrics["distill.l2g.kl_before"]! + 1e-6)
-        XCTAssertTrue(context.metrics["distill.g2l.kl_after"]?.isFinite ?? false)
+        XCTAssertLessThan(result.metrics["distill.l2g.kl_after"]!, result.metrics["distill.l2g.kl_before"]! + 1e-6)
+        XCTAssertTrue(result.metrics["distill.g2l.kl_after"]?.isFinite ?? false)
     }
 
     func testFedBKDPresets() throws {

@@ -6,7 +6,7 @@ import XCTest
 
 @testable import FedKit
 
-/// Test only: replaces every teacher's state with a recognisable model: head weights zero and a
+/// Test only: returns for every teacher a recognisable model: head weights zero and a
 /// head bias that makes client k always predict class k % classes.
 struct MarkingDistiller: DistillerPlugin {
     static let descriptor = PluginDescriptor(
@@ -14,9 +14,9 @@ struct MarkingDistiller: DistillerPlugin {
         summary: "test only: teacher k's output always predicts class k % classes")
     init(parameters: Parameters) throws {}
 
-    func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws {
-        for i in context.teachers.indices {
-            let teacher = context.teachers[i]
+    func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws -> DistillationResult {
+        var personal: [Int: StateDict] = [:]
+        for teacher in context.teachers {
             let marked = try teacher.state.copy()
             let biasName = try XCTUnwrap(marked.names.last { $0.hasPrefix("head.") && $0.hasSuffix("bias") })
             for (name, tensor) in marked.entries where name.hasPrefix("head.") {
@@ -27,8 +27,22 @@ struct MarkingDistiller: DistillerPlugin {
                     try withoutGrad { try tensor.fill_(0) }
                 }
             }
-            context.teachers[i].state = marked
+            personal[teacher.client] = marked
         }
+        return DistillationResult(personal: personal)
+    }
+}
+
+/// Test only: returns a model for a client that was not sampled (the engine must refuse it).
+struct StrayDistiller: DistillerPlugin {
+    static let descriptor = PluginDescriptor(
+        kind: .distiller, name: "test-stray", summary: "test only: a model for a client outside the round")
+    init(parameters: Parameters) throws {}
+
+    func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws -> DistillationResult {
+        let sampled = Set(context.teachers.map(\.client))
+        let stray = try XCTUnwrap((0...).first { !sampled.contains($0) })
+        return DistillationResult(personal: [stray: context.teachers[0].state])
     }
 }
 
@@ -111,6 +125,18 @@ final class EngineEvaluationProtocolTests: XCTestCase {
         XCTAssertEqual(rows.filter { $0.evaluatedWith == "round-output" }.map(\.client).sorted(), last.sorted())
         XCTAssertEqual(
             rows.filter { $0.evaluatedWith == "personal" }.map(\.client).sorted(), trained.subtracting(last).sorted())
+    }
+
+    /// The engine stores only what a distiller returns for the round's own clients: a model for
+    /// another client fails the run, naming it, before anything is stored.
+    func testDistilledModelForAClientOutsideTheRoundIsRefused() throws {
+        let method = "[{ name: fedrep, distiller: { name: test-stray }, personal: model }]"
+        let yaml = EngineFixture.yaml(
+            output: "unused", methods: method, clients: 8, rounds: 1, perRound: "clients_per_round: 2")
+        let run = try EngineFixture.simulation(yaml)
+        XCTAssertThrowsError(try run.run()) { error in
+            XCTAssertTrue("\(error)".contains("which was not sampled this round"), "\(error)")
+        }
     }
 
     /// The methods' declared evaluation model is validated and written into the resolved config.

@@ -52,6 +52,7 @@ enum EngineFixture {
         var registry = try! BuiltinPlugins.registry()
         try! registry.register(PoisonTrainer.self)
         try! registry.register(MarkingDistiller.self)
+        try! registry.register(StrayDistiller.self)
         try! registry.register(RecordingTrainer.self)
         return registry
     }()

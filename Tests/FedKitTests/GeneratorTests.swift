@@ -121,18 +121,18 @@ final class GeneratorTests: XCTestCase {
         let toy = try FedBKDToy()
         let context = try toy.context()
         let g = try generator()
-        try g.train(context)
+        let result = try g.train(context)
         let rng = RandomGenerator(seed: 3)
         let agreement = try toy.teacherAgreement { try g.sample(labels: $0, generator: rng) }
         XCTAssertGreaterThan(agreement, 0.9)
-        let reported = try XCTUnwrap(context.metrics["generator.teacher_accuracy"])
+        let reported = try XCTUnwrap(result.metrics["generator.teacher_accuracy"])
         XCTAssertGreaterThan(reported, 0.9)
         for key in [
             "generator.ce", "generator.diversity", "generator.adversarial", "generator.loss", "generator.seconds",
         ] {
-            XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
+            XCTAssertTrue(result.metrics[key]?.isFinite ?? false, key)
         }
-        XCTAssertLessThan(context.metrics["generator.ce"]!, 0.3)
+        XCTAssertLessThan(result.metrics["generator.ce"]!, 0.3)
         XCTAssertEqual(try g.sample(labels: Tensor([0, 1, 2]), generator: rng).shape, [3, 4])
     }
 
@@ -142,15 +142,15 @@ final class GeneratorTests: XCTestCase {
         let toy = try FedBKDToy()
         let g = try generator(["eta": .double(0)])
         let untrained = try generator(["eta": .double(0), "epochs": .int(0)])
-        try untrained.train(toy.context())
+        _ = try untrained.train(toy.context())
         let rng = RandomGenerator(seed: 3)
         let before = try toy.teacherAgreement { try untrained.sample(labels: $0, generator: rng) }
         let context = try toy.context()
-        try g.train(context)
+        let result = try g.train(context)
         let after = try toy.teacherAgreement { try g.sample(labels: $0, generator: rng) }
         XCTAssertGreaterThan(after, 0.9, "agreement \(before) -> \(after)")
         XCTAssertLessThan(before, 0.8)
-        XCTAssertEqual(context.metrics["generator.diversity"].map { $0 > 0 }, true, "L_div is still reported")
+        XCTAssertEqual(result.metrics["generator.diversity"].map { $0 > 0 }, true, "L_div is still reported")
     }
 
     func testTrainingChangesNoTeacherOrGlobalWeight() throws {
@@ -160,8 +160,8 @@ final class GeneratorTests: XCTestCase {
         let teacherValues = try toy.teachers.map { try flat($0.state) }
         let globalValues = try flat(global.stateDict())
         let g = try generator(["beta": .double(0.5), "epochs": .int(2), "steps": .int(3)])
-        try g.train(context)
-        XCTAssertGreaterThan(context.metrics["generator.adversarial"] ?? 0, 0)
+        let result = try g.train(context)
+        XCTAssertGreaterThan(result.metrics["generator.adversarial"] ?? 0, 0)
         for k in toy.teachers.indices {
             XCTAssertEqual(try flat(context.teachers[k].state), teacherValues[k], "teacher \(k)'s state")
             // Each of the three workspace networks held one teacher throughout.
@@ -180,8 +180,8 @@ final class GeneratorTests: XCTestCase {
         let toy = try FedBKDToy()
         let a = try generator(["epochs": .int(2), "steps": .int(3), "beta": .double(0.1)])
         let b = try generator(["epochs": .int(2), "steps": .int(3), "beta": .double(0.1)])
-        try a.train(toy.context(workspace: 3, global: toy.averagedGlobal()))
-        try b.train(toy.context(workspace: 1, global: toy.averagedGlobal()))
+        _ = try a.train(toy.context(workspace: 3, global: toy.averagedGlobal()))
+        _ = try b.train(toy.context(workspace: 1, global: toy.averagedGlobal()))
         XCTAssertEqual(try flat(XCTUnwrap(a.network).stateDict()), try flat(XCTUnwrap(b.network).stateDict()))
     }
 
@@ -189,8 +189,8 @@ final class GeneratorTests: XCTestCase {
         let toy = try FedBKDToy()
         func run() throws -> [Float] {
             let g = try generator(["epochs": .int(2), "steps": .int(3)])
-            try g.train(toy.context(seed: 9))
-            try g.train(toy.context(seed: 10))  // warm start: a second round
+            _ = try g.train(toy.context(seed: 9))
+            _ = try g.train(toy.context(seed: 10))  // warm start: a second round
             return try g.sample(labels: Tensor([0, 1, 2, 2]), generator: RandomGenerator(seed: 4)).floats()
         }
         XCTAssertEqual(try run(), try run())
@@ -199,14 +199,14 @@ final class GeneratorTests: XCTestCase {
     func testWarmStartKeepsTheNetworkUnlessReset() throws {
         let toy = try FedBKDToy()
         let warm = try generator(["epochs": .int(1), "steps": .int(1)])
-        try warm.train(toy.context(seed: 1))
+        _ = try warm.train(toy.context(seed: 1))
         let first = try XCTUnwrap(warm.network)
-        try warm.train(toy.context(seed: 2))
+        _ = try warm.train(toy.context(seed: 2))
         XCTAssertTrue(warm.network === first)
         let cold = try generator(["epochs": .int(1), "steps": .int(1), "reset": .bool(true)])
-        try cold.train(toy.context(seed: 1))
+        _ = try cold.train(toy.context(seed: 1))
         let coldFirst = try XCTUnwrap(cold.network)
-        try cold.train(toy.context(seed: 2))
+        _ = try cold.train(toy.context(seed: 2))
         XCTAssertFalse(cold.network === coldFirst)
     }
 
@@ -236,10 +236,10 @@ final class GeneratorTests: XCTestCase {
         let g = try generator([
             "epochs": .int(1), "steps": .int(2), "beta": .double(0.1), "noise_dim": .int(8), "hidden": .int(16),
         ])
-        try g.train(context)
+        let result = try g.train(context)
         XCTAssertEqual(g.network?.sampleShape, [6, 8])
         XCTAssertEqual(try g.sample(labels: Tensor([0, 1, 1]), generator: RandomGenerator(seed: 1)).shape, [3, 6, 8])
-        XCTAssertTrue(context.metrics["generator.loss"]?.isFinite ?? false)
+        XCTAssertTrue(result.metrics["generator.loss"]?.isFinite ?? false)
     }
 
     // MARK: - Published (GAN_train.py `DF_gan`)
@@ -265,7 +265,7 @@ final class GeneratorTests: XCTestCase {
         for teacherGradient in [false, true] {
             let g = try published(["teacher_gradient": .bool(teacherGradient), "epochs": .int(0)])
             let context = try toy.context()
-            try g.train(context)  // draws the fixed inputs and builds G (no step: epochs 0)
+            _ = try g.train(context)  // draws the fixed inputs and builds G (no step: epochs 0)
             let network = try XCTUnwrap(g.network)
             let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
             defer { slots.release() }
@@ -297,7 +297,7 @@ final class GeneratorTests: XCTestCase {
     func testFixedInputsAreTheSameInEveryRound() throws {
         let toy = try FedBKDToy()
         let g = try published(["epochs": .int(1), "steps": .int(2)])
-        try g.train(toy.context(seed: 1))
+        _ = try g.train(toy.context(seed: 1))
         let first = try XCTUnwrap(g.fixed), firstNetwork = try XCTUnwrap(g.network)
         XCTAssertEqual(
             first.labels, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
@@ -306,7 +306,7 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(first.noise.shape, [30, 64])
         XCTAssertEqual(first.embedding.shape, [30, 64])
         let samplesBefore = try g.sample(labels: Tensor(first.labels), generator: RandomGenerator(seed: 1)).floats()
-        try g.train(toy.context(seed: 2))
+        _ = try g.train(toy.context(seed: 2))
         let second = try XCTUnwrap(g.fixed)
         XCTAssertEqual(second.labels, first.labels)
         XCTAssertEqual(try second.noise.floats(), z)
@@ -323,12 +323,12 @@ final class GeneratorTests: XCTestCase {
     func testPerTeacherScheduleStepCount() throws {
         let toy = try FedBKDToy()
         let context = try toy.context()
-        try published(["epochs": .int(2), "steps": .int(3)]).train(context)
-        XCTAssertEqual(context.metrics["generator.steps"], 2 * 3 * 3)
+        let result = try published(["epochs": .int(2), "steps": .int(3)]).train(context)
+        XCTAssertEqual(result.metrics["generator.steps"], 2 * 3 * 3)
         // Uniform teacher weights, two teachers per class: still a fraction.
-        XCTAssertTrue((0...1).contains(try XCTUnwrap(context.metrics["generator.teacher_accuracy"])))
+        XCTAssertTrue((0...1).contains(try XCTUnwrap(result.metrics["generator.teacher_accuracy"])))
         for key in ["generator.ce", "generator.diversity", "generator.teacher_accuracy"] {
-            XCTAssertTrue(context.metrics[key]?.isFinite ?? false, key)
+            XCTAssertTrue(result.metrics[key]?.isFinite ?? false, key)
         }
     }
 
@@ -338,7 +338,7 @@ final class GeneratorTests: XCTestCase {
         let toy = try FedBKDToy()
         for extra: [String: ParameterValue] in [[:], ["reset": .bool(false), "label_embedding": .string("learned")]] {
             let a = try published(extra.merging(["epochs": .int(1), "steps": .int(2)]) { $1 })
-            try a.train(toy.context(seed: 1))
+            _ = try a.train(toy.context(seed: 1))
             let saved = try a.saveCarriedState()
             XCTAssertNotNil(saved["fixed.noise"])
             XCTAssertEqual(
@@ -346,8 +346,8 @@ final class GeneratorTests: XCTestCase {
                 "the network is carried only with warm start")
             let b = try published(extra.merging(["epochs": .int(1), "steps": .int(2)]) { $1 })
             try b.restoreCarriedState(saved)
-            try a.train(toy.context(seed: 2))
-            try b.train(toy.context(seed: 2))
+            _ = try a.train(toy.context(seed: 2))
+            _ = try b.train(toy.context(seed: 2))
             XCTAssertEqual(
                 try flat(XCTUnwrap(a.network).stateDict()), try flat(XCTUnwrap(b.network).stateDict()), "\(extra)")
             XCTAssertEqual(try flat(a.saveCarriedState()), try flat(b.saveCarriedState()), "\(extra)")

@@ -14,9 +14,11 @@ import Torch
 ///
 /// - global -> local (`g2l`): student theta_k (the client's model after local training),
 ///   teacher the global model as aggregated (fixed for the round); only theta_k's body is
-///   updated, its head is frozen. The result replaces `context.teachers[k].state` (the model
-///   the round's client is evaluated with under FedBKD's published rule).
-/// - local -> global (`l2g`): student the running global model (`l2g_trains`: its body, as
+///   updated, its head is frozen. The result is returned as client k's model after distillation
+///   (`DistillationResult.personal`: the model the round's client is evaluated with under
+///   FedBKD's published rule).
+/// - local -> global (`l2g`): student the running global model (`context.global`, the server's
+///   copy, returned as `DistillationResult.global`; `l2g_trains`: its body, as
 ///   published, or all of it), teacher theta_k as it was before its g2l update.
 ///   `order: sequential` distils client after client in sampled order (published);
 ///   `order: ensemble` runs one pass over all sets against the class-weighted teacher
@@ -317,12 +319,12 @@ public struct BidirectionalDistiller: DistillerPlugin {
     }
 
     /// One round of distillation: the synthetic set, the teachers' outputs on it, then global ->
-    /// local and local -> global in that order. Replaces `context.teachers[k].state` by client
-    /// k's model after global -> local, trains `context.global` in place, and writes the
-    /// `distill.*` metrics.
-    public func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws {
+    /// local and local -> global in that order. Returns the clients' models after global ->
+    /// local, the global model (`context.global`, trained in place) after local -> global, and
+    /// the `distill.*` metrics.
+    public func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws -> DistillationResult {
         let start = Date()
-        guard !context.teachers.isEmpty, globalToLocal || localToGlobal else { return }
+        guard !context.teachers.isEmpty, globalToLocal || localToGlobal else { return .unchanged }
         guard let student = context.workspace.first else {
             throw PluginError("bidirectional: the server round has no workspace network for the client models")
         }
@@ -341,16 +343,20 @@ public struct BidirectionalDistiller: DistillerPlugin {
         }
         let (sets, ensemble) = try teacherOutputs(
             context, student: student, inputs: inputs, labels: labels, weights: weights)
+        var result = DistillationResult()
         if globalToLocal {
-            try globalToLocalStep(context, student: student, sets: sets, weights: weights, batch: batch)
-                .record("g2l", into: &context.metrics)
+            let step = try globalToLocalStep(context, student: student, sets: sets, weights: weights, batch: batch)
+            step.metrics.record("g2l", into: &result.metrics)
+            result.personal = step.students
         }
         if localToGlobal {
             try localToGlobalStep(context, sets: sets, ensemble: ensemble, batch: batch)
-                .record("l2g", into: &context.metrics)
+                .record("l2g", into: &result.metrics)
+            result.global = global.stateDict()
         }
-        context.metrics["distill.samples"] = Double(sets.reduce(0) { $0 + $1.inputs.shape[0] })
-        context.metrics["distill.seconds"] = Date().timeIntervalSince(start)
+        result.metrics["distill.samples"] = Double(sets.reduce(0) { $0 + $1.inputs.shape[0] })
+        result.metrics["distill.seconds"] = Date().timeIntervalSince(start)
+        return result
     }
 
     /// The clients that received synthetic samples, in sampled order, with the global model's
@@ -392,14 +398,15 @@ public struct BidirectionalDistiller: DistillerPlugin {
         return (sets, EnsembleSet(inputs: unionInputs, labels: unionLabels, targets: ensembleTargets))
     }
 
-    /// Global -> local: each client model's body learns from the aggregated global model; the
-    /// result replaces `context.teachers[k].state`.
+    /// Global -> local: each client model's body learns from the aggregated global model.
+    /// Returns the metrics and the trained models by client (`Teacher.client`).
     func globalToLocalStep(
         _ context: ServerRoundContext, student: Network, sets: [ClientSet], weights: [[Double]], batch: Int
-    ) throws -> DirectionMetrics {
+    ) throws -> (metrics: DirectionMetrics, students: [Int: StateDict]) {
         let kind = context.inputKind
         var before: [Double] = [], after: [Double] = []
         var steps = 0
+        var students: [Int: StateDict] = [:]
         for set in sets {
             try student.load(context.teachers[set.client].state)
             // With `g2l_classes: seen`, both softmaxes are restricted to the client's classes.
@@ -417,9 +424,9 @@ public struct BidirectionalDistiller: DistillerPlugin {
             }
             let trained = try outputs(student, set.inputs, kind: kind, grad: false)
             after.append(try divergence(student: trained, targets: targets, logitMask: mask))
-            context.teachers[set.client].state = try student.stateDict().copy()
+            students[context.teachers[set.client].client] = try student.stateDict().copy()
         }
-        return DirectionMetrics(before: Self.mean(before), after: Self.mean(after), steps: steps)
+        return (DirectionMetrics(before: Self.mean(before), after: Self.mean(after), steps: steps), students)
     }
 
     /// Local -> global: the global model learns each client's specialty, client after client

@@ -7,7 +7,8 @@ import Torch
 /// Learning", NeurIPS 2020) and FedFTG (Zhang et al., "Fine-tuning Global Model via Data-Free
 /// Knowledge Distillation for Non-IID Federated Learning", CVPR 2022).
 ///
-/// After aggregation the global model w (the student, every parameter) takes `steps` optimiser
+/// After aggregation the global model w (the student, every parameter: `context.global`, the
+/// server's copy, returned whole as `DistillationResult.global`) takes `steps` optimiser
 /// steps, each on a fresh batch x of the source (the method's generator, or Gaussian noise
 /// without one) for labels y drawn over the classes the round's clients have seen, minimising
 ///
@@ -23,7 +24,8 @@ import Torch
 /// before every iteration but the first (the engine trains the generator before the distiller
 /// runs), the generator trains again against the teachers and the now changed global model
 /// (FedFTG's hard-sample mining: a generator with an adversarial term seeks the samples where
-/// the global model and the ensemble disagree). With a source that cannot train, the
+/// the global model and the ensemble disagree); the result reports the generator's metrics of
+/// its last training, in place of the engine's. With a source that cannot train, the
 /// iterations simply continue distilling.
 ///
 /// The student runs in eval mode (batch-norm statistics are not moved toward synthetic data;
@@ -108,10 +110,10 @@ public struct EnsembleDistiller: DistillerPlugin {
         }
     }
 
-    public func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws {
+    public func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws -> DistillationResult {
         let start = Date()
         let teachers = context.teachers
-        guard !teachers.isEmpty else { return }
+        guard !teachers.isEmpty else { return .unchanged }
         let weights = ensembleWeights(teachers, classes: context.classes)
         let probabilities = labelProbabilities(teachers, classes: context.classes)
         guard probabilities.contains(where: { $0 > 0 }) else {
@@ -132,9 +134,10 @@ public struct EnsembleDistiller: DistillerPlugin {
         var first: Double?
         var lastIteration: [Double] = []
         var generatorRounds = 0
+        var metrics: [String: Double] = [:]
         for iteration in 0..<iterations {
             if iteration > 0, let trainable = source as? GeneratorSource {
-                try trainable.generator.train(context)
+                metrics.merge(try trainable.generator.train(context).metrics) { _, new in new }
                 generatorRounds += 1
             }
             lastIteration = []
@@ -155,11 +158,12 @@ public struct EnsembleDistiller: DistillerPlugin {
                 lastIteration.append(value)
             }
         }
-        context.metrics["distill.kl_first_step"] = first ?? 0
-        context.metrics["distill.kl_last_iteration"] = lastIteration.reduce(0, +) / Double(max(1, lastIteration.count))
-        context.metrics["distill.steps"] = Double(steps * iterations)
-        if generatorRounds > 0 { context.metrics["distill.generator_retrained"] = Double(generatorRounds) }
-        context.metrics["distill.seconds"] = Date().timeIntervalSince(start)
+        metrics["distill.kl_first_step"] = first ?? 0
+        metrics["distill.kl_last_iteration"] = lastIteration.reduce(0, +) / Double(max(1, lastIteration.count))
+        metrics["distill.steps"] = Double(steps * iterations)
+        if generatorRounds > 0 { metrics["distill.generator_retrained"] = Double(generatorRounds) }
+        metrics["distill.seconds"] = Date().timeIntervalSince(start)
+        return DistillationResult(global: student.stateDict(), metrics: metrics)
     }
 
     /// E(x_i) = sum_k a_{k,y_i} f_k(x_i), without gradient.

@@ -260,9 +260,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         var kind: InputKind { context.inputKind }
     }
 
-    public func train(_ context: ServerRoundContext) throws {
+    public func train(_ context: ServerRoundContext) throws -> GeneratorTrainingResult {
         let start = Date()
-        guard !context.teachers.isEmpty else { return }
+        guard !context.teachers.isEmpty else { return GeneratorTrainingResult() }
         let shape = try SampleSpace.shape(context)
         var weights = TeacherWeights.make(context.teachers, classes: context.classes)
         let seen = TeacherWeights.seenClasses(weights, classes: context.classes)
@@ -318,13 +318,16 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         }
         network.zeroGradients()
 
-        context.metrics["generator.ce"] = last.ce
-        context.metrics["generator.diversity"] = last.diversity
-        context.metrics["generator.adversarial"] = last.adversarial
-        context.metrics["generator.loss"] = last.loss
-        context.metrics["generator.steps"] = Double(adamSteps)
-        context.metrics["generator.teacher_accuracy"] = try teacherAccuracy(round)
-        context.metrics["generator.seconds"] = Date().timeIntervalSince(start)
+        let teacherAccuracy = try teacherAccuracy(round)
+        return GeneratorTrainingResult(metrics: [
+            "generator.ce": last.ce,
+            "generator.diversity": last.diversity,
+            "generator.adversarial": last.adversarial,
+            "generator.loss": last.loss,
+            "generator.steps": Double(adamSteps),
+            "generator.teacher_accuracy": teacherAccuracy,
+            "generator.seconds": Date().timeIntervalSince(start),
+        ])
     }
 
     /// Samples for the given labels. With fixed inputs, the j-th request for class c gets the

@@ -117,9 +117,9 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
         return f.shape[1]
     }
 
-    public func train(_ context: ServerRoundContext) throws {
+    public func train(_ context: ServerRoundContext) throws -> GeneratorTrainingResult {
         let start = Date()
-        guard !context.teachers.isEmpty else { return }
+        guard !context.teachers.isEmpty else { return GeneratorTrainingResult() }
         let w = weights(context.teachers, classes: context.classes)
         let seen = TeacherWeights.seenClasses(TeacherWeights.make(context.teachers, classes: context.classes), classes: context.classes)
         guard !seen.isEmpty else { throw PluginError("feature-generator: the sampled clients report no training samples of any class") }
@@ -130,7 +130,7 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
             network = fresh
             optimizer = try Adam([ParameterGroup(fresh.parameters, weightDecay: decay)], learningRate: lr)
         }
-        guard let network, let optimizer else { return }
+        guard let network, let optimizer else { return GeneratorTrainingResult() }
         let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
         defer { slots.release() }
         let probabilities = (0..<context.classes).map { seen.contains($0) ? 1.0 : 0 }
@@ -160,11 +160,13 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
             agreement = Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(labels.count)
         }
         for p in network.parameters { try? p.zeroGrad() }
-        context.metrics["generator.ce"] = ce
-        context.metrics["generator.diversity"] = diversity
-        context.metrics["generator.teacher_accuracy"] = agreement
-        context.metrics["generator.steps"] = Double(stepCount)
-        context.metrics["generator.seconds"] = Date().timeIntervalSince(start)
+        return GeneratorTrainingResult(metrics: [
+            "generator.ce": ce,
+            "generator.diversity": diversity,
+            "generator.teacher_accuracy": agreement,
+            "generator.steps": Double(stepCount),
+            "generator.seconds": Date().timeIntervalSince(start),
+        ])
     }
 
     /// The teachers' term on features `xd` (a leaf): its value, with alpha times its gradient

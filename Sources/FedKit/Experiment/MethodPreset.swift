@@ -60,8 +60,8 @@ public enum EvaluationModel: String, Sendable, CaseIterable {
     /// with its own head (`personal: head`) or its own whole model (`personal: model`).
     case personal
     /// FedBKD's published rule (docs/design.md §6.6): this round's sampled clients are tested with the
-    /// model the round's server steps left for them (`ServerRoundContext.teachers[i].state` after
-    /// the distiller), every other client as `personal`. The round's output is only evaluated,
+    /// model the round's distiller returned for them (`DistillationResult.personal`, else their
+    /// model after local training), every other client as `personal`. The round's output is only evaluated,
     /// never stored (with `personal: head` the store keeps the head only).
     case roundOutput = "round-output"
 

@@ -160,25 +160,30 @@ public struct AggregationResult: @unchecked Sendable {
 /// Once per round on the main thread, after aggregation: `train` against the frozen teachers in
 /// the `ServerRoundContext`, then `sample` as often as the distiller asks. One instance lives for
 /// a run (method x seed); a generator that warm-starts across rounds adopts `RoundCarriedState`.
+/// A distiller may train it again within its round (FedFTG's `iterations`) with the same context,
+/// whose `global` the distiller has been training meanwhile.
 ///
 /// ### What it may do
-/// Read the teachers (load them into `context.workspace`; their weights stay frozen) and the
-/// global model; never client data. Randomness comes from `context.generator` and the generator
-/// passed to `sample`.
+/// Read the teachers (load them into `context.workspace`; their weights stay frozen) and run
+/// `context.global` (gradient flags and training mode it toggles are restored before returning);
+/// never client data. Randomness comes from `context.generator` and the generator passed to
+/// `sample`. It changes nothing of the engine's: the context is read-only input.
 ///
 /// ### What it may keep
 /// Its own network, optimiser and fixed inputs across rounds, all of it exposed through
 /// `RoundCarriedState` so that a resumed run continues exactly.
 ///
 /// ### What it returns
-/// `train` reports through `context.metrics` (`generator.*`); `sample` returns inputs of shape
-/// [N] + the sample space (`SampleSpace.shape`), which the distiller checks.
+/// `train` returns a `GeneratorTrainingResult`: round metrics (`generator.*`), which go under
+/// `server` in rounds.jsonl. `sample` returns inputs of shape [N] + the sample space
+/// (`SampleSpace.shape`), which the distiller checks.
 ///
 /// ### Errors
 /// A thrown error fails the run at that round ("server step failed: ...").
 public protocol GeneratorPlugin: Plugin {
-    /// Trains the generator for this round against the frozen teachers in `context`.
-    func train(_ context: ServerRoundContext) throws
+    /// Trains the generator for this round against the frozen teachers in `context`; returns
+    /// the round's metrics.
+    func train(_ context: ServerRoundContext) throws -> GeneratorTrainingResult
     /// Synthetic inputs for the given int64 class labels [N] (in the model's input or embedded space).
     func sample(labels: Tensor, generator: RandomGenerator) throws -> Tensor
     /// Whether `sample` gives model inputs (true by default). A generator of another space
@@ -186,6 +191,16 @@ public protocol GeneratorPlugin: Plugin {
     /// model and the engine compares no sample statistics with the real inputs; its generator
     /// reaches the clients as a round payload (`RoundPayloadSource`) instead.
     var samplesModelInputs: Bool { get }
+}
+
+/// What a generator's round of training returns: metrics for the round record.
+public struct GeneratorTrainingResult: Sendable, Equatable {
+    /// Round metrics (reported under `server` in rounds.jsonl), e.g. "generator.ce": 0.4.
+    public var metrics: [String: Double]
+
+    public init(metrics: [String: Double] = [:]) {
+        self.metrics = metrics
+    }
 }
 
 extension GeneratorPlugin {
@@ -200,20 +215,56 @@ extension GeneratorPlugin {
 /// generator (an ablation).
 ///
 /// ### What it may do
-/// Update `context.global` in place, replace teachers' `state` (the engine stores them back as
-/// the clients' personal models when the method keeps whole personal models) and add round
-/// metrics to `context.metrics`.
+/// Train `context.global` — the server's copy of the aggregated global model, its student — and
+/// the `workspace` networks; run the teachers; train the generator again (`GeneratorSource`).
+/// Nothing it does reaches the engine except what it returns: the context is read-only input,
+/// and the live global model is not in it.
 ///
 /// ### What it may keep
 /// Nothing across rounds (a distiller with state would adopt `RoundCarriedState`): the built-in
-/// one reads everything it needs from the context each round.
+/// ones read everything they need from the context each round.
+///
+/// ### What it returns
+/// A `DistillationResult`: the new values of the global entries it changed (the engine checks
+/// they are finite and loads them into the global model), the clients' models after distillation
+/// by client (the engine keeps them for `personal: model`, or evaluates them this round only
+/// for `evaluate_with: round-output`; a sampled client not listed keeps its teacher state), and
+/// round metrics, which go under `server` in rounds.jsonl.
 ///
 /// ### Errors
-/// A thrown error fails the run at that round ("server step failed: ...").
+/// A thrown error fails the run at that round ("server step failed: ..."); the global model
+/// stays as aggregated.
 public protocol DistillerPlugin: Plugin {
     /// One round of distillation between `context.global` and `context.teachers` on samples
-    /// drawn from `source` (see above for what it may change).
-    func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws
+    /// drawn from `source`; returns what changed (see above).
+    func distill(_ context: ServerRoundContext, source: any SyntheticDataSource) throws -> DistillationResult
+}
+
+/// What a distiller returns: the global entries it changed, the clients' distilled models, and
+/// metrics for the round record.
+public struct DistillationResult: @unchecked Sendable {
+    /// New values by entry name of the global model; entries not listed keep their values
+    /// (empty: the global model does not change). The engine copies them before the round ends.
+    public var global: StateDict
+    /// The sampled clients' models after distillation (global -> local students), by client
+    /// index (`Teacher.client`); a sampled client not listed keeps its teacher state. Only
+    /// clients of the round's teachers may be listed.
+    public var personal: [Int: StateDict]
+    /// Round metrics (reported under `server` in rounds.jsonl), e.g. "distill.kl_first_step": 0.3.
+    public var metrics: [String: Double]
+
+    public init(global: StateDict = StateDict([]), personal: [Int: StateDict] = [:], metrics: [String: Double] = [:]) {
+        self.global = global
+        self.personal = personal
+        self.metrics = metrics
+    }
+
+    /// Nothing changes and nothing is reported.
+    public static var unchanged: DistillationResult { DistillationResult() }
+
+    /// The model `teacher`'s client has after distillation: the one listed in `personal`, else
+    /// the teacher's own state.
+    public func personalState(for teacher: Teacher) -> StateDict { personal[teacher.client] ?? teacher.state }
 }
 
 /// A file a dataset needs, with where users get it.

@@ -2,11 +2,11 @@ import Torch
 
 /// A frozen client model that teaches on the server (FedBKD's generator and distillation).
 public struct Teacher: @unchecked Sendable {
-    public var client: Int
+    public let client: Int
     /// The client's personal model after local training.
-    public var state: StateDict
+    public let state: StateDict
     /// Training samples per class (a teacher speaks only for classes it has seen).
-    public var classCounts: [Int]
+    public let classCounts: [Int]
 
     public init(client: Int, state: StateDict, classCounts: [Int]) {
         self.client = client
@@ -23,25 +23,23 @@ public struct Teacher: @unchecked Sendable {
 /// round's server steps end. Steps run one after another, never concurrently.
 ///
 /// ### Ownership
-/// `global` is the live global model: a distiller may update it in place (the engine checks it
-/// for NaN afterwards). `workspace` networks belong to the engine's workers, idle during server
-/// steps: load states into them, and keep no reference after the round. `teachers` hold the
-/// sampled clients' states (snapshots).
-///
-/// ### What the engine reads back
-/// `global` (as it is after the steps), `teachers[i].state` (stored back as client i's personal
-/// model when the method keeps whole personal models) and `metrics` (the round record's
-/// `server` entries, beside the aggregator's).
-public final class ServerRoundContext: @unchecked Sendable {
+/// The context is read-only input: a step changes the engine's state only through what it
+/// returns (`GeneratorTrainingResult`, `DistillationResult`). `global` is the server's own
+/// network, loaded with the aggregated global model before the steps: a distiller trains it as
+/// its student, and the engine never reads it back (it loads the returned `global` entries into
+/// the live global model, which no plugin holds). `workspace` networks belong to the engine's
+/// workers, idle during server steps: load states into them, and keep no reference after the
+/// round. `teachers` hold the sampled clients' states (snapshots).
+public struct ServerRoundContext: @unchecked Sendable {
     public let round: Int
-    /// The live global model (after aggregation); a distiller may update it.
+    /// A copy of the global model after aggregation, in a network of the server's own: the
+    /// distiller's student (it may train it); generators only run it.
     public let global: Network
     /// Network instances of the same architecture for teachers / students (load states into them).
     public let workspace: [Network]
-    /// The sampled clients' models. A distiller may replace `state` (the personal model after
-    /// global-to-local distillation); the engine stores it back for `personal: model`, or, with
-    /// `evaluate_with: round-output`, only evaluates it this round (never stores it).
-    public var teachers: [Teacher]
+    /// The sampled clients' models, in sampled order: each client's model after local training
+    /// (for `personal: model`, its stored personal model).
+    public let teachers: [Teacher]
     public let classes: Int
     public let inputShape: [Int]
     public let inputKind: InputKind
@@ -50,8 +48,6 @@ public final class ServerRoundContext: @unchecked Sendable {
     /// The federation's local mini-batch size (FedBKD's distillation batch is a multiple of it);
     /// nil when the round is built outside a federation (tests).
     public let localBatchSize: Int?
-    /// Metrics the steps report for this round (e.g. "generator.loss", "distill.kl_before").
-    public var metrics: [String: Double] = [:]
 
     public init(
         round: Int, global: Network, workspace: [Network], teachers: [Teacher], classes: Int,

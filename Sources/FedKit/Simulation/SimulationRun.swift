@@ -19,6 +19,9 @@ public final class SimulationRun: @unchecked Sendable {
     let distiller: (any DistillerPlugin)?
     let finetuner: FineTuning?
     let global: Network
+    /// The network server steps see as `ServerRoundContext.global` (loaded with the aggregated
+    /// global model each round; the distiller's student); nil for a method without server steps.
+    let serverModel: Network?
     let pool: WorkerPool
     let store: ClientStateStore
     /// Client state kept across rounds besides the personal model (`ClientTrainingContext.carried`).
@@ -83,6 +86,9 @@ public final class SimulationRun: @unchecked Sendable {
         pool = try WorkerPool(count: settings.workers, threadsPerWorker: settings.threadsPerWorker) {
             try modelPlugin.build(input, generator: RandomGenerator(seed: 0))
         }
+        serverModel =
+            generator != nil || distiller != nil
+            ? try modelPlugin.build(input, generator: RandomGenerator(seed: 0)) : nil
         store = ClientStateStore(
             memoryBudget: settings.stateMemoryBudget, spillDirectory: writer.map { $0.directory + "/client-state" })
         carriedStore = ClientStateStore(
@@ -171,8 +177,10 @@ public final class SimulationRun: @unchecked Sendable {
 
         // 3-4. Server steps (generator, distillation).
         t = Date()
-        if generator != nil || distiller != nil {
-            serverMetrics.merge(try serverSteps(round: round, sampled: sampled, outcomes: outcomes)) { $1 }
+        if let serverModel {
+            serverMetrics.merge(
+                try serverSteps(round: round, sampled: sampled, outcomes: outcomes, serverModel: serverModel)
+            ) { $1 }
         }
         timing.serverSeconds = Date().timeIntervalSince(t)
         let wallTimes = serverMetrics.filter { $0.key.hasSuffix(".seconds") }

@@ -2,7 +2,8 @@
 # FedKit against PFLlib's own code on PFLlib's own split of Fashion-MNIST (docs/results.md, issue 14).
 #
 #   bench/pfllib/compare.sh setup           # PFLlib into /tmp/pfllib, its Fashion-MNIST split
-#   bench/pfllib/compare.sh pfllib SEED ALGO...   # PFLlib's main.py (FedAvg FedProx Local FedPer FedRep Ditto)
+#   bench/pfllib/compare.sh pfllib SEED ALGO...   # PFLlib's main.py (FedAvg FedProx Local FedPer FedRep Ditto;
+#                                                 # issue 11: SCAFFOLD APFL PerAvg pFedMe FedBABU LG-FedAvg)
 #   bench/pfllib/compare.sh fedkit SEED [method,...]  # FedKit on the same folder
 #
 # Nothing is downloaded at run time. Prerequisites (once, by hand):
@@ -32,7 +33,7 @@
 # The PFLlib process ends right after its round-10 evaluation (run_pfllib.py, PFLLIB_FULL=0)
 # instead of training that 11th round (Per-FedAvg excepted: its evaluation trains).
 #
-# fedkit: .build/release/exp on the same folder with bench/pfllib/fmnist-pfllib.yaml, one
+# fedkit: $EXP (.build/release/exp) on the same folder with bench/pfllib/fmnist-pfllib.yaml, one
 # method per process. Both modes end each log (PFLlib) or $RUNS/fedkit-cpu/<method>-seed-<s>.txt
 # (FedKit) with the run's processor time ("cpu: user U s, system S s, wall W s", GNU time).
 set -euo pipefail
@@ -42,6 +43,10 @@ PFL=${PFL:-/tmp/pfllib}
 PY=${PY:-/tmp/pfllib-venv/bin/python}
 RUNS=${RUNS:-$ROOT/experiments/results/runs/pfllib-fmnist}
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
+# EXP: the FedKit binary (a copy outside .build keeps a queue safe from rebuilds mid-run);
+# NICE: niceness of the runs (10 on a shared machine, 0 when the comparison has priority).
+EXP=${EXP:-$ROOT/.build/release/exp}
+NICE=${NICE:-10}
 # Processor time of a whole run (start-up, data loading, training, evaluations), which the load
 # of a shared machine changes far less than wall time: GNU time's line, read by table.py.
 CPU_FORMAT='cpu: user %U s, system %S s, wall %e s'
@@ -70,11 +75,19 @@ pfllib)
             FedProx) extra=(-mu 0.01) ;;
             Ditto)   extra=(-mu 1 -pls 1) ;;
             FedRep)  extra=(-pls 1) ;;
+            # Issue 11's methods, matched to FedKit's presets (docs/results.md, "Not done"):
+            SCAFFOLD) extra=(-slr 1) ;;                       # scaffold: server_lr 1 (uniform 1/|S| is PFLlib's too)
+            APFL)     extra=(-al 0.75) ;;                     # apfl: alpha 0.75 (initial value, adaptive in both)
+            pFedMe)   extra=(-lam 15 -K 5 -lrp 0.01 -bt 1) ;; # pfedme: lambda 15, inner_steps 5, personal_lr 0.01, server_lr 1 (PFLlib's -bt default 0 never updates the global model)
+            FedBABU)  extra=(-fte 5) ;;                       # fedbabu: finetune_epochs 5, full (PFLlib fine-tunes base and head)
+            # PerAvg: its beta is the local lr, hard-coded (clientperavg), as FedKit's default; LG-FedAvg: no argument.
         esac
         mkdir -p "$RUNS/pfllib/$algo"
-        full=0; [ "$algo" = PerAvg ] && full=1     # its evaluation trains a step: no early stop
+        full=0
+        # PerAvg's evaluation trains a step, and FedBABU fine-tunes and evaluates after the last iteration: no early stop.
+        case $algo in PerAvg|FedBABU) full=1 ;; esac
         (cd "$PFL/system" && PYTHONUNBUFFERED=1 PFLLIB_FULL=$full OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 FEDKIT_SEED=$seed \
-            /usr/bin/time -f "$CPU_FORMAT" nice -n 10 "$PY" "$ROOT/bench/pfllib/run_pfllib.py" \
+            /usr/bin/time -f "$CPU_FORMAT" nice -n "$NICE" "$PY" "$ROOT/bench/pfllib/run_pfllib.py" \
             -data FashionMNIST -m CNN -algo "$algo" -gr 10 -eg 10 -lbs 10 -lr 0.005 -ls 1 -nc 20 -jr 1 \
             -dev cpu -go "seed$seed" "${extra[@]}") > "$RUNS/pfllib/$algo/seed-$seed.log" 2>&1
     done
@@ -84,7 +97,7 @@ fedkit)
     mkdir -p "$RUNS/fedkit-cpu"
     for method in ${only//,/ }; do
         /usr/bin/time -f "$CPU_FORMAT" -o "$RUNS/fedkit-cpu/$method-seed-$seed.txt" \
-            nice -n 10 "$ROOT/.build/release/exp" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$method" \
+            nice -n "$NICE" "$EXP" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$method" \
             --set "dataset.path=$PFL/dataset/FashionMNIST" --out "$RUNS/fedkit"
     done
     ;;

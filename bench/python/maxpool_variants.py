@@ -10,22 +10,16 @@ to nchw's (inputs after ReLU, so that many windows tie at 0).
     /usr/bin/python3 bench/python/maxpool_variants.py --threads 1
 """
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
+from stacked_ops import timed as stacked_timed
+
 
 def timed(fn, iters, reps):
-    fn()
-    samples = []
-    for _ in range(reps):
-        start = time.thread_time()
-        for _ in range(iters):
-            fn()
-        samples.append((time.thread_time() - start) / iters * 1e3)
-    return statistics.median(samples)
+    """Median milliseconds of processor time per call (stacked_ops.timed, first element)."""
+    return stacked_timed(fn, iters, reps)[0]
 
 
 def cl(x):

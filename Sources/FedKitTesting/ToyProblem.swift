@@ -34,15 +34,15 @@ public struct ToyProblem {
     /// `network(seed:)`'s weights; the scratch network holds other weights.
     public func context(
         epochs: Int = 3, lr: Double = 0.1, momentum: Double = 0, personal: StateDict? = nil,
-        seed: UInt64 = 11
+        seed: UInt64 = 11, batchSize: Int = 8, dropLast: Bool = false
     ) throws -> ClientTrainingContext {
         let model = try network(seed: seed)
         return ClientTrainingContext(
             client: 0, round: 1, model: model, scratch: try network(seed: 99), data: data,
             global: try model.stateDict().copy(), personal: personal,
             settings: LocalHyperparameters(
-                epochs: epochs, batchSize: 8, learningRate: lr, momentum: momentum,
-                weightDecay: 1e-4),
+                epochs: epochs, batchSize: batchSize, learningRate: lr, momentum: momentum,
+                weightDecay: 1e-4, dropLast: dropLast),
             generator: RandomGenerator(seed: 5))
     }
 

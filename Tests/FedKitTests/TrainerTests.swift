@@ -27,6 +27,28 @@ final class TrainerTests: XCTestCase {
         XCTAssertNil(context.model.parameters.first?.grad, "gradients are dropped after training")
     }
 
+    /// federation.drop_last: 40 samples in batches of 12 are 3 full batches and one of 4; the
+    /// small one is skipped. A client smaller than one batch trains nothing.
+    func testDropLastSkipsTheSmallerLastBatch() throws {
+        let toy = try ToyProblem()
+        XCTAssertEqual(try trainer(SGDTrainer.self).train(toy.context(batchSize: 12)).steps, 3 * 4)
+        XCTAssertEqual(try trainer(SGDTrainer.self).train(toy.context(batchSize: 12, dropLast: true)).steps, 3 * 3)
+        XCTAssertEqual(try trainer(SGDTrainer.self).train(toy.context(batchSize: 8, dropLast: true)).steps, 3 * 5)
+        let tooSmall = try toy.context(batchSize: 64, dropLast: true)
+        let report = try trainer(SGDTrainer.self).train(tooSmall)
+        XCTAssertEqual(report.steps, 0)
+        XCTAssertEqual(try tooSmall.model.stateDict().flattened().floats(), try tooSmall.global.flattened().floats())
+    }
+
+    func testDropLastDrawsTheSamePermutation() throws {
+        let samples = try LabeledSamples(inputs: Tensor((0..<10).map(Float.init), shape: [10, 1]), labels: Array(0..<10))
+        let all = try samples.shuffledBatches(size: 4, generator: RandomGenerator(seed: 3))
+        let dropped = try samples.shuffledBatches(size: 4, dropLast: true, generator: RandomGenerator(seed: 3))
+        XCTAssertEqual(all.map { $0.labels.count }, [4, 4, 2])
+        XCTAssertEqual(dropped.count, 2)
+        for (a, b) in zip(all, dropped) { XCTAssertEqual(try a.labels.ints(), try b.labels.ints()) }
+    }
+
     func testSGDIsReproducible() throws {
         let toy = try ToyProblem()
         let a = try toy.context(), b = try toy.context()

@@ -68,7 +68,8 @@ public struct APFLTrainer: TrainerPlugin, EvaluationComposition {
         var steps = 0, lastLoss = 0.0
         for epoch in 0..<(context.data.count > 0 ? settings.epochs : 0) {
             var total = 0.0, batches = 0
-            for batch in try context.data.shuffledBatches(size: settings.batchSize, generator: context.generator) {
+            for batch in try context.data.shuffledBatches(
+                size: settings.batchSize, dropLast: settings.dropLast, generator: context.generator) {
                 let inputs = try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs
                 // v_bar = alpha v + (1 - alpha) w, from the values before this step.
                 try withoutGrad {

@@ -48,7 +48,7 @@ public struct PFedMeTrainer: TrainerPlugin {
         for epoch in 0..<(context.data.count > 0 ? context.settings.epochs : 0) {
             var total = 0.0, batches = 0
             for batch in try context.data.shuffledBatches(
-                size: context.settings.batchSize, generator: context.generator)
+                size: context.settings.batchSize, dropLast: context.settings.dropLast, generator: context.generator)
             {
                 let inputs = try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs
                 var value = 0.0

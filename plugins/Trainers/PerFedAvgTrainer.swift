@@ -89,7 +89,7 @@ public struct PerFedAvgTrainer: TrainerPlugin, EvaluationComposition {
         guard context.data.count > 0 else { return LocalTrainingReport(trainLoss: 0, steps: 0) }
         for epoch in 1...max(1, context.settings.epochs) {
             let batches = try context.data.shuffledBatches(
-                size: context.settings.batchSize, generator: context.generator
+                size: context.settings.batchSize, dropLast: context.settings.dropLast, generator: context.generator
             ).map { batch in
                 (
                     inputs: try context.augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs,

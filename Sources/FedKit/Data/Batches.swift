@@ -1,17 +1,21 @@
 import Torch
 
 extension LabeledSamples {
-    /// Shuffled mini-batches for one epoch, drawn with `generator` (the last batch may be smaller).
+    /// Shuffled mini-batches for one epoch, drawn with `generator` (the last batch may be smaller,
+    /// or is left out with `dropLast`; the permutation drawn is the same either way).
     /// Rows are gathered with one index_select per batch; no per-sample copies.
-    public func shuffledBatches(size: Int, generator: RandomGenerator) throws -> [(inputs: Tensor, labels: Tensor)] {
+    public func shuffledBatches(
+        size: Int, dropLast: Bool = false, generator: RandomGenerator
+    ) throws -> [(inputs: Tensor, labels: Tensor)] {
         let order = try Tensor.randperm(count, generator: generator)
         var batches: [(inputs: Tensor, labels: Tensor)] = []
         var start = 0
-        while start < count {
-            let end = Swift.min(start + size, count)
-            let index = try order.slice(start..<end)
+        let end = dropLast ? count - count % size : count
+        while start < end {
+            let stop = Swift.min(start + size, count)
+            let index = try order.slice(start..<stop)
             batches.append((try inputs.indexSelect(dim: 0, index), try labels.indexSelect(dim: 0, index)))
-            start = end
+            start = stop
         }
         return batches
     }

@@ -20,6 +20,11 @@ public enum Sections {
         public static let weightDecay = ParameterKey.double(
             "weight_decay", default: 1e-4, min: 0,
             doc: "local L2 weight decay, applied to weights only (not biases or norm parameters)")
+        public static let dropLast = ParameterKey.bool(
+            "drop_last", default: false,
+            doc:
+                "skip each local epoch's last, smaller mini-batch (PyTorch's DataLoader drop_last, which PFLlib uses); a client with fewer samples than batch_size then trains nothing"
+        )
         public static let workers = ParameterKey.int(
             "workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model")
         public static let threadsPerWorker = ParameterKey.int(
@@ -46,7 +51,8 @@ public enum Sections {
 
         /// Every key, in the order `exp list` and docs/yaml-reference.md show them.
         public static let keys: [any ParameterDeclaration] = [
-            rounds, fraction, clientsPerRound, localEpochs, batchSize, learningRate, momentum, weightDecay, workers,
+            rounds, fraction, clientsPerRound, localEpochs, batchSize, dropLast, learningRate, momentum, weightDecay,
+            workers,
             threadsPerWorker, batchedClients, evalEvery, checkpointEvery, stateMemoryMB,
         ]
     }

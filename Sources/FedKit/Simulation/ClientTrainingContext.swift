@@ -7,13 +7,20 @@ public struct LocalHyperparameters: Sendable, Equatable {
     public var learningRate: Double
     public var momentum: Double
     public var weightDecay: Double
+    /// Skip each epoch's last, smaller batch (PyTorch's `DataLoader(drop_last=True)`, as PFLlib
+    /// trains); a client with fewer samples than a batch then trains nothing.
+    public var dropLast: Bool
 
-    public init(epochs: Int, batchSize: Int, learningRate: Double, momentum: Double = 0, weightDecay: Double = 0) {
+    public init(
+        epochs: Int, batchSize: Int, learningRate: Double, momentum: Double = 0, weightDecay: Double = 0,
+        dropLast: Bool = false
+    ) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
+        self.dropLast = dropLast
     }
 }
 

@@ -33,7 +33,7 @@ public struct RunSettings: Sendable {
         local = LocalHyperparameters(
             epochs: federation[F.localEpochs], batchSize: federation[F.batchSize],
             learningRate: federation[F.learningRate], momentum: federation[F.momentum],
-            weightDecay: federation[F.weightDecay])
+            weightDecay: federation[F.weightDecay], dropLast: federation[F.dropLast])
         workers = federation[F.workers]
         threadsPerWorker = federation[F.threadsPerWorker]
         evalEvery = federation[F.evalEvery]

@@ -91,7 +91,8 @@ public enum LocalLoop {
         for epoch in 1...epochs {
             var total = 0.0
             var batches = 0
-            for batch in try samples.shuffledBatches(size: settings.batchSize, generator: context.generator) {
+            for batch in try samples.shuffledBatches(
+                size: settings.batchSize, dropLast: settings.dropLast, generator: context.generator) {
                 let inputs = try augmentation?.apply(batch.inputs, generator: context.generator) ?? batch.inputs
                 for p in parameters { try p.zeroGrad() }
                 let value = try loss(inputs, batch.labels)

@@ -94,7 +94,8 @@ public enum StackedLocalLoop {
             // Each slot's shuffle for this epoch, from its own generator (as `LocalLoop` draws it).
             let batches = try contexts.indices.map { s in
                 samples[s].count > 0
-                    ? try samples[s].shuffledBatches(size: settings.batchSize, generator: contexts[s].generator) : []
+                    ? try samples[s].shuffledBatches(
+                        size: settings.batchSize, dropLast: settings.dropLast, generator: contexts[s].generator) : []
             }
             var totals = Array(repeating: 0.0, count: contexts.count)
             for step in 0..<(batches.map(\.count).max() ?? 0) {

@@ -67,6 +67,8 @@ public struct VariantChoice: Sendable, Equatable {
     }
 
     /// Whether a row label matches the pattern (`*`: any run of characters, anything else literal).
+    /// Not fnmatch(3): labels carry brackets (`A [federation.lr=0.1]`), which fnmatch reads as
+    /// character classes.
     public func matches(_ label: String) -> Bool {
         Self.glob(Array(pattern), Array(label))
     }

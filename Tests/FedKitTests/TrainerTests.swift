@@ -46,6 +46,9 @@ final class TrainerTests: XCTestCase {
         let dropped = try samples.shuffledBatches(size: 4, dropLast: true, generator: RandomGenerator(seed: 3))
         XCTAssertEqual(all.map { $0.labels.count }, [4, 4, 2])
         XCTAssertEqual(dropped.count, 2)
+        XCTAssertEqual(samples.batchCount(size: 4), 3)
+        XCTAssertEqual(samples.batchCount(size: 4, dropLast: true), 2)
+        XCTAssertEqual(samples.batchCount(size: 20, dropLast: true), 0)
         for (a, b) in zip(all, dropped) { XCTAssertEqual(try a.labels.ints(), try b.labels.ints()) }
     }
 

@@ -21,9 +21,9 @@ public struct L2GDTrainer: TrainerPlugin {
             )
         }
         let steps = Int(try stepsTensor.item()), scale = try scaleTensor.item()
-        // With drop_last a client without one full batch has nothing to step on.
-        let hasBatch = context.settings.dropLast ? context.data.count >= context.settings.batchSize : context.data.count > 0
-        guard hasBatch, steps > 0 else { return LocalTrainingReport(trainLoss: 0, steps: 0) }
+        let batchesPerEpoch = context.data.batchCount(
+            size: context.settings.batchSize, dropLast: context.settings.dropLast)
+        guard batchesPerEpoch > 0, steps > 0 else { return LocalTrainingReport(trainLoss: 0, steps: 0) }
         let model = context.model
         let optimizer = try SGD(model.parameters, learningRate: context.settings.learningRate * scale)
         var batches: [(inputs: Tensor, labels: Tensor)] = []

@@ -10,7 +10,7 @@ extension LabeledSamples {
         let order = try Tensor.randperm(count, generator: generator)
         var batches: [(inputs: Tensor, labels: Tensor)] = []
         var start = 0
-        let end = dropLast ? count - count % size : count
+        let end = Swift.min(count, batchCount(size: size, dropLast: dropLast) * size)
         while start < end {
             let stop = Swift.min(start + size, count)
             let index = try order.slice(start..<stop)
@@ -18,6 +18,11 @@ extension LabeledSamples {
             start = stop
         }
         return batches
+    }
+
+    /// How many batches `shuffledBatches(size:dropLast:generator:)` gives for one epoch.
+    public func batchCount(size: Int, dropLast: Bool = false) -> Int {
+        dropLast ? count / size : (count + size - 1) / size
     }
 
     /// Consecutive batches in order (evaluation); slices share storage.

@@ -34,7 +34,7 @@
 # instead of training that 11th round (Per-FedAvg excepted: its evaluation trains).
 #
 # fedkit: $EXP (.build/release/exp) on the same folder with bench/pfllib/fmnist-pfllib.yaml, one
-# method per process. Both modes end each log (PFLlib) or $RUNS/fedkit-cpu/<method>-seed-<s>.txt
+# method per process, into $RUNS/$FEDKIT_DIR (default fedkit). Both modes end each log (PFLlib) or $RUNS/$FEDKIT_DIR-cpu/<method>-seed-<s>.txt
 # (FedKit) with the run's processor time ("cpu: user U s, system S s, wall W s", GNU time).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,6 +47,11 @@ FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 # NICE: niceness of the runs (10 on a shared machine, 0 when the comparison has priority).
 EXP=${EXP:-$ROOT/.build/release/exp}
 NICE=${NICE:-10}
+# FEDKIT_DIR: where `fedkit` writes under $RUNS (run folders in $FEDKIT_DIR/fmnist-pfllib/, processor
+# times in $FEDKIT_DIR-cpu/); FEDKIT_SET: extra `--set KEY=VALUE` overrides, space-separated. The
+# table's second FedKit column: FEDKIT_DIR=fedkit-keep-last FEDKIT_SET=federation.drop_last=false.
+FEDKIT_DIR=${FEDKIT_DIR:-fedkit}
+FEDKIT_SET=${FEDKIT_SET:-}
 # Processor time of a whole run (start-up, data loading, training, evaluations), which the load
 # of a shared machine changes far less than wall time: GNU time's line, read by table.py.
 CPU_FORMAT='cpu: user %U s, system %S s, wall %e s'
@@ -94,11 +99,13 @@ pfllib)
     ;;
 fedkit)
     seed=$2; only=${3:-fedavg,fedprox,local,fedper,fedrep,ditto}
-    mkdir -p "$RUNS/fedkit-cpu"
+    sets=(--set "dataset.path=$PFL/dataset/FashionMNIST")
+    for s in $FEDKIT_SET; do sets+=(--set "$s"); done
+    mkdir -p "$RUNS/$FEDKIT_DIR-cpu"
     for method in ${only//,/ }; do
-        /usr/bin/time -f "$CPU_FORMAT" -o "$RUNS/fedkit-cpu/$method-seed-$seed.txt" \
+        /usr/bin/time -f "$CPU_FORMAT" -o "$RUNS/$FEDKIT_DIR-cpu/$method-seed-$seed.txt" \
             nice -n "$NICE" "$EXP" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$method" \
-            --set "dataset.path=$PFL/dataset/FashionMNIST" --out "$RUNS/fedkit"
+            "${sets[@]}" --out "$RUNS/$FEDKIT_DIR"
     done
     ;;
 *)

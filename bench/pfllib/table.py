@@ -14,7 +14,9 @@ std over the seeds found (the value alone for one seed), in %. Processor seconds
 start-up, data loading, 10 rounds, evaluations), which a shared machine's load changes far less
 than wall time: the "cpu: user U s, system S s" line at the end of a PFLlib log, and
 RUNS/fedkit-cpu/<method>-seed-<s>.txt for FedKit (both written by compare.sh); "–" where a run
-has none. Standard library only.
+has none. FedKit's runs in RUNS/fedkit train with drop_last as PFLlib does (fmnist-pfllib.yaml);
+the column "FedKit, last batch kept" reads RUNS/fedkit-keep-last, the same runs with
+federation.drop_last false (the earlier runs, before the key existed). Standard library only.
 """
 import json
 import math
@@ -65,6 +67,19 @@ def fedkit_run(run_dir, cpu_file):
             "s": sum(train) / len(train), "cpu": cpu}
 
 
+def fedkit_runs(root, variant, method):
+    """The finished FedKit runs of `method` under RUNS/<variant>, and their seeds."""
+    runs, seeds = [], []
+    d = os.path.join(root, variant, "fmnist-pfllib", method)
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        m = re.fullmatch(r"seed-(\d+)", name)
+        r = fedkit_run(os.path.join(d, name), os.path.join(root, f"{variant}-cpu", f"{method}-{name}.txt")) if m else None
+        if r:
+            runs.append(r)
+            seeds.append(m.group(1))
+    return runs, seeds
+
+
 def stats(values):
     if not values:
         return "–"
@@ -81,10 +96,10 @@ def mean(values, scale=1.0, digits=1):
 
 def main(root):
     print("| method | PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
-          "difference (FedKit - PFLlib) | PFLlib s/round | FedKit s/round | PFLlib CPU s/run | FedKit CPU s/run |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+          "difference (FedKit - PFLlib) | FedKit, last batch kept (seeds) | PFLlib s/round | FedKit s/round | PFLlib CPU s/run | FedKit CPU s/run |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for algo, method in METHODS:
-        p, f, pseeds, fseeds = [], [], [], []
+        p, pseeds = [], []
         d = os.path.join(root, "pfllib", algo)
         for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             m = re.fullmatch(r"seed-(\d+)\.log", name)
@@ -92,19 +107,15 @@ def main(root):
             if r:
                 p.append(r)
                 pseeds.append(m.group(1))
-        d = os.path.join(root, "fedkit", "fmnist-pfllib", method)
-        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-            m = re.fullmatch(r"seed-(\d+)", name)
-            r = fedkit_run(os.path.join(d, name), os.path.join(root, "fedkit-cpu", f"{method}-{name}.txt")) if m else None
-            if r:
-                f.append(r)
-                fseeds.append(m.group(1))
+        f, fseeds = fedkit_runs(root, "fedkit", method)
+        kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method)
         diff = "–"
         if p and f:
             diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
         glob = stats([r["global"] for r in f if r["global"] is not None]) if method in WITH_GLOBAL else "–"
         print(f"| {method} | {','.join(pseeds) or '–'} | {stats([r['acc'] for r in p])} | {','.join(fseeds) or '–'} | "
-              f"{stats([r['acc'] for r in f])} | {glob} | {diff} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
+              f"{stats([r['acc'] for r in f])} | {glob} | {diff} | "
+              f"{stats([r['acc'] for r in kept])}{' (' + ','.join(kept_seeds) + ')' if kept else ''} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
               f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "
               f"{mean([r['cpu'] for r in f if r['cpu'] is not None], digits=0)} |")
 

@@ -4,7 +4,7 @@
 #   bench/pfllib/compare.sh setup           # PFLlib into /tmp/pfllib, its Fashion-MNIST split
 #   bench/pfllib/compare.sh pfllib SEED ALGO...   # PFLlib's main.py (FedAvg FedProx Local FedPer FedRep Ditto;
 #                                                 # issue 11: SCAFFOLD APFL PerAvg pFedMe FedBABU LG-FedAvg)
-#   bench/pfllib/compare.sh fedkit SEED [method,...]  # FedKit on the same folder
+#   bench/pfllib/compare.sh fedkit SEED [method,...]  # FedKit on the same folder (per-fedavg, per-fedavg-hf: 2 local epochs, as PerAvg)
 #
 # Nothing is downloaded at run time. Prerequisites (once, by hand):
 #   apt-get install python3-torch python3-torchvision python3-numpy python3-sklearn python3-ujson \
@@ -85,7 +85,8 @@ pfllib)
             APFL)     extra=(-al 0.75) ;;                     # apfl: alpha 0.75 (initial value, adaptive in both)
             pFedMe)   extra=(-lam 15 -K 5 -lrp 0.01 -bt 1) ;; # pfedme: lambda 15, inner_steps 5, personal_lr 0.01, server_lr 1 (PFLlib's -bt default 0 never updates the global model)
             FedBABU)  extra=(-fte 5) ;;                       # fedbabu: finetune_epochs 5, full (PFLlib fine-tunes base and head)
-            # PerAvg: its beta is the local lr, hard-coded (clientperavg), as FedKit's default; LG-FedAvg: no argument.
+            # PerAvg: its beta is the local lr, hard-coded (clientperavg), as FedKit's default; its server
+            # trains every client twice a round (compare.sh fedkit gives per-fedavg* 2 local epochs); LG-FedAvg: no argument.
         esac
         mkdir -p "$RUNS/pfllib/$algo"
         full=0
@@ -103,9 +104,12 @@ fedkit)
     for s in $FEDKIT_SET; do sets+=(--set "$s"); done
     mkdir -p "$RUNS/$FEDKIT_DIR-cpu"
     for method in ${only//,/ }; do
+        # PFLlib's PerAvg server trains every client twice per round (fmnist-pfllib.yaml's comment).
+        epochs=()
+        case $method in per-fedavg|per-fedavg-hf) epochs=(--set federation.local_epochs=2) ;; esac
         /usr/bin/time -f "$CPU_FORMAT" -o "$RUNS/$FEDKIT_DIR-cpu/$method-seed-$seed.txt" \
             nice -n "$NICE" "$EXP" run "$ROOT/bench/pfllib/fmnist-pfllib.yaml" --seeds "$seed" --only "$method" \
-            "${sets[@]}" --out "$RUNS/$FEDKIT_DIR"
+            "${sets[@]}" "${epochs[@]}" --out "$RUNS/$FEDKIT_DIR"
     done
     ;;
 *)

@@ -30,11 +30,34 @@ model's forward MACs per sample, PFLlib's last averaged test accuracy and the pe
 (getrusage). Nothing in PFLlib's code is changed for this: its server's `__init__` and `evaluate`
 are wrapped.
 
+PerAvg's global model: PFLlib's PerAvg reports only the accuracy of its personalised models (one
+SGD step of each client from the global model on one training mini-batch, `evaluate_one_step`).
+This script wraps `PerAvg.evaluate_one_step` so that every such evaluation first prints the
+global model's own figures on the same test splits, before the one step:
+
+    Global model before the one-step update: Test Accuracy: A, logit std over classes: S,
+    mean |logit|: M, predicted classes: K, mean |feature|: F, |mean feature|: C
+
+(one line). A: correct / samples over all clients' test splits (PFLlib's weighting, as its
+"Averaged Test Accuracy"); S: the standard deviation over the 10 logits of a sample, averaged
+over samples; M: the mean absolute logit; K: how many distinct classes the model predicts over
+all test samples; F: the mean Euclidean norm of the penultimate features h(x) (the 128 inputs of
+the head `fc`); C: the norm of their mean over all test samples, the part of h shared by every
+input. One SGD step on the head moves every input's logits by alpha (h(x) . h_b + 1) (y_b - p_b)
+averaged over the batch b: with a large shared part C that step is a shift of all logits toward
+the batch's classes of size about alpha C^2 (docs/baselines.md, Per-FedAvg). The same four figures follow for the one-step models ("One-step models: ..."), made
+from the same random state as PFLlib's own evaluation that follows, so their accuracy equals its
+"Averaged Test Accuracy" (a check that the wrapper sees what PFLlib evaluates). The
+torch, numpy and Python random states are saved before and restored after these extra passes (a
+DataLoader iterator draws its base seed from torch's generator), so PFLlib's own batches and
+figures are those of an unwrapped run.
+
 Seeds: PFLlib's main.py calls torch.manual_seed(0) on import and every client's constructor calls
 torch.manual_seed(0) again, so its batch order does not depend on any seed. FEDKIT_SEED (default
 0) seeds torch just before the model's layers are built, so it chooses the initial weights.
 """
 import atexit
+import copy
 import json
 import os
 import resource
@@ -140,6 +163,69 @@ def instrument(out_path):
     atexit.register(report)
 
 
+def figures(models_and_loaders):
+    """Accuracy, logit scale, predicted classes and penultimate features of (model, batches) pairs,
+    as one line (see the module doc)."""
+    correct = samples = 0
+    std_sum = abs_sum = norm_sum = 0.0
+    feature_sum = None
+    predicted = set()
+    features = []
+
+    def keep_input(module, inputs, output):
+        features.append(inputs[0])
+
+    with torch.no_grad():
+        for model, loader in models_and_loaders:
+            model.eval()
+            hook = model.fc.register_forward_hook(keep_input)
+            try:
+                for x, y in loader:
+                    logits = model(x)
+                    h = features.pop()
+                    correct += (logits.argmax(1) == y).sum().item()
+                    samples += y.shape[0]
+                    std_sum += logits.std(dim=1).sum().item()
+                    abs_sum += logits.abs().mean(dim=1).sum().item()
+                    norm_sum += h.norm(dim=1).sum().item()
+                    feature_sum = h.sum(0) if feature_sum is None else feature_sum + h.sum(0)
+                    predicted.update(logits.argmax(1).tolist())
+            finally:
+                hook.remove()
+    return ("Test Accuracy: %.4f, logit std over classes: %.3f, mean |logit|: %.3f, predicted classes: %d, "
+            "mean |feature|: %.2f, |mean feature|: %.2f"
+            % (correct / samples, std_sum / samples, abs_sum / samples, len(predicted), norm_sum / samples,
+               (feature_sum / samples).norm().item()))
+
+
+def log_peravg_global_model():
+    """Wraps PerAvg.evaluate_one_step to print the global and one-step models' figures first."""
+    import random
+    import numpy as np
+    from flcore.servers.serverperavg import PerAvg
+
+    original = PerAvg.evaluate_one_step
+
+    def evaluate_one_step(self, *args, **kwargs):
+        states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+        print("Global model before the one-step update: "
+              + figures([(self.global_model, c.load_test_data()) for c in self.clients]))
+        torch.set_rng_state(states[0]); np.random.set_state(states[1]); random.setstate(states[2])
+        # The one-step models, as PFLlib makes them (train_one_step from each client's copy of the
+        # global model), on a copy so that PFLlib's own evaluation below starts from the same state.
+        steps = []
+        for c in self.clients:
+            saved = copy.deepcopy(c.model)
+            c.train_one_step()
+            steps.append((copy.deepcopy(c.model), c.load_test_data()))
+            c.clone_model(saved, c.model)
+        print("One-step models: " + figures(steps))
+        torch.set_rng_state(states[0]); np.random.set_state(states[1]); random.setstate(states[2])
+        return original(self, *args, **kwargs)
+
+    PerAvg.evaluate_one_step = evaluate_one_step
+
+
 def main():
     system = os.getcwd()
     if not os.path.exists(os.path.join(system, "main.py")):
@@ -155,6 +241,8 @@ def main():
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
         instrument(os.environ["FEDKIT_BENCH_OUT"])
     args = sys.argv[1:]
+    if "-algo" in args and args[args.index("-algo") + 1] == "PerAvg":
+        log_peravg_global_model()
     if os.environ.get("PFLLIB_FULL") != "1" and not os.environ.get("FEDKIT_BENCH_OUT") and "-gr" in args:
         stop_after_final_evaluation(int(args[args.index("-gr") + 1]))
     sys.argv = [os.path.join(system, "main.py")] + args

@@ -5,10 +5,14 @@
 
 PFLlib (RUNS/pfllib/<Algo>/seed-<s>.log): the "Averaged Test Accuracy" of the evaluation at the
 start of iteration 10 (after 10 rounds of training and aggregation) -- for Ditto the one after
-"Evaluate personalized models" (its personal models), with the global model's beside it; time
+"Evaluate personalized models" (its personal models), with the global model's beside it; for
+PerAvg (issue 11, the row of both per-fedavg variants) the one after "Evaluate global model with
+one step update" (the one-step personalised models), followed in its cell by "(global G)", the
+global model's own accuracy that run_pfllib.py logs before that step; time
 per round: the mean "time cost" of iterations 1-9 (training and aggregation only: with -eg 10
 they evaluate nothing). FedKit (RUNS/fedkit/fmnist-pfllib/<method>/seed-<s>/): round 10's
-weighted personalised accuracy (PFLlib's metric) and global accuracy (FedAvg, FedProx, Ditto), and the mean of
+weighted personalised accuracy (PFLlib's metric) and global accuracy (FedAvg, FedProx, Ditto,
+both Per-FedAvg variants), and the mean of
 local_s + aggregate_s + server_s over rounds 1-9 (not evaluated, eval_every 10). Mean ± sample
 std over the seeds found (the value alone for one seed), in %. Processor seconds per run (user + system of the whole process:
 start-up, data loading, 10 rounds, evaluations), which a shared machine's load changes far less
@@ -25,11 +29,13 @@ import re
 import sys
 
 METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("FedPer", "fedper"),
-           ("FedRep", "fedrep"), ("Ditto", "ditto")]
+           ("FedRep", "fedrep"), ("Ditto", "ditto"),
+           # Issue 11: both Per-FedAvg variants against PFLlib's PerAvg (first-order; it has no Hessian-free one).
+           ("PerAvg", "per-fedavg"), ("PerAvg", "per-fedavg-hf")]
 
 # Methods whose global model is a model of the method: Local has none, and FedPer's and FedRep's
 # "global model" is the averaged body with the initial, never trained head.
-WITH_GLOBAL = ("fedavg", "fedprox", "ditto")
+WITH_GLOBAL = ("fedavg", "fedprox", "ditto", "per-fedavg", "per-fedavg-hf")
 
 
 def pfllib_run(path):
@@ -42,8 +48,11 @@ def pfllib_run(path):
     costs = [float(x) for x in re.findall(r"-+ time cost -+ ([0-9.]+)", text)]
     if final is None or len(costs) < 10:
         return None
-    personal = re.search(r"Evaluate personalized models.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
-    glob = re.search(r"Evaluate global models?\n.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
+    personal = (re.search(r"Evaluate personalized models.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
+                or re.search(r"Evaluate global model with one step update\n.*?Averaged Test Accuracy: ([0-9.]+)",
+                             final, re.S))
+    glob = (re.search(r"Evaluate global models?\n.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
+            or re.search(r"Global model before the one-step update: Test Accuracy: ([0-9.]+)", final))
     acc = float((personal or glob).group(1))
     return {"acc": acc, "global": float(glob.group(1)) if glob else None, "s": sum(costs[1:10]) / 9,
             "cpu": cpu_seconds(text)}
@@ -113,7 +122,9 @@ def main(root):
         if p and f:
             diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
         glob = stats([r["global"] for r in f if r["global"] is not None]) if method in WITH_GLOBAL else "–"
-        print(f"| {method} | {','.join(pseeds) or '–'} | {stats([r['acc'] for r in p])} | {','.join(fseeds) or '–'} | "
+        pglob = [r["global"] for r in p if r["global"] is not None] if algo == "PerAvg" else []
+        pacc = stats([r["acc"] for r in p]) + (f" (global {stats(pglob)})" if pglob else "")
+        print(f"| {method} | {','.join(pseeds) or '–'} | {pacc} | {','.join(fseeds) or '–'} | "
               f"{stats([r['acc'] for r in f])} | {glob} | {diff} | "
               f"{stats([r['acc'] for r in kept])}{' (' + ','.join(kept_seeds) + ')' if kept else ''} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
               f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "

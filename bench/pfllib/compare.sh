@@ -28,7 +28,7 @@
 # default plocal_epochs). -gr 10 -eg 10: PFLlib evaluates at the start of iterations 0 and 10,
 # so the second evaluation is of the models after 10 rounds of training and aggregation (main.py
 # then trains an 11th round it never evaluates; its time is not counted below). Logs go to
-# $RUNS/pfllib/<algo>/seed-<s>.log.
+# $RUNS/$PFLLIB_DIR/<algo>/seed-<s>.log (PFLLIB_DIR: pfllib unless set).
 #
 # The PFLlib process ends right after its round-10 evaluation (run_pfllib.py, PFLLIB_FULL=0)
 # instead of training that 11th round (Per-FedAvg excepted: its evaluation trains).
@@ -52,6 +52,12 @@ NICE=${NICE:-10}
 # table's second FedKit column: FEDKIT_DIR=fedkit-keep-last FEDKIT_SET=federation.drop_last=false.
 FEDKIT_DIR=${FEDKIT_DIR:-fedkit}
 FEDKIT_SET=${FEDKIT_SET:-}
+# PFLLIB_DIR: where `pfllib` writes its logs under $RUNS (default pfllib); PFLLIB_SET: extra main.py
+# arguments after the fixed ones (argparse keeps the last value of an option, so they override).
+# Issue 11's hyperparameters on this split: PFLLIB_DIR=pfllib-issue11 PFLLIB_SET="-lr 0.01 -lbs 32 -jr 0.5"
+# beside FEDKIT_DIR=fedkit-issue11 FEDKIT_SET="federation.lr=0.01 federation.batch_size=32 federation.fraction=0.5".
+PFLLIB_DIR=${PFLLIB_DIR:-pfllib}
+PFLLIB_SET=${PFLLIB_SET:-}
 # Processor time of a whole run (start-up, data loading, training, evaluations), which the load
 # of a shared machine changes far less than wall time: GNU time's line, read by table.py.
 CPU_FORMAT='cpu: user %U s, system %S s, wall %e s'
@@ -88,14 +94,15 @@ pfllib)
             # PerAvg: its beta is the local lr, hard-coded (clientperavg), as FedKit's default; its server
             # trains every client twice a round (compare.sh fedkit gives per-fedavg* 2 local epochs); LG-FedAvg: no argument.
         esac
-        mkdir -p "$RUNS/pfllib/$algo"
+        read -r -a overrides <<< "$PFLLIB_SET"
+        mkdir -p "$RUNS/$PFLLIB_DIR/$algo"
         full=0
         # PerAvg's evaluation trains a step, and FedBABU fine-tunes and evaluates after the last iteration: no early stop.
         case $algo in PerAvg|FedBABU) full=1 ;; esac
         (cd "$PFL/system" && PYTHONUNBUFFERED=1 PFLLIB_FULL=$full OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 FEDKIT_SEED=$seed \
             /usr/bin/time -f "$CPU_FORMAT" nice -n "$NICE" "$PY" "$ROOT/bench/pfllib/run_pfllib.py" \
             -data FashionMNIST -m CNN -algo "$algo" -gr 10 -eg 10 -lbs 10 -lr 0.005 -ls 1 -nc 20 -jr 1 \
-            -dev cpu -go "seed$seed" "${extra[@]}") > "$RUNS/pfllib/$algo/seed-$seed.log" 2>&1
+            -dev cpu -go "seed$seed" "${extra[@]}" "${overrides[@]}") > "$RUNS/$PFLLIB_DIR/$algo/seed-$seed.log" 2>&1
     done
     ;;
 fedkit)

@@ -1,21 +1,25 @@
 #!/usr/bin/python3
-"""A FedKit cnn-fmnist checkpoint's figures on PFLlib's Fashion-MNIST test splits (issue 11).
+"""A FedKit cnn-fmnist checkpoint's figures on Fashion-MNIST test data (issue 11).
 
-    /tmp/pfllib-venv/bin/python bench/pfllib/model_figures.py /tmp/pfllib/dataset/FashionMNIST \
-        RUN/checkpoint/global.safetensors [more.safetensors ...]
+    /tmp/pfllib-venv/bin/python bench/pfllib/model_figures.py DATA RUN/checkpoint/global.safetensors [...]
 
-Prints, per file, the line run_pfllib.py prints for PFLlib's PerAvg global model, so that the two
-frameworks' global models are read by the same code:
+DATA is PFLlib's folder (/tmp/pfllib/dataset/FashionMNIST: the union of the 20 clients' test
+splits, test/<k>.npz, PFLlib's arrays, as FedKit's `pfllib` dataset reads them) or a Fashion-MNIST
+IDX folder (/usr/share/datasets/fashion-mnist: the 10,000 test images, scaled as FedKit's
+fashion-mnist dataset scales them by default). Prints, per file, the line run_pfllib.py prints for
+PFLlib's PerAvg global model, so that both frameworks' global models are read by the same code:
 
-    FILE: Test Accuracy: A, logit std over classes: S, mean |logit|: M, predicted classes: K
+    FILE: Test Accuracy: A, logit std over classes: S, mean |logit|: M, predicted classes: K,
+    mean |feature|: F, |mean feature|: C
 
-over the union of the 20 clients' test splits (test/<k>.npz, PFLlib's arrays, as FedKit's
-`pfllib` dataset reads them): A, S, M, K as run_pfllib.py defines them (its `figures`). The model is run_pfllib.py's FedKitCNN (FedKit's cnn-fmnist in PyTorch); the
-safetensors file is read with the standard library and numpy (FedKit's names body.0, body.3,
-body.7, head.0 map to conv1, conv2, fc1, fc). An independent check of FedKit's own global
-accuracy (rounds.jsonl's global_accuracy, which must agree to float rounding).
+(A, S, M, K, F, C as run_pfllib.py defines them, its `figures`). The model is run_pfllib.py's
+FedKitCNN (FedKit's cnn-fmnist in PyTorch); the safetensors file is read with the standard
+library and numpy (FedKit's names body.0, body.3, body.7, head.0 map to conv1, conv2, fc1, fc).
+A is an independent check of the run's own global accuracy (rounds.jsonl's global_accuracy, on
+the same test samples).
 """
 import glob
+import gzip
 import json
 import os
 import struct
@@ -59,12 +63,25 @@ def model_from(path):
 
 
 def test_splits(folder):
+    """PFLlib's clients' test splits (test/<k>.npz), or Fashion-MNIST's IDX test set scaled as FedKit's
+    fashion-mnist dataset does by default ((x / 255 - 0.2860) / 0.3530, ImageStatistics.fashionMNIST)."""
     files = sorted(glob.glob(os.path.join(folder, "test", "*.npz")))
-    if not files:
-        sys.exit(f"{folder}: no test/*.npz (run bench/pfllib/compare.sh setup)")
-    for path in files:
-        data = np.load(path, allow_pickle=True)["data"].tolist()
-        yield torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)
+    idx = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
+    if files:
+        for path in files:
+            data = np.load(path, allow_pickle=True)["data"].tolist()
+            yield torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)
+    elif os.path.exists(idx):
+        with gzip.open(idx) as f:
+            images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)
+        with gzip.open(os.path.join(folder, "t10k-labels-idx1-ubyte.gz")) as f:
+            labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
+        x = (images.astype(np.float32) / 255 - 0.2860) / 0.3530
+        for start in range(0, len(labels), 1000):
+            yield (torch.from_numpy(x[start:start + 1000].copy()),
+                   torch.from_numpy(labels[start:start + 1000].astype(np.int64)))
+    else:
+        sys.exit(f"{folder}: neither PFLlib's test/*.npz (bench/pfllib/compare.sh setup) nor t10k-images-idx3-ubyte.gz")
 
 
 def main(argv):

@@ -2,6 +2,11 @@
 """The docs/results.md table "FedKit against PFLlib" from the logs and run folders of compare.sh.
 
     python3 bench/pfllib/table.py experiments/results/runs/pfllib-fmnist
+    python3 bench/pfllib/table.py experiments/results/runs/pfllib-fmnist pfllib-issue11 fedkit-issue11
+
+The second form reads RUNS/<pfllib dir> and RUNS/<fedkit dir> (runs of another setting made
+with compare.sh's PFLLIB_DIR/PFLLIB_SET and FEDKIT_DIR/FEDKIT_SET) instead of RUNS/pfllib and
+RUNS/fedkit, and prints only the methods run there (no last-batch-kept column).
 
 PFLlib (RUNS/pfllib/<Algo>/seed-<s>.log): the "Averaged Test Accuracy" of the evaluation at the
 start of iteration 10 (after 10 rounds of training and aggregation) -- for Ditto the one after
@@ -103,21 +108,27 @@ def mean(values, scale=1.0, digits=1):
     return f"{scale * sum(values) / len(values):.{digits}f}" if values else "–"
 
 
-def main(root):
+def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit"):
+    """The table over RUNS/<pfllib_dir> and RUNS/<fedkit_dir>; with other folders than the
+    defaults (another setting, e.g. pfllib-issue11 and fedkit-issue11) only the methods that
+    have a run there are printed."""
+    other = (pfllib_dir, fedkit_dir) != ("pfllib", "fedkit")
     print("| method | PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
           "difference (FedKit - PFLlib) | FedKit, last batch kept (seeds) | PFLlib s/round | FedKit s/round | PFLlib CPU s/run | FedKit CPU s/run |")
     print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for algo, method in METHODS:
         p, pseeds = [], []
-        d = os.path.join(root, "pfllib", algo)
+        d = os.path.join(root, pfllib_dir, algo)
         for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             m = re.fullmatch(r"seed-(\d+)\.log", name)
             r = pfllib_run(os.path.join(d, name)) if m else None
             if r:
                 p.append(r)
                 pseeds.append(m.group(1))
-        f, fseeds = fedkit_runs(root, "fedkit", method)
-        kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method)
+        f, fseeds = fedkit_runs(root, fedkit_dir, method)
+        kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method) if not other else ([], [])
+        if other and not p and not f:
+            continue
         diff = "–"
         if p and f:
             diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
@@ -132,6 +143,6 @@ def main(root):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 4):
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""FedAvg in plain PyTorch on a PFLlib data folder: a third implementation beside PFLlib and FedKit.
+
+    /usr/bin/python3 bench/pfllib/fedavg_reference.py --data /tmp/pfllib/dataset/FashionMNIST --seed 1 \
+        [--init FEDKIT_CHECKPOINT.safetensors] [--keep-last] [--rounds 10]
+
+The setting of docs/results.md "FedKit against PFLlib" (issue 14): FedKit's cnn-fmnist
+(`FedKitCNN` of run_pfllib.py), every client of `train/<k>.npz` every round, 1 local epoch of
+plain SGD (lr 0.005, batch 10, mean cross-entropy), the last incomplete batch skipped as PFLlib's
+DataLoader does (unless --keep-last), the global model the average of the client models weighted
+by training samples; after the last round the global model is tested on every `test/<k>.npz`
+(summed correct over summed samples). The initial weights are PFLlib's for the same seed
+(`torch.manual_seed(seed)` just before the layers are built, as run_pfllib.py does) or, with
+--init, FedKit's: the global model of a FedKit checkpoint (safetensors, read with numpy; FedKit's
+`body.0`, `body.3`, `body.7`, `head.0` are conv1, conv2, fc1, fc). The batch order is seeded
+(one torch generator per seed), so a run is repeatable. Prints one JSON line: seed, init, the
+global model's accuracy after every round. One torch thread.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_pfllib import FedKitCNN  # noqa: E402
+
+FEDKIT_NAMES = {"body.0": "conv1", "body.3": "conv2", "body.7": "fc1", "head.0": "fc"}
+
+
+def load_clients(folder, split):
+    clients = []
+    k = 0
+    while os.path.exists(os.path.join(folder, split, f"{k}.npz")):
+        with open(os.path.join(folder, split, f"{k}.npz"), "rb") as f:
+            data = np.load(f, allow_pickle=True)["data"].tolist()
+        clients.append((torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)))
+        k += 1
+    return clients
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        blob = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", f"{path}: {name} is {info['dtype']}, expected F32"
+        start, end = info["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(blob[start:end], dtype="<f4").copy()).reshape(info["shape"])
+    return out
+
+
+def fedkit_state(path):
+    state = {}
+    for name, tensor in read_safetensors(path).items():
+        layer, _, kind = name.rpartition(".")
+        state[f"{FEDKIT_NAMES[layer]}.{kind}"] = tensor
+    return state
+
+
+def accuracy(model, clients):
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in clients:
+            for i in range(0, len(y), 1000):
+                correct += (model(x[i:i + 1000]).argmax(1) == y[i:i + 1000]).sum().item()
+            total += len(y)
+    return correct / total
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--init", help="FedKit checkpoint whose global model is the initial model")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=0.005)
+    ap.add_argument("--batch", type=int, default=10)
+    ap.add_argument("--keep-last", action="store_true", help="train on each epoch's last, smaller batch")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    train, test = load_clients(args.data, "train"), load_clients(args.data, "test")
+    os.environ["FEDKIT_SEED"] = str(args.seed)
+    model = FedKitCNN(in_features=train[0][0].shape[1], num_classes=10)
+    if args.init:
+        model.load_state_dict(fedkit_state(args.init))
+    order = torch.Generator().manual_seed(1_000_003 * args.seed + 17)
+    weights = torch.tensor([len(y) for _, y in train], dtype=torch.float64)
+    weights = weights / weights.sum()
+    history = []
+    for _ in range(args.rounds):
+        start = {k: v.clone() for k, v in model.state_dict().items()}
+        total = {k: torch.zeros_like(v, dtype=torch.float64) for k, v in start.items()}
+        for (x, y), w in zip(train, weights):
+            model.load_state_dict(start)
+            opt = torch.optim.SGD(model.parameters(), lr=args.lr)
+            perm = torch.randperm(len(y), generator=order)
+            stop = len(y) if args.keep_last else len(y) - len(y) % args.batch
+            for i in range(0, stop, args.batch):
+                idx = perm[i:i + args.batch]
+                loss = F.cross_entropy(model(x[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            for k, v in model.state_dict().items():
+                total[k] += w * v.double()
+        model.load_state_dict({k: v.float() for k, v in total.items()})
+        history.append(accuracy(model, test))
+    print(json.dumps({"seed": args.seed, "init": "fedkit" if args.init else "pfllib",
+                      "drop_last": not args.keep_last, "accuracy": history}))
+
+
+if __name__ == "__main__":
+    main()

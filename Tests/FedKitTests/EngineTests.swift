@@ -751,6 +751,28 @@ final class EngineTests: XCTestCase {
             try settings("clients_per_round: 30", clients: 20).clientsPerRound, 20, "never more than all clients")
     }
 
+    /// `federation.init_seed` seeds the initial global model's generator directly; by default it is
+    /// derived from the run's seed.
+    func testInitSeedChoosesTheInitialWeights() throws {
+        func initialWeights(_ extra: String) throws -> [[Float]] {
+            let yaml = EngineFixture.yaml(output: "unused", methods: "[fedavg]", extraFederation: extra)
+            return try EngineFixture.simulation(yaml).global.stateDict().tensors.map { try $0.floats() }
+        }
+        func built(seed: UInt64) throws -> [[Float]] {
+            let spec = try EngineFixture.spec(EngineFixture.yaml(output: "unused", methods: "[fedavg]"))
+            let dataset = try EngineFixture.registry.make(spec.dataset, as: (any DatasetPlugin).self).load()
+            let model = try EngineFixture.registry.make(spec.model, as: (any ModelPlugin).self)
+            return try model.build(ModelInput(dataset), generator: RandomGenerator(seed: seed)).stateDict().tensors.map {
+                try $0.floats()
+            }
+        }
+        XCTAssertEqual(try initialWeights(""), try built(seed: Seeds.derive(1, "model-init")))
+        XCTAssertEqual(try initialWeights(", init_seed: 7"), try built(seed: 7))
+        XCTAssertNotEqual(try initialWeights(", init_seed: 7"), try initialWeights(""))
+        XCTAssertThrowsError(try EngineFixture.spec(
+            EngineFixture.yaml(output: "unused", methods: "[fedavg]", extraFederation: ", init_seed: -1")))
+    }
+
     func testSampledClientsPerRound() throws {
         let yaml = EngineFixture.yaml(
             output: "unused", methods: "[fedavg]", clients: 10, rounds: 6, perRound: "fraction: 0.3")

@@ -25,6 +25,11 @@ public enum Sections {
             doc:
                 "skip each local epoch's last, smaller mini-batch (PyTorch's DataLoader drop_last, which PFLlib uses); a client with fewer samples than batch_size then trains nothing"
         )
+        public static let initSeed = ParameterKey.optionalInt(
+            "init_seed", min: 0,
+            doc:
+                "seed of the torch generator that draws the initial global model (default: derived from the run's seed, the same for every method of a seed); layers draw PyTorch's default initialisation on a torch CPU generator, so e.g. cnn-fmnist with init_seed S starts from exactly the weights its PyTorch twin gets after torch.manual_seed(S) (docs/results.md, issue 14): the way to start from another framework's initial model"
+        )
         public static let workers = ParameterKey.int(
             "workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model")
         public static let threadsPerWorker = ParameterKey.int(
@@ -52,7 +57,7 @@ public enum Sections {
         /// Every key, in the order `exp list` and docs/yaml-reference.md show them.
         public static let keys: [any ParameterDeclaration] = [
             rounds, fraction, clientsPerRound, localEpochs, batchSize, dropLast, learningRate, momentum, weightDecay,
-            workers,
+            initSeed, workers,
             threadsPerWorker, batchedClients, evalEvery, checkpointEvery, stateMemoryMB,
         ]
     }

@@ -81,8 +81,9 @@ public final class SimulationRun: @unchecked Sendable {
         let modelPlugin = try registry.make(spec.model, as: (any ModelPlugin).self)
         let input = ModelInput(dataset)
         // The same initial weights for every method of a seed: a fair comparison.
-        global = try modelPlugin.build(
-            input, generator: RandomGenerator(seed: Seeds.derive(UInt64(seed), "model-init")))
+        let initSeed = spec.federation[Sections.Federation.initSeed].map(UInt64.init)
+            ?? Seeds.derive(UInt64(seed), "model-init")
+        global = try modelPlugin.build(input, generator: RandomGenerator(seed: initSeed))
         pool = try WorkerPool(count: settings.workers, threadsPerWorker: settings.threadsPerWorker) {
             try modelPlugin.build(input, generator: RandomGenerator(seed: 0))
         }

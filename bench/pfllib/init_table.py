@@ -10,8 +10,10 @@ Initial models: "PyTorch seed s" is PyTorch's default initialisation after torch
 PyTorch's default initialisation after torch.manual_seed(fedkit_model_seed(s))
 (fedavg_reference.py). Sources under RUNS: pfllib/FedAvg/seed-<s>.log (PFLlib, PyTorch seeds),
 pfllib-fedkit-init/FedAvg/seed-<fedkit_model_seed(s)>.log (PFLlib from FedKit's weights),
-fedkit/fmnist-pfllib/fedavg/seed-<s>/ (FedKit, drop_last as PFLlib) and reference/fedavg.jsonl
-(fedavg_reference.py's lines). Each implementation draws its own batch order. Standard library only.
+fedkit/fmnist-pfllib/fedavg/seed-<s>/ (FedKit, drop_last as PFLlib),
+fedkit-torch-init/fmnist-pfllib/fedavg/seed-<s>/ (FedKit from PyTorch seed s's weights:
+`federation.init_seed: s`) and reference/fedavg.log (fedavg_reference.py's JSON lines, each
+followed by GNU time's line). Each implementation draws its own batch order. Standard library only.
 """
 import json
 import os
@@ -28,7 +30,7 @@ def cell(value):
 
 def main(root):
     reference = {}
-    path = os.path.join(root, "reference", "fedavg.jsonl")
+    path = os.path.join(root, "reference", "fedavg.log")
     for line in open(path) if os.path.exists(path) else []:
         if line.startswith("{"):
             r = json.loads(line)
@@ -39,11 +41,11 @@ def main(root):
         for s in seeds:
             if init == "pfllib":
                 log = os.path.join(root, "pfllib", "FedAvg", f"seed-{s}.log")
-                fk = None
+                d = os.path.join(root, "fedkit-torch-init", "fmnist-pfllib", "fedavg", f"seed-{s}")
             else:
                 log = os.path.join(root, "pfllib-fedkit-init", "FedAvg", f"seed-{fedkit_model_seed(s)}.log")
                 d = os.path.join(root, "fedkit", "fmnist-pfllib", "fedavg", f"seed-{s}")
-                fk = fedkit_run(d, "") if os.path.exists(os.path.join(d, "rounds.jsonl")) else None
+            fk = fedkit_run(d, "") if os.path.exists(os.path.join(d, "rounds.jsonl")) else None
             p = pfllib_run(log) if os.path.exists(log) else None
             values = [p["acc"] if p else None, fk["global"] if fk else None, reference.get((init, s))]
             if any(v is not None for v in values):

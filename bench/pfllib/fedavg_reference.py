@@ -12,8 +12,7 @@ DataLoader does (unless --keep-last), the global model the average of the client
 by training samples; after the last round the global model is tested on every `test/<k>.npz`
 (summed correct over summed samples). The initial weights are PFLlib's for the same seed
 (`torch.manual_seed(seed)` just before the layers are built, as run_pfllib.py does) or, with
---init, FedKit's: the global model of a FedKit checkpoint (safetensors, read with numpy; FedKit's
-`body.0`, `body.3`, `body.7`, `head.0` are conv1, conv2, fc1, fc) or, with --fedkit-init, the
+--init, FedKit's: the global model of a FedKit checkpoint (model_figures.model_from) or, with --fedkit-init, the
 same weights drawn directly: FedKit builds its model with PyTorch's default initialisation on a
 torch CPU generator seeded with `Seeds.derive(seed, "model-init")` (Sources/FedKit/Random/
 SeedDerivation.swift: FNV-1a of the seed and the purpose, one SplitMix64 step), so
@@ -25,7 +24,6 @@ global model's accuracy after every round. One torch thread.
 import argparse
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -33,10 +31,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model_figures import model_from  # noqa: E402  (reads a FedKit checkpoint into FedKitCNN)
 from run_pfllib import FedKitCNN  # noqa: E402
-
-FEDKIT_NAMES = {"body.0": "conv1", "body.3": "conv2", "body.7": "fc1", "head.0": "fc"}
-
 
 def fedkit_model_seed(seed):
     """FedKit's `Seeds.derive(seed, "model-init")`: the torch seed of its initial weights."""
@@ -65,29 +61,6 @@ def load_clients(folder, split):
         clients.append((torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)))
         k += 1
     return clients
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        blob = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", f"{path}: {name} is {info['dtype']}, expected F32"
-        start, end = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(blob[start:end], dtype="<f4").copy()).reshape(info["shape"])
-    return out
-
-
-def fedkit_state(path):
-    state = {}
-    for name, tensor in read_safetensors(path).items():
-        layer, _, kind = name.rpartition(".")
-        state[f"{FEDKIT_NAMES[layer]}.{kind}"] = tensor
-    return state
 
 
 def accuracy(model, clients):
@@ -123,7 +96,7 @@ def main():
     os.environ["FEDKIT_SEED"] = str(fedkit_model_seed(args.seed) if args.fedkit_init else args.seed)
     model = FedKitCNN(in_features=train[0][0].shape[1], num_classes=10)
     if args.init:
-        model.load_state_dict(fedkit_state(args.init))
+        model.load_state_dict(model_from(args.init).state_dict())
     order = torch.Generator().manual_seed(1_000_003 * args.seed + 17)
     weights = torch.tensor([len(y) for _, y in train], dtype=torch.float64)
     weights = weights / weights.sum()

@@ -3,7 +3,10 @@
 implementation (PFLlib, FedKit, the plain-PyTorch reference), the global model's accuracy after
 round 10 on PFLlib's Fashion-MNIST split.
 
-    python3 bench/pfllib/init_table.py experiments/results/runs/pfllib-fmnist
+    python3 bench/pfllib/init_table.py experiments/results/runs/pfllib-fmnist [fedprox]
+
+With `fedprox`, the same table for FedProx (PFLlib's own runs against FedKit's from the same
+PyTorch seeds; the other cells were run for FedAvg only).
 
 Initial models: "PyTorch seed s" is PyTorch's default initialisation after torch.manual_seed(s)
 (what run_pfllib.py gives PFLlib for seed s); "FedKit seed s" is FedKit's for seed s, which is
@@ -28,23 +31,25 @@ def cell(value):
     return "–" if value is None else f"{100 * value:.1f}"
 
 
-def main(root):
+def main(root, method="fedavg"):
+    algo = {"fedavg": "FedAvg", "fedprox": "FedProx"}[method]
     reference = {}
     path = os.path.join(root, "reference", "fedavg.log")
     for line in open(path) if os.path.exists(path) else []:
         if line.startswith("{"):
             r = json.loads(line)
-            reference[(r["init"], r["seed"])] = r["accuracy"][-1]
+            if method == "fedavg":
+                reference[(r["init"], r["seed"])] = r["accuracy"][-1]
     rows = []
     seeds = sorted({s for _, s in reference} | {1, 2, 3})
     for init in ("pfllib", "fedkit"):
         for s in seeds:
             if init == "pfllib":
-                log = os.path.join(root, "pfllib", "FedAvg", f"seed-{s}.log")
-                d = os.path.join(root, "fedkit-torch-init", "fmnist-pfllib", "fedavg", f"seed-{s}")
+                log = os.path.join(root, "pfllib", algo, f"seed-{s}.log")
+                d = os.path.join(root, "fedkit-torch-init", "fmnist-pfllib", method, f"seed-{s}")
             else:
-                log = os.path.join(root, "pfllib-fedkit-init", "FedAvg", f"seed-{fedkit_model_seed(s)}.log")
-                d = os.path.join(root, "fedkit", "fmnist-pfllib", "fedavg", f"seed-{s}")
+                log = os.path.join(root, "pfllib-fedkit-init", algo, f"seed-{fedkit_model_seed(s)}.log")
+                d = os.path.join(root, "fedkit", "fmnist-pfllib", method, f"seed-{s}")
             fk = fedkit_run(d, "") if os.path.exists(os.path.join(d, "rounds.jsonl")) else None
             p = pfllib_run(log) if os.path.exists(log) else None
             values = [p["acc"] if p else None, fk["global"] if fk else None, reference.get((init, s))]
@@ -63,6 +68,6 @@ def main(root):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["fedavg"], ["fedprox"]):
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -28,7 +28,7 @@ public enum Sections {
         public static let initSeed = ParameterKey.optionalInt(
             "init_seed", min: 0,
             doc:
-                "seed of the torch generator that draws the initial global model (default: derived from the run's seed, the same for every method of a seed); layers draw PyTorch's default initialisation on a torch CPU generator, so e.g. cnn-fmnist with init_seed S starts from exactly the weights its PyTorch twin gets after torch.manual_seed(S) (docs/results.md, issue 14): the way to start from another framework's initial model"
+                "seed of the torch generator that draws the initial global model, for every seed of the file when set (default: derived from each run seed, the same for every method of a seed); layers draw PyTorch's default initialisation on a torch CPU generator, so e.g. cnn-fmnist with init_seed S starts from exactly the weights its PyTorch twin gets after torch.manual_seed(S) (docs/results.md, issue 14): the way to start from another framework's initial model"
         )
         public static let workers = ParameterKey.int(
             "workers", default: 2, min: 1, max: 64, doc: "clients trained in parallel, each on its own model")

@@ -26,12 +26,11 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model_figures import model_from  # noqa: E402  (reads a FedKit checkpoint into FedKitCNN)
+from model_figures import model_from, pfllib_clients  # noqa: E402
 from run_pfllib import FedKitCNN  # noqa: E402
 
 def fedkit_model_seed(seed):
@@ -50,17 +49,6 @@ def fedkit_model_seed(seed):
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
     return z ^ (z >> 31)
-
-
-def load_clients(folder, split):
-    clients = []
-    k = 0
-    while os.path.exists(os.path.join(folder, split, f"{k}.npz")):
-        with open(os.path.join(folder, split, f"{k}.npz"), "rb") as f:
-            data = np.load(f, allow_pickle=True)["data"].tolist()
-        clients.append((torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)))
-        k += 1
-    return clients
 
 
 def accuracy(model, clients):
@@ -92,7 +80,7 @@ def main():
     if args.data is None or args.seed is None:
         ap.error("--data and --seed are required")
     torch.set_num_threads(1)
-    train, test = load_clients(args.data, "train"), load_clients(args.data, "test")
+    train, test = pfllib_clients(args.data, "train"), pfllib_clients(args.data, "test")
     os.environ["FEDKIT_SEED"] = str(fedkit_model_seed(args.seed) if args.fedkit_init else args.seed)
     model = FedKitCNN(in_features=train[0][0].shape[1], num_classes=10)
     if args.init:

@@ -18,7 +18,6 @@ library and numpy (FedKit's names body.0, body.3, body.7, head.0 map to conv1, c
 A is an independent check of the run's own global accuracy (rounds.jsonl's global_accuracy, on
 the same test samples).
 """
-import glob
 import gzip
 import json
 import os
@@ -62,15 +61,23 @@ def model_from(path):
     return model.eval()
 
 
+def pfllib_clients(folder, split):
+    """A PFLlib data folder's clients, `<split>/0.npz`, `<split>/1.npz`, ... in client order, as
+    (images, labels) tensors; empty when the folder has none."""
+    clients = []
+    while os.path.exists(path := os.path.join(folder, split, f"{len(clients)}.npz")):
+        data = np.load(path, allow_pickle=True)["data"].tolist()
+        clients.append((torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)))
+    return clients
+
+
 def test_splits(folder):
     """PFLlib's clients' test splits (test/<k>.npz), or Fashion-MNIST's IDX test set scaled as FedKit's
     fashion-mnist dataset does by default ((x / 255 - 0.2860) / 0.3530, ImageStatistics.fashionMNIST)."""
-    files = sorted(glob.glob(os.path.join(folder, "test", "*.npz")))
+    clients = pfllib_clients(folder, "test")
     idx = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
-    if files:
-        for path in files:
-            data = np.load(path, allow_pickle=True)["data"].tolist()
-            yield torch.tensor(data["x"], dtype=torch.float32), torch.tensor(data["y"], dtype=torch.int64)
+    if clients:
+        yield from clients
     elif os.path.exists(idx):
         with gzip.open(idx) as f:
             images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 1, 28, 28)

@@ -62,12 +62,14 @@ authors)
     cat "$OUT/authors-$tag.cpu"
     ;;
 fedkit)
+    # FEDKIT_SET: extra `--set KEY=VALUE` overrides, space-separated (e.g. dataset.augment=true).
     tag=$2; workers=$3; mkdir -p "$OUT"; dir="$OUT/fedkit-w$workers-$tag"; rm -rf "$dir"
+    extra=(); for s in ${FEDKIT_SET:-}; do extra+=(--set "$s"); done
     OMP_NUM_THREADS=1 /usr/bin/time -f "$CPU_FORMAT" -o "$dir.cpu" nice -n "$NICE" "$EXP" run \
         "$ROOT/experiments/results/cifar10-shards2.yaml" --only fedbkd --seeds 1 \
         --set federation.rounds="$ROUNDS" --set eval.validation_fraction=0 \
         --set federation.workers="$workers" \
-        --set dataset.root="$CIFAR" --out "$dir" > "$dir.log" 2>&1
+        --set dataset.root="$CIFAR" "${extra[@]}" --out "$dir" > "$dir.log" 2>&1
     cat "$dir.cpu"
     ;;
 alternate)

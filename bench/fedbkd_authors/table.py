@@ -5,7 +5,8 @@
 
 Reads OUT/authors-<tag>.jsonl (run_authors.py, round 0 of each run) with OUT/authors-<tag>.cpu, and
 OUT/fedkit-w<W>-<tag>/cifar10-shards2/fedbkd/seed-1/timings.jsonl (round 1) with
-OUT/fedkit-w<W>-<tag>.cpu (GNU time of the whole process), and prints one markdown row per run
+OUT/fedkit-w<W>-<tag>.cpu (GNU time of the whole process; tags r<k> are repetitions, any other
+tag a variant shown as its own program), and prints one markdown row per run
 (phases in seconds of wall time), then the ratios authors / FedKit of the medians per phase.
 Phases: local = the sampled clients' local training; generator = FedKit's generator.seconds,
 the authors' DF_gan.__init__ + train_generator + generate_data; distillation = FedKit's
@@ -55,7 +56,9 @@ for path in sorted(glob.glob(os.path.join(out, "fedkit-w*-*/cifar10-shards2/fedb
     steps = r.get("server_steps_s", {})
     t = gnu_time(os.path.join(out, run + ".cpu"))
     rows.append({
-        "program": f"FedKit exp, {workers} worker{'s' if workers != '1' else ''}", "tag": tag,
+        # runs tagged r<k> are repetitions; any other tag is a variant (e.g. `augment`: FEDKIT_SET=dataset.augment=true)
+        "program": f"FedKit exp, {workers} worker{'s' if workers != '1' else ''}"
+                   + ("" if re.fullmatch(r"r\d+", tag) else f" ({tag})"), "tag": tag,
         "local": r["local_s"], "generator": steps.get("generator.seconds", float("nan")),
         "distill": steps.get("distill.seconds", float("nan")), "eval": r["eval_s"], "round": r["total_s"],
         "round_cpu": None, "cpu": t and t["cpu"], "rss": t and t["rss_mib"], "load": None,

@@ -73,6 +73,19 @@ final class GradientTests: XCTestCase {
         try checkGradients("matmul vector", [a, v]) { try $0[0].matmul($0[1]) }
     }
 
+    /// L1 runs FedKit's own kernels (pairwise_l1.cpp), L2 at::cdist. Values are spaced 0.1 apart
+    /// so that no difference a_i - b_j changes sign within the finite-difference step; rows of 19
+    /// cover one 16-lane block and a tail.
+    func testPairwiseDistances() throws {
+        var r = TestRandom(31)
+        let values = r.distinct(7 * 19)
+        let a = GradInput(Array(values[..<76]), [4, 19])
+        let b = GradInput(Array(values[76...]), [3, 19])
+        try checkGradients("l1", [a, b]) { try $0[0].pairwiseDistances($0[1], p: 1) }
+        try checkGradients("l1 of a matrix with itself", [a]) { try $0[0].pairwiseDistances($0[0], p: 1) }
+        try checkGradients("l2", [a, b]) { try $0[0].pairwiseDistances($0[1]) }
+    }
+
     func testBatchedMatrixProducts() throws {
         let a = GradInput(random: [3, 2, 4], seed: 91)
         let b = GradInput(random: [3, 4, 5], seed: 92)

@@ -331,6 +331,47 @@ final class TensorArithmeticTests: XCTestCase {
         try assertClose(x.pairwiseDistances(y), [5, (4.0 + 9.0).squareRoot()], shape: [2, 1], tolerance: 1e-5)
     }
 
+    /// The L1 kernels (pairwise_l1.cpp) against the same distances composed of element-wise ops:
+    /// values, both gradients, and the same bits whatever the thread count.
+    func testPairwiseL1MatchesComposedOps() throws {
+        var r = TestRandom(41)
+        let a = try Tensor(r.floats(37 * 70), shape: [37, 70]).requiringGrad()
+        let b = try Tensor(r.floats(29 * 70), shape: [29, 70]).requiringGrad()
+        let upstream = try Tensor(r.floats(37 * 29), shape: [37, 29])
+        func run(_ f: (Tensor, Tensor) throws -> Tensor) throws -> (Tensor, Tensor, Tensor) {
+            for p in [a, b] { try p.zeroGrad() }
+            let d = try f(a, b)
+            try (d * upstream).sum().backward()
+            return (try d.detached(), try XCTUnwrap(a.grad).clone(), try XCTUnwrap(b.grad).clone())
+        }
+        let fast = try run { try $0.pairwiseDistances($1, p: 1) }
+        let composed = try run { try ($0.unsqueezed(1) - $1.unsqueezed(0)).abs().sum(dims: [2]) }
+        for (x, y) in [(fast.0, composed.0), (fast.1, composed.1), (fast.2, composed.2)] {
+            XCTAssertEqual(x.shape, y.shape)
+            XCTAssertLessThan(try (x - y).abs().max().item(), 1e-4)
+        }
+        // A matrix against itself takes the symmetric path (half the distances, one gradient pass).
+        let square = try Tensor(r.floats(37 * 37), shape: [37, 37])
+        func runSelf(_ f: (Tensor) throws -> Tensor) throws -> (Tensor, Tensor) {
+            try a.zeroGrad()
+            let d = try f(a)
+            try (d * square).sum().backward()
+            return (try d.detached(), try XCTUnwrap(a.grad).clone())
+        }
+        let selfFast = try runSelf { try $0.pairwiseDistances($0, p: 1) }
+        let selfComposed = try runSelf { try ($0.unsqueezed(1) - $0.unsqueezed(0)).abs().sum(dims: [2]) }
+        XCTAssertLessThan(try (selfFast.0 - selfComposed.0).abs().max().item(), 1e-4)
+        XCTAssertLessThan(try (selfFast.1 - selfComposed.1).abs().max().item(), 1e-4)
+        XCTAssertEqual(try selfFast.0.floats(), try selfFast.0.transposed(0, 1).contiguous().floats())
+        let threads = TorchThreads.current
+        defer { TorchThreads.set(threads) }
+        TorchThreads.set(threads == 1 ? 2 : 1)
+        let other = try run { try $0.pairwiseDistances($1, p: 1) }
+        for (x, y) in [(fast.0, other.0), (fast.1, other.1), (fast.2, other.2)] {
+            XCTAssertEqual(try x.floats(), try y.floats())
+        }
+    }
+
     func testSoftmaxValues() throws {
         let x = try Tensor([Float(1), 2, 3], shape: [1, 3])
         let z = Foundation.exp(1.0) + Foundation.exp(2) + Foundation.exp(3)

@@ -62,6 +62,9 @@ let usage = """
             --engine-allocator N  0: glibc's default allocator; 1: as a simulation's training sets it
                                   (AllocatorPolicy); 2: as a simulation's evaluation runs (duringEvaluation)
       fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
+      diversity  forward + backward of the generator diversity loss (FedBKD's, FedGen's L_div) on random
+            samples; prints ms per step as JSON (reference: bench/python/diversity_reference.py).
+            --samples N (200)  --dims N (3072)  --steps N (20)  --threads N (1)
       stacked  K clients' cnn-fmnist training steps and forward passes one network at a time against one
             stacked computation (batched clients); prints thread-CPU ms per step of all K clients as JSON.
             --clients N (10)  --batch N (10)  --steps N (30)  --reps N (5)
@@ -145,6 +148,8 @@ do {
     case "evalpass":
         try runEvalPass(
             Options(arguments.dropFirst(2), allowed: ["batches", "threads", "repeats", "root", "engine-allocator"]))  // EvalPassBench.swift
+    case "diversity":
+        try runDiversity(Options(arguments.dropFirst(2), allowed: ["samples", "dims", "steps", "threads"]))  // DiversityBench.swift
     case "stacked": try runStacked(Options(arguments.dropFirst(2), allowed: ["clients", "batch", "steps", "reps"]))  // StackedBench.swift
     case "-h", "--help", "help": print(usage)
     default: throw UsageError("unknown subcommand '\(arguments[1])'")

@@ -302,15 +302,21 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         network.setTraining(true)
         var last = Terms()
         var adamSteps = 0
-        for _ in 0..<epochs {
+        for epoch in 0..<epochs {
             var sum = Terms()
             var count = 0
+            // Only the last epoch's terms are reported; without teacher gradients the teachers'
+            // cross-entropy never reaches G, so the earlier epochs skip the teachers' forward pass.
+            let reported = epoch == epochs - 1
             switch schedule {
             case .joint:
                 for _ in 0..<steps { sum = sum + (try step(round)); count += 1 }
             case .perTeacher:
                 for k in context.teachers.indices {
-                    for _ in 0..<steps { sum = sum + (try teacherStep(round, teacher: k)); count += 1 }
+                    for _ in 0..<steps {
+                        sum = sum + (try teacherStep(round, teacher: k, reported: reported))
+                        count += 1
+                    }
                 }
             }
             adamSteps += count
@@ -420,8 +426,11 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
 
     /// The per-teacher loss on teacher k's inputs (all fixed inputs of its classes, or a fresh
     /// batch of them): alpha * CE(theta_k(x), target) + eta * L_div. With `teacher_gradient:
-    /// false` the teacher sees a detached x, so only L_div reaches G.
-    func teacherLoss(_ round: Round, teacher k: Int) throws -> (total: Tensor, ce: Tensor, diversity: Tensor) {
+    /// false` the teacher sees a detached x, so only L_div reaches G; then the teacher runs only
+    /// when `reported` (its CE is a metric, nothing else), and CE reads 0 otherwise.
+    func teacherLoss(
+        _ round: Round, teacher k: Int, reported: Bool
+    ) throws -> (total: Tensor, ce: Tensor, diversity: Tensor) {
         let classes = round.weights[k].indices.filter { round.weights[k][$0] > 0 }
         let network = round.network
         let z: Tensor, x: Tensor, y: Tensor
@@ -444,16 +453,17 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             z = try drawNoise(batchSize, generator: round.context.generator)
             x = try network.generate(noise: z, labels: y)
         }
+        let div = try diversity(noise: z, samples: x)
+        guard teacherGradient || reported else { return (try div * eta, try Tensor.zeros([]), div) }
         let input = teacherGradient ? x : try x.detached()
         let logits = try SampleSpace.logits(round.slots.network(k), input, kind: round.kind)
         let ce = try Loss.crossEntropy(logits, targets: targets(logits, labels: y))
-        let div = try diversity(noise: z, samples: x)
         return (try ce * alpha + div * eta, ce, div)
     }
 
-    /// One published-schedule Adam step for teacher k.
-    func teacherStep(_ round: Round, teacher k: Int) throws -> Terms {
-        let (total, ce, div) = try teacherLoss(round, teacher: k)
+    /// One published-schedule Adam step for teacher k (`reported`: its terms are the ones reported).
+    func teacherStep(_ round: Round, teacher k: Int, reported: Bool) throws -> Terms {
+        let (total, ce, div) = try teacherLoss(round, teacher: k, reported: reported)
         var terms = Terms()
         terms.ce = try ce.item()
         terms.diversity = try div.item()

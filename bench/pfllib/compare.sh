@@ -3,8 +3,9 @@
 #
 #   bench/pfllib/compare.sh setup           # PFLlib into /tmp/pfllib, its Fashion-MNIST split
 #   bench/pfllib/compare.sh pfllib SEED ALGO...   # PFLlib's main.py (FedAvg FedProx Local FedPer FedRep Ditto;
-#                                                 # issue 11: SCAFFOLD APFL PerAvg pFedMe FedBABU LG-FedAvg)
-#   bench/pfllib/compare.sh fedkit SEED [method,...]  # FedKit on the same folder (per-fedavg, per-fedavg-hf: 2 local epochs, as PerAvg)
+#                                                 # issue 11: SCAFFOLD APFL PerAvg pFedMe FedBABU LG-FedAvg FedGen)
+#   bench/pfllib/compare.sh fedkit SEED [method,...]  # FedKit on the same folder (per-fedavg, per-fedavg-hf: 2 local epochs, as PerAvg;
+#                                                     # issue 11: scaffold apfl pfedme fedbabu lg-fedavg fedgen)
 #
 # Nothing is downloaded at run time. Prerequisites (once, by hand):
 #   apt-get install python3-torch python3-torchvision python3-numpy python3-sklearn python3-ujson \
@@ -91,6 +92,9 @@ pfllib)
             APFL)     extra=(-al 0.75) ;;                     # apfl: alpha 0.75 (initial value, adaptive in both)
             pFedMe)   extra=(-lam 15 -K 5 -lrp 0.01 -bt 1) ;; # pfedme: lambda 15, inner_steps 5, personal_lr 0.01, server_lr 1 (PFLlib's -bt default 0 never updates the global model)
             FedBABU)  extra=(-fte 5) ;;                       # fedbabu: finetune_epochs 5, full (PFLlib fine-tunes base and head)
+            # fedgen: generator noise_dim 512, hidden 512, steps 1000, lr 0.005 (main.py's defaults, written out;
+            # -lf is not given: argparse's type=bool would read any value as True); fmnist-pfllib.yaml's comment.
+            FedGen)   extra=(-nd 512 -hd 512 -se 1000 -glr 0.005) ;;
             # PerAvg: its beta is the local lr, hard-coded (clientperavg), as FedKit's default; its server
             # trains every client twice a round (compare.sh fedkit gives per-fedavg* 2 local epochs); LG-FedAvg: no argument.
         esac

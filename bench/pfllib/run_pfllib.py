@@ -52,6 +52,22 @@ torch, numpy and Python random states are saved before and restored after these 
 DataLoader iterator draws its base seed from torch's generator), so PFLlib's own batches and
 figures are those of an unwrapped run.
 
+pFedMe's and APFL's models (issue 11): PFLlib's pFedMe prints "Average Test Accuracy" after
+"Evaluate personalized model" from `clientpFedMe.test_metrics_personalized`, which loads
+`personalized_params`; after a client's first round those are the model's own parameters (the
+list `pFedMeOptimizer.step` returns is its param group), which `send_models` has just set to the
+global model, so the figure it prints is the global model's. This script wraps
+`pFedMe.evaluate_personalized` and `APFL.evaluate` so that every such evaluation first prints
+
+    Global model (run_pfllib.py): Test Accuracy: A, ...
+    Personal models theta (run_pfllib.py): Test Accuracy: A, ...      (pFedMe only)
+
+(the figures of `figures` below, PFLlib's weighting): the server's global model on every
+client's test split, and each client's theta as it stood at the end of its last training (the
+paper's personalised model, snapshot taken by wrapping `update_parameters` where
+`clientpFedMe.train` overwrites theta with the local w; the global model for a client that has
+not trained). Random states are restored after these passes, as for PerAvg.
+
 Seeds: PFLlib's main.py calls torch.manual_seed(0) on import and every client's constructor calls
 torch.manual_seed(0) again, so its batch order does not depend on any seed. FEDKIT_SEED (default
 0) seeds torch just before the model's layers are built, so it chooses the initial weights.
@@ -226,6 +242,44 @@ def log_peravg_global_model():
     PerAvg.evaluate_one_step = evaluate_one_step
 
 
+def log_global_and_personal_models():
+    """Wraps pFedMe's and APFL's evaluations to print the global model's (and pFedMe's theta's)
+    figures first (see the module doc)."""
+    import random
+    import numpy as np
+    from flcore.clients.clientpFedMe import clientpFedMe
+    from flcore.servers.serverapfl import APFL
+    from flcore.servers.serverpFedMe import pFedMe
+
+    update_parameters = clientpFedMe.update_parameters
+
+    def keep_theta(self, model, new_params):
+        if new_params is self.local_params:        # end of clientpFedMe.train: model holds theta
+            self.fedkit_theta = copy.deepcopy(model)
+        return update_parameters(self, model, new_params)
+
+    clientpFedMe.update_parameters = keep_theta
+
+    def wrap(cls, name, with_theta):
+        original = getattr(cls, name)
+
+        def evaluate(self, *args, **kwargs):
+            states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+            print("Global model (run_pfllib.py): "
+                  + figures([(copy.deepcopy(self.global_model), c.load_test_data()) for c in self.clients]))
+            if with_theta:
+                print("Personal models theta (run_pfllib.py): "
+                      + figures([(c.fedkit_theta if hasattr(c, "fedkit_theta") else copy.deepcopy(self.global_model),
+                                  c.load_test_data()) for c in self.clients]))
+            torch.set_rng_state(states[0]); np.random.set_state(states[1]); random.setstate(states[2])
+            return original(self, *args, **kwargs)
+
+        setattr(cls, name, evaluate)
+
+    wrap(pFedMe, "evaluate_personalized", True)
+    wrap(APFL, "evaluate", False)
+
+
 def main():
     system = os.getcwd()
     if not os.path.exists(os.path.join(system, "main.py")):
@@ -243,6 +297,8 @@ def main():
     args = sys.argv[1:]
     if "-algo" in args and args[args.index("-algo") + 1] == "PerAvg":
         log_peravg_global_model()
+    if "-algo" in args and args[args.index("-algo") + 1] in ("pFedMe", "APFL"):
+        log_global_and_personal_models()
     if os.environ.get("PFLLIB_FULL") != "1" and not os.environ.get("FEDKIT_BENCH_OUT") and "-gr" in args:
         stop_after_final_evaluation(int(args[args.index("-gr") + 1]))
     sys.argv = [os.path.join(system, "main.py")] + args

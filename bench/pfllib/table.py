@@ -3,6 +3,7 @@
 
     python3 bench/pfllib/table.py experiments/results/runs/pfllib-fmnist
     python3 bench/pfllib/table.py experiments/results/runs/pfllib-fmnist pfllib-issue11 fedkit-issue11
+    python3 bench/pfllib/table.py experiments/results/runs/pfllib-fmnist --methods scaffold,apfl,pfedme,fedbabu,lg-fedavg,fedgen
 
 The second form reads RUNS/<pfllib dir> and RUNS/<fedkit dir> (runs of another setting made
 with compare.sh's PFLLIB_DIR/PFLLIB_SET and FEDKIT_DIR/FEDKIT_SET) instead of RUNS/pfllib and
@@ -25,7 +26,20 @@ than wall time: the "cpu: user U s, system S s" line at the end of a PFLlib log,
 RUNS/fedkit-cpu/<method>-seed-<s>.txt for FedKit (both written by compare.sh); "–" where a run
 has none. FedKit's runs in RUNS/fedkit train with drop_last as PFLlib does (fmnist-pfllib.yaml);
 the column "FedKit, last batch kept" reads RUNS/fedkit-keep-last, the same runs with
-federation.drop_last false (the earlier runs, before the key existed). Standard library only.
+federation.drop_last false (the earlier runs, before the key existed).
+
+--methods a,b,... prints only those FedKit methods' rows (the labels below), with a column
+saying which model each framework tests. Issue 11's other methods, read from the PFLlib logs:
+SCAFFOLD, FedGen: "Evaluate global model" (the global model); LG-FedAvg: the same block, which
+tests each client's own body under the global head; APFL: "Evaluate personalized models"
+(PFLlib's mixture (1 - alpha) w_local + alpha v), its global model's figure from the "Global
+model (run_pfllib.py)" line; pFedMe: the "Personal models theta (run_pfllib.py)" line (each
+client's theta, the model the paper and FedKit test), with "(global G)" the "Global model
+(run_pfllib.py)" line -- PFLlib's own "Average Test Accuracy" after "Evaluate personalized
+model" is printed beside them as "printed P" (it tests the global model: run_pfllib.py's doc);
+FedBABU: the block after "Evaluate fine-tuned personalized models" (after PFLlib's 11th
+iteration), with "(global G)" round 10's "Evaluate global model" (the averaged body under the
+initial head). Standard library only.
 """
 import json
 import math
@@ -36,11 +50,28 @@ import sys
 METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("FedPer", "fedper"),
            ("FedRep", "fedrep"), ("Ditto", "ditto"),
            # Issue 11: both Per-FedAvg variants against PFLlib's PerAvg (first-order; it has no Hessian-free one).
-           ("PerAvg", "per-fedavg"), ("PerAvg", "per-fedavg-hf")]
+           ("PerAvg", "per-fedavg"), ("PerAvg", "per-fedavg-hf"),
+           # Issue 11's other methods that PFLlib has (it has no L2GD, FedDF or FedFTG).
+           ("SCAFFOLD", "scaffold"), ("APFL", "apfl"), ("pFedMe", "pfedme"), ("FedBABU", "fedbabu"),
+           ("LG-FedAvg", "lg-fedavg"), ("FedGen", "fedgen")]
 
-# Methods whose global model is a model of the method: Local has none, and FedPer's and FedRep's
-# "global model" is the averaged body with the initial, never trained head.
-WITH_GLOBAL = ("fedavg", "fedprox", "ditto", "per-fedavg", "per-fedavg-hf")
+# Methods whose global model is a model of the method: Local has none, FedPer's and FedRep's
+# "global model" is the averaged body with the initial, never trained head, and LG-FedAvg's the
+# initial lower layers under the averaged head. FedBABU's (averaged body, never trained head) is
+# not the method's model either, but PFLlib evaluates the same thing each round: it is printed
+# as the check of the training before fine-tuning.
+WITH_GLOBAL = ("fedavg", "fedprox", "ditto", "per-fedavg", "per-fedavg-hf", "scaffold", "apfl", "pfedme",
+               "fedbabu", "fedgen")
+
+# Which model each framework tests (--methods' column), by FedKit method.
+TESTED = {
+    "scaffold": "global model; global model",
+    "apfl": "(1 - alpha) w_local + alpha v, v trained on f(v); alpha v + (1 - alpha) w_global, v on f(v_bar) (paper)",
+    "pfedme": "theta (run_pfllib.py's line; PFLlib's own printed figure is the global model's); theta",
+    "fedbabu": "fine-tuned 5 epochs from the client's model of an 11th round; fine-tuned 5 epochs from the round-10 global model",
+    "lg-fedavg": "own body under the global head; own body under the global head",
+    "fedgen": "global model; global model",
+}
 
 
 def pfllib_run(path):
@@ -53,13 +84,25 @@ def pfllib_run(path):
     costs = [float(x) for x in re.findall(r"-+ time cost -+ ([0-9.]+)", text)]
     if final is None or len(costs) < 10:
         return None
-    personal = (re.search(r"Evaluate personalized models.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
-                or re.search(r"Evaluate global model with one step update\n.*?Averaged Test Accuracy: ([0-9.]+)",
-                             final, re.S))
+    printed = None
+    if "Evaluate fine-tuned personalized models" in final:      # FedBABU, after its 11th iteration
+        personal = re.search(r"Evaluate fine-tuned personalized models-*\n.*?Averaged Test Accuracy: ([0-9.]+)",
+                             final, re.S)
+    elif "Personal models theta (run_pfllib.py)" in final:       # pFedMe
+        personal = re.search(r"Personal models theta \(run_pfllib.py\): Test Accuracy: ([0-9.]+)", final)
+        printed = re.search(r"Evaluate personalized model\n.*?Average Test Accuracy: ([0-9.]+)", final, re.S)
+    else:
+        personal = (re.search(r"Evaluate personalized models.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
+                    or re.search(r"Evaluate global model with one step update\n.*?Averaged Test Accuracy: ([0-9.]+)",
+                                 final, re.S))
     glob = (re.search(r"Evaluate global models?\n.*?Averaged Test Accuracy: ([0-9.]+)", final, re.S)
-            or re.search(r"Global model before the one-step update: Test Accuracy: ([0-9.]+)", final))
+            or re.search(r"Global model before the one-step update: Test Accuracy: ([0-9.]+)", final)
+            or re.search(r"Global model \(run_pfllib.py\): Test Accuracy: ([0-9.]+)", final))
+    if (personal or glob) is None:
+        return None
     acc = float((personal or glob).group(1))
-    return {"acc": acc, "global": float(glob.group(1)) if glob else None, "s": sum(costs[1:10]) / 9,
+    return {"acc": acc, "global": float(glob.group(1)) if glob and personal else None,
+            "printed": float(printed.group(1)) if printed else None, "s": sum(costs[1:10]) / 9,
             "cpu": cpu_seconds(text)}
 
 
@@ -108,15 +151,19 @@ def mean(values, scale=1.0, digits=1):
     return f"{scale * sum(values) / len(values):.{digits}f}" if values else "–"
 
 
-def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit"):
+def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
     """The table over RUNS/<pfllib_dir> and RUNS/<fedkit_dir>; with other folders than the
     defaults (another setting, e.g. pfllib-issue11 and fedkit-issue11) only the methods that
-    have a run there are printed."""
+    have a run there are printed; with `only` (FedKit labels) only those rows, and a column
+    saying which model each framework tests."""
     other = (pfllib_dir, fedkit_dir) != ("pfllib", "fedkit")
-    print("| method | PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
+    tested = " tested with (PFLlib; FedKit) |" if only else ""
+    print("| method |" + tested + " PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
           "difference (FedKit - PFLlib) | FedKit, last batch kept (seeds) | PFLlib s/round | FedKit s/round | PFLlib CPU s/run | FedKit CPU s/run |")
-    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|" + ("---|" if only else "") + "---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for algo, method in METHODS:
+        if only and method not in only:
+            continue
         p, pseeds = [], []
         d = os.path.join(root, pfllib_dir, algo)
         for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
@@ -133,9 +180,13 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit"):
         if p and f:
             diff = f"{100 * (sum(r['acc'] for r in f) / len(f) - sum(r['acc'] for r in p) / len(p)):+.1f}"
         glob = stats([r["global"] for r in f if r["global"] is not None]) if method in WITH_GLOBAL else "–"
-        pglob = [r["global"] for r in p if r["global"] is not None] if algo == "PerAvg" else []
-        pacc = stats([r["acc"] for r in p]) + (f" (global {stats(pglob)})" if pglob else "")
-        print(f"| {method} | {','.join(pseeds) or '–'} | {pacc} | {','.join(fseeds) or '–'} | "
+        # PFLlib's global figure where its accuracy is of another model (Ditto's stays out, as in issue 14's table).
+        pglob = [r["global"] for r in p if r["global"] is not None] if algo in ("PerAvg", "APFL", "pFedMe", "FedBABU") else []
+        pprinted = [r["printed"] for r in p if r["printed"] is not None]
+        pacc = (stats([r["acc"] for r in p]) + (f" (global {stats(pglob)})" if pglob else "")
+                + (f" (printed {stats(pprinted)})" if pprinted else ""))
+        label = f" {TESTED.get(method, '')} |" if only else ""
+        print(f"| {method} |{label} {','.join(pseeds) or '–'} | {pacc} | {','.join(fseeds) or '–'} | "
               f"{stats([r['acc'] for r in f])} | {glob} | {diff} | "
               f"{stats([r['acc'] for r in kept])}{' (' + ','.join(kept_seeds) + ')' if kept else ''} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
               f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "
@@ -143,6 +194,18 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit"):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 4):
+    args = sys.argv[1:]
+    only = None
+    if "--methods" in args:
+        k = args.index("--methods")
+        if k + 1 >= len(args):
+            sys.exit("table.py: --methods needs a comma-separated list of FedKit methods\n" + __doc__)
+        only = args[k + 1].split(",")
+        unknown = [m for m in only if m not in {method for _, method in METHODS}]
+        if unknown:
+            sys.exit(f"table.py: --methods: unknown method(s) {', '.join(unknown)}; known: "
+                     + ", ".join(method for _, method in METHODS))
+        del args[k:k + 2]
+    if len(args) not in (1, 3):
         sys.exit(__doc__)
-    main(*sys.argv[1:])
+    main(*args, only=only)

@@ -110,9 +110,9 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public static let alpha = ParameterKey.double(
         "alpha", default: 1, min: 0, doc: "weight of the teacher cross-entropy (RUNCONFIGS ensemble_alpha 1)")
     public static let eta = ParameterKey.double(
-        "eta", default: 0.3, min: 0,
+        "eta", default: 1, min: 0,
         doc:
-            "weight of the diversity loss L_div (GAN_config.py RUNCONFIGS['cifar10'] ensemble_eta 0.3; the FedBKD code reads RUNCONFIGS['cifar'] and ['mnist']: 1, ['sent140']: 0.3)")
+            "weight of the diversity loss L_div (the FedBKD code reads GAN_config.py RUNCONFIGS['cifar'] and ['mnist']: ensemble_eta 1; ['sent140']: 0.3; the unused ['cifar10'] entry has 0.3)")
     public static let beta = ParameterKey.double(
         "beta", default: 0, min: 0,
         doc:

@@ -560,20 +560,18 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     }
 
     /// L_div = exp(-mean_{i,j} d_z(i,j) * d_x(i,j)); d_z has no gradient (z is not learned).
+    /// `fedgen`: FedGen's `DiversityLoss('l1')`; `normalised`: noise L2 / sqrt(noise_dim) and
+    /// sample L1 / size; `raw`: noise L2 and sample L1.
     func diversity(noise z: Tensor, samples x: Tensor) throws -> Tensor {
+        guard diversityKind != .fedgen else {
+            return try DiversityLoss.fedgen(noise: z, samples: x, noiseDim: noiseDim)
+        }
         let flat = try x.flattened(from: 1)
         var dx = try flat.pairwiseDistances(flat, p: 1)
         var dz = try withoutGrad { try z.pairwiseDistances(z, p: 2) }
-        switch diversityKind {
-        case .fedgen:
-            // DiversityLoss('l1'): mean |x_i - x_j| over sample dims, mean (z_i - z_j)^2 over noise dims.
-            dx = try dx / Double(max(1, flat.shape[1]))
-            dz = try withoutGrad { try dz.square() / Double(noiseDim) }
-        case .normalised:
+        if diversityKind == .normalised {
             dx = try dx / Double(max(1, flat.shape[1]))
             dz = try dz / Double(noiseDim).squareRoot()
-        case .raw:
-            break
         }
         return try (-(dz * dx).mean()).exp()
     }

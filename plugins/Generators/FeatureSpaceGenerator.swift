@@ -146,7 +146,7 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
             // pushed into G by one backward of sum(x * xd.grad), exactly the chain rule.
             let xd = try x.detached().requiringGrad()
             let (teacherTerm, ensemble) = try teacherPass(slots, weights: w, features: xd, labels: labels, y: y)
-            let div = try Self.diversity(noise: z, samples: x, noiseDim: noiseDimension)
+            let div = try DiversityLoss.fedgen(noise: z, samples: x, noiseDim: noiseDimension)
             let value = teacherWeight * teacherTerm + diversityWeight * (try div.item())
             guard value.isFinite else { throw PluginError("feature-generator: the generator loss became \(value)") }
             var total = try div * diversityWeight
@@ -215,14 +215,6 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
         network.setTraining(false)
         defer { network.setTraining(true) }
         return try withoutGrad { try network.generate(labels: labels, generator: generator) }
-    }
-
-    /// FedGen's `DiversityLoss('l1')`: exp(-mean_{i,j} d_z(i,j) d_x(i,j)), d_z the mean squared
-    /// noise difference, d_x the mean absolute feature difference.
-    static func diversity(noise z: Tensor, samples x: Tensor, noiseDim: Int) throws -> Tensor {
-        let dx = try x.pairwiseDistances(x, p: 1) / Double(max(1, x.shape[1]))
-        let dz = try withoutGrad { try z.pairwiseDistances(z, p: 2).square() / Double(noiseDim) }
-        return try (-(dz * dx).mean()).exp()
     }
 }
 

@@ -100,7 +100,7 @@ let package = Package(
         .target(name: "FedKitTesting", dependencies: ["FedKit", "BuiltinPlugins", "Models", "Torch", "Config"]),
         .executableTarget(
             name: "fedkit-bench",
-            dependencies: ["Torch", "FedKit", "BuiltinPlugins"],
+            dependencies: ["Torch", "FedKit", "BuiltinPlugins", "Generators"],
             path: "bench/Swift"
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),

@@ -1,12 +1,13 @@
 // `fedkit-bench diversity`: one step of the generator diversity loss of FedBKD / FedGen
-// (ConditionalMLPGenerator.diversity, `diversity: fedgen`) on random samples, forward and
+// (`DiversityLoss.fedgen`, plugins/Generators/DiversityLoss.swift) on random samples, forward and
 // backward: L = exp(-mean(d_z * d_x)), d_x the pairwise L1 distances of the N samples (D values
-// each) / D, d_z the squared L2 distances of their noise / noise_dim. Its L1 distances are
+// each) / D, d_z the squared L2 distances of their 64-value noise / 64. Its L1 distances are
 // Sources/CTorch/pairwise_l1.cpp; bench/python/diversity_reference.py is the same step with
 // torch.cdist. bench/run-diversity.sh runs both alternately (docs/benchmarks.md).
 //
 //   fedkit-bench diversity --samples 200 --dims 3072 --steps 20 --threads 1
 import Foundation
+import Generators
 import Torch
 
 func runDiversity(_ options: Options) throws {
@@ -19,11 +20,9 @@ func runDiversity(_ options: Options) throws {
     let generator = RandomGenerator(seed: 0)
     let x = try Tensor.randn([samples, dims], generator: generator).requiringGrad()
     let z = try Tensor.rand([samples, 64], generator: generator)
-    let dz = try withoutGrad { try z.pairwiseDistances(z, p: 2).square() / 64.0 }
     func step() throws -> Double {
         try x.zeroGrad()
-        let dx = try x.pairwiseDistances(x, p: 1) / Double(dims)
-        let loss = try (-(dz * dx).mean()).exp()
+        let loss = try DiversityLoss.fedgen(noise: z, samples: x, noiseDim: 64)
         try loss.backward()
         return try loss.item()
     }

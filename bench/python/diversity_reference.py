@@ -21,11 +21,12 @@ torch.set_num_threads(a.threads)
 g = torch.Generator().manual_seed(0)
 x = torch.randn(a.samples, a.dims, generator=g, requires_grad=True)
 z = torch.rand(a.samples, 64, generator=g)
-dz = torch.cdist(z, z, p=2).square() / 64
 
 
 def step():
     x.grad = None
+    with torch.no_grad():
+        dz = torch.cdist(z, z, p=2).square() / 64
     dx = torch.cdist(x, x, p=1) / a.dims
     loss = torch.exp(-(dz * dx).mean())
     loss.backward()

@@ -170,6 +170,31 @@ final class BaselineEngineTests: XCTestCase {
         XCTAssertEqual(scaffold[1].bytesDownPerClient, 2 * fedavg[1].bytesDownPerClient, "c travels with the model")
     }
 
+    /// FedFTG is FedAvg followed by server-side fine-tuning: with a distillation step that
+    /// cannot move the global model (lr 1e-12, no momentum) its rounds are exactly FedAvg's
+    /// (the generator and its hard-sample mining only read the global model); with the preset's
+    /// lr they are not.
+    func testFedFTGWithAFrozenDistillerIsFedAvg() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let methods = """
+            [fedavg, { name: fedftg, label: fedftg-frozen, distiller: { lr: 1.0e-12, momentum: 0, iterations: 2 } },
+             { name: fedftg, distiller: { iterations: 2 } }]
+            """
+        let (outcome, _, _) = try EngineFixture.run(yaml(output: dir, methods: methods, rounds: 3))
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        let records = Dictionary(uniqueKeysWithValues: outcome.results.map { ($0.method, $0.records) })
+        let fedavg = try XCTUnwrap(records["fedavg"]), frozen = try XCTUnwrap(records["fedftg-frozen"])
+        let tuned = try XCTUnwrap(records["fedftg"])
+        XCTAssertEqual(frozen.count, 3)
+        for (f, a) in zip(frozen, fedavg) {
+            XCTAssertNotNil(f.server["distill.kl_first_step"], "round \(f.round): the server step ran")
+            XCTAssertEqual(f.globalAccuracy, a.globalAccuracy, "round \(f.round)")
+            XCTAssertEqual(f.personalized, a.personalized, "round \(f.round)")
+            XCTAssertEqual(f.trainLoss, a.trainLoss, "round \(f.round)")
+        }
+        XCTAssertNotEqual(tuned[1].trainLoss, fedavg[1].trainLoss, "the preset's fine-tuning moves the global model")
+    }
+
     /// FedGen: the server's feature generator trains after every round (its metrics are in the
     /// round record) and travels to the clients with the next round (bytes down grow by its size);
     /// FedDF and FedFTG distil into the global model after every round.

@@ -266,4 +266,91 @@ final class DistillationBaselineTests: XCTestCase {
         XCTAssertNil(plainResult.metrics["generator.steps"])
         XCTAssertEqual(plainResult.metrics["distill.steps"], 12)
     }
+
+    /// A 2-input classifier with batch norm, so that train and eval mode differ.
+    func batchNormNetwork(seed: UInt64) throws -> Network {
+        let g = RandomGenerator(seed: seed)
+        return try Network(
+            body: [Linear(2, 8, generator: g), BatchNorm(8), Activation.relu], head: [Linear(8, 2, generator: g)],
+            generator: g)
+    }
+
+    /// The FedFTG preset's generator, small.
+    func hardSampleGenerator(_ extra: [String: ParameterValue] = [:]) throws -> ConditionalMLPGenerator {
+        try ConditionalMLPGenerator.make(Parameters([
+            "schedule": .string("joint"), "inputs": .string("fresh"), "noise": .string("normal"),
+            "teacher_gradient": .bool(true), "target": .string("label"), "teacher_weights": .string("class"),
+            "beta": .double(1), "reset": .bool(false), "epochs": .int(1), "steps": .int(2), "batch_size": .int(16),
+            "hidden": .int(16), "noise_dim": .int(4), "embedding_dim": .int(4),
+        ].merging(extra) { _, new in new }))
+    }
+
+    /// The student distils in eval mode in every iteration, also after the generator has trained
+    /// again between iterations (it used to leave the global model in training mode from the
+    /// second iteration on): the global model's batch-norm statistics never see synthetic data.
+    func testEveryIterationDistilsWithTheStudentInEvalMode() throws {
+        let teachers = try [[20, 5], [5, 20]].enumerated().map { i, counts in
+            Teacher(client: i, state: try batchNormNetwork(seed: 30 + UInt64(i)).stateDict().copy(), classCounts: counts)
+        }
+        let context = ServerRoundContext(
+            round: 1, global: try batchNormNetwork(seed: 29),
+            workspace: [try batchNormNetwork(seed: 1), try batchNormNetwork(seed: 2)], teachers: teachers,
+            classes: 2, inputShape: [2], inputKind: .continuous, generator: RandomGenerator(seed: 3))
+        let statistics = { (state: StateDict) throws -> [Float] in
+            try state.entries.filter { $0.name.hasSuffix("running_mean") || $0.name.hasSuffix("running_var") }
+                .flatMap { try $0.tensor.floats() }
+        }
+        let initial = try context.global.stateDict().copy()
+        let before = try statistics(initial)
+        XCTAssertEqual(before.count, 16)
+        let generator = try hardSampleGenerator()
+        _ = try generator.train(context)
+        let distiller = try ensemble {
+            $0.setting(EnsembleDistiller.iterations, 3).setting(EnsembleDistiller.steps, 2)
+                .setting(EnsembleDistiller.teacherWeights, .class)
+        }
+        let result = try distiller.distill(context, source: GeneratorSource(generator: generator))
+        XCTAssertEqual(result.metrics["distill.generator_retrained"], 2)
+        XCTAssertEqual(try statistics(result.global), before, "running statistics moved: a step ran in training mode")
+        XCTAssertNotEqual(try result.global.flattened().floats(), try initial.flattened().floats(), "the student moved")
+    }
+
+    /// `output: tanh-batchnorm` holds the samples at the scale of standardised data however the
+    /// generator is pushed (a large adversarial weight and lr, warm-started over rounds): each
+    /// channel of a sampled batch has mean 0 and variance 1. With `linear` output the same
+    /// training drives the samples far out (what FedFTG's preset did on Fashion-MNIST). The
+    /// output stage's running statistics travel with the carried state.
+    func testTanhBatchNormOutputKeepsSamplesAtTheDataScale() throws {
+        let push: [String: ParameterValue] = ["beta": .double(20), "lr": .double(0.05), "weight_decay": .double(0), "steps": .int(20)]
+        var spread: [String: Double] = [:]
+        for output in ["linear", "tanh-batchnorm"] {
+            let generator = try hardSampleGenerator(push.merging(["output": .string(output)]) { _, new in new })
+            for round in 1...5 { _ = try generator.train(FixedTeachers(classCounts: [[20, 5], [5, 20]], round: round).context) }
+            let labels = try Tensor([Int](repeating: 0, count: 32) + [Int](repeating: 1, count: 32))
+            let x = try generator.sample(labels: labels, generator: RandomGenerator(seed: 5))
+            let values = try x.floats()
+            for channel in 0..<2 {
+                let column = stride(from: channel, to: values.count, by: 2).map { Double(values[$0]) }
+                let mean = column.reduce(0, +) / Double(column.count)
+                let variance = column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(column.count)
+                if output == "tanh-batchnorm" {
+                    XCTAssertEqual(mean, 0, accuracy: 1e-4, "channel \(channel)")
+                    // 1 up to batch norm's eps (a nearly constant tanh output reads a little less).
+                    XCTAssertLessThanOrEqual(variance, 1 + 1e-4, "channel \(channel)")
+                    XCTAssertGreaterThan(variance, 0.5, "channel \(channel)")
+                }
+            }
+            spread[output] = values.map { abs(Double($0)) }.max() ?? 0
+            if output == "tanh-batchnorm" {
+                let restored = try hardSampleGenerator(push.merging(["output": .string(output)]) { _, new in new })
+                try restored.restoreCarriedState(generator.saveCarriedState())
+                XCTAssertEqual(try restored.network?.stateDict().flattened().floats(),
+                               try generator.network?.stateDict().flattened().floats())
+                XCTAssertEqual(try restored.sample(labels: labels, generator: RandomGenerator(seed: 5)).floats(), values)
+            }
+        }
+        // A standardised batch of 64 lies within sqrt(63) < 8 of its mean; the linear output leaves that range.
+        XCTAssertLessThan(try XCTUnwrap(spread["tanh-batchnorm"]), 8)
+        XCTAssertGreaterThan(try XCTUnwrap(spread["linear"]), 8, "the unbounded output drifts under the same push: \(spread)")
+    }
 }

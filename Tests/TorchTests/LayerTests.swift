@@ -126,6 +126,22 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// torch's `affine=False`: no parameters and no saved weight or bias, only normalisation.
+    func testBatchNormWithoutAffineParameters() throws {
+        let bn = try BatchNorm(2, affine: false)
+        XCTAssertTrue(bn.parameters.isEmpty)
+        XCTAssertEqual(bn.stateDict().names, ["running_mean", "running_var"])
+        let rows: [[Double]] = [[1, 10], [2, 20], [3, 60], [6, 30]]
+        let y = try bn(Tensor(rows.flatMap { $0.map(Float.init) }, shape: [4, 2]))
+        for c in 0..<2 {
+            let column = rows.map { $0[c] }
+            let mean = column.reduce(0, +) / 4
+            let biased = column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 4
+            assertClose(try y.select(dim: 1, c).floats(), column.map { ($0 - mean) / (biased + 1e-5).squareRoot() },
+                        tolerance: 1e-4, "channel \(c)")
+        }
+    }
+
     func testBatchNorm2dRunningStatistics() throws {
         let bn = try BatchNorm(3, momentum: 0.5)
         let g = RandomGenerator(seed: 3)

@@ -139,6 +139,9 @@ public struct EnsembleDistiller: DistillerPlugin {
             if iteration > 0, let trainable = source as? GeneratorSource {
                 metrics.merge(try trainable.generator.train(context).metrics) { _, new in new }
                 generatorRounds += 1
+                // The generator leaves the global model in training mode: back to eval mode, so
+                // every iteration distils as the first (no dropout, batch-norm statistics kept).
+                student.setTraining(false)
             }
             lastIteration = []
             for step in 1...steps {

@@ -9,7 +9,10 @@ import Torch
 ///
 /// G(z, c): [z, e(c)] -> Linear -> BatchNorm -> ReLU -> Linear, reshaped to the sample space
 /// (the input shape; for token data the model's embedded space [T, dim], which teachers read
-/// through `forward(embedded:)`). e(c) is a label embedding, z noise.
+/// through `forward(embedded:)`). e(c) is a label embedding, z noise. `output: tanh-batchnorm`
+/// ends G with tanh and a parameter-free batch norm over the channels, so that its samples stay
+/// at the scale of the standardised data (FedFTG's preset: with `linear` output, a warm-started G
+/// and an adversarial term, the samples grew every round; docs/results.md, "FedFTG's collapse").
 ///
 /// Published (`schedule: per-teacher`): fixed inputs are drawn once per run (`samples`
 /// inputs, `samples / classes` per class, z ~ U[0,1), e(c) from the first round's embedding
@@ -40,7 +43,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         keys: [
             noiseDim, embeddingDim, hidden, noise, inputs, samples, labelEmbedding, schedule, batchSize, epochs, steps,
             learningRate, weightDecay, target, teacherGradient, teacherWeights, alpha, eta, beta, labels, diversity,
-            reset, sampleBatchNorm,
+            reset, sampleBatchNorm, output,
         ])
 
     public static let noiseDim = ParameterKey.int(
@@ -139,6 +142,12 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             "batch-norm statistics when sampling for distillation: of the sampled batch (published `generate_data` runs G in training mode) or running averages"
     )
 
+    public static let output = ParameterKey.choice(
+        "output", default: ConditionalGeneratorNetwork.Output.linear,
+        doc:
+            "the sample stage after the last Linear: linear (published, unbounded) or tanh-batchnorm, tanh then batch norm without affine parameters over the channels (DAFL/DFAD generators), which holds samples at the standardised data's scale"
+    )
+
     /// The distribution of z (`noise`).
     public enum Noise: String, CaseIterable, Sendable { case uniform, normal }
     /// Whether generator inputs are drawn once per run or every time (`inputs`).
@@ -184,6 +193,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public let diversityKind: Diversity
     public let reset: Bool
     public let batchStatisticsWhenSampling: Bool
+    public let output: ConditionalGeneratorNetwork.Output
 
     /// The generator network (nil before the first round).
     public private(set) var network: ConditionalGeneratorNetwork?
@@ -228,6 +238,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         diversityKind = p[Self.diversity]
         reset = p[Self.reset]
         batchStatisticsWhenSampling = p[Self.sampleBatchNorm] == .batch
+        output = p[Self.output]
     }
 
     /// The adversarial term (`beta` > 0) is defined for the joint schedule only.
@@ -384,7 +395,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             fixedEmbedding
             ? try fixed.embedding.indexSelect(dim: 0, index)
             : try network.embedding.forward(Tensor(rows.map { fixed.labels[$0] }))
-        return try network.forward(Tensor.cat([z, e], dim: 1)).reshaped([rows.count] + network.sampleShape)
+        return try network.forward(Tensor.cat([z, e], dim: 1))
     }
 
     /// Draws the run's fixed inputs on the first round: `samples / classes` per class (ordered
@@ -408,12 +419,14 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
 
     /// The warm-started network, or a fresh one (first round, `reset`, or a new sample space).
     func prepareNetwork(classes: Int, shape: [Int], generator: RandomGenerator) throws -> ConditionalGeneratorNetwork {
-        if !reset, let network, optimizer != nil, network.sampleShape == shape, network.classes == classes {
+        if !reset, let network, optimizer != nil, network.sampleShape == shape, network.classes == classes,
+            network.output == output
+        {
             return network
         }
         let fresh = try ConditionalGeneratorNetwork(
             noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
-            classes: classes, sampleShape: shape, generator: generator)
+            classes: classes, sampleShape: shape, output: output, generator: generator)
         network = fresh
         // torch.optim.Adam(weight_decay=...) as in the published code: L2 added to the gradient of every parameter.
         optimizer = try Adam([ParameterGroup(fresh.parameters, weightDecay: weightDecay)], learningRate: learningRate)
@@ -657,7 +670,7 @@ extension ConditionalMLPGenerator {
         }
         let network = try ConditionalGeneratorNetwork(
             noiseDim: noiseDim, embeddingDim: embeddingDim, hidden: hidden,
-            classes: embeddingTable.shape[0], sampleShape: carriedSampleShape(state),
+            classes: embeddingTable.shape[0], sampleShape: carriedSampleShape(state), output: output,
             generator: RandomGenerator(seed: 0))
         let renamed = StateDict(networkState.entries.map { (String($0.name.dropFirst("network.".count)), $0.tensor) })
         try network.load(renamed)

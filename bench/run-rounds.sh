@@ -21,9 +21,10 @@
 #   METHOD=fedrep bash bench/run-rounds.sh                    # FedRep: fedkit and pfllib (1 head epoch + 1 body epoch)
 #   METHOD=fedbkd IMPLS=fedkit bash bench/run-rounds.sh       # FedBKD (FedKit only: server steps included)
 #   CLIENTS=1000 ROUNDS=2 REPS=1 bash bench/run-rounds.sh
+#   METHOD=fedbkd IMPLS=fedkit-off CLIENTS=1000 PER_ROUND=10 bash bench/run-rounds.sh   # 10 of 1,000 clients per round (FedKit only)
 #
 # Environment: METHOD (fedavg | fedrep | fedbkd), IMPLS (default: the ones that have METHOD),
-# CLIENTS (20), ROUNDS (3), REPS (2), ALPHA (0.1), SEED (1), LR (0.005), EVAL_BATCH (250, FedKit and the reference),
+# CLIENTS (20), PER_ROUND (clients sampled per round, default CLIENTS; below CLIENTS only for FedKit), ROUNDS (3), REPS (2), ALPHA (0.1), SEED (1), LR (0.005), EVAL_BATCH (250, FedKit and the reference),
 # WORKERS (2), THREADS_PER_WORKER (1), PYTHON (/usr/bin/python3, for the reference), PFL
 # (/tmp/pfllib: PFLlib's copy, made by `bench/pfllib/compare.sh setup`), PFL_PYTHON
 # (/tmp/pfllib-venv/bin/python), FEDKIT_BENCH (a prebuilt fedkit-bench: skips the build), OUT
@@ -37,6 +38,7 @@ ROOT=$(pwd)
 
 METHOD=${METHOD:-fedavg}
 CLIENTS=${CLIENTS:-20}
+PER_ROUND=${PER_ROUND:-$CLIENTS}
 ROUNDS=${ROUNDS:-3}
 REPS=${REPS:-2}
 ALPHA=${ALPHA:-0.1}
@@ -59,10 +61,13 @@ case $METHOD in
     *) echo "run-rounds.sh: METHOD must be fedavg, fedrep or fedbkd, got '$METHOD'" >&2; exit 2 ;;
 esac
 read -r -a impls <<< "${IMPLS:-$default_impls}"
+[[ $PER_ROUND =~ ^[0-9]+$ ]] && (( PER_ROUND >= 1 && PER_ROUND <= CLIENTS )) \
+    || { echo "run-rounds.sh: PER_ROUND must be between 1 and CLIENTS ($CLIENTS), got '$PER_ROUND'" >&2; exit 2; }
 for impl in "${impls[@]}"; do
     case $impl in
         fedkit | fedkit-off) ;;
         fedkit-before) [[ -x "${FEDKIT_BENCH_BEFORE:-}" ]] || { echo "run-rounds.sh: fedkit-before needs FEDKIT_BENCH_BEFORE, a fedkit-bench binary" >&2; exit 2; } ;;
+        pytorch | pfllib) (( PER_ROUND == CLIENTS )) || { echo "run-rounds.sh: PER_ROUND below CLIENTS is for FedKit only ($impl trains every client every round here)" >&2; exit 2; } ;;&
         pytorch) [[ $METHOD == fedavg ]] || { echo "run-rounds.sh: the PyTorch reference runs FedAvg only" >&2; exit 2; }
                  "$PYTHON" -c "import torch, numpy" || { echo "run-rounds.sh: $PYTHON cannot import torch and numpy" >&2; exit 1; } ;;
         pfllib)  [[ -n $pfllib_algo ]] || { echo "run-rounds.sh: PFLlib has no $METHOD" >&2; exit 2; }
@@ -85,7 +90,7 @@ results=${OUT:-$work/results.jsonl}
 partition="$work/partition.json"
 common=(--clients "$CLIENTS" --alpha "$ALPHA" --seed "$SEED" --validation 0)
 "$FEDKIT_BENCH" fedavg "${common[@]}" --partition-out "$partition" --partition-only 1
-fedkit=("$FEDKIT_BENCH" fedavg "${common[@]}" --method "$fedkit_method" --rounds "$ROUNDS" --batch 10 --lr "$LR"
+fedkit=("$FEDKIT_BENCH" fedavg "${common[@]}" --clients-per-round "$PER_ROUND" --method "$fedkit_method" --rounds "$ROUNDS" --batch 10 --lr "$LR"
         --momentum 0 --epochs 1 --eval-batch "$EVAL_BATCH" --workers "$WORKERS" --threads "$THREADS_PER_WORKER")
 pytorch=("$PYTHON" bench/python/fedavg_reference.py --partition "$partition" --rounds "$ROUNDS" --batch 10 --lr "$LR"
          --momentum 0 --epochs 1 --eval-batch "$EVAL_BATCH" --threads "$PY_THREADS"
@@ -105,7 +110,7 @@ run_pfllib() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(free -g | awk '/Mem:/ {print $2}') GiB" >&2
-echo "method $METHOD, $CLIENTS clients, $ROUNDS rounds x $REPS repetitions, implementations: ${impls[*]}; OMP_WAIT_POLICY=$OMP_WAIT_POLICY" >&2
+echo "method $METHOD, $CLIENTS clients ($PER_ROUND per round), $ROUNDS rounds x $REPS repetitions, implementations: ${impls[*]}; OMP_WAIT_POLICY=$OMP_WAIT_POLICY" >&2
 n=${#impls[@]}
 for ((rep = 1; rep <= REPS; rep++)); do
     for ((i = 0; i < n; i++)); do

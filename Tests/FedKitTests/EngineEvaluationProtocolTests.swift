@@ -2,6 +2,7 @@ import BuiltinPlugins
 import Config
 import Foundation
 import Torch
+import Trainers
 import XCTest
 
 @testable import FedKit
@@ -80,8 +81,64 @@ struct RecordingTrainer: TrainerPlugin {
     }
 }
 
+/// Test only: a built-in trainer with an evaluation composition that counts its compositions.
+struct CountingComposition<T: TrainerPlugin & EvaluationComposition>: TrainerPlugin, EvaluationComposition {
+    static var descriptor: PluginDescriptor {
+        PluginDescriptor(
+            kind: .trainer, name: "test-counting-" + T.descriptor.name,
+            summary: "test only: counts evaluation compositions", parameters: T.descriptor.parameters)
+    }
+    static var calls: CompositionCounter { CompositionCounter.shared }
+    let inner: T
+    init(parameters: Parameters) throws { inner = try T(parameters: parameters) }
+    func train(_ context: ClientTrainingContext) throws -> LocalTrainingReport { try inner.train(context) }
+    func composeEvaluationModel(_ context: ClientTrainingContext) throws {
+        Self.calls.add()
+        try inner.composeEvaluationModel(context)
+    }
+}
+
+/// Test only: the number of `CountingComposition` compositions since the last reset.
+final class CompositionCounter: @unchecked Sendable {
+    static let shared = CompositionCounter()
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    func reset() { lock.withLock { count = 0 } }
+    var value: Int { lock.withLock { count } }
+}
+
 /// The evaluation protocol (docs/design.md §7) and the validation split.
 final class EngineEvaluationProtocolTests: XCTestCase {
+    /// A composed test model (FedBABU's fine-tuning) is composed once per client and evaluation and
+    /// tested on both the client's test and validation splits, with the figures that composing it
+    /// separately for each split gives.
+    func testComposedModelIsComposedOncePerEvaluationForBothSplits() throws {
+        let counter = CountingComposition<FedBABUTrainer>.calls
+        let yaml = EngineFixture.yaml(
+            output: "unused",
+            methods: "[{ name: fedbabu, trainer: { name: test-counting-babu, finetune_epochs: 2, finetune: full } }]",
+            clients: 6, rounds: 2, perRound: "clients_per_round: 3")
+        let run = try EngineFixture.simulation(yaml)
+        XCTAssertTrue(run.clients.allSatisfy { $0.test.count > 0 && $0.validation.count > 0 }, "fixture: every split non-empty")
+        counter.reset()
+        let result = try run.run()
+        XCTAssertEqual(result.records.count, 2)
+        XCTAssertEqual(counter.value, 2 * 6, "one composition per client per evaluated round")
+
+        let tested = try XCTUnwrap(run.lastClientAccuracies)
+        let validated = try XCTUnwrap(run.lastValidationAccuracies)
+        let worker = run.pool.workers[0]
+        for c in run.clients.indices {
+            for (split, reported) in [(run.clients[c].test, tested[c]), (run.clients[c].validation, validated[c])] {
+                try run.evaluationState(client: c, worker: worker)
+                worker.model.setTraining(false)
+                let expected = Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: split, batchSize: 16))
+                XCTAssertEqual(try XCTUnwrap(reported), expected, accuracy: 1e-12, "client \(c)")
+            }
+        }
+    }
+
     /// `evaluate_with: round-output` tests this round's clients with the model the server steps
     /// left for them, every other trained client with its personal state (global body + own
     /// head), and never stores the round's output.

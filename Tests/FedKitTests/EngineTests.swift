@@ -2,6 +2,7 @@ import BuiltinPlugins
 import Config
 import Foundation
 import Torch
+import Trainers
 import XCTest
 
 @testable import FedKit
@@ -54,6 +55,7 @@ enum EngineFixture {
         try! registry.register(MarkingDistiller.self)
         try! registry.register(StrayDistiller.self)
         try! registry.register(RecordingTrainer.self)
+        try! registry.register(CountingComposition<FedBABUTrainer>.self)
         return registry
     }()
 

@@ -19,6 +19,7 @@ let fedAvgUsage = """
     cnn-fmnist, SGD (momentum, no weight decay), evaluation every round (local_test: matched).
       --rounds N            timed rounds (default 3)
       --clients N           clients (default 20)
+      --clients-per-round N clients sampled per round (default: all of them)
       --alpha X             Dirichlet concentration (default 0.1)
       --epochs N            local epochs (default 1)
       --batch N             local batch size (default 10)
@@ -40,7 +41,7 @@ let fedAvgUsage = """
     """
 
 let fedAvgOptionKeys: Set<String> = [
-    "rounds", "clients", "alpha", "epochs", "batch", "lr", "momentum", "workers", "threads",
+    "rounds", "clients", "clients-per-round", "alpha", "epochs", "batch", "lr", "momentum", "workers", "threads",
     "eval-batch", "eval-every", "validation", "method", "batched", "seed", "root",
     "partition-out", "partition-only",
 ]
@@ -67,6 +68,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     }
     let rounds = try options.int("rounds", 3)
     let clients = try options.int("clients", 20)
+    let clientsPerRound = try options.int("clients-per-round", clients)
     let alpha = try double("alpha", 0.1)
     let epochs = try options.int("epochs", 1)
     let batch = try options.int("batch", 10)
@@ -81,6 +83,9 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let batched = options.values["batched"] ?? "auto"
     let seed = try options.int("seed", 1)
     let root = options.values["root"] ?? "/usr/share/datasets/fashion-mnist"
+    guard clientsPerRound >= 1, clientsPerRound <= clients else {
+        throw UsageError("--clients-per-round must be between 1 and --clients (\(clients)), got \(clientsPerRound)")
+    }
     guard rounds > 0, clients > 0, epochs > 0, batch > 0, workers > 0, threads > 0, evalBatch > 0, evalEvery > 0,
         alpha > 0, lr > 0
     else {
@@ -95,7 +100,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         dataset: { name: fashion-mnist, root: "\(root)" }
         partition: { name: dirichlet, alpha: \(alpha), clients: \(clients) }
         model: { name: cnn-fmnist }
-        federation: { rounds: \(rounds), clients_per_round: \(clients), local_epochs: \(epochs), batch_size: \(batch), lr: \(lr),
+        federation: { rounds: \(rounds), clients_per_round: \(clientsPerRound), local_epochs: \(epochs), batch_size: \(batch), lr: \(lr),
                       momentum: \(momentum), weight_decay: 0, workers: \(workers), threads_per_worker: \(threads), eval_every: \(evalEvery),
                       batched_clients: \(batched) }
         eval: { local_test: matched, batch_size: \(evalBatch), last_rounds: 1, validation_fraction: \(validation) }
@@ -168,7 +173,7 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let mean = perRound.reduce(0, +) / Double(max(1, perRound.count))
     let fields: [(String, String)] = [
         ("bench", "\"round\""), ("impl", "\"fedkit\""), ("method", "\"\(spec.methods[0].label)\""),
-        ("clients", "\(clients)"), ("rounds", "\(rounds)"), ("epochs", "\(epochs)"),
+        ("clients", "\(clients)"), ("clients_per_round", "\(clientsPerRound)"), ("rounds", "\(rounds)"), ("epochs", "\(epochs)"),
         ("train_samples", "\(federation.clients.reduce(0) { $0 + $1.train.count })"),
         ("client_test_samples", "\(federation.clients.reduce(0) { $0 + $1.test.count })"),
         ("validation_samples", "\(federation.clients.reduce(0) { $0 + $1.validation.count })"),

@@ -40,6 +40,36 @@ extension SimulationRun {
         try evaluationComposition.composeEvaluationModel(context)
     }
 
+    /// With a composed test model (`EvaluationComposition`: FedBABU's fine-tuning, APFL's mixture,
+    /// Per-FedAvg's step) and validation splits, each client tested with its own composed model is
+    /// composed once per evaluation and tested on both its test and its validation split, instead of
+    /// once per split. The composition is seeded by (seed, round, client) and reads the client's
+    /// training data only, so both figures are those two separate compositions give.
+    func composedAccuracies() throws -> (test: [Int: Double], validation: [Int: Double]) {
+        guard evaluationComposition != nil, validationPool.count > 0 else { return ([:], [:]) }
+        let testTests = clientTests(clientTestPool), validationTests = clientTests(validationPool)
+        let both = clients.indices.filter {
+            testTests[$0] == .full && validationTests[$0] == .full
+                && clients[$0].test.count > 0 && clients[$0].validation.count > 0
+        }
+        let batchSize = settings.evalBatchSize
+        let measured = try pool.map(both) { worker, client -> (test: Double, validation: Double) in
+            try self.evaluationState(client: client, worker: worker)
+            worker.model.setTraining(false)
+            return (
+                Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test, batchSize: batchSize)),
+                Accuracy.fraction(
+                    try Accuracy.correctness(of: worker.model, on: self.clients[client].validation, batchSize: batchSize))
+            )
+        }
+        var test: [Int: Double] = [:], validation: [Int: Double] = [:]
+        for (client, accuracy) in zip(both, measured) {
+            test[client] = accuracy.test
+            validation[client] = accuracy.validation
+        }
+        return (test, validation)
+    }
+
     /// Whether a client is scored: tested with the global model, or it has trained at least once
     /// (a client that never trained has no personal model; it is never scored with a random head).
     func isScored(_ client: Int) -> Bool {
@@ -55,14 +85,17 @@ extension SimulationRun {
     /// sampled yet) and, through its body features, every client with a personal head; holdout
     /// splits are pooled into one pass of their own in large batches. Only whole personal models
     /// (Local, Ditto, FedBKD) run a forward pass per client.
-    func personalizedAccuracies() throws -> (clients: [Double?], global: Double?) {
+    ///
+    /// `composed`: accuracies already measured for some clients (`composedAccuracies`), used as they are.
+    func personalizedAccuracies(composed: [Int: Double] = [:]) throws -> (clients: [Double?], global: Double?) {
         let tests = clientTests(clientTestPool)
         let needs = Self.passNeeds(tests)
         let measuresGlobal = aggregator.updatesGlobalModel
         let pass =
             needs.pass || (measuresGlobal && settings.clientTestsFromTestSet)
             ? try sharedPass(over: clientTestPool, features: needs.features) : nil
-        let accuracies = try clientAccuracies(tests, pass: pass, split: { self.clients[$0].test }, emptySplit: 0)
+        let accuracies = try clientAccuracies(
+            tests, pass: pass, split: { self.clients[$0].test }, emptySplit: 0, measured: composed)
         var globalAccuracy: Double? = nil
         if measuresGlobal {
             let testPass =
@@ -77,13 +110,14 @@ extension SimulationRun {
 
     func evaluate(into record: inout RoundRecord) throws {
         evaluationRound = record.round
-        let (accuracies, globalAccuracy) = try personalizedAccuracies()
+        let composed = try composedAccuracies()
+        let (accuracies, globalAccuracy) = try personalizedAccuracies(composed: composed.test)
         lastClientAccuracies = accuracies
         record.globalAccuracy = globalAccuracy
         let sizes = clients.map(\.test.count)
         record.personalized = PersonalizedAccuracy.over(accuracies, testSizes: sizes)
         if accuracies.allSatisfy({ $0 != nil }) { record.personalizedAll = record.personalized }
-        if let validation = try validationAccuracies() {
+        if let validation = try validationAccuracies(composed: composed.validation) {
             lastValidationAccuracies = validation.clients
             record.validation = ValidationMetrics(
                 globalAccuracy: validation.global,

@@ -54,9 +54,10 @@ extension SimulationRun {
     /// Every client's accuracy on its split (`split(c)`, whose rows in the pool `tests` name),
     /// given the shared pass (needed when any test reads it). A client with an empty split gets
     /// `emptySplit` (0 for test splits as before; nil, not scored, for validation splits).
+    /// `measured`: accuracies of `.full` clients measured already (`composedAccuracies`).
     func clientAccuracies(
         _ tests: [ClientTest], pass: SharedPass?, split: (Int) -> LabeledSamples,
-        emptySplit: Double?
+        emptySplit: Double?, measured: [Int: Double] = [:]
     ) throws -> [Double?] {
         let batchSize = settings.evalBatchSize
         // Whole personal models with small splits: in evaluation stacks (SimulationRun+StackedEvaluation.swift).
@@ -87,7 +88,7 @@ extension SimulationRun {
                 }
                 return Double(correct) / Double(rows.count)
             case .full:
-                if let accuracy = stacked[client] { return accuracy }
+                if let accuracy = stacked[client] ?? measured[client] { return accuracy }
                 try self.evaluationState(client: client, worker: worker)
                 worker.model.setTraining(false)
                 return Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: data, batchSize: batchSize))

@@ -422,6 +422,41 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(merged.experiments.first?.groups.map { $0.runs.map(\.seed) }, [[1, 2]])
     }
 
+    /// Runs of one setting written by different builds group as seeds of one row: a key added
+    /// since, at the value that reproduces the earlier behaviour, equals its absence, a renamed
+    /// value equals its new name, and the evaluation batch size is ignored; any other value of
+    /// those keys is a setting of its own.
+    func testRunsOfEarlierBuildsGroupWithTodays() throws {
+        let root = try ReportFixture.temporaryDirectory(self)
+        func write(seed: Int, _ edit: (String) -> String) throws {
+            let dir = "\(root)/e/m/seed-\(seed)"
+            try ReportFixture.writeRun(dir, experiment: "e", method: "m", seed: seed, accuracies: [0.5, 0.6, 0.7])
+            let config = try String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8)
+            try edit(config).write(toFile: "\(dir)/config.yaml", atomically: true, encoding: .utf8)
+        }
+        func earlier(_ c: String) -> String {
+            c.replacingOccurrences(of: "  name: \"synthetic\"\n", with: "  name: \"synthetic\"\n  normalize: true\n")
+                .replacingOccurrences(of: "  last_rounds: 2\n", with: "  last_rounds: 2\n  batch_size: 1000\n")
+        }
+        func today(serverLR: String) -> (String) -> String {
+            { c in
+                c.replacingOccurrences(of: "  name: \"synthetic\"\n", with: "  name: \"synthetic\"\n  normalize: \"standard\"\n")
+                    .replacingOccurrences(of: "  last_rounds: 2\n", with: "  last_rounds: 2\n  batch_size: 250\n")
+                    .replacingOccurrences(
+                        of: "  workers: 2\n", with: "  workers: 2\n  drop_last: false\n  batched_clients: \"off\"\n")
+                    .replacingOccurrences(
+                        of: "    personal: head\n",
+                        with: "    personal: head\n    aggregator:\n      top_layers: 2\n      server_lr: \(serverLR)\n")
+            }
+        }
+        try write(seed: 1, earlier)
+        try write(seed: 2, today(serverLR: "1.0"))
+        try write(seed: 3, today(serverLR: "0.5"))
+        let groups = try XCTUnwrap(ReportCollector.collect(directories: [root]).experiments.first).groups
+        XCTAssertEqual(groups.map { $0.runs.map(\.seed) }, [[3], [1, 2]])  // variants in name order
+        XCTAssertEqual(groups.map(\.variant), ["aggregator.server_lr=0.5", "aggregator.server_lr=–"])
+    }
+
     func testFailedRunIsListedFromItsOwnFolder() throws {
         let root = try ReportFixture.temporaryDirectory(self)
         try ReportFixture.writeRun("\(root)/e/m/seed-1", experiment: "e", method: "m", seed: 1, accuracies: [0.5])

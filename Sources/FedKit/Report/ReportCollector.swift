@@ -9,7 +9,36 @@ public enum ReportCollector {
     /// or thread count): runs that differ only in these are seeds of one setting.
     public static let settingsIgnoredForGrouping: Set<String> = [
         "seeds", "output", "federation.workers", "federation.threads_per_worker", "federation.state_memory_mb",
+        // Each sample's prediction is computed on its own (EngineSharedEvaluationTests).
+        "eval.batch_size",
     ]
+
+    /// How a run written by an earlier FedKit reads today, so that runs of one setting made by
+    /// different builds are seeds of one row: keys added since, at the value that reproduces the
+    /// behaviour before they existed (a run that has the key at that value and a run without it
+    /// are the same setting), and values renamed since. Method keys as `displayKey` shows them.
+    public static let valuesBeforeKeysExisted: [String: Set<String>] = [
+        "federation.batched_clients": ["off"],
+        "federation.drop_last": ["false"],
+        "aggregator.server_lr": ["1", "1.0"],
+        "aggregator.top_layers": ["2"],
+        "generator.output": ["linear"],
+    ]
+    public static let renamedValues: [String: [String: String]] = [
+        "dataset.normalize": ["true": "standard", "false": "none"]
+    ]
+
+    /// `settings` with keys at their value from before they existed left out and renamed values
+    /// under their current name (`valuesBeforeKeysExisted`, `renamedValues`).
+    static func canonical(_ settings: [String: String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for (key, value) in settings {
+            let shown = displayKey(key)
+            if valuesBeforeKeysExisted[shown]?.contains(value) == true { continue }
+            result[key] = renamedValues[shown]?[value] ?? value
+        }
+        return result
+    }
     /// Top-level sections that describe how runs are planned or scheduled, not what they compute.
     public static let sectionsIgnoredForGrouping: Set<String> = ["sweep", "slurm"]
 
@@ -68,8 +97,8 @@ public enum ReportCollector {
     /// one method that differ in settings are told apart by a variant naming the differing keys.
     static func group(_ runs: [CollectedRun], orders: [String: [String]]) throws -> [ExperimentResults] {
         func key(_ run: CollectedRun) -> String {
-            run.settings.filter { isCompared($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                .joined(separator: "\n")
+            canonical(run.settings).filter { isCompared($0.key) }.sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
         }
         var experiments: [String: [String: [String: [CollectedRun]]]] = [:]  // experiment -> method -> settings -> runs
         for run in runs {
@@ -85,7 +114,7 @@ public enum ReportCollector {
             var groups: [MethodResults] = []
             for method in methodNames {
                 let bySettings = methods[method]!
-                let differing = differingKeys(bySettings.values.map { $0[0].settings })
+                let differing = differingKeys(bySettings.values.map { canonical($0[0].settings) })
                 var variants: [MethodResults] = []
                 for runs in bySettings.values {
                     let sorted = runs.sorted { ($0.seed, $0.directory) < ($1.seed, $1.directory) }
@@ -94,7 +123,8 @@ public enum ReportCollector {
                             "\(a.directory) and \(b.directory): both are \(method) seed \(a.seed) of \(name) with the same settings; collect only one of them"
                         )
                     }
-                    let variant = differing.map { "\(displayKey($0))=\(sorted[0].settings[$0] ?? "–")" }.joined(
+                    let settings = canonical(sorted[0].settings)
+                    let variant = differing.map { "\(displayKey($0))=\(settings[$0] ?? "–")" }.joined(
                         separator: ", ")
                     variants.append(MethodResults(experiment: name, method: method, variant: variant, runs: sorted))
                 }

@@ -108,4 +108,26 @@ final class BuildCommitTests: XCTestCase {
         XCTAssertTrue(commit == "unknown" || (hash.count == 40 && hash.allSatisfy(\.isHexDigit)), commit)
         XCTAssertTrue(["", "+dirty", "+archive", "+unknown-status"].contains(String(suffix)), commit)
     }
+
+    /// In a git checkout the embedded commit is the checkout's HEAD (the build that made this test
+    /// binary ran after the last commit): a stale embedding is what this catches.
+    func testTheEmbeddedCommitIsTheCheckoutsHead() throws {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", package.path, "rev-parse", "HEAD"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { throw XCTSkip("no git on this machine") }
+        let head = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, head.count == 40 else {
+            throw XCTSkip("\(package.path) is not a git checkout (a source archive)")
+        }
+        let commit = Provenance.gitCommit()
+        XCTAssertEqual(String(commit.prefix(40)), head, "embedded \(commit); rebuild after committing")
+    }
 }

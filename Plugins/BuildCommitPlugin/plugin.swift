@@ -36,7 +36,9 @@ struct BuildCommitPlugin: BuildToolPlugin {
         var paths = ["HEAD", "index", "packed-refs"]
         if let branch = git(["-C", directory, "symbolic-ref", "-q", "HEAD"]), !branch.isEmpty { paths.append(branch) }
         var inputs = paths.compactMap { path -> URL? in
-            guard let p = git(["-C", directory, "rev-parse", "--path-format=absolute", "--git-path", path]) else { return nil }
+            guard let p = git(["-C", directory, "rev-parse", "--path-format=absolute", "--git-path", path]) else {
+                return nil
+            }
             return FileManager.default.fileExists(atPath: p) ? URL(fileURLWithPath: p) : nil
         }
         let tracked = git(["-C", directory, "ls-files", "-z"]).map { $0.split(separator: "\0") } ?? []

@@ -120,7 +120,8 @@ final class EngineEvaluationProtocolTests: XCTestCase {
             methods: "[{ name: fedbabu, trainer: { name: test-counting-babu, finetune_epochs: 2, finetune: full } }]",
             clients: 6, rounds: 2, perRound: "clients_per_round: 3")
         let run = try EngineFixture.simulation(yaml)
-        XCTAssertTrue(run.clients.allSatisfy { $0.test.count > 0 && $0.validation.count > 0 }, "fixture: every split non-empty")
+        XCTAssertTrue(
+            run.clients.allSatisfy { $0.test.count > 0 && $0.validation.count > 0 }, "fixture: every split non-empty")
         counter.reset()
         let result = try run.run()
         XCTAssertEqual(result.records.count, 2)

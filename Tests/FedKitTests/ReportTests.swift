@@ -440,13 +440,16 @@ final class ReportTests: XCTestCase {
         }
         func today(serverLR: String) -> (String) -> String {
             { c in
-                c.replacingOccurrences(of: "  name: \"synthetic\"\n", with: "  name: \"synthetic\"\n  normalize: \"standard\"\n")
-                    .replacingOccurrences(of: "  last_rounds: 2\n", with: "  last_rounds: 2\n  batch_size: 250\n")
-                    .replacingOccurrences(
-                        of: "  workers: 2\n", with: "  workers: 2\n  drop_last: false\n  batched_clients: \"off\"\n")
-                    .replacingOccurrences(
-                        of: "    personal: head\n",
-                        with: "    personal: head\n    aggregator:\n      top_layers: 2\n      server_lr: \(serverLR)\n")
+                c.replacingOccurrences(
+                    of: "  name: \"synthetic\"\n", with: "  name: \"synthetic\"\n  normalize: \"standard\"\n"
+                )
+                .replacingOccurrences(of: "  last_rounds: 2\n", with: "  last_rounds: 2\n  batch_size: 250\n")
+                .replacingOccurrences(
+                    of: "  workers: 2\n", with: "  workers: 2\n  drop_last: false\n  batched_clients: \"off\"\n"
+                )
+                .replacingOccurrences(
+                    of: "    personal: head\n",
+                    with: "    personal: head\n    aggregator:\n      top_layers: 2\n      server_lr: \(serverLR)\n")
             }
         }
         try write(seed: 1, earlier)

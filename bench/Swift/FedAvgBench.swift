@@ -173,7 +173,8 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
     let mean = perRound.reduce(0, +) / Double(max(1, perRound.count))
     let fields: [(String, String)] = [
         ("bench", "\"round\""), ("impl", "\"fedkit\""), ("method", "\"\(spec.methods[0].label)\""),
-        ("clients", "\(clients)"), ("clients_per_round", "\(clientsPerRound)"), ("rounds", "\(rounds)"), ("epochs", "\(epochs)"),
+        ("clients", "\(clients)"), ("clients_per_round", "\(clientsPerRound)"), ("rounds", "\(rounds)"),
+        ("epochs", "\(epochs)"),
         ("train_samples", "\(federation.clients.reduce(0) { $0 + $1.train.count })"),
         ("client_test_samples", "\(federation.clients.reduce(0) { $0 + $1.test.count })"),
         ("validation_samples", "\(federation.clients.reduce(0) { $0 + $1.validation.count })"),
@@ -181,7 +182,10 @@ func runFedAvg(_ arguments: ArraySlice<String>) throws {
         ("round_seconds", list(perRound)),
         ("local_seconds", list(phases["local_s"] ?? [])), ("aggregate_seconds", list(phases["aggregate_s"] ?? [])),
         ("server_seconds", list(phases["server_s"] ?? [])),
-        ("server_steps_seconds", "{" + serverSteps.keys.sorted().map { "\"\($0)\": \(list(serverSteps[$0]!))" }.joined(separator: ", ") + "}"),
+        (
+            "server_steps_seconds",
+            "{" + serverSteps.keys.sorted().map { "\"\($0)\": \(list(serverSteps[$0]!))" }.joined(separator: ", ") + "}"
+        ),
         ("eval_seconds", list(phases["eval_s"] ?? [])),
         ("mean_round_s", String(format: "%.3f", mean)),
         ("load_s", String(format: "%.3f", loadSeconds)),

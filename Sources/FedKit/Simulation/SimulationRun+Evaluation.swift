@@ -57,9 +57,11 @@ extension SimulationRun {
             try self.evaluationState(client: client, worker: worker)
             worker.model.setTraining(false)
             return (
-                Accuracy.fraction(try Accuracy.correctness(of: worker.model, on: self.clients[client].test, batchSize: batchSize)),
                 Accuracy.fraction(
-                    try Accuracy.correctness(of: worker.model, on: self.clients[client].validation, batchSize: batchSize))
+                    try Accuracy.correctness(of: worker.model, on: self.clients[client].test, batchSize: batchSize)),
+                Accuracy.fraction(
+                    try Accuracy.correctness(
+                        of: worker.model, on: self.clients[client].validation, batchSize: batchSize))
             )
         }
         var test: [Int: Double] = [:], validation: [Int: Double] = [:]

@@ -2,6 +2,7 @@
 // it into a thread-local message (ft_last_error) plus a NULL / -1 result.
 #include "ctorch.h"
 #include "pairwise_l1.h"
+#include "relu_max_pool.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -364,6 +365,9 @@ ft_tensor *ft_conv2d(const ft_tensor *x, const ft_tensor *w, const ft_tensor *b,
 }
 ft_tensor *ft_max_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
     FT_TRY_PTR(return wrap(max_pool2d(x->t, k, s, p));)
+}
+ft_tensor *ft_relu_max_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
+    FT_TRY_PTR(return wrap(relu_max_pool2d(x->t, k, s, p, max_pool2d));)
 }
 ft_tensor *ft_avg_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
     FT_TRY_PTR(return wrap(at::avg_pool2d(x->t, {k, k}, {s, s}, {p, p}));)

@@ -72,6 +72,14 @@ public enum F {
             x.withHandle { ft_max_pool2d($0, Int64(kernel), Int64(stride ?? kernel), Int64(padding)) }
         }
     }
+    /// maxPool2d(relu(x)) in one kernel and one autograd node where the windows do not overlap
+    /// (stride == kernel, no padding; the same values and gradients, bit for bit), the two ops
+    /// otherwise.
+    public static func reluMaxPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+        try Tensor.make("relu_max_pool2d", [x]) {
+            x.withHandle { ft_relu_max_pool2d($0, Int64(kernel), Int64(stride ?? kernel), Int64(padding)) }
+        }
+    }
     public static func avgPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
         try Tensor.make("avg_pool2d", [x]) {
             x.withHandle { ft_avg_pool2d($0, Int64(kernel), Int64(stride ?? kernel), Int64(padding)) }

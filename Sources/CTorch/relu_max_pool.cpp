@@ -1,0 +1,156 @@
+// ReLU followed by k x k max pooling with stride k, as one pass and one autograd node. Every
+// convolution block of the built-in CNNs ends in relu -> max_pool2d; through libtorch 1.13 that
+// is a ReLU over the whole convolution output and its backward pass, a channels-last copy for
+// the pooling kernel, the pooling, a copy of its indices, and a gather with its scatter-backward:
+// seven passes over memory and four autograd nodes per block, which at batch 10 cost more than
+// the arithmetic they carry (docs/benchmarks.md, "ReLU and max pooling in one kernel").
+//
+// Since ReLU is monotone, max(relu(window)) = relu(max(window)): each output is the window's
+// maximum (the first one in row-major order, as at::max_pool2d picks) clamped at 0, with NaN
+// propagated as at::relu and at::max_pool2d do. The backward pass routes each output's gradient
+// to that maximum unless it is <= 0: exactly the gradient of relu followed by max_pool2d (relu's
+// derivative is 0 where x <= 0, and such a window's pooled value is 0). Values and gradients are
+// bit-identical to the two ops (ReluMaxPoolTests); every plane is computed by one thread.
+#include "relu_max_pool.h"
+
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+
+namespace {
+
+// Marks an index in `where` whose output is 0 (a window <= 0): no gradient flows back to it.
+constexpr int32_t kNoGradient = INT32_MIN;
+
+// Output row i of one [H, W] plane (out and where point at the plane's outputs): each value and,
+// when `where` is not null, the flat index in the plane of the element it came from, with
+// kNoGradient set where the output is 0.
+void relu_max_pool_row(const float *in, int64_t w, int64_t k, int64_t i, int64_t ow, float *out, int32_t *where) {
+    for (int64_t j = 0; j < ow; j++) {
+        // at::max_pool2d's scan: row-major, a later element wins if greater or NaN.
+        float best = -INFINITY;
+        int64_t at = (i * k) * w + j * k;
+        for (int64_t di = 0; di < k; di++) {
+            const int64_t row = (i * k + di) * w + j * k;
+            for (int64_t dj = 0; dj < k; dj++) {
+                const float v = in[row + dj];
+                if (v > best || std::isnan(v)) { best = v; at = row + dj; }
+            }
+        }
+        // at::relu and its backward: 0 (and no gradient) where the value is <= 0; NaN passes.
+        const bool zero = best <= 0;
+        out[i * ow + j] = zero ? 0.0f : best;
+        if (where) where[i * ow + j] = zero ? ((int32_t)at | kNoGradient) : (int32_t)at;
+    }
+}
+
+// The same for 2 x 2 windows, vectorised over a row of outputs. Without NaN the scan's choice
+// is the window's maximum and, among equal maxima, the first: computed with selects and no
+// branches (random activations make comparisons unpredictable). A row with a NaN is redone by
+// the scan above, which propagates it exactly as at::max_pool2d does.
+__attribute__((target_clones("avx2", "default")))
+void relu_max_pool_plane_2x2(const float *in, int64_t w, int64_t oh, int64_t ow, float *out, int32_t *where) {
+    for (int64_t i = 0; i < oh; i++) {
+        const float *r0 = in + 2 * i * w, *r1 = r0 + w;
+        float *o = out + i * ow;
+        int32_t *wh = where ? where + i * ow : nullptr;
+        const int32_t top = (int32_t)(2 * i * w), bottom = top + (int32_t)w;
+        bool nan = false;
+        for (int64_t j = 0; j < ow; j++) {
+            const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+            nan |= (a != a) | (b != b) | (c != c) | (d != d);
+            const float ab = b > a ? b : a, cd = d > c ? d : c;
+            const float best = cd > ab ? cd : ab;
+            o[j] = best <= 0 ? 0.0f : best;
+        }
+        if (wh && !nan) {
+            for (int64_t j = 0; j < ow; j++) {
+                const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+                const float best = o[j];  // where it is 0 any index will do: no gradient flows
+                const int32_t first = top + 2 * (int32_t)j, second = bottom + 2 * (int32_t)j;
+                int32_t at = d == best ? second + 1 : second;
+                at = c == best ? second : at;
+                at = b == best ? first + 1 : at;
+                at = a == best ? first : at;
+                wh[j] = o[j] > 0 ? at : (at | kNoGradient);
+            }
+        }
+        if (nan) relu_max_pool_row(in, w, 2, i, ow, out, where);
+    }
+}
+
+struct Pooled {
+    at::Tensor out, where;
+};
+
+Pooled relu_max_pool(const at::Tensor &x, int64_t k, bool with_indices) {
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    const int64_t oh = (h - k) / k + 1, ow = (w - k) / k + 1;
+    at::Tensor xc = x.contiguous();
+    at::Tensor out = at::empty({n, c, oh, ow}, x.options());
+    at::Tensor where = with_indices ? at::empty({n, c, oh, ow}, x.options().dtype(at::kInt)) : at::Tensor();
+    const float *pin = xc.data_ptr<float>();
+    float *pout = out.data_ptr<float>();
+    int32_t *pwhere = with_indices ? where.data_ptr<int32_t>() : nullptr;
+    at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t plane = begin; plane < end; plane++) {
+            const float *in = pin + plane * h * w;
+            float *o = pout + plane * oh * ow;
+            int32_t *wh = pwhere ? pwhere + plane * oh * ow : nullptr;
+            if (k == 2) relu_max_pool_plane_2x2(in, w, oh, ow, o, wh);
+            else
+                for (int64_t i = 0; i < oh; i++) relu_max_pool_row(in, w, k, i, ow, o, wh);
+        }
+    });
+    return {out, where};
+}
+
+struct ReluMaxPool : public torch::autograd::Function<ReluMaxPool> {
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t k) {
+        at::NoGradGuard ng;
+        Pooled pooled = relu_max_pool(x, k, true);
+        ctx->save_for_backward({pooled.where});
+        ctx->saved_data["height"] = x.size(2);
+        ctx->saved_data["width"] = x.size(3);
+        return pooled.out;
+    }
+
+    static torch::autograd::variable_list backward(
+        torch::autograd::AutogradContext *ctx, torch::autograd::variable_list grads) {
+        const at::Tensor where = ctx->get_saved_variables()[0];
+        const int64_t h = ctx->saved_data["height"].toInt(), w = ctx->saved_data["width"].toInt();
+        at::NoGradGuard ng;
+        const at::Tensor g = grads[0].contiguous();
+        const int64_t planes = where.size(0) * where.size(1), per_plane = where.size(2) * where.size(3);
+        at::Tensor grad = at::zeros({where.size(0), where.size(1), h, w}, g.options());
+        const int32_t *pwhere = where.data_ptr<int32_t>();
+        const float *pg = g.data_ptr<float>();
+        float *pgrad = grad.data_ptr<float>();
+        at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t plane = begin; plane < end; plane++) {
+                const int32_t *wp = pwhere + plane * per_plane;
+                const float *gp = pg + plane * per_plane;
+                float *out = pgrad + plane * h * w;
+                // Windows do not overlap: one writer per element. Without branches (about half
+                // the windows of a ReLU network are <= 0, at random): a no-gradient window
+                // writes its 0 to its maximum's place, which is 0 already.
+                for (int64_t o = 0; o < per_plane; o++)
+                    out[wp[o] & ~kNoGradient] = wp[o] < 0 ? 0.0f : gp[o];
+            }
+        });
+        return {grad, at::Tensor()};
+    }
+};
+
+} // namespace
+
+at::Tensor relu_max_pool2d(const at::Tensor &x, int64_t k, int64_t s, int64_t p,
+                           at::Tensor (*fallback_pool)(const at::Tensor &, int64_t, int64_t, int64_t)) {
+    const bool fast = x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat && k == s &&
+                      p == 0 && k >= 1 && x.size(2) >= k && x.size(3) >= k &&
+                      x.size(2) * x.size(3) <= INT32_MAX;
+    if (!fast) return fallback_pool(at::relu(x), k, s, p);
+    if (c10::GradMode::is_enabled() && x.requires_grad()) return ReluMaxPool::apply(x, k);
+    return relu_max_pool(x, k, false).out;
+}

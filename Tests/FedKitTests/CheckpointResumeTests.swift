@@ -226,4 +226,35 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertNotEqual(base, try fingerprint("", lr: 0.1))
         XCTAssertNotEqual(base, try fingerprint(", momentum: 0.9"))
     }
+
+    /// A config.yaml of an earlier build (keys added since are absent, values renamed since have
+    /// their old name) is the same setting as today's resolved config at the earlier behaviour;
+    /// any other value of such a key, or any other difference, is another setting.
+    func testEarlierBuildsConfigIsTheSameSetting() throws {
+        let yaml = EngineFixture.yaml(output: "/tmp/x", methods: "[fedavg]", workers: 2, lr: 0.05, extraFederation: "")
+        let spec = try ExperimentLoader(registry: Self.registry).resolve(
+            YAMLParser.parse(string: yaml, fileName: "f.yaml"), file: "f.yaml")
+        let current = ResolvedExperiment.yaml(for: spec, registry: Self.registry)
+        let text = YAMLEmitter.emit(current)
+        func edited(_ transform: (String) -> String) throws -> YAMLNode {
+            let changed = transform(text)
+            XCTAssertNotEqual(changed, text, "the edit applies")
+            return try YAMLParser.parse(string: changed, fileName: "config.yaml")
+        }
+        func without(_ key: String) -> (String) -> String {
+            { $0.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("\(key):") }
+                .joined(separator: "\n") }
+        }
+        let earlier = try edited(without("batched_clients"))
+        XCTAssertNotEqual(RunFingerprint.of(earlier), RunFingerprint.of(current))
+        XCTAssertTrue(RunFingerprint.sameSetting(written: earlier, current: current))
+        XCTAssertTrue(RunFingerprint.sameSetting(written: try edited(without("drop_last")), current: current))
+        XCTAssertEqual(ConfigHistory.canonical(["dataset.normalize": "true"]), ["dataset.normalize": "standard"])
+        XCTAssertEqual(ConfigHistory.canonical(["methods.0.generator.output": "linear", "federation.lr": "0.1"]), ["federation.lr": "0.1"])
+        let auto = try edited { $0.replacingOccurrences(of: "batched_clients: \"off\"", with: "batched_clients: \"auto\"") }
+        XCTAssertFalse(RunFingerprint.sameSetting(written: auto, current: current))
+        XCTAssertFalse(RunFingerprint.sameSetting(written: try edited(without("momentum")), current: current))
+        let workers = try edited { $0.replacingOccurrences(of: "workers: 2", with: "workers: 1") }
+        XCTAssertTrue(RunFingerprint.sameSetting(written: workers, current: current))
+    }
 }

@@ -1,3 +1,4 @@
+import FedKit
 import Foundation
 import XCTest
 
@@ -88,6 +89,63 @@ final class ResumeCLITests: XCTestCase {
         try assertSameRun("\(dir)/full/kill/ditto/seed-1", run)
     }
 
+    /// A run folder written by an earlier FedKit: its config.yaml lacks a key added since
+    /// (`federation.batched_clients`, whose default `off` is the earlier behaviour) and its
+    /// checkpoint carries that config's fingerprint. --resume continues it (byte-identical to an
+    /// uninterrupted run), keeps its config.yaml and records the resumption in manifest.json; once
+    /// complete it is kept. A folder whose config.yaml differs in a setting that matters starts
+    /// again from round 1.
+    func testRunOfAnEarlierBuildIsContinuedAndKept() throws {
+        let file = try write(killYAML(every: 2))
+        let full = try exp(["run", file, "--out", "\(dir)/full", "--only", "ditto"])
+        XCTAssertEqual(full.status, 0, full.summary)
+        let killed = try exp(
+            ["run", file, "--out", "\(dir)/killed", "--only", "ditto"], env: ["FEDKIT_TEST_KILL_IN_ROUND=3"])
+        XCTAssertTrue(killed.crashed, killed.summary)
+        let run = "\(dir)/killed/kill/ditto/seed-1"
+
+        // Make it an earlier build's folder: no batched_clients key, the checkpoint's fingerprint of that config.
+        let configPath = "\(run)/config.yaml"
+        let current = try String(contentsOfFile: configPath, encoding: .utf8)
+        let earlier = current.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.contains("batched_clients:") }.joined(separator: "\n")
+        XCTAssertNotEqual(earlier, current, "the fixture's config.yaml has batched_clients")
+        try earlier.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let statePath = "\(run)/checkpoint/state.json"
+        var state = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: XCTUnwrap(bytes(statePath))) as? [String: Any])
+        state["config"] = try XCTUnwrap(RunFingerprint.of(text: earlier))
+        try JSONSerialization.data(withJSONObject: state).write(to: URL(fileURLWithPath: statePath))
+
+        let resumed = try exp(["run", file, "--out", "\(dir)/killed", "--only", "ditto", "--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.summary)
+        XCTAssertTrue(resumed.stderr.contains("made by an earlier FedKit"), resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming after round 2 of 6"), resumed.stderr)
+        try assertSameRun("\(dir)/full/kill/ditto/seed-1", run)
+        XCTAssertEqual(try String(contentsOfFile: configPath, encoding: .utf8), earlier, "config.yaml is kept")
+        let manifest = try JSONDecoder().decode(RunManifest.self, from: XCTUnwrap(bytes("\(run)/manifest.json")))
+        XCTAssertEqual(manifest.resumed?.map(\.afterRound), [2])
+        XCTAssertEqual(manifest.resumed?.first?.gitCommit, manifest.gitCommit, "the same binary resumed it")
+
+        let again = try exp(["run", file, "--out", "\(dir)/killed", "--only", "ditto", "--resume"])
+        XCTAssertEqual(again.status, 0, again.summary)
+        XCTAssertTrue(again.stderr.contains("complete in"), again.stderr)
+        XCTAssertEqual(bytes("\(run)/manifest.json"), try JSONEncoder.sortedPretty(manifest), "a kept run is not resumed")
+
+        // batched_clients: auto in config.yaml is not the earlier behaviour: another setting, started again.
+        let killedAgain = try exp(
+            ["run", file, "--out", "\(dir)/other", "--only", "ditto"], env: ["FEDKIT_TEST_KILL_IN_ROUND=3"])
+        XCTAssertTrue(killedAgain.crashed, killedAgain.summary)
+        let otherConfig = "\(dir)/other/kill/ditto/seed-1/config.yaml"
+        let changed = try String(contentsOfFile: otherConfig, encoding: .utf8)
+            .replacingOccurrences(of: "batched_clients: \"off\"", with: "batched_clients: \"auto\"")
+        try changed.write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        let restarted = try exp(["run", file, "--out", "\(dir)/other", "--only", "ditto", "--resume"])
+        XCTAssertEqual(restarted.status, 0, restarted.summary)
+        XCTAssertTrue(restarted.stderr.contains("made with another configuration"), restarted.stderr)
+        try assertSameRun("\(dir)/full/kill/ditto/seed-1", "\(dir)/other/kill/ditto/seed-1")
+    }
+
     /// A sweep whose every task was killed in round 3, run again, continues each from its
     /// checkpoint; the summary equals an uninterrupted sweep's. Run again after a task's folder
     /// is removed, it redoes only that task.
@@ -173,5 +231,14 @@ final class ResumeCLITests: XCTestCase {
         let status = try exp(["sweep", file, "--out", out, "--status"])
         XCTAssertTrue(
             status.stdout.contains("4 task(s): 1 done, 0 running, 0 failed, 0 interrupted, 3 pending"), status.stdout)
+    }
+}
+
+extension JSONEncoder {
+    /// A value as manifest.json is written: pretty-printed, sorted keys, a final newline.
+    static func sortedPretty<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(value) + Data("\n".utf8)
     }
 }

@@ -1,9 +1,10 @@
+import Config
 import Foundation
 
 /// A run folder left by an earlier `exp run` that `--resume` can keep instead of running again:
 /// complete (every round recorded, clients.csv and the final checkpoint written) and made from
-/// the same resolved configuration (config.yaml with the same `RunFingerprint`: how it was
-/// executed, e.g. its worker count, does not matter).
+/// the same setting (`RunFingerprint.sameSetting`: how it was executed, e.g. its worker count,
+/// does not matter, nor keys added since at their earlier behaviour).
 public enum CompletedRun {
     /// The run's result read back from `directory`, or nil when the folder is missing, incomplete
     /// or from another configuration (then the run starts again from round 1).
@@ -13,8 +14,7 @@ public enum CompletedRun {
     ) -> RunResult? {
         let fm = FileManager.default
         guard let written = try? String(contentsOfFile: "\(directory)/config.yaml", encoding: .utf8),
-            written == config
-                || RunFingerprint.of(text: written).map({ $0 == RunFingerprint.of(text: config) }) == true,
+            written == config || sameSetting(written, config),
             fm.fileExists(atPath: "\(directory)/checkpoint/global.safetensors"),
             let lines = try? String(contentsOfFile: "\(directory)/rounds.jsonl", encoding: .utf8),
             let clients = try? String(contentsOfFile: "\(directory)/clients.csv", encoding: .utf8)
@@ -33,5 +33,10 @@ public enum CompletedRun {
         return RunResult(
             method: method, seed: seed, records: records,
             summary: RunSummary.metrics(records, last: lastRounds, personalOnGlobalTest: onGlobalTest))
+    }
+
+    private static func sameSetting(_ written: String, _ config: String) -> Bool {
+        guard let current = try? YAMLParser.parse(string: config, fileName: "config.yaml") else { return false }
+        return RunFingerprint.sameSetting(writtenText: written, current: current)
     }
 }

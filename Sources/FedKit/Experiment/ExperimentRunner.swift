@@ -107,6 +107,8 @@ public final class ExperimentRunner: @unchecked Sendable {
         let settings = RunSettings(
             federation: spec.federation, evaluation: spec.evaluation, clients: federation.clients.count)
         var checkpoint: RunCheckpoint?
+        // A run folder written by an earlier FedKit keeps its config.yaml and its fingerprint.
+        var checkpointFingerprint = fingerprint
         if resume {
             if let done = CompletedRun.load(
                 directory: runDirectory, method: method.label, seed: seed, config: config,
@@ -115,7 +117,10 @@ public final class ExperimentRunner: @unchecked Sendable {
                 log("run \(method.label) seed \(seed): complete in \(runDirectory), kept (--resume)")
                 return done
             }
-            checkpoint = try resumableCheckpoint(runDirectory, fingerprint: fingerprint)
+            if let found = try resumableCheckpoint(runDirectory, current: configNode, fingerprint: fingerprint) {
+                checkpoint = found.checkpoint
+                checkpointFingerprint = found.fingerprint
+            }
         }
         let writer: RunWriter
         if let checkpoint {
@@ -125,6 +130,11 @@ public final class ExperimentRunner: @unchecked Sendable {
             log(
                 "run \(method.label) seed \(seed): resuming after round \(checkpoint.state.round) of \(checkpoint.state.rounds) from \(checkpoint.directory) (--resume)"
             )
+            try RunManifest.record(
+                .init(
+                    gitCommit: Provenance.gitCommit(), afterRound: checkpoint.state.round,
+                    at: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName),
+                in: runDirectory)
         } else {
             let manifest = RunManifest(
                 experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
@@ -148,7 +158,8 @@ public final class ExperimentRunner: @unchecked Sendable {
                     status.update(round: p.round)
                     progress?(p)
                 })
-            run.checkpointer = RunCheckpointer(run: runDirectory, every: settings.checkpointEvery, config: fingerprint)
+            run.checkpointer = RunCheckpointer(
+                run: runDirectory, every: settings.checkpointEvery, config: checkpointFingerprint)
             run.resumeFrom = checkpoint
             let result = try run.run()
             status.finish(.done)
@@ -162,21 +173,34 @@ public final class ExperimentRunner: @unchecked Sendable {
         }
     }
 
-    /// The checkpoint an interrupted run continues from: nil when the folder has none, or when it
-    /// was made with another configuration (config.yaml differs: the run starts again from round 1,
-    /// as a changed run does); throws when the checkpoint is damaged or does not match its folder.
-    func resumableCheckpoint(_ runDirectory: String, fingerprint: String) throws -> RunCheckpoint? {
+    /// The checkpoint an interrupted run continues from, with the fingerprint its folder's
+    /// config.yaml has: nil when the folder has none, or when it was made with another setting
+    /// (the run starts again from round 1, as a changed run does). A folder written by an earlier
+    /// FedKit whose config.yaml lacks keys added since (`RunFingerprint.sameSetting`) continues,
+    /// and keeps its config.yaml and fingerprint. Throws when the checkpoint is damaged or does
+    /// not match its folder.
+    func resumableCheckpoint(_ runDirectory: String, current: YAMLNode, fingerprint: String) throws -> (
+        checkpoint: RunCheckpoint, fingerprint: String
+    )? {
         guard RunCheckpoint.exists(in: runDirectory) else { return nil }
-        guard let written = try? String(contentsOfFile: "\(runDirectory)/config.yaml", encoding: .utf8) else {
+        let configPath = "\(runDirectory)/config.yaml"
+        guard let written = try? String(contentsOfFile: configPath, encoding: .utf8) else {
             throw CheckpointError(
-                path: "\(runDirectory)/config.yaml",
-                message: "missing or unreadable beside a checkpoint; delete the run folder to start it again")
+                path: configPath, message: "missing or unreadable beside a checkpoint; delete the run folder to start it again")
         }
-        guard RunFingerprint.of(text: written) == fingerprint else {
+        guard let writtenFingerprint = RunFingerprint.of(text: written),
+            RunFingerprint.sameSetting(writtenText: written, current: current)
+        else {
             log("run folder \(runDirectory) was made with another configuration: starting again from round 1")
             return nil
         }
-        return try RunCheckpoint.load(run: runDirectory, config: fingerprint)
+        if writtenFingerprint != fingerprint {
+            log(
+                "run folder \(runDirectory) was made by an earlier FedKit (its config.yaml lacks keys added since, at their earlier behaviour): the same setting, continued"
+            )
+        }
+        guard let checkpoint = try RunCheckpoint.load(run: runDirectory, config: writtenFingerprint) else { return nil }
+        return (checkpoint, writtenFingerprint)
     }
 }
 

@@ -25,6 +25,22 @@ public enum RunFingerprint {
         return of(node)
     }
 
+    /// Whether a run folder's config.yaml (`written`) describes the same setting as `current`:
+    /// the same fingerprint, or the same settings once both are read as today's FedKit reads them
+    /// (`ConfigHistory`: a key added since the run was written, at the value that reproduces the
+    /// earlier behaviour, equals its absence). Such a run may be resumed or kept.
+    public static func sameSetting(written: YAMLNode, current: YAMLNode) -> Bool {
+        if of(written) == of(current) { return true }
+        let settings = { (node: YAMLNode) in ConfigHistory.canonical(ConfigHistory.settings(of: withoutExecutionKeys(node))) }
+        return settings(written) == settings(current)
+    }
+
+    /// `sameSetting` for config.yaml's text (false when it does not parse).
+    public static func sameSetting(writtenText: String, current: YAMLNode) -> Bool {
+        guard let written = try? YAMLParser.parse(string: writtenText, fileName: "config.yaml") else { return false }
+        return sameSetting(written: written, current: current)
+    }
+
     static func withoutExecutionKeys(_ node: YAMLNode) -> YAMLNode {
         guard let entries = node.entries else { return node }
         var kept: [YAMLMappingEntry] = []

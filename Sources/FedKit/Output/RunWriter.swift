@@ -139,6 +139,30 @@ public struct RunManifest: Codable, Sendable {
     public var torchVersion: String
     public var startedAt: String
     public var host: String
+    /// Each time the run was continued from a checkpoint (`--resume`), in order; absent when it
+    /// ran in one go.
+    public var resumed: [Resumption]?
+
+    /// One continuation of a run: the build, after which round, when and where.
+    public struct Resumption: Codable, Sendable, Equatable {
+        public var gitCommit: String
+        public var afterRound: Int
+        public var at: String
+        public var host: String
+
+        public init(gitCommit: String, afterRound: Int, at: String, host: String) {
+            self.gitCommit = gitCommit
+            self.afterRound = afterRound
+            self.at = at
+            self.host = host
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case at, host
+            case gitCommit = "git_commit"
+            case afterRound = "after_round"
+        }
+    }
 
     public init(
         experiment: String, method: String, seed: Int, experimentFile: String, gitCommit: String, datasetHash: String,
@@ -166,6 +190,23 @@ public struct RunManifest: Codable, Sendable {
         case fedkitVersion = "fedkit_version"
         case torchVersion = "torch_version"
         case startedAt = "started_at"
+        case resumed
+    }
+
+    /// Adds `resumption` to the manifest.json of the run folder `directory`.
+    public static func record(_ resumption: Resumption, in directory: String) throws {
+        let path = "\(directory)/manifest.json"
+        var manifest: RunManifest
+        do {
+            manifest = try JSONDecoder().decode(
+                RunManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw CheckpointError(path: path, message: "unreadable manifest of a run being resumed: \(error)")
+        }
+        manifest.resumed = (manifest.resumed ?? []) + [resumption]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try RunWriter.writeAtomically(String(decoding: try encoder.encode(manifest), as: UTF8.self) + "\n", to: path)
     }
 }
 

@@ -93,8 +93,7 @@ public struct CollectedRun: Sendable {
         }
         let configText = try text(configPath)
         let config = try YAMLParser.parse(string: configText, fileName: configPath)
-        var settings: [String: String] = [:]
-        flatten(config, prefix: "", into: &settings)
+        let settings = ConfigHistory.settings(of: config)
         func int(_ key: String) throws -> Int {
             guard let node = try lookup(config, key) else { throw ReportError("\(configPath): no \(key)") }
             return try node.int(path: key)
@@ -272,22 +271,5 @@ public struct CollectedRun: Sendable {
             }
         }
         return current
-    }
-
-    static func flatten(_ node: YAMLNode, prefix: String, into out: inout [String: String]) {
-        switch node.kind {
-        case .scalar(let text, _):
-            out[prefix] = text
-        case .sequence(let items):
-            if items.allSatisfy({ $0.scalarValue != nil }) {
-                out[prefix] = "[" + items.map { $0.scalarValue! }.joined(separator: ", ") + "]"
-            } else {
-                for (i, item) in items.enumerated() { flatten(item, prefix: "\(prefix).\(i)", into: &out) }
-            }
-        case .mapping(let entries):
-            for e in entries {
-                flatten(e.value, prefix: prefix.isEmpty ? e.keyString : "\(prefix).\(e.keyString)", into: &out)
-            }
-        }
     }
 }

@@ -13,32 +13,9 @@ public enum ReportCollector {
         "eval.batch_size",
     ]
 
-    /// How a run written by an earlier FedKit reads today, so that runs of one setting made by
-    /// different builds are seeds of one row: keys added since, at the value that reproduces the
-    /// behaviour before they existed (a run that has the key at that value and a run without it
-    /// are the same setting), and values renamed since. Method keys as `displayKey` shows them.
-    public static let valuesBeforeKeysExisted: [String: Set<String>] = [
-        "federation.batched_clients": ["off"],
-        "federation.drop_last": ["false"],
-        "aggregator.server_lr": ["1", "1.0"],
-        "aggregator.top_layers": ["2"],
-        "generator.output": ["linear"],
-    ]
-    public static let renamedValues: [String: [String: String]] = [
-        "dataset.normalize": ["true": "standard", "false": "none"]
-    ]
+    /// `settings` as today's FedKit reads them (`ConfigHistory.canonical`).
+    static func canonical(_ settings: [String: String]) -> [String: String] { ConfigHistory.canonical(settings) }
 
-    /// `settings` with keys at their value from before they existed left out and renamed values
-    /// under their current name (`valuesBeforeKeysExisted`, `renamedValues`).
-    static func canonical(_ settings: [String: String]) -> [String: String] {
-        var result: [String: String] = [:]
-        for (key, value) in settings {
-            let shown = displayKey(key)
-            if valuesBeforeKeysExisted[shown]?.contains(value) == true { continue }
-            result[key] = renamedValues[shown]?[value] ?? value
-        }
-        return result
-    }
     /// Top-level sections that describe how runs are planned or scheduled, not what they compute.
     public static let sectionsIgnoredForGrouping: Set<String> = ["sweep", "slurm"]
 
@@ -148,9 +125,7 @@ public enum ReportCollector {
     }
 
     /// `methods.0.trainer.mu` reads as `trainer.mu` (a run has one method).
-    static func displayKey(_ key: String) -> String {
-        key.hasPrefix("methods.0.") ? String(key.dropFirst("methods.0.".count)) : key
-    }
+    static func displayKey(_ key: String) -> String { ConfigHistory.displayKey(key) }
 
     /// Method labels in each experiment file's order, from the experiment-level config.yaml files
     /// `exp run` writes beside the method folders (order only: a missing file means name order).

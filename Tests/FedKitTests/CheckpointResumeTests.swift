@@ -248,6 +248,16 @@ final class CheckpointResumeTests: XCTestCase {
         let earlier = try edited(without("batched_clients"))
         XCTAssertNotEqual(RunFingerprint.of(earlier), RunFingerprint.of(current))
         XCTAssertTrue(RunFingerprint.sameSetting(written: earlier, current: current))
+        XCTAssertEqual(RunFingerprint.setting(earlier), RunFingerprint.setting(current))
+        // `exp sweep --status` reads such a folder as its task's (tasks.jsonl of earlier builds
+        // have no setting: only the exact fingerprint matches there).
+        var task = SweepTask(
+            task: 0, run: "fedavg/seed-1", cell: "", method: "fedavg", seed: 1, set: [],
+            config: RunFingerprint.of(current), setting: RunFingerprint.setting(current))
+        XCTAssertTrue(SweepPlan.matches(YAMLEmitter.emit(earlier), task))
+        task.setting = nil
+        XCTAssertFalse(SweepPlan.matches(YAMLEmitter.emit(earlier), task))
+        XCTAssertTrue(SweepPlan.matches(text, task))
         XCTAssertTrue(RunFingerprint.sameSetting(written: try edited(without("drop_last")), current: current))
         XCTAssertEqual(ConfigHistory.canonical(["dataset.normalize": "true"]), ["dataset.normalize": "standard"])
         XCTAssertEqual(ConfigHistory.canonical(["methods.0.generator.output": "linear", "federation.lr": "0.1"]), ["federation.lr": "0.1"])

@@ -151,6 +151,34 @@ final class SweepPlanTests: XCTestCase {
         ).checkTaskFile()
     }
 
+    /// A task list planned by an earlier build is still this plan: one without the `setting`
+    /// field (before session 9) when the fingerprints agree; one whose fingerprints differ (keys
+    /// added since) when its settings agree. Other settings are still another plan.
+    func testTaskFileOfAnEarlierBuildIsThisPlan() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let path = try file(dir, sweep: "sweep: { grid: { federation.lr: [0.05, 0.1] } }")
+        let plan = try SweepPlanner(registry: registry).plan(file: path)
+        func lines(_ edit: (inout [String: Any]) -> Void) throws -> String {
+            try plan.taskFileText.split(separator: "\n").map { line in
+                var task = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                edit(&task)
+                return String(decoding: try JSONSerialization.data(withJSONObject: task, options: [.sortedKeys]), as: UTF8.self)
+            }.joined(separator: "\n") + "\n"
+        }
+        XCTAssertNotNil(plan.tasks.first?.setting)
+        let withoutSetting = try lines { $0["setting"] = nil }
+        XCTAssertNotEqual(withoutSetting, plan.taskFileText)
+        XCTAssertTrue(plan.isThisPlan(withoutSetting))
+        XCTAssertTrue(plan.isThisPlan(try lines { $0["config"] = "0000000000000000" }), "same setting, new keys")
+        XCTAssertFalse(plan.isThisPlan(try lines { $0["config"] = "0000000000000000"; $0["setting"] = nil }))
+        XCTAssertFalse(plan.isThisPlan(try lines { $0["config"] = "0000000000000000"; $0["setting"] = "1111111111111111" }))
+        try FileManager.default.createDirectory(atPath: plan.directory, withIntermediateDirectories: true)
+        try withoutSetting.write(toFile: plan.taskFile, atomically: true, encoding: .utf8)
+        try plan.checkTaskFile()
+        try plan.writeTaskFile(replan: false)
+        XCTAssertEqual(try String(contentsOfFile: plan.taskFile, encoding: .utf8), withoutSetting, "left as planned")
+    }
+
     func testThreadsAndSlurmScript() {
         XCTAssertEqual(TaskThreads.fitting(cpus: 8, workers: 2), TaskThreads(workers: 2, threadsPerWorker: 4))
         XCTAssertEqual(TaskThreads.fitting(cpus: 1, workers: 4), TaskThreads(workers: 1, threadsPerWorker: 1))

@@ -30,9 +30,24 @@ public enum RunFingerprint {
     /// (`ConfigHistory`: a key added since the run was written, at the value that reproduces the
     /// earlier behaviour, equals its absence). Such a run may be resumed or kept.
     public static func sameSetting(written: YAMLNode, current: YAMLNode) -> Bool {
-        if of(written) == of(current) { return true }
-        let settings = { (node: YAMLNode) in ConfigHistory.canonical(ConfigHistory.settings(of: withoutExecutionKeys(node))) }
-        return settings(written) == settings(current)
+        of(written) == of(current) || setting(written) == setting(current)
+    }
+
+    /// Sixteen hex digits for a run's setting as today's FedKit reads it: the fingerprint's keys,
+    /// read through `ConfigHistory` (keys added since at their earlier behaviour left out, renamed
+    /// values under their current name). Equal for a config.yaml of an earlier build and today's
+    /// resolved config of the same setting.
+    public static func setting(_ config: YAMLNode) -> String {
+        let settings = ConfigHistory.canonical(ConfigHistory.settings(of: withoutExecutionKeys(config)))
+        var hash = FNV1a()
+        for (key, value) in settings.sorted(by: { $0.key < $1.key }) { hash.combine("\(key)=\(value)\n") }
+        return hash.hex
+    }
+
+    /// `setting` of config.yaml's text, or nil when it does not parse.
+    public static func setting(text: String) -> String? {
+        guard let node = try? YAMLParser.parse(string: text, fileName: "config.yaml") else { return nil }
+        return setting(node)
     }
 
     /// `sameSetting` for config.yaml's text (false when it does not parse).

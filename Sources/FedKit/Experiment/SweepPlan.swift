@@ -16,6 +16,9 @@ public struct SweepTask: Codable, Sendable, Equatable {
     public var set: [String]
     /// The run's configuration fingerprint (`RunFingerprint`).
     public var config: String
+    /// The run's setting (`RunFingerprint.setting`), which a run folder of an earlier build also
+    /// matches; absent from the task files of builds before session 9.
+    public var setting: String?
 }
 
 /// A sweep planned into tasks: the cartesian product of the grid (`sweep:` and `--grid`) times the
@@ -44,12 +47,12 @@ public struct SweepPlan: Sendable {
     /// already done may belong to other settings).
     public func writeTaskFile(replan: Bool) throws {
         let text = taskFileText
-        if let existing = try? String(contentsOfFile: taskFile, encoding: .utf8), existing != text, !replan {
+        if let existing = try? String(contentsOfFile: taskFile, encoding: .utf8), !isThisPlan(existing), !replan {
             throw SweepError(
                 "\(taskFile) holds another task list (the experiment file, --set or --grid changed since it was planned); pass --replan to replace it (run folders of unchanged tasks are kept)"
             )
         }
-        if (try? String(contentsOfFile: taskFile, encoding: .utf8)) == text { return }
+        if let existing = try? String(contentsOfFile: taskFile, encoding: .utf8), isThisPlan(existing), !replan { return }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try RunWriter.writeAtomically(text, to: taskFile)
     }
@@ -61,11 +64,28 @@ public struct SweepPlan: Sendable {
                 "\(taskFile) does not exist: plan the sweep first with `exp sweep \(base.file)` (with the same --set and --grid)"
             )
         }
-        guard existing == taskFileText else {
+        guard isThisPlan(existing) else {
             throw SweepError(
                 "\(taskFile) was planned from other settings than \(base.file) with these --set/--grid options: re-plan with `exp sweep \(base.file) --replan`, or pass the options `exp sweep` was given"
             )
         }
+    }
+
+    /// Whether a task file's text lists this plan's tasks: the same text, or the same tasks where
+    /// each has this plan's fingerprint or, when the file records one, this plan's setting (a list
+    /// planned by an earlier build of the same settings, `RunFingerprint.setting`).
+    func isThisPlan(_ text: String) -> Bool {
+        if text == taskFileText { return true }
+        let lines = text.split(separator: "\n")
+        guard lines.count == tasks.count else { return false }
+        for (line, planned) in zip(lines, tasks) {
+            guard let listed = try? JSONDecoder().decode(SweepTask.self, from: Data(line.utf8)),
+                listed.task == planned.task, listed.run == planned.run, listed.cell == planned.cell,
+                listed.method == planned.method, listed.seed == planned.seed, listed.set == planned.set,
+                listed.config == planned.config || (listed.setting != nil && listed.setting == planned.setting)
+            else { return false }
+        }
+        return true
     }
 
     /// The full path of a task's run folder.
@@ -149,13 +169,14 @@ public struct SweepPlanner: Sendable {
                     single.methods = [method]
                     single.seeds = [seed]
                     single.sweep = SweepGrid()
-                    let config = RunFingerprint.of(ResolvedExperiment.yaml(for: single, registry: registry))
+                    let resolved = ResolvedExperiment.yaml(for: single, registry: registry)
+                    let config = RunFingerprint.of(resolved)
                     let cellName = names[index]
                     let run = (cellName.isEmpty ? "" : cellName + "/") + "\(method.label)/seed-\(seed)"
                     tasks.append(
                         SweepTask(
                             task: tasks.count, run: run, cell: cellName, method: method.label, seed: seed, set: set,
-                            config: config))
+                            config: config, setting: RunFingerprint.setting(resolved)))
                     specs.append(single)
                 }
             }

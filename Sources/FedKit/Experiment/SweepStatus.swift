@@ -42,7 +42,7 @@ extension SweepPlan {
         let task = tasks[i]
         let dir = runDirectory(task)
         guard let written = try? String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8),
-            RunFingerprint.of(text: written) == task.config
+            Self.matches(written, task)
         else { return nil }
         return CompletedRun.load(
             directory: dir, method: task.method, seed: task.seed, config: written,
@@ -50,12 +50,20 @@ extension SweepPlan {
             lastRounds: spec.evaluation[Sections.Evaluation.lastRounds])
     }
 
+    /// Whether a run folder's config.yaml is the task's setting: the same fingerprint, or a
+    /// config.yaml of an earlier build of the same setting (`RunFingerprint.sameSetting`).
+    static func matches(_ written: String, _ task: SweepTask) -> Bool {
+        if RunFingerprint.of(text: written) == task.config { return true }
+        guard let setting = task.setting else { return false }
+        return RunFingerprint.setting(text: written) == setting
+    }
+
     /// The state of task `i`.
     public func state(_ i: Int) -> TaskState {
         let dir = runDirectory(tasks[i])
         if completedResult(i) != nil { return .done }
         guard let written = try? String(contentsOfFile: "\(dir)/config.yaml", encoding: .utf8),
-            RunFingerprint.of(text: written) == tasks[i].config
+            Self.matches(written, tasks[i])
         else { return .pending }
         let checkpointRound = RunCheckpoint.round(in: dir)
         guard let status = RunStatus.read(dir) else { return .interrupted(checkpointRound: checkpointRound) }

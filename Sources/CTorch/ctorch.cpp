@@ -2,7 +2,7 @@
 // it into a thread-local message (ft_last_error) plus a NULL / -1 result.
 #include "ctorch.h"
 #include "pairwise_l1.h"
-#include "relu_max_pool.h"
+#include "max_pool.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -49,27 +49,6 @@ std::vector<at::Tensor> tensors(const ft_tensor *const *ts, int n) {
     return v;
 }
 
-// Max pooling of a batch [N, C, H, W] through libtorch 1.13's channels-last kernel, which is 2-7x
-// faster on CPU than its NCHW kernel (docs/benchmarks.md, "Max pooling"): the window maxima and
-// their indices are computed on a channels-last copy without autograd; without gradients the
-// maxima are returned (made contiguous again, so that the next layer sees the layout it always
-// did), with gradients the output gathers the input at those indices, so that the backward pass
-// is a scatter into the input's gradient. Values and gradients are those of at::max_pool2d (the
-// same maxima, the same first-maximum indices); other inputs take at::max_pool2d.
-at::Tensor max_pool2d(const at::Tensor &in, int64_t k, int64_t s, int64_t p) {
-    if (in.dim() != 4 || !in.device().is_cpu() || in.scalar_type() != at::kFloat)
-        return at::max_pool2d(in, {k, k}, {s, s}, {p, p});
-    bool records_grad = c10::GradMode::is_enabled() && in.requires_grad();
-    at::Tensor maxima, indices;
-    {
-        at::NoGradGuard ng;
-        std::tie(maxima, indices) = at::max_pool2d_with_indices(
-            in.detach().contiguous(at::MemoryFormat::ChannelsLast), {k, k}, {s, s}, {p, p});
-    }
-    if (!records_grad) return maxima.contiguous();
-    indices = indices.contiguous();
-    return in.flatten(2).gather(2, indices.flatten(2)).view(indices.sizes());
-}
 } // namespace
 
 #define FT_TRY_PTR(body)                                                                   \
@@ -364,10 +343,10 @@ ft_tensor *ft_conv2d(const ft_tensor *x, const ft_tensor *w, const ft_tensor *b,
                                       {dilation, dilation}, groups));)
 }
 ft_tensor *ft_max_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
-    FT_TRY_PTR(return wrap(max_pool2d(x->t, k, s, p));)
+    FT_TRY_PTR(return wrap(channels_last_max_pool2d(x->t, k, s, p));)
 }
 ft_tensor *ft_relu_max_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
-    FT_TRY_PTR(return wrap(relu_max_pool2d(x->t, k, s, p, max_pool2d));)
+    FT_TRY_PTR(return wrap(relu_max_pool2d(x->t, k, s, p));)
 }
 ft_tensor *ft_avg_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
     FT_TRY_PTR(return wrap(at::avg_pool2d(x->t, {k, k}, {s, s}, {p, p}));)

@@ -50,6 +50,17 @@ final class ResumeCLITests: XCTestCase {
             extraFederation: ", checkpoint_every: \(every)")
     }
 
+    /// Ditto of killYAML(every:) run uninterrupted into `full`, then into `killed` with the
+    /// `kill` hook set (it must crash): the experiment file and the killed run's folder.
+    func fullThenKilledDitto(every: Int, kill: String) throws -> (file: String, run: String) {
+        let file = try write(killYAML(every: every))
+        let full = try exp(["run", file, "--out", "\(dir)/full", "--only", "ditto"])
+        XCTAssertEqual(full.status, 0, full.summary)
+        let killed = try exp(["run", file, "--out", "\(dir)/killed", "--only", "ditto"], env: [kill])
+        XCTAssertTrue(killed.crashed, killed.summary)
+        return (file, "\(dir)/killed/kill/ditto/seed-1")
+    }
+
     /// kill -9 during round 3 of 6 (recorded, not yet checkpointed; the last checkpoint is round 2),
     /// then --resume: rounds.jsonl, clients.csv and the final weights equal an uninterrupted run's.
     func testKilledInRoundThreeThenResumedIsByteIdentical() throws {
@@ -73,13 +84,7 @@ final class ResumeCLITests: XCTestCase {
     /// kill -9 in the middle of writing round 4's checkpoint: the round-3 checkpoint is intact and
     /// the resumed run is byte-identical.
     func testKilledDuringCheckpointWriteThenResumedIsByteIdentical() throws {
-        let file = try write(killYAML(every: 1))
-        let full = try exp(["run", file, "--out", "\(dir)/full", "--only", "ditto"])
-        XCTAssertEqual(full.status, 0, full.summary)
-        let killed = try exp(
-            ["run", file, "--out", "\(dir)/killed", "--only", "ditto"], env: ["FEDKIT_TEST_KILL_DURING_CHECKPOINT=4"])
-        XCTAssertTrue(killed.crashed, killed.summary)
-        let run = "\(dir)/killed/kill/ditto/seed-1"
+        let (file, run) = try fullThenKilledDitto(every: 1, kill: "FEDKIT_TEST_KILL_DURING_CHECKPOINT=4")
         XCTAssertTrue(
             FileManager.default.fileExists(atPath: "\(run)/checkpoint.partial/global.safetensors"), "killed mid-write")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(run)/checkpoint.partial/state.json"))
@@ -96,13 +101,7 @@ final class ResumeCLITests: XCTestCase {
     /// complete it is kept. A folder whose config.yaml differs in a setting that matters starts
     /// again from round 1.
     func testRunOfAnEarlierBuildIsContinuedAndKept() throws {
-        let file = try write(killYAML(every: 2))
-        let full = try exp(["run", file, "--out", "\(dir)/full", "--only", "ditto"])
-        XCTAssertEqual(full.status, 0, full.summary)
-        let killed = try exp(
-            ["run", file, "--out", "\(dir)/killed", "--only", "ditto"], env: ["FEDKIT_TEST_KILL_IN_ROUND=3"])
-        XCTAssertTrue(killed.crashed, killed.summary)
-        let run = "\(dir)/killed/kill/ditto/seed-1"
+        let (file, run) = try fullThenKilledDitto(every: 2, kill: "FEDKIT_TEST_KILL_IN_ROUND=3")
 
         // Make it an earlier build's folder: no batched_clients key, the checkpoint's fingerprint of that config.
         let configPath = "\(run)/config.yaml"

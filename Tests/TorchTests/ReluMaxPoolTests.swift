@@ -2,7 +2,7 @@ import XCTest
 
 @testable import Torch
 
-/// `F.reluMaxPool2d` (relu_max_pool.cpp) must give exactly the values and gradients of
+/// `F.reluMaxPool2d` (max_pool.cpp) must give exactly the values and gradients of
 /// `F.maxPool2d(F.relu(x))`, and `Sequential` must use it for every ReLU followed by max pooling.
 final class ReluMaxPoolTests: XCTestCase {
     /// Values, input gradient of sum(upstream * out), and the output shape, through `op`.

@@ -1,9 +1,9 @@
 // ReLU + 2x2 max pooling on cnn-fmnist's batch-10 activations: libtorch's ops as ft_max_pool2d
 // ran them before (relu, then the channels-last pooling and a gather) against the fused kernel
-// (Sources/CTorch/relu_max_pool.cpp). Microseconds per call, forward + backward and no-grad
+// (Sources/CTorch/max_pool.cpp). Microseconds per call, forward + backward and no-grad
 // forward, one thread; docs/benchmarks.md, "ReLU and max pooling in one kernel".
 //
-//   clang++ -O2 -std=c++17 -ISources/CTorch bench/cpp/relu_max_pool_bench.cpp Sources/CTorch/relu_max_pool.cpp \
+//   clang++ -O2 -std=c++17 -ISources/CTorch bench/cpp/relu_max_pool_bench.cpp Sources/CTorch/max_pool.cpp \
 //       -o /tmp/relu_max_pool_bench -ltorch_cpu -lc10
 //   GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304 /tmp/relu_max_pool_bench   # the engine's allocator policy
 #include <ATen/ATen.h>
@@ -13,23 +13,9 @@
 #include <chrono>
 #include <cstdio>
 
-#include "relu_max_pool.h"
+#include "max_pool.h"
 
 namespace {
-
-// ft_max_pool2d before the fused kernel (ctorch.cpp's max_pool2d).
-at::Tensor channels_last_pool(const at::Tensor &in, int64_t k, int64_t s, int64_t p) {
-    bool records_grad = c10::GradMode::is_enabled() && in.requires_grad();
-    at::Tensor maxima, indices;
-    {
-        at::NoGradGuard ng;
-        std::tie(maxima, indices) = at::max_pool2d_with_indices(
-            in.detach().contiguous(at::MemoryFormat::ChannelsLast), {k, k}, {s, s}, {p, p});
-    }
-    if (!records_grad) return maxima.contiguous();
-    indices = indices.contiguous();
-    return in.flatten(2).gather(2, indices.flatten(2)).view(indices.sizes());
-}
 
 template <class F> double microseconds(F f, int calls) {
     auto start = std::chrono::steady_clock::now();
@@ -47,7 +33,7 @@ int main() {
         at::Tensor upstream = at::randn({shape[0], shape[1], shape[2] / 2, shape[3] / 2});
         for (int fused = 0; fused < 2; fused++) {
             auto op = [&] {
-                return fused ? relu_max_pool2d(x, 2, 2, 0, channels_last_pool) : channels_last_pool(at::relu(x), 2, 2, 0);
+                return fused ? relu_max_pool2d(x, 2, 2, 0) : channels_last_max_pool2d(at::relu(x), 2, 2, 0);
             };
             for (int repetition = 0; repetition < 2; repetition++) {
                 double train = microseconds([&] {

@@ -124,7 +124,7 @@ ft_tensor *ft_linear(const ft_tensor *x, const ft_tensor *w, const ft_tensor *b 
 ft_tensor *ft_conv2d(const ft_tensor *x, const ft_tensor *w, const ft_tensor *b /* nullable */,
                      int64_t stride, int64_t padding, int64_t dilation, int64_t groups);
 ft_tensor *ft_max_pool2d(const ft_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
-/* max_pool2d(relu(x)) as one kernel where the windows do not overlap (relu_max_pool.cpp) */
+/* max_pool2d(relu(x)) as one kernel where the windows do not overlap (max_pool.cpp) */
 ft_tensor *ft_relu_max_pool2d(const ft_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
 ft_tensor *ft_avg_pool2d(const ft_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
 ft_tensor *ft_adaptive_avg_pool2d(const ft_tensor *x, int64_t out_h, int64_t out_w);

@@ -1,5 +1,6 @@
-// ReLU followed by k x k max pooling with stride k, as one pass and one autograd node. Every
-// convolution block of the built-in CNNs ends in relu -> max_pool2d; through libtorch 1.13 that
+// Max pooling: libtorch's channels-last kernel for any max pooling (channels_last_max_pool2d, at
+// the end), and ReLU followed by k x k max pooling with stride k as one pass and one autograd
+// node (relu_max_pool2d). Every convolution block of the built-in CNNs ends in relu -> max_pool2d; through libtorch 1.13 that
 // is a ReLU over the whole convolution output and its backward pass, a channels-last copy for
 // the pooling kernel, the pooling, a copy of its indices, and a gather with its scatter-backward:
 // seven passes over memory and four autograd nodes per block, which at batch 10 cost more than
@@ -11,7 +12,7 @@
 // to that maximum unless it is <= 0: exactly the gradient of relu followed by max_pool2d (relu's
 // derivative is 0 where x <= 0, and such a window's pooled value is 0). Values and gradients are
 // bit-identical to the two ops (ReluMaxPoolTests); every plane is computed by one thread.
-#include "relu_max_pool.h"
+#include "max_pool.h"
 
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -145,12 +146,33 @@ struct ReluMaxPool : public torch::autograd::Function<ReluMaxPool> {
 
 } // namespace
 
-at::Tensor relu_max_pool2d(const at::Tensor &x, int64_t k, int64_t s, int64_t p,
-                           at::Tensor (*fallback_pool)(const at::Tensor &, int64_t, int64_t, int64_t)) {
+// Max pooling of a batch [N, C, H, W] through libtorch 1.13's channels-last kernel, which is 2-7x
+// faster on CPU than its NCHW kernel (docs/benchmarks.md, "Max pooling"): the window maxima and
+// their indices are computed on a channels-last copy without autograd; without gradients the
+// maxima are returned (made contiguous again, so that the next layer sees the layout it always
+// did), with gradients the output gathers the input at those indices, so that the backward pass
+// is a scatter into the input's gradient. Values and gradients are those of at::max_pool2d (the
+// same maxima, the same first-maximum indices); other inputs take at::max_pool2d.
+at::Tensor channels_last_max_pool2d(const at::Tensor &in, int64_t k, int64_t s, int64_t p) {
+    if (in.dim() != 4 || !in.device().is_cpu() || in.scalar_type() != at::kFloat)
+        return at::max_pool2d(in, {k, k}, {s, s}, {p, p});
+    bool records_grad = c10::GradMode::is_enabled() && in.requires_grad();
+    at::Tensor maxima, indices;
+    {
+        at::NoGradGuard ng;
+        std::tie(maxima, indices) = at::max_pool2d_with_indices(
+            in.detach().contiguous(at::MemoryFormat::ChannelsLast), {k, k}, {s, s}, {p, p});
+    }
+    if (!records_grad) return maxima.contiguous();
+    indices = indices.contiguous();
+    return in.flatten(2).gather(2, indices.flatten(2)).view(indices.sizes());
+}
+
+at::Tensor relu_max_pool2d(const at::Tensor &x, int64_t k, int64_t s, int64_t p) {
     const bool fast = x.dim() == 4 && x.device().is_cpu() && x.scalar_type() == at::kFloat && k == s &&
                       p == 0 && k >= 1 && x.size(2) >= k && x.size(3) >= k &&
                       x.size(2) * x.size(3) <= INT32_MAX;
-    if (!fast) return fallback_pool(at::relu(x), k, s, p);
+    if (!fast) return channels_last_max_pool2d(at::relu(x), k, s, p);
     if (c10::GradMode::is_enabled() && x.requires_grad()) return ReluMaxPool::apply(x, k);
     return relu_max_pool(x, k, false).out;
 }

@@ -150,13 +150,6 @@ public struct RunManifest: Codable, Sendable {
         public var at: String
         public var host: String
 
-        public init(gitCommit: String, afterRound: Int, at: String, host: String) {
-            self.gitCommit = gitCommit
-            self.afterRound = afterRound
-            self.at = at
-            self.host = host
-        }
-
         enum CodingKeys: String, CodingKey {
             case at, host
             case gitCommit = "git_commit"

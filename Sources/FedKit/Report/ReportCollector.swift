@@ -13,9 +13,6 @@ public enum ReportCollector {
         "eval.batch_size",
     ]
 
-    /// `settings` as today's FedKit reads them (`ConfigHistory.canonical`).
-    static func canonical(_ settings: [String: String]) -> [String: String] { ConfigHistory.canonical(settings) }
-
     /// Top-level sections that describe how runs are planned or scheduled, not what they compute.
     public static let sectionsIgnoredForGrouping: Set<String> = ["sweep", "slurm"]
 
@@ -74,7 +71,7 @@ public enum ReportCollector {
     /// one method that differ in settings are told apart by a variant naming the differing keys.
     static func group(_ runs: [CollectedRun], orders: [String: [String]]) throws -> [ExperimentResults] {
         func key(_ run: CollectedRun) -> String {
-            canonical(run.settings).filter { isCompared($0.key) }.sorted { $0.key < $1.key }
+            ConfigHistory.canonical(run.settings).filter { isCompared($0.key) }.sorted { $0.key < $1.key }
                 .map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
         }
         var experiments: [String: [String: [String: [CollectedRun]]]] = [:]  // experiment -> method -> settings -> runs
@@ -91,7 +88,7 @@ public enum ReportCollector {
             var groups: [MethodResults] = []
             for method in methodNames {
                 let bySettings = methods[method]!
-                let differing = differingKeys(bySettings.values.map { canonical($0[0].settings) })
+                let differing = differingKeys(bySettings.values.map { ConfigHistory.canonical($0[0].settings) })
                 var variants: [MethodResults] = []
                 for runs in bySettings.values {
                     let sorted = runs.sorted { ($0.seed, $0.directory) < ($1.seed, $1.directory) }
@@ -100,8 +97,8 @@ public enum ReportCollector {
                             "\(a.directory) and \(b.directory): both are \(method) seed \(a.seed) of \(name) with the same settings; collect only one of them"
                         )
                     }
-                    let settings = canonical(sorted[0].settings)
-                    let variant = differing.map { "\(displayKey($0))=\(settings[$0] ?? "–")" }.joined(
+                    let settings = ConfigHistory.canonical(sorted[0].settings)
+                    let variant = differing.map { "\(ConfigHistory.displayKey($0))=\(settings[$0] ?? "–")" }.joined(
                         separator: ", ")
                     variants.append(MethodResults(experiment: name, method: method, variant: variant, runs: sorted))
                 }
@@ -124,8 +121,6 @@ public enum ReportCollector {
         return keys.filter { k in Set(settings.map { $0[k] ?? "\u{0}" }).count > 1 }.sorted()
     }
 
-    /// `methods.0.trainer.mu` reads as `trainer.mu` (a run has one method).
-    static func displayKey(_ key: String) -> String { ConfigHistory.displayKey(key) }
 
     /// Method labels in each experiment file's order, from the experiment-level config.yaml files
     /// `exp run` writes beside the method folders (order only: a missing file means name order).

@@ -41,6 +41,15 @@ struct ReportCommand: ParsableCommand {
             valueName: "NAME=PATTERN[:CRITERION]"))
     var choices: [String] = []
 
+    @Option(
+        name: .customLong("claim"),
+        help: ArgumentHelp(
+            "With --markdown: whether METHOD (a row's label, or a --choose NAME) is best or tied-best on global "
+                + "and personalised accuracy (last-N test means), each other row compared seed by seed with "
+                + "paired 95% intervals. Repeatable.",
+            valueName: "METHOD"))
+    var claims: [String] = []
+
     func run() throws {
         let report: Report
         do { report = try ReportCollector.collect(directories: directories) } catch let error as ReportError {
@@ -50,13 +59,17 @@ struct ReportCommand: ParsableCommand {
         if !choices.isEmpty && !markdown {
             throw ValidationError("--choose applies to the --markdown table: add --markdown")
         }
+        if !claims.isEmpty && !markdown {
+            throw ValidationError("--claim applies to the --markdown table: add --markdown")
+        }
         if markdown {
             do {
                 let parsed = try choices.map(VariantChoice.init(argument:))
                 let (chosen, lines) = try report.choosing(parsed)
                 print(chosen.markdown())
-                for line in lines { print("- \(line)") }
-                if !lines.isEmpty { print("") }
+                let claimLines = try chosen.claimLines(claims)
+                for line in lines + claimLines { print("- \(line)") }
+                if !(lines + claimLines).isEmpty { print("") }
             } catch let error as ReportError {
                 throw CommandFailure(status: .invalidInput, message: "error: \(error)")
             }

@@ -1,0 +1,157 @@
+import Foundation
+
+/// `exp report --markdown --claim METHOD`: whether a method is best or tied-best on the global
+/// and the personalised accuracy (test figures, mean of the last N evaluations), decided by a
+/// stated rule instead of by eye. Every other row of the table is compared with the method seed by
+/// seed over the seeds both completed (the runs of one seed share their partition and initial
+/// model, so the comparison is paired): a rival is **better** when its mean difference is
+/// positive and the paired 95% interval (Student's t, n - 1 degrees of freedom) lies above 0,
+/// **higher, not significantly** when the mean is positive but the interval reaches 0 or there
+/// is one shared seed. The method is *best* when no rival is higher, *tied-best* when rivals are
+/// higher but none significantly, *not best* otherwise; the claim holds when it is best or
+/// tied-best on both metrics.
+public struct ClaimCheck: Sendable {
+    /// A metric the claim is judged on.
+    public struct Metric: Sendable {
+        public var name: String
+        public var title: String
+    }
+
+    /// The metrics of the claim: global and personalised accuracy, last-N means.
+    public static let metrics = [
+        Metric(name: "global_accuracy", title: "global"),
+        Metric(name: "personalized.weightedMean", title: "personalised"),
+    ]
+
+    /// One rival against the method: the paired differences rival - method.
+    public struct Comparison: Sendable {
+        public var rival: String
+        public var seeds: [Int]
+        public var difference: SeedStatistics
+
+        /// Positive with the whole paired 95% interval above 0.
+        public var isSignificantlyHigher: Bool {
+            guard let half = difference.ciHalfWidth else { return false }
+            return difference.mean - half > 0
+        }
+
+        var text: String {
+            let seedList = seeds.map(String.init).joined(separator: ",")
+            let mean = String(format: "%+.1f", 100 * difference.mean)
+            guard let half = difference.ciHalfWidth else { return "\(rival) (\(mean) points, seed \(seedList))" }
+            let low = String(format: "%+.1f", 100 * (difference.mean - half))
+            let high = String(format: "%+.1f", 100 * (difference.mean + half))
+            return "\(rival) (\(mean) points, 95% CI \(low) to \(high), seeds \(seedList))"
+        }
+    }
+
+    /// The verdict on one metric.
+    public enum Standing: String, Sendable {
+        case best = "best"
+        case tiedBest = "tied-best"
+        case notBest = "not best"
+    }
+
+    /// The method's comparisons on one metric.
+    public struct MetricResult: Sendable {
+        public var metric: Metric
+        public var comparisons: [Comparison]
+
+        public var better: [Comparison] { comparisons.filter(\.isSignificantlyHigher) }
+        public var higherNotSignificantly: [Comparison] {
+            comparisons.filter { $0.difference.mean > 0 && !$0.isSignificantlyHigher }
+        }
+        public var standing: Standing {
+            if !better.isEmpty { return .notBest }
+            return higherNotSignificantly.isEmpty ? .best : .tiedBest
+        }
+    }
+
+    public var method: String
+    public var lastRounds: String
+    /// Nil for a metric the method has no figure for (Local has no global model).
+    public var results: [(metric: Metric, result: MetricResult?)]
+
+    /// Whether the method is best or tied-best on every metric it was judged on (both).
+    public var holds: Bool { results.allSatisfy { $0.result.map { $0.standing != .notBest } ?? false } }
+
+    /// Compares `method` (a row's label, or the name a `--choose` gave a row) with every other row
+    /// of the experiment on each of `metrics`.
+    public init(method: String, in experiment: ExperimentResults) throws {
+        let matches = experiment.groups.filter { ($0.label == method || $0.method == method) && !$0.complete.isEmpty }
+        guard matches.count == 1, let claimed = matches.first else {
+            let labels = experiment.groups.filter { !$0.complete.isEmpty }.map(\.label).joined(separator: ", ")
+            throw ReportError(
+                matches.isEmpty
+                    ? "--claim \(method): no row of \(experiment.name) with complete runs is \(method); rows: \(labels)"
+                    : "--claim \(method): several rows of \(experiment.name) are \(method) "
+                        + "(\(matches.map(\.label).joined(separator: ", "))): name one by its label or --choose one")
+        }
+        self.method = claimed.label
+        let lastN = Set(experiment.groups.flatMap { $0.complete.map(\.lastRounds) })
+        lastRounds = lastN.count == 1 ? String(lastN.first!) : "N"
+        results = Self.metrics.map { metric in
+            let own = Self.lastMeans(claimed, metric.name)
+            guard !own.isEmpty else { return (metric, nil) }
+            var comparisons: [Comparison] = []
+            for rival in experiment.groups where rival.label != claimed.label {
+                let theirs = Self.lastMeans(rival, metric.name)
+                let seeds = own.keys.filter { theirs[$0] != nil }.sorted()
+                guard !seeds.isEmpty else { continue }
+                comparisons.append(
+                    Comparison(
+                        rival: rival.label, seeds: seeds,
+                        difference: SeedStatistics(seeds.map { theirs[$0]! - own[$0]! })))
+            }
+            return (metric, MetricResult(metric: metric, comparisons: comparisons))
+        }
+    }
+
+    /// The last-N mean of a metric by seed, over a row's complete runs.
+    static func lastMeans(_ group: MethodResults, _ metric: String) -> [Int: Double] {
+        var values: [Int: Double] = [:]
+        for run in group.complete { if let m = run.metrics[metric] { values[run.seed] = m.lastMean } }
+        return values
+    }
+
+    /// One line per metric and a verdict line, as `exp report --claim` prints them.
+    public var lines: [String] {
+        var out: [String] = []
+        for (metric, result) in results {
+            let head = "claim \(method), \(metric.title) (last \(lastRounds))"
+            guard let result else {
+                out.append("\(head): no figure (the method has no \(metric.name))")
+                continue
+            }
+            var parts = ["\(result.standing.rawValue)"]
+            if !result.better.isEmpty {
+                parts.append("significantly below " + result.better.map(\.text).joined(separator: "; "))
+            }
+            if !result.higherNotSignificantly.isEmpty {
+                parts.append("higher, not significantly: " + result.higherNotSignificantly.map(\.text).joined(separator: "; "))
+            }
+            out.append("\(head): " + parts.joined(separator: " — "))
+        }
+        out.append(
+            "claim \(method): best or tied-best on both metrics: \(holds ? "holds" : "does not hold") "
+                + "(paired 95% intervals over shared seeds; one shared seed decides nothing)")
+        return out
+    }
+}
+
+extension Report {
+    /// `--claim` lines for each method, in every experiment of the report that has a row for it
+    /// (an error when none has).
+    public func claimLines(_ methods: [String]) throws -> [String] {
+        var lines: [String] = []
+        for method in methods {
+            let having = experiments.filter { e in e.groups.contains { $0.label == method || $0.method == method } }
+            for experiment in having.isEmpty ? Array(experiments.prefix(1)) : having {
+                let check = try ClaimCheck(method: method, in: experiment)
+                let prefix = experiments.count > 1 ? "\(experiment.name): " : ""
+                lines += check.lines.map { prefix + $0 }
+            }
+        }
+        return lines
+    }
+}

@@ -98,6 +98,10 @@ public final class ExperimentRunner: @unchecked Sendable {
     func runOne(_ method: MethodSpec, seed: Int, dataset: DatasetSplits, federation: FederatedData) throws -> RunResult
     {
         let runDirectory = runDirectory(method.label, seed: seed)
+        // Before anything is read or changed; held until this run returns.
+        let lock = try RunFolderLock(runDirectory: runDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        if !lock.held { log("note: \(lock.path) cannot be locked here: a second process could write this run at the same time") }
         var single = spec
         single.methods = [method]
         single.seeds = [seed]

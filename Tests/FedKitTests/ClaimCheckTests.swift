@@ -31,31 +31,36 @@ final class ClaimCheckTests: XCTestCase {
             let result = try XCTUnwrap(result)
             XCTAssertEqual(result.standing, .notBest)
             XCTAssertEqual(result.better.map(\.rival), ["B"])
-            XCTAssertEqual(result.higherNotSignificantly.map(\.rival), ["C", "D"])
+            XCTAssertEqual(result.higherNotSignificantly.map(\.rival), ["C"])
+            XCTAssertEqual(result.higherOnOneSeed.map(\.rival), ["D"])
             let b = try XCTUnwrap(result.comparisons.first { $0.rival == "B" })
             XCTAssertEqual(b.seeds, [1, 2, 3])
             XCTAssertEqual(b.difference.mean, (0.105 + 0.10 + 0.105) / 3, accuracy: 1e-9)
         }
-        XCTAssertFalse(check.holds)
+        XCTAssertEqual(check.verdict, .doesNotHold)
         XCTAssertTrue(check.lines.last!.hasSuffix("does not hold (paired 95% intervals over shared seeds; one shared seed decides nothing)"))
     }
 
-    func testNoisyOrSingleSeedRivalsOnlyTie() throws {
+    func testNoisyRivalsTieAndSingleSeedRivalsLeaveItUndecided() throws {
         let report = try experiment()
         // B: C is lower on average; D is higher on its one seed, which decides nothing.
         let b = try ClaimCheck(method: "B", in: report.experiments[0])
-        XCTAssertEqual(b.results.map { $0.result?.standing }, [.tiedBest, .tiedBest])
-        XCTAssertEqual(b.results[0].result?.higherNotSignificantly.map(\.rival), ["D"])
-        XCTAssertTrue(b.holds)
-        // C: B is higher on average (+0.053), not significantly.
+        XCTAssertEqual(b.results.map { $0.result?.standing }, [.undecided, .undecided])
+        XCTAssertEqual(b.results[0].result?.higherOnOneSeed.map(\.rival), ["D"])
+        XCTAssertEqual(b.verdict, .undecided)
+        XCTAssertTrue(b.lines[0].contains("higher on one seed (untestable): D (+39.5 points, seed 1)"), b.lines[0])
+        // C: B is higher on average (+0.053), not significantly: tied-best, D listed beside it.
         let c = try ClaimCheck(method: "C", in: report.experiments[0])
-        XCTAssertEqual(c.results[0].result?.higherNotSignificantly.map(\.rival), ["B", "D"])
-        XCTAssertTrue(c.holds)
+        XCTAssertEqual(c.results[0].result?.standing, .tiedBest)
+        XCTAssertEqual(c.results[0].result?.higherNotSignificantly.map(\.rival), ["B"])
+        XCTAssertEqual(c.results[0].result?.higherOnOneSeed.map(\.rival), ["D"])
+        XCTAssertEqual(c.verdict, .holds)
         // D is compared on seed 1 alone, where it is the highest: best.
         let d = try ClaimCheck(method: "D", in: report.experiments[0])
         XCTAssertEqual(d.results.map { $0.result?.standing }, [.best, .best])
         XCTAssertEqual(d.results[0].result?.comparisons.map(\.seeds), [[1], [1], [1]])
         XCTAssertTrue(d.lines[0].hasPrefix("claim D, global (last 2): best"), d.lines[0])
+        XCTAssertEqual(d.verdict, .holds)
     }
 
     func testUnknownMethodIsNamedWithTheRows() throws {

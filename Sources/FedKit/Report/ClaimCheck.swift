@@ -6,10 +6,11 @@ import Foundation
 /// seed over the seeds both completed (the runs of one seed share their partition and initial
 /// model, so the comparison is paired): a rival is **better** when its mean difference is
 /// positive and the paired 95% interval (Student's t, n - 1 degrees of freedom) lies above 0,
-/// **higher, not significantly** when the mean is positive but the interval reaches 0 or there
-/// is one shared seed. The method is *best* when no rival is higher, *tied-best* when rivals are
-/// higher but none significantly, *not best* otherwise; the claim holds when it is best or
-/// tied-best on both metrics.
+/// **higher, not significantly** when the mean is positive but the interval reaches 0, and
+/// **higher on one seed** (untestable) when they share one seed. The method is *not best* when a
+/// rival is significantly higher, *best* when no rival is higher, *undecided* when every higher
+/// rival shares one seed with it, *tied-best* otherwise. The claim holds when the method is best
+/// or tied-best on both metrics, does not hold when it is not best on one, and is undecided else.
 public struct ClaimCheck: Sendable {
     /// A metric the claim is judged on.
     public struct Metric: Sendable {
@@ -50,6 +51,7 @@ public struct ClaimCheck: Sendable {
         case best = "best"
         case tiedBest = "tied-best"
         case notBest = "not best"
+        case undecided = "undecided"
     }
 
     /// The method's comparisons on one metric.
@@ -58,12 +60,18 @@ public struct ClaimCheck: Sendable {
         public var comparisons: [Comparison]
 
         public var better: [Comparison] { comparisons.filter(\.isSignificantlyHigher) }
+        /// Higher on average over 2 or more shared seeds, the interval reaching 0.
         public var higherNotSignificantly: [Comparison] {
-            comparisons.filter { $0.difference.mean > 0 && !$0.isSignificantlyHigher }
+            comparisons.filter { $0.difference.mean > 0 && $0.difference.n > 1 && !$0.isSignificantlyHigher }
+        }
+        /// Higher on the one seed they share: no test possible.
+        public var higherOnOneSeed: [Comparison] {
+            comparisons.filter { $0.difference.mean > 0 && $0.difference.n == 1 }
         }
         public var standing: Standing {
             if !better.isEmpty { return .notBest }
-            return higherNotSignificantly.isEmpty ? .best : .tiedBest
+            if !higherNotSignificantly.isEmpty { return .tiedBest }
+            return higherOnOneSeed.isEmpty ? .best : .undecided
         }
     }
 
@@ -72,8 +80,20 @@ public struct ClaimCheck: Sendable {
     /// Nil for a metric the method has no figure for (Local has no global model).
     public var results: [(metric: Metric, result: MetricResult?)]
 
-    /// Whether the method is best or tied-best on every metric it was judged on (both).
-    public var holds: Bool { results.allSatisfy { $0.result.map { $0.standing != .notBest } ?? false } }
+    /// The claim's verdict.
+    public enum Verdict: String, Sendable {
+        case holds
+        case doesNotHold = "does not hold"
+        case undecided = "undecided"
+    }
+
+    /// Holds when the method is best or tied-best on both metrics; does not hold when it is not
+    /// best on one (or has no figure for one); undecided otherwise.
+    public var verdict: Verdict {
+        let standings = results.map { $0.result?.standing }
+        if standings.contains(where: { $0 == nil || $0 == .notBest }) { return .doesNotHold }
+        return standings.allSatisfy { $0 == .best || $0 == .tiedBest } ? .holds : .undecided
+    }
 
     /// Compares `method` (a row's label, or the name a `--choose` gave a row) with every other row
     /// of the experiment on each of `metrics`.
@@ -130,10 +150,13 @@ public struct ClaimCheck: Sendable {
             if !result.higherNotSignificantly.isEmpty {
                 parts.append("higher, not significantly: " + result.higherNotSignificantly.map(\.text).joined(separator: "; "))
             }
+            if !result.higherOnOneSeed.isEmpty {
+                parts.append("higher on one seed (untestable): " + result.higherOnOneSeed.map(\.text).joined(separator: "; "))
+            }
             out.append("\(head): " + parts.joined(separator: " — "))
         }
         out.append(
-            "claim \(method): best or tied-best on both metrics: \(holds ? "holds" : "does not hold") "
+            "claim \(method): best or tied-best on both metrics: \(verdict.rawValue) "
                 + "(paired 95% intervals over shared seeds; one shared seed decides nothing)")
         return out
     }

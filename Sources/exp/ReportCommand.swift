@@ -67,9 +67,11 @@ struct ReportCommand: ParsableCommand {
                 let parsed = try choices.map(VariantChoice.init(argument:))
                 let (chosen, lines) = try report.choosing(parsed)
                 print(chosen.markdown())
-                let claimLines = try chosen.claimLines(claims)
+                let checks = try chosen.claimChecks(claims)
+                let claimLines = chosen.claimLines(checks)
                 for line in lines + claimLines { print("- \(line)") }
                 if !(lines + claimLines).isEmpty { print("") }
+                if !checks.isEmpty { print(ClaimCheck.markdownTable(checks)) }
             } catch let error as ReportError {
                 throw CommandFailure(status: .invalidInput, message: "error: \(error)")
             }

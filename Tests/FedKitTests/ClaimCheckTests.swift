@@ -63,8 +63,20 @@ final class ClaimCheckTests: XCTestCase {
         XCTAssertEqual(d.verdict, .holds)
     }
 
+    /// The summary table: one row per check, the strongest rival among those that decide the standing.
+    func testTableNamesTheDecidingRivalAndTheVerdict() throws {
+        let report = try experiment()
+        let table = ClaimCheck.markdownTable(try report.claimChecks(["A", "C", "D"]))
+        let rows = table.split(separator: "\n").map(String.init)
+        XCTAssertEqual(rows.count, 5, table)
+        XCTAssertTrue(rows[2].hasPrefix("| exp | A | 3 | 50.0 ± 5.0 | not best: B (+10.3 points, 95% CI +9.6 to +11.1, seeds 1,2,3) |"), rows[2])
+        XCTAssertTrue(rows[2].hasSuffix("| **does not hold** |"), rows[2])
+        XCTAssertTrue(rows[3].contains("| tied-best: B (+5.3 points, 95% CI"), rows[3])
+        XCTAssertTrue(rows[4].hasPrefix("| exp | D | 1 | 95.0 | best: no rival higher | 105.0 | best: no rival higher | **holds** |"), rows[4])
+    }
+
     func testUnknownMethodIsNamedWithTheRows() throws {
-        XCTAssertThrowsError(try experiment().claimLines(["E"])) { error in
+        XCTAssertThrowsError(try experiment().claimChecks(["E"])) { error in
             XCTAssertEqual(
                 "\(error)", "--claim E: no row of exp with complete runs is E; rows: A, B, C, D")
         }
@@ -88,6 +100,7 @@ final class ClaimCheckTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.summary)
         XCTAssertTrue(ok.stdout.contains("- claim B, global (last 2): best"), ok.summary)
         XCTAssertTrue(ok.stdout.contains("- claim B: best or tied-best on both metrics: holds"), ok.summary)
+        XCTAssertTrue(ok.stdout.contains("| experiment | method | seeds | global | strongest rival, global |"), ok.summary)
         XCTAssertNotEqual(bad.status, 0, bad.summary)
         XCTAssertFalse(bad.crashed, bad.summary)
         XCTAssertTrue(bad.stderr.contains("--claim applies to the --markdown table"), bad.summary)

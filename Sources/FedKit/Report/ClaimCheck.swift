@@ -57,7 +57,17 @@ public struct ClaimCheck: Sendable {
     /// The method's comparisons on one metric.
     public struct MetricResult: Sendable {
         public var metric: Metric
+        /// The method's own last-N means over its seeds.
+        public var own: SeedStatistics
         public var comparisons: [Comparison]
+
+        /// The rival with the largest mean difference among those that decide the standing
+        /// (significantly higher, else higher not significantly, else higher on one seed); nil
+        /// when no rival is higher.
+        public var strongest: Comparison? {
+            let deciding = [better, higherNotSignificantly, higherOnOneSeed].first { !$0.isEmpty } ?? []
+            return deciding.max { $0.difference.mean < $1.difference.mean }
+        }
 
         public var better: [Comparison] { comparisons.filter(\.isSignificantlyHigher) }
         /// Higher on average over 2 or more shared seeds, the interval reaching 0.
@@ -75,6 +85,7 @@ public struct ClaimCheck: Sendable {
         }
     }
 
+    public var experiment: String
     public var method: String
     public var lastRounds: String
     /// Nil for a metric the method has no figure for (Local has no global model).
@@ -107,6 +118,7 @@ public struct ClaimCheck: Sendable {
                     : "--claim \(method): several rows of \(experiment.name) are \(method) "
                         + "(\(matches.map(\.label).joined(separator: ", "))): name one by its label or --choose one")
         }
+        self.experiment = experiment.name
         self.method = claimed.label
         let lastN = Set(experiment.groups.flatMap { $0.complete.map(\.lastRounds) })
         lastRounds = lastN.count == 1 ? String(lastN.first!) : "N"
@@ -123,7 +135,8 @@ public struct ClaimCheck: Sendable {
                         rival: rival.label, seeds: seeds,
                         difference: SeedStatistics(seeds.map { theirs[$0]! - own[$0]! })))
             }
-            return (metric, MetricResult(metric: metric, comparisons: comparisons))
+            let ownValues = own.keys.sorted().map { own[$0]! }
+            return (metric, MetricResult(metric: metric, own: SeedStatistics(ownValues), comparisons: comparisons))
         }
     }
 
@@ -162,19 +175,51 @@ public struct ClaimCheck: Sendable {
     }
 }
 
+extension ClaimCheck {
+    /// One row per check: the method's last-N means, its strongest rival on each metric (the
+    /// largest paired difference, with its interval), each standing and the verdict: the summary
+    /// table of docs/results.md.
+    public static func markdownTable(_ checks: [ClaimCheck]) -> String {
+        var out = [
+            "| experiment | method | seeds | global | strongest rival, global | personalised | strongest rival, personalised | claim |",
+            "|---|---|---|---:|---|---:|---|---|",
+        ]
+        for check in checks {
+            var cells = [check.experiment, check.method]
+            let seeds = check.results.compactMap { $0.result?.own.n }.max() ?? 0
+            cells.append(String(seeds))
+            for (_, result) in check.results {
+                guard let result else {
+                    cells += ["–", "–"]
+                    continue
+                }
+                cells.append(Report.meanStd(result.own, scale: 100, digits: 1))
+                let rival = result.strongest.map { $0.text } ?? "no rival higher"
+                cells.append("\(result.standing.rawValue): \(rival)")
+            }
+            cells.append("**\(check.verdict.rawValue)**")
+            out.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+}
+
 extension Report {
-    /// `--claim` lines for each method, in every experiment of the report that has a row for it
+    /// `--claim` checks for each method, in every experiment of the report that has a row for it
     /// (an error when none has).
-    public func claimLines(_ methods: [String]) throws -> [String] {
-        var lines: [String] = []
+    public func claimChecks(_ methods: [String]) throws -> [ClaimCheck] {
+        var checks: [ClaimCheck] = []
         for method in methods {
             let having = experiments.filter { e in e.groups.contains { $0.label == method || $0.method == method } }
             for experiment in having.isEmpty ? Array(experiments.prefix(1)) : having {
-                let check = try ClaimCheck(method: method, in: experiment)
-                let prefix = experiments.count > 1 ? "\(experiment.name): " : ""
-                lines += check.lines.map { prefix + $0 }
+                checks.append(try ClaimCheck(method: method, in: experiment))
             }
         }
-        return lines
+        return checks
+    }
+
+    /// The checks' lines, prefixed by the experiment's name when the report has several.
+    public func claimLines(_ checks: [ClaimCheck]) -> [String] {
+        checks.flatMap { check in check.lines.map { (experiments.count > 1 ? "\(check.experiment): " : "") + $0 } }
     }
 }

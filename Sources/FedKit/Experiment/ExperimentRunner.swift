@@ -162,6 +162,8 @@ public final class ExperimentRunner: @unchecked Sendable {
                     status.update(round: p.round)
                     progress?(p)
                 })
+            let globalModel = try run.globalModelIsWhole() ? "whole" : "partial"
+            try RunManifest.update(in: runDirectory) { $0.globalModel = globalModel }
             run.checkpointer = RunCheckpointer(
                 run: runDirectory, every: settings.checkpointEvery, config: checkpointFingerprint)
             run.resumeFrom = checkpoint

@@ -142,6 +142,11 @@ public struct RunManifest: Codable, Sendable {
     /// Each time the run was continued from a checkpoint (`--resume`), in order; absent when it
     /// ran in one go.
     public var resumed: [Resumption]?
+    /// "whole" when the server's global model is a whole model of the method, "partial" when
+    /// entries its clients keep for themselves are never exchanged (`SimulationRun.globalModelIsWhole`:
+    /// FedPer's and FedRep's heads, LG-FedAvg's lower layers), so that its global accuracy is not
+    /// the method's; absent in runs of builds before session 10.
+    public var globalModel: String?
 
     /// One continuation of a run: the build, after which round, when and where.
     public struct Resumption: Codable, Sendable, Equatable {
@@ -184,19 +189,25 @@ public struct RunManifest: Codable, Sendable {
         case torchVersion = "torch_version"
         case startedAt = "started_at"
         case resumed
+        case globalModel = "global_model"
     }
 
     /// Adds `resumption` to the manifest.json of the run folder `directory`.
     public static func record(_ resumption: Resumption, in directory: String) throws {
+        try update(in: directory) { $0.resumed = ($0.resumed ?? []) + [resumption] }
+    }
+
+    /// Rewrites the manifest.json of the run folder `directory` (atomically) with `change` applied.
+    public static func update(in directory: String, _ change: (inout RunManifest) -> Void) throws {
         let path = "\(directory)/manifest.json"
         var manifest: RunManifest
         do {
             manifest = try JSONDecoder().decode(
                 RunManifest.self, from: try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw CheckpointError(path: path, message: "unreadable manifest of a run being resumed: \(error)")
+            throw CheckpointError(path: path, message: "unreadable manifest of the run: \(error)")
         }
-        manifest.resumed = (manifest.resumed ?? []) + [resumption]
+        change(&manifest)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try RunWriter.writeAtomically(String(decoding: try encoder.encode(manifest), as: UTF8.self) + "\n", to: path)

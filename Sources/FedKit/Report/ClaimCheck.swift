@@ -16,12 +16,14 @@ public struct ClaimCheck: Sendable {
     public struct Metric: Sendable {
         public var name: String
         public var title: String
+        public var wholeModel: Bool
     }
 
-    /// The metrics of the claim: global and personalised accuracy, last-N means.
+    /// The metrics of the claim: global and personalised accuracy, last-N means. `wholeModel`:
+    /// the figure is a method's only where its global model is whole (`globalModelIsPartial`).
     public static let metrics = [
-        Metric(name: "global_accuracy", title: "global"),
-        Metric(name: "personalized.weightedMean", title: "personalised"),
+        Metric(name: "global_accuracy", title: "global", wholeModel: true),
+        Metric(name: "personalized.weightedMean", title: "personalised", wholeModel: false),
     ]
 
     /// One rival against the method: the paired differences rival - method.
@@ -60,6 +62,8 @@ public struct ClaimCheck: Sendable {
         /// The method's own last-N means over its seeds.
         public var own: SeedStatistics
         public var comparisons: [Comparison]
+        /// Rows left out of this metric: their global model is not a whole model of their method.
+        public var leftOut: [String]
 
         /// The rival with the largest mean difference among those that decide the standing
         /// (significantly higher, else higher not significantly, else higher on one seed); nil
@@ -88,7 +92,8 @@ public struct ClaimCheck: Sendable {
     public var experiment: String
     public var method: String
     public var lastRounds: String
-    /// Nil for a metric the method has no figure for (Local has no global model).
+    /// Nil for a metric the method has no figure of its own for: Local has no global model, and
+    /// FedPer's global model lacks the heads its clients keep.
     public var results: [(metric: Metric, result: MetricResult?)]
 
     /// The claim's verdict.
@@ -124,9 +129,14 @@ public struct ClaimCheck: Sendable {
         lastRounds = lastN.count == 1 ? String(lastN.first!) : "N"
         results = Self.metrics.map { metric in
             let own = Self.lastMeans(claimed, metric.name)
-            guard !own.isEmpty else { return (metric, nil) }
+            guard !own.isEmpty, !(metric.wholeModel && claimed.globalModelIsPartial) else { return (metric, nil) }
             var comparisons: [Comparison] = []
+            var leftOut: [String] = []
             for rival in experiment.groups where rival.label != claimed.label {
+                if metric.wholeModel && rival.globalModelIsPartial {
+                    leftOut.append(rival.label)
+                    continue
+                }
                 let theirs = Self.lastMeans(rival, metric.name)
                 let seeds = own.keys.filter { theirs[$0] != nil }.sorted()
                 guard !seeds.isEmpty else { continue }
@@ -136,7 +146,10 @@ public struct ClaimCheck: Sendable {
                         difference: SeedStatistics(seeds.map { theirs[$0]! - own[$0]! })))
             }
             let ownValues = own.keys.sorted().map { own[$0]! }
-            return (metric, MetricResult(metric: metric, own: SeedStatistics(ownValues), comparisons: comparisons))
+            return (
+                metric,
+                MetricResult(metric: metric, own: SeedStatistics(ownValues), comparisons: comparisons, leftOut: leftOut)
+            )
         }
     }
 
@@ -153,7 +166,7 @@ public struct ClaimCheck: Sendable {
         for (metric, result) in results {
             let head = "claim \(method), \(metric.title) (last \(lastRounds))"
             guard let result else {
-                out.append("\(head): no figure (the method has no \(metric.name))")
+                out.append("\(head): no figure (the method has no \(metric.name) of a model of its own)")
                 continue
             }
             var parts = ["\(result.standing.rawValue)"]
@@ -165,6 +178,9 @@ public struct ClaimCheck: Sendable {
             }
             if !result.higherOnOneSeed.isEmpty {
                 parts.append("higher on one seed (untestable): " + result.higherOnOneSeed.map(\.text).joined(separator: "; "))
+            }
+            if !result.leftOut.isEmpty {
+                parts.append("left out (global model not the method's, †): " + result.leftOut.joined(separator: ", "))
             }
             out.append("\(head): " + parts.joined(separator: " — "))
         }

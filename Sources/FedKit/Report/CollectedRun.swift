@@ -57,6 +57,11 @@ public struct CollectedRun: Sendable {
     public var metrics: [String: RunMetric]
     public var metricNames: [String]
 
+    /// Whether manifest.json says the global model is not a whole model of the method
+    /// (`global_model: partial`: entries the clients keep are never exchanged); false for runs
+    /// that do not say (builds before session 10).
+    public var globalModelIsPartial: Bool { manifest.contains { $0.key == "global_model" && $0.value == "partial" } }
+
     /// Every round recorded up to federation.rounds, clients.csv written, and no failure.
     public var isComplete: Bool { failure == nil && clients != nil && rounds.last?.round == plannedRounds }
 

@@ -60,6 +60,9 @@ public struct MethodResults: Sendable {
     public var label: String { variant.isEmpty ? method : "\(method) [\(variant)]" }
     /// The runs the statistics are over.
     public var complete: [CollectedRun] { runs.filter(\.isComplete) }
+    /// Whether every complete run's global model is not a whole model of the method
+    /// (`CollectedRun.globalModelIsPartial`): its global figures are not the method's.
+    public var globalModelIsPartial: Bool { !complete.isEmpty && complete.allSatisfy(\.globalModelIsPartial) }
 
     /// A metric over the complete runs that have it: the final values (`last: false`) or the
     /// last-N means (`last: true`); nil when no complete run has it.

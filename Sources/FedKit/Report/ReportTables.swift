@@ -92,14 +92,30 @@ extension Report {
                 let rounds = Set(runs.map(\.rounds.count)).sorted().map(String.init).joined(separator: "/")
                 var cells = [group.label, runs.map { String($0.seed) }.joined(separator: ","), rounds]
                 cells += columns.map { c in
-                    Self.cell(group.statistics(c.metric, last: c.last), metric: c.metric, digits: 1)
+                    let cell = Self.cell(group.statistics(c.metric, last: c.last), metric: c.metric, digits: 1)
+                    return group.globalModelIsPartial && Self.isGlobalModelMetric(c.metric) && cell != "–"
+                        ? cell + " †" : cell
                 }
                 cells.append(group.meanOverRounds("timing.total_s").map { String(format: "%.1f", $0.mean) } ?? "–")
                 out.append("| " + cells.joined(separator: " | ") + " |")
             }
+            if experiment.groups.contains(where: \.globalModelIsPartial) {
+                out.append("")
+                out.append(Self.partialGlobalModelNote)
+            }
             out.append("")
         }
         return out.joined(separator: "\n")
+    }
+
+    /// The footnote of global-model cells marked † (`MethodResults.globalModelIsPartial`).
+    static let partialGlobalModelNote =
+        "† not the method's model: its clients keep entries (a personal head, unshared layers) that never reach "
+        + "the server, so the global model holds them at their initial values (manifest.json `global_model: partial`)."
+
+    /// Global accuracy on the test or the validation split.
+    static func isGlobalModelMetric(_ metric: String) -> Bool {
+        metric == "global_accuracy" || metric == "validation.global_accuracy"
     }
 
     /// "59.1 ± 8.1"; one seed gives the value alone ("59.1"): a single draw has no spread.

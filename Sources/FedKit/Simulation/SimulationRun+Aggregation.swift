@@ -30,3 +30,22 @@ extension SimulationRun {
         return metrics
     }
 }
+
+extension SimulationRun {
+    /// Whether the server's global model is a whole model of the method: no entry that clients
+    /// keep for themselves (`personal: head` or `unshared`) is left out of what the aggregator
+    /// exchanges. False for FedPer and FedRep (their heads never reach the server: the global
+    /// model holds the initial head) and LG-FedAvg (its lower layers); true for FedBKD, whose
+    /// clients keep heads that are averaged too, and for FedBABU, whose fixed head is shared.
+    /// Recorded in manifest.json (`global_model`), so that reports do not read such a global
+    /// accuracy as the method's.
+    func globalModelIsWhole() throws -> Bool {
+        let state = try global.stateDict()
+        let exchanged = Set(aggregator.communicated(state).names)
+        switch method.personal {
+        case .none, .model: return true
+        case .head: return state.under("head").names.allSatisfy(exchanged.contains)
+        case .unshared: return state.names.allSatisfy(exchanged.contains)
+        }
+    }
+}

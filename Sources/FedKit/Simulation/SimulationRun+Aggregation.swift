@@ -29,9 +29,7 @@ extension SimulationRun {
         }
         return metrics
     }
-}
 
-extension SimulationRun {
     /// Whether the server's global model is a whole model of the method: no entry that clients
     /// keep for themselves (`personal: head` or `unshared`) is left out of what the aggregator
     /// exchanges. False for FedPer and FedRep (their heads never reach the server: the global

@@ -107,6 +107,30 @@ Pooled relu_max_pool(const at::Tensor &x, int64_t k, bool with_indices) {
     return {out, where};
 }
 
+// The backward pass: `grad_out` routed to each window's maximum in a zeroed [N, C, h, w] tensor,
+// nothing where the window was <= 0 (`where` as relu_max_pool recorded it).
+at::Tensor route_gradient(const at::Tensor &where, const at::Tensor &grad_out, int64_t h, int64_t w) {
+    const at::Tensor g = grad_out.contiguous();
+    const int64_t planes = where.size(0) * where.size(1), per_plane = where.size(2) * where.size(3);
+    at::Tensor grad = at::zeros({where.size(0), where.size(1), h, w}, g.options());
+    const int32_t *pwhere = where.data_ptr<int32_t>();
+    const float *pg = g.data_ptr<float>();
+    float *pgrad = grad.data_ptr<float>();
+    at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t plane = begin; plane < end; plane++) {
+            const int32_t *wp = pwhere + plane * per_plane;
+            const float *gp = pg + plane * per_plane;
+            float *out = pgrad + plane * h * w;
+            // Windows do not overlap: one writer per element. Without branches (about half
+            // the windows of a ReLU network are <= 0, at random): a no-gradient window
+            // writes its 0 to its maximum's place, which is 0 already.
+            for (int64_t o = 0; o < per_plane; o++)
+                out[wp[o] & ~kNoGradient] = wp[o] < 0 ? 0.0f : gp[o];
+        }
+    });
+    return grad;
+}
+
 struct ReluMaxPool : public torch::autograd::Function<ReluMaxPool> {
     static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t k) {
         at::NoGradGuard ng;
@@ -122,24 +146,7 @@ struct ReluMaxPool : public torch::autograd::Function<ReluMaxPool> {
         const at::Tensor where = ctx->get_saved_variables()[0];
         const int64_t h = ctx->saved_data["height"].toInt(), w = ctx->saved_data["width"].toInt();
         at::NoGradGuard ng;
-        const at::Tensor g = grads[0].contiguous();
-        const int64_t planes = where.size(0) * where.size(1), per_plane = where.size(2) * where.size(3);
-        at::Tensor grad = at::zeros({where.size(0), where.size(1), h, w}, g.options());
-        const int32_t *pwhere = where.data_ptr<int32_t>();
-        const float *pg = g.data_ptr<float>();
-        float *pgrad = grad.data_ptr<float>();
-        at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
-            for (int64_t plane = begin; plane < end; plane++) {
-                const int32_t *wp = pwhere + plane * per_plane;
-                const float *gp = pg + plane * per_plane;
-                float *out = pgrad + plane * h * w;
-                // Windows do not overlap: one writer per element. Without branches (about half
-                // the windows of a ReLU network are <= 0, at random): a no-gradient window
-                // writes its 0 to its maximum's place, which is 0 already.
-                for (int64_t o = 0; o < per_plane; o++)
-                    out[wp[o] & ~kNoGradient] = wp[o] < 0 ? 0.0f : gp[o];
-            }
-        });
+        const at::Tensor grad = route_gradient(where, grads[0], h, w);
         return {grad, at::Tensor()};
     }
 };

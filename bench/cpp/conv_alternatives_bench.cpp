@@ -14,21 +14,10 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cstdio>
-#include <ctime>
+
+#include "bench_timing.h"
 
 namespace {
-
-double cpu_now() {
-    timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-template <class F> double us(F f, int calls) {
-    double s = cpu_now();
-    for (int i = 0; i < calls; i++) f();
-    return (cpu_now() - s) / calls * 1e6;
-}
 
 // col [N, k*k, H*W] for one input channel, stride 1, padding p, output H' = H + 2p - k + 1
 at::Tensor im2col1(const at::Tensor &x, int64_t k, int64_t p) {
@@ -102,11 +91,11 @@ int main() {
                (g - h).abs().max().item<float>() / g.abs().max().item<float>());
     }
     for (int rep = 0; rep < 3; rep++) {
-        double one = us([&] { torch::autograd::backward({at::conv2d(x1, w1, b1, 1, 2)}, {u1}); }, 1000);
-        double col = us([&] { torch::autograd::backward({Conv1::apply(x1, w1, b1, 2)}, {u1}); }, 1000);
-        double nchw = us([&] { torch::autograd::backward({at::conv2d(x2, w2, b2, 1, 2)}, {u2}); }, 500);
-        double last = us([&] { torch::autograd::backward({at::conv2d(x2c, w2c, b2, 1, 2)}, {u2c}); }, 500);
-        double conv = us([&] { torch::autograd::backward({converted(x2)}, {u2}); }, 500);
+        double one = bench::cpu_microseconds([&] { torch::autograd::backward({at::conv2d(x1, w1, b1, 1, 2)}, {u1}); }, 1000);
+        double col = bench::cpu_microseconds([&] { torch::autograd::backward({Conv1::apply(x1, w1, b1, 2)}, {u1}); }, 1000);
+        double nchw = bench::cpu_microseconds([&] { torch::autograd::backward({at::conv2d(x2, w2, b2, 1, 2)}, {u2}); }, 500);
+        double last = bench::cpu_microseconds([&] { torch::autograd::backward({at::conv2d(x2c, w2c, b2, 1, 2)}, {u2c}); }, 500);
+        double conv = bench::cpu_microseconds([&] { torch::autograd::backward({converted(x2)}, {u2}); }, 500);
         printf("conv1 oneDNN %.0f | im2col+addmm %.0f    conv2 NCHW %.0f | channels-last end to end %.0f | "
                "channels-last with conversions %.0f   (us per forward + backward)\n", one, col, nchw, last, conv);
     }

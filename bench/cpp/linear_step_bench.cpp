@@ -11,23 +11,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cstdio>
-#include <ctime>
 
-namespace {
-
-double cpu_now() {
-    timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-template <class F> double us(F f, int calls) {
-    double s = cpu_now();
-    for (int i = 0; i < calls; i++) f();
-    return (cpu_now() - s) / calls * 1e6;
-}
-
-} // namespace
+#include "bench_timing.h"
 
 int main() {
     at::set_num_threads(1);
@@ -37,14 +22,14 @@ int main() {
     at::Tensor weight = w.detach().clone(), gradient = at::randn({128, 1568}), momentum = at::zeros({128, 1568});
     at::Tensor input = x.detach();
     for (int repetition = 0; repetition < 3; repetition++) {
-        double train = us([&] { torch::autograd::backward({at::linear(x, w, b)}, {up}); }, 2000);
+        double train = bench::cpu_microseconds([&] { torch::autograd::backward({at::linear(x, w, b)}, {up}); }, 2000);
         at::NoGradGuard ng;
-        double forward = us([&] { at::linear(input, weight, b.detach()); }, 2000);
-        double weightGradient = us([&] { at::mm(up.t(), input); }, 2000);
-        double inputGradient = us([&] { at::mm(up, weight); }, 2000);
-        double sgd = us([&] { weight.add_(gradient, -0.005); }, 2000);
-        double sgdMomentum = us([&] { momentum.mul_(0.5).add_(gradient); weight.add_(momentum, -0.005); }, 2000);
-        double fused = us([&] { weight.addmm_(up.t(), input, 1.0, -0.005); }, 2000);
+        double forward = bench::cpu_microseconds([&] { at::linear(input, weight, b.detach()); }, 2000);
+        double weightGradient = bench::cpu_microseconds([&] { at::mm(up.t(), input); }, 2000);
+        double inputGradient = bench::cpu_microseconds([&] { at::mm(up, weight); }, 2000);
+        double sgd = bench::cpu_microseconds([&] { weight.add_(gradient, -0.005); }, 2000);
+        double sgdMomentum = bench::cpu_microseconds([&] { momentum.mul_(0.5).add_(gradient); weight.add_(momentum, -0.005); }, 2000);
+        double fused = bench::cpu_microseconds([&] { weight.addmm_(up.t(), input, 1.0, -0.005); }, 2000);
         printf("forward + backward %.0f | forward %.0f, weight gradient %.0f, input gradient %.0f | SGD step %.0f, "
                "with momentum %.0f | weight gradient fused into the step %.0f   (us)\n",
                train, forward, weightGradient, inputGradient, sgd, sgdMomentum, fused);

@@ -10,20 +10,11 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 
-#include <chrono>
 #include <cstdio>
 
+#include "bench_timing.h"
+
 #include "max_pool.h"
-
-namespace {
-
-template <class F> double microseconds(F f, int calls) {
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < calls; i++) f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / calls * 1e6;
-}
-
-} // namespace
 
 int main() {
     at::set_num_threads(1);
@@ -36,14 +27,14 @@ int main() {
                 return fused ? relu_max_pool2d(x, 2, 2, 0) : channels_last_max_pool2d(at::relu(x), 2, 2, 0);
             };
             for (int repetition = 0; repetition < 2; repetition++) {
-                double train = microseconds([&] {
+                double train = bench::wall_microseconds([&] {
                     torch::autograd::backward({op()}, {upstream});
                     x.mutable_grad().reset();
                 }, calls);
                 double forward;
                 {
                     at::NoGradGuard ng;
-                    forward = microseconds([&] { op(); }, calls);
+                    forward = bench::wall_microseconds([&] { op(); }, calls);
                 }
                 printf("[%ld, %ld, %ld, %ld] %-16s forward+backward %7.1f us   no-grad forward %7.1f us\n", shape[0],
                        shape[1], shape[2], shape[3], fused ? "fused" : "relu, max_pool2d", train, forward);

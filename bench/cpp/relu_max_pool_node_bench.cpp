@@ -14,35 +14,18 @@
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/functions/utils.h>
 
-#include <chrono>
 #include <cstdio>
 
-namespace {
+#include "bench_timing.h"
 
-// ReluMaxPool::backward's routing of the output gradient, for the native node.
-at::Tensor route(const at::Tensor &where, const at::Tensor &g0, int64_t h, int64_t w) {
-    const at::Tensor g = g0.contiguous();
-    const int64_t planes = where.size(0) * where.size(1), per_plane = where.size(2) * where.size(3);
-    at::Tensor grad = at::zeros({where.size(0), where.size(1), h, w}, g.options());
-    const int32_t *pwhere = where.data_ptr<int32_t>();
-    const float *pg = g.data_ptr<float>();
-    float *pgrad = grad.data_ptr<float>();
-    at::parallel_for(0, planes, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t plane = begin; plane < end; plane++)
-            for (int64_t o = 0; o < per_plane; o++) {
-                const int32_t at = pwhere[plane * per_plane + o];
-                pgrad[plane * h * w + (at & ~kNoGradient)] = at < 0 ? 0.0f : pg[plane * per_plane + o];
-            }
-    });
-    return grad;
-}
+namespace {
 
 struct NativeReluMaxPoolBackward : public torch::autograd::Node {
     at::Tensor where;
     int64_t h = 0, w = 0;
     torch::autograd::variable_list apply(torch::autograd::variable_list &&grads) override {
         at::NoGradGuard ng;
-        return {grads[0].defined() ? route(where, grads[0], h, w) : at::Tensor()};
+        return {grads[0].defined() ? route_gradient(where, grads[0], h, w) : at::Tensor()};
     }
     std::string name() const override { return "NativeReluMaxPoolBackward"; }
     void release_variables() override { where.reset(); }
@@ -63,11 +46,6 @@ at::Tensor native_relu_max_pool2d(const at::Tensor &x) {
     return pooled.out;
 }
 
-template <class F> double microseconds(F f, int calls) {
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < calls; i++) f();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / calls * 1e6;
-}
 
 } // namespace
 
@@ -82,8 +60,8 @@ int main() {
         printf("[%ld,%ld,%ld,%ld] same values %d, same gradients %d\n", shape[0], shape[1], shape[2], shape[3],
                (int)a.equal(b), (int)ga.equal(gb));
         for (int repetition = 0; repetition < 3; repetition++) {
-            double function = microseconds([&] { torch::autograd::backward({relu_max_pool2d(x, 2, 2, 0)}, {up}); }, 3000);
-            double native = microseconds([&] { torch::autograd::backward({native_relu_max_pool2d(x)}, {up}); }, 3000);
+            double function = bench::wall_microseconds([&] { torch::autograd::backward({relu_max_pool2d(x, 2, 2, 0)}, {up}); }, 3000);
+            double native = bench::wall_microseconds([&] { torch::autograd::backward({native_relu_max_pool2d(x)}, {up}); }, 3000);
             printf("  Function<> %.1f us, native node %.1f us (forward + backward)\n", function, native);
         }
     }

@@ -16,14 +16,14 @@ public struct ClaimCheck: Sendable {
     public struct Metric: Sendable {
         public var name: String
         public var title: String
-        public var wholeModel: Bool
+        /// A figure of the global model: a method's own only where that model is whole.
+        var isGlobalModel: Bool { Report.isGlobalModelMetric(name) }
     }
 
-    /// The metrics of the claim: global and personalised accuracy, last-N means. `wholeModel`:
-    /// the figure is a method's only where its global model is whole (`globalModelIsPartial`).
+    /// The metrics of the claim: global and personalised accuracy, last-N means.
     public static let metrics = [
-        Metric(name: "global_accuracy", title: "global", wholeModel: true),
-        Metric(name: "personalized.weightedMean", title: "personalised", wholeModel: false),
+        Metric(name: "global_accuracy", title: "global"),
+        Metric(name: "personalized.weightedMean", title: "personalised"),
     ]
 
     /// One rival against the method: the paired differences rival - method.
@@ -129,11 +129,11 @@ public struct ClaimCheck: Sendable {
         lastRounds = lastN.count == 1 ? String(lastN.first!) : "N"
         results = Self.metrics.map { metric in
             let own = Self.lastMeans(claimed, metric.name)
-            guard !own.isEmpty, !(metric.wholeModel && claimed.globalModelIsPartial) else { return (metric, nil) }
+            guard !own.isEmpty, !(metric.isGlobalModel && claimed.globalModelIsPartial) else { return (metric, nil) }
             var comparisons: [Comparison] = []
             var leftOut: [String] = []
             for rival in experiment.groups where rival.label != claimed.label {
-                if metric.wholeModel && rival.globalModelIsPartial {
+                if metric.isGlobalModel && rival.globalModelIsPartial {
                     leftOut.append(rival.label)
                     continue
                 }

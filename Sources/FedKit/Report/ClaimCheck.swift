@@ -125,10 +125,9 @@ public struct ClaimCheck: Sendable {
         }
         self.experiment = experiment.name
         self.method = claimed.label
-        let lastN = Set(experiment.groups.flatMap { $0.complete.map(\.lastRounds) })
-        lastRounds = lastN.count == 1 ? String(lastN.first!) : "N"
+        lastRounds = MethodResults.lastRoundsTitle(experiment.groups)
         results = Self.metrics.map { metric in
-            let own = Self.lastMeans(claimed, metric.name)
+            let own = claimed.bySeed(metric.name, last: true)
             guard !own.isEmpty, !(metric.isGlobalModel && claimed.globalModelIsPartial) else { return (metric, nil) }
             var comparisons: [Comparison] = []
             var leftOut: [String] = []
@@ -137,7 +136,7 @@ public struct ClaimCheck: Sendable {
                     leftOut.append(rival.label)
                     continue
                 }
-                let theirs = Self.lastMeans(rival, metric.name)
+                let theirs = rival.bySeed(metric.name, last: true)
                 let seeds = own.keys.filter { theirs[$0] != nil }.sorted()
                 guard !seeds.isEmpty else { continue }
                 comparisons.append(
@@ -151,13 +150,6 @@ public struct ClaimCheck: Sendable {
                 MetricResult(metric: metric, own: SeedStatistics(ownValues), comparisons: comparisons, leftOut: leftOut)
             )
         }
-    }
-
-    /// The last-N mean of a metric by seed, over a row's complete runs.
-    static func lastMeans(_ group: MethodResults, _ metric: String) -> [Int: Double] {
-        var values: [Int: Double] = [:]
-        for run in group.complete { if let m = run.metrics[metric] { values[run.seed] = m.lastMean } }
-        return values
     }
 
     /// One line per metric and a verdict line, as `exp report --claim` prints them.

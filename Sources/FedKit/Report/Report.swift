@@ -70,6 +70,20 @@ public struct MethodResults: Sendable {
         statistics(metric) { last ? $0.lastMean : $0.final }
     }
 
+    /// A metric by seed over the complete runs that have it: final values (`last: false`) or
+    /// last-N means (`last: true`), for comparisons seed by seed.
+    public func bySeed(_ metric: String, last: Bool) -> [Int: Double] {
+        var values: [Int: Double] = [:]
+        for run in complete { if let m = run.metrics[metric] { values[run.seed] = last ? m.lastMean : m.final } }
+        return values
+    }
+
+    /// N of "last N" over some rows' complete runs: the number when they agree, else "N".
+    static func lastRoundsTitle(_ groups: [MethodResults]) -> String {
+        let counts = Set(groups.flatMap { $0.complete.map(\.lastRounds) })
+        return counts.count == 1 ? String(counts.first!) : "N"
+    }
+
     /// A metric's mean over all rounds of each run (seconds per round for timings), over the complete runs.
     public func meanOverRounds(_ metric: String) -> SeedStatistics? { statistics(metric) { $0.mean } }
 

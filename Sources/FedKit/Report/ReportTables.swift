@@ -51,8 +51,7 @@ extension Report {
     /// clients the personalised figure is over, then the validation figures to choose settings on.
     static func columns(_ experiment: ExperimentResults) -> [Column] {
         let names = Set(experiment.groups.flatMap { $0.complete.flatMap(\.metricNames) })
-        let lastN = Set(experiment.groups.flatMap { $0.complete.map(\.lastRounds) })
-        let n = lastN.count == 1 ? String(lastN.first!) : "N"
+        let n = MethodResults.lastRoundsTitle(experiment.groups)
         var columns = [
             Column(title: "global", metric: "global_accuracy", last: false),
             Column(title: "global, last \(n)", metric: "global_accuracy", last: true),

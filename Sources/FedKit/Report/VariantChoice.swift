@@ -146,9 +146,8 @@ extension Report {
         }
         var scored: [(group: MethodResults, value: Double)] = []
         for c in candidates {
-            let values = c.complete.filter { shared.contains($0.seed) }.compactMap { run in
-                run.metrics[choice.criterion.metric].map { choice.criterion.last ? $0.lastMean : $0.final }
-            }
+            let values = c.bySeed(choice.criterion.metric, last: choice.criterion.last)
+                .filter { shared.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
             guard values.count == shared.count else {
                 throw ReportError(
                     "--choose \(choice.name): \(c.label) has no \(choice.criterion.metric) on every compared seed "
@@ -162,8 +161,7 @@ extension Report {
         }!
         let seeds = shared.sorted().map(String.init).joined(separator: ",")
         let values = scored.map { "\($0.group.label) " + String(format: "%.1f", 100 * $0.value) }
-        let lastRounds = Set(candidates.flatMap { $0.complete.map(\.lastRounds) })
-        let title = choice.criterion.title(lastRounds: lastRounds.count == 1 ? String(lastRounds.first!) : "N")
+        let title = choice.criterion.title(lastRounds: MethodResults.lastRoundsTitle(candidates))
         let line =
             "\(choice.name): chose \(scored[best].group.label) on \(title) "
             + "(\(shared.count == 1 ? "seed" : "mean over seeds") \(seeds); \(values.joined(separator: ", ")))"

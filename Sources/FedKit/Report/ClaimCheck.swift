@@ -111,10 +111,10 @@ public struct ClaimCheck: Sendable {
         return standings.allSatisfy { $0 == .best || $0 == .tiedBest } ? .holds : .undecided
     }
 
-    /// Compares `method` (a row's label, or the name a `--choose` gave a row) with every other row
+    /// Compares `method` (`MethodResults.isNamed`) with every other row
     /// of the experiment on each of `metrics`.
     public init(method: String, in experiment: ExperimentResults) throws {
-        let matches = experiment.groups.filter { ($0.label == method || $0.method == method) && !$0.complete.isEmpty }
+        let matches = experiment.groups.filter { $0.isNamed(method) && !$0.complete.isEmpty }
         guard matches.count == 1, let claimed = matches.first else {
             let labels = experiment.groups.filter { !$0.complete.isEmpty }.map(\.label).joined(separator: ", ")
             throw ReportError(
@@ -212,13 +212,19 @@ extension ClaimCheck {
     }
 }
 
+extension MethodResults {
+    /// Whether `name` names this row: its label, or its method (a `--choose` NAME, or a method
+    /// run with one setting only).
+    func isNamed(_ name: String) -> Bool { label == name || method == name }
+}
+
 extension Report {
     /// `--claim` checks for each method, in every experiment of the report that has a row for it
     /// (an error when none has).
     public func claimChecks(_ methods: [String]) throws -> [ClaimCheck] {
         var checks: [ClaimCheck] = []
         for method in methods {
-            let having = experiments.filter { e in e.groups.contains { $0.label == method || $0.method == method } }
+            let having = experiments.filter { $0.groups.contains { $0.isNamed(method) } }
             for experiment in having.isEmpty ? Array(experiments.prefix(1)) : having {
                 checks.append(try ClaimCheck(method: method, in: experiment))
             }

@@ -134,11 +134,6 @@ public final class ExperimentRunner: @unchecked Sendable {
             log(
                 "run \(method.label) seed \(seed): resuming after round \(checkpoint.state.round) of \(checkpoint.state.rounds) from \(checkpoint.directory) (--resume)"
             )
-            try RunManifest.record(
-                .init(
-                    gitCommit: Provenance.gitCommit(), afterRound: checkpoint.state.round,
-                    at: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName),
-                in: runDirectory)
         } else {
             let manifest = RunManifest(
                 experiment: spec.name, method: method.label, seed: seed, experimentFile: spec.file,
@@ -162,8 +157,17 @@ public final class ExperimentRunner: @unchecked Sendable {
                     status.update(round: p.round)
                     progress?(p)
                 })
+            // What the manifest learns at each start: the global model's kind, and a resumption.
             let globalModel = try run.globalModelIsWhole() ? "whole" : "partial"
-            try RunManifest.update(in: runDirectory) { $0.globalModel = globalModel }
+            let resumption = checkpoint.map {
+                RunManifest.Resumption(
+                    gitCommit: Provenance.gitCommit(), afterRound: $0.state.round,
+                    at: ISO8601DateFormatter().string(from: Date()), host: ProcessInfo.processInfo.hostName)
+            }
+            try RunManifest.update(in: runDirectory) { manifest in
+                manifest.globalModel = globalModel
+                if let resumption { manifest.resumed = (manifest.resumed ?? []) + [resumption] }
+            }
             run.checkpointer = RunCheckpointer(
                 run: runDirectory, every: settings.checkpointEvery, config: checkpointFingerprint)
             run.resumeFrom = checkpoint

@@ -192,11 +192,6 @@ public struct RunManifest: Codable, Sendable {
         case globalModel = "global_model"
     }
 
-    /// Adds `resumption` to the manifest.json of the run folder `directory`.
-    public static func record(_ resumption: Resumption, in directory: String) throws {
-        try update(in: directory) { $0.resumed = ($0.resumed ?? []) + [resumption] }
-    }
-
     /// Rewrites the manifest.json of the run folder `directory` (atomically) with `change` applied.
     public static func update(in directory: String, _ change: (inout RunManifest) -> Void) throws {
         let path = "\(directory)/manifest.json"

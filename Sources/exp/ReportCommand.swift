@@ -50,6 +50,14 @@ struct ReportCommand: ParsableCommand {
             valueName: "METHOD"))
     var claims: [String] = []
 
+    @Option(
+        name: .customLong("tie-margin"),
+        help: ArgumentHelp(
+            "With --claim: a higher rival counts as tied when its paired 95% interval lies below POINTS "
+                + "percentage points (default 1); otherwise, unless significantly higher, it leaves the claim undecided.",
+            valueName: "POINTS"))
+    var tieMargin: Double?
+
     func run() throws {
         let report: Report
         do { report = try ReportCollector.collect(directories: directories) } catch let error as ReportError {
@@ -62,12 +70,19 @@ struct ReportCommand: ParsableCommand {
         if !claims.isEmpty && !markdown {
             throw ValidationError("--claim applies to the --markdown table: add --markdown")
         }
+        if tieMargin != nil && claims.isEmpty {
+            throw ValidationError("--tie-margin applies to --claim: add --claim METHOD")
+        }
+        if let tieMargin, !(tieMargin > 0 && tieMargin < 100) {
+            throw ValidationError("--tie-margin \(tieMargin): must be above 0 and below 100 (percentage points)")
+        }
         if markdown {
             do {
                 let parsed = try choices.map(VariantChoice.init(argument:))
                 let (chosen, lines) = try report.choosing(parsed)
                 print(chosen.markdown())
-                let checks = try chosen.claimChecks(claims)
+                let checks = try chosen.claimChecks(
+                    claims, tieMargin: tieMargin.map { $0 / 100 } ?? ClaimCheck.defaultTieMargin)
                 let claimLines = chosen.claimLines(checks)
                 for line in lines + claimLines { print("- \(line)") }
                 if !(lines + claimLines).isEmpty { print("") }

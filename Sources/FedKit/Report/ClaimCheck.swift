@@ -4,13 +4,19 @@ import Foundation
 /// and the personalised accuracy (test figures, mean of the last N evaluations), decided by a
 /// stated rule instead of by eye. Every other row of the table is compared with the method seed by
 /// seed over the seeds both completed (the runs of one seed share their partition and initial
-/// model, so the comparison is paired): a rival is **better** when its mean difference is
-/// positive and the paired 95% interval (Student's t, n - 1 degrees of freedom) lies above 0,
-/// **higher, not significantly** when the mean is positive but the interval reaches 0, and
-/// **higher on one seed** (untestable) when they share one seed. The method is *not best* when a
-/// rival is significantly higher, *best* when no rival is higher, *undecided* when every higher
-/// rival shares one seed with it, *tied-best* otherwise. The claim holds when the method is best
-/// or tied-best on both metrics, does not hold when it is not best on one, and is undecided else.
+/// model, so the comparison is paired), with the paired 95% interval of the difference (Student's
+/// t, n - 1 degrees of freedom). A rival whose mean is higher is
+/// - **significantly higher** when the interval lies above 0,
+/// - **tied** when the interval lies below the tie margin (default 1 point): the seeds show that
+///   it is at most that much better,
+/// - **unresolved** otherwise (the interval reaches both 0 and the margin: the seeds cannot tell a
+///   tie from a real gap), or when they share one seed (no interval).
+/// "Not significantly higher" is not "tied": with 2 or 3 seeds a rival 30 points higher is often not
+/// significant, and calling the method tied-best there would read a lack of evidence as evidence.
+/// The method is *not best* when a rival is significantly higher, *undecided* when one is
+/// unresolved, *tied-best* when every higher rival is tied, *best* when no rival is higher. The
+/// claim holds when the method is best or tied-best on both metrics, does not hold when it is not
+/// best on one, and is undecided else.
 public struct ClaimCheck: Sendable {
     /// A metric the claim is judged on.
     public struct Metric: Sendable {
@@ -36,6 +42,12 @@ public struct ClaimCheck: Sendable {
         public var isSignificantlyHigher: Bool {
             guard let half = difference.ciHalfWidth else { return false }
             return difference.mean - half > 0
+        }
+
+        /// Higher on average, with the whole paired 95% interval below `margin` (not significant).
+        public func isTied(margin: Double) -> Bool {
+            guard difference.mean > 0, let half = difference.ciHalfWidth, !isSignificantlyHigher else { return false }
+            return difference.mean + half < margin
         }
 
         var text: String {
@@ -64,34 +76,36 @@ public struct ClaimCheck: Sendable {
         public var comparisons: [Comparison]
         /// Rows left out of this metric: their global model is not a whole model of their method.
         public var leftOut: [String]
+        /// The largest difference (accuracy, 0.01 = 1 point) a tied rival may be shown to have.
+        public var tieMargin: Double
 
         /// The rival with the largest mean difference among those that decide the standing
-        /// (significantly higher, else higher not significantly, else higher on one seed); nil
-        /// when no rival is higher.
+        /// (significantly higher, else unresolved, else tied); nil when no rival is higher.
         public var strongest: Comparison? {
-            let deciding = [better, higherNotSignificantly, higherOnOneSeed].first { !$0.isEmpty } ?? []
+            let deciding = [better, unresolved, tied].first { !$0.isEmpty } ?? []
             return deciding.max { $0.difference.mean < $1.difference.mean }
         }
 
         public var better: [Comparison] { comparisons.filter(\.isSignificantlyHigher) }
-        /// Higher on average over 2 or more shared seeds, the interval reaching 0.
-        public var higherNotSignificantly: [Comparison] {
-            comparisons.filter { $0.difference.mean > 0 && $0.difference.n > 1 && !$0.isSignificantlyHigher }
-        }
-        /// Higher on the one seed they share: no test possible.
-        public var higherOnOneSeed: [Comparison] {
-            comparisons.filter { $0.difference.mean > 0 && $0.difference.n == 1 }
+        /// Higher on average, the interval reaching 0 but not the tie margin.
+        public var tied: [Comparison] { comparisons.filter { $0.isTied(margin: tieMargin) } }
+        /// Higher on average, neither significantly nor shown to be within the tie margin (one
+        /// shared seed included: no interval).
+        public var unresolved: [Comparison] {
+            comparisons.filter { $0.difference.mean > 0 && !$0.isSignificantlyHigher && !$0.isTied(margin: tieMargin) }
         }
         public var standing: Standing {
             if !better.isEmpty { return .notBest }
-            if !higherNotSignificantly.isEmpty { return .tiedBest }
-            return higherOnOneSeed.isEmpty ? .best : .undecided
+            if !unresolved.isEmpty { return .undecided }
+            return tied.isEmpty ? .best : .tiedBest
         }
     }
 
     public var experiment: String
     public var method: String
     public var lastRounds: String
+    /// The tie margin, in accuracy (0.01 = 1 point).
+    public var tieMargin: Double
     /// Nil for a metric the method has no figure of its own for: Local has no global model, and
     /// FedPer's global model lacks the heads its clients keep.
     public var results: [(metric: Metric, result: MetricResult?)]
@@ -111,9 +125,12 @@ public struct ClaimCheck: Sendable {
         return standings.allSatisfy { $0 == .best || $0 == .tiedBest } ? .holds : .undecided
     }
 
-    /// Compares `method` (`MethodResults.isNamed`) with every other row
-    /// of the experiment on each of `metrics`.
-    public init(method: String, in experiment: ExperimentResults) throws {
+    /// The default tie margin: 1 point of accuracy.
+    public static let defaultTieMargin = 0.01
+
+    /// Compares `method` (`MethodResults.isNamed`) with every other row of the experiment on each
+    /// of `metrics`; a higher rival is tied when its interval lies below `tieMargin`.
+    public init(method: String, in experiment: ExperimentResults, tieMargin: Double = defaultTieMargin) throws {
         let matches = experiment.groups.filter { $0.isNamed(method) && !$0.complete.isEmpty }
         guard matches.count == 1, let claimed = matches.first else {
             let labels = experiment.groups.filter { !$0.complete.isEmpty }.map(\.label).joined(separator: ", ")
@@ -126,6 +143,7 @@ public struct ClaimCheck: Sendable {
         self.experiment = experiment.name
         self.method = claimed.label
         lastRounds = MethodResults.lastRoundsTitle(experiment.groups)
+        self.tieMargin = tieMargin
         results = Self.metrics.map { metric in
             let own = claimed.bySeed(metric.name, last: true)
             guard !own.isEmpty, !(metric.isGlobalModel && claimed.globalModelIsPartial) else { return (metric, nil) }
@@ -147,7 +165,9 @@ public struct ClaimCheck: Sendable {
             let ownValues = own.keys.sorted().map { own[$0]! }
             return (
                 metric,
-                MetricResult(metric: metric, own: SeedStatistics(ownValues), comparisons: comparisons, leftOut: leftOut)
+                MetricResult(
+                    metric: metric, own: SeedStatistics(ownValues), comparisons: comparisons, leftOut: leftOut,
+                    tieMargin: tieMargin)
             )
         }
     }
@@ -155,6 +175,7 @@ public struct ClaimCheck: Sendable {
     /// One line per metric and a verdict line, as `exp report --claim` prints them.
     public var lines: [String] {
         var out: [String] = []
+        let margin = marginText
         for (metric, result) in results {
             let head = "claim \(method), \(metric.title) (last \(lastRounds))"
             guard let result else {
@@ -165,11 +186,13 @@ public struct ClaimCheck: Sendable {
             if !result.better.isEmpty {
                 parts.append("significantly below " + result.better.map(\.text).joined(separator: "; "))
             }
-            if !result.higherNotSignificantly.isEmpty {
-                parts.append("higher, not significantly: " + result.higherNotSignificantly.map(\.text).joined(separator: "; "))
+            if !result.unresolved.isEmpty {
+                parts.append(
+                    "higher, neither significantly nor within \(margin): "
+                        + result.unresolved.map(\.text).joined(separator: "; "))
             }
-            if !result.higherOnOneSeed.isEmpty {
-                parts.append("higher on one seed (untestable): " + result.higherOnOneSeed.map(\.text).joined(separator: "; "))
+            if !result.tied.isEmpty {
+                parts.append("tied (higher, within \(margin)): " + result.tied.map(\.text).joined(separator: "; "))
             }
             if !result.leftOut.isEmpty {
                 parts.append("left out (global model not the method's, †): " + result.leftOut.joined(separator: ", "))
@@ -178,8 +201,15 @@ public struct ClaimCheck: Sendable {
         }
         out.append(
             "claim \(method): best or tied-best on both metrics: \(verdict.rawValue) "
-                + "(paired 95% intervals over shared seeds; one shared seed decides nothing)")
+                + "(paired 95% intervals over shared seeds; tied = interval below \(margin); one shared seed decides nothing)")
         return out
+    }
+
+    /// The tie margin as printed: "1 point", "0.5 points".
+    var marginText: String {
+        let points = 100 * tieMargin
+        let number = points == points.rounded() ? String(Int(points)) : String(format: "%g", points)
+        return "\(number) point\(points == 1 ? "" : "s")"
     }
 }
 
@@ -221,12 +251,14 @@ extension MethodResults {
 extension Report {
     /// `--claim` checks for each method, in every experiment of the report that has a row for it
     /// (an error when none has).
-    public func claimChecks(_ methods: [String]) throws -> [ClaimCheck] {
+    public func claimChecks(
+        _ methods: [String], tieMargin: Double = ClaimCheck.defaultTieMargin
+    ) throws -> [ClaimCheck] {
         var checks: [ClaimCheck] = []
         for method in methods {
             let having = experiments.filter { $0.groups.contains { $0.isNamed(method) } }
             for experiment in having.isEmpty ? Array(experiments.prefix(1)) : having {
-                checks.append(try ClaimCheck(method: method, in: experiment))
+                checks.append(try ClaimCheck(method: method, in: experiment, tieMargin: tieMargin))
             }
         }
         return checks

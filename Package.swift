@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], exclude: ["Corpus"]),
         .testTarget(name: "FedKitTests", dependencies: ["FedKit", "BuiltinPlugins", "FedKitTesting", "Torch", "Config"],
-                    exclude: ["ConfigCorpus"]),
+                    exclude: ["ConfigCorpus", "Reference"]),
     ],
     cxxLanguageStandard: .cxx17
 )

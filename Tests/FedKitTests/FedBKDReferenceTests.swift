@@ -51,6 +51,11 @@ final class FedBKDReferenceTests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/\(name)")
     }
 
+    /// Whether the first values drawn here are the script's (the same random streams).
+    static func close(_ a: [Float], _ b: [Double]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { abs(Double($0) - $1) <= 1e-6 }
+    }
+
     /// A `cnn-cifar10` network with the reference's parameters: weights N(0, 1) / sqrt(fan-in),
     /// biases 0.1 N(0, 1), drawn from `generator` in parameter order (as the script fills
     /// `CNNCifarMulti`'s `named_parameters`).
@@ -77,15 +82,13 @@ final class FedBKDReferenceTests: XCTestCase {
         let n = reference.samples
         let samples = try (0..<2).map { _ in try Tensor.randn([n, 3, 32, 32], generator: initial) }
         // The same random streams as the script's, or the comparison below means nothing.
-        func close(_ a: [Float], _ b: [Double]) -> Bool {
-            zip(a, b).allSatisfy { abs(Double($0) - $1) <= 1e-6 } && a.count == b.count
-        }
         let firstWeights = Array(try global.parameters[0].flattened(from: 0).floats().prefix(4))
         let firstSamples = Array(try samples[1].flattened(from: 0).floats().prefix(4))
         let firstOrder = try Tensor.randperm(n, generator: RandomGenerator(seed: reference.order_seed)).ints()
         XCTAssertTrue(
-            close(firstWeights, reference.probe.global_conv1_weight_first)
-                && close(firstSamples, reference.probe.client1_samples_first) && firstOrder == reference.probe.first_order,
+            Self.close(firstWeights, reference.probe.global_conv1_weight_first)
+                && Self.close(firstSamples, reference.probe.client1_samples_first)
+                && firstOrder == reference.probe.first_order,
             "this libtorch's random streams differ from those the reference was made with: regenerate it "
                 + "(bench/fedbkd_authors/distill_reference.py)")
 
@@ -184,16 +187,14 @@ final class FedBKDReferenceTests: XCTestCase {
         _ = try generator.train(context)
         let fixed = try XCTUnwrap(generator.fixed)
         let network = try XCTUnwrap(generator.network)
-        func close(_ a: [Float], _ b: [Double]) -> Bool {
-            a.count == b.count && zip(a, b).allSatisfy { abs(Double($0) - $1) <= 1e-6 }
-        }
         let lastBias = try XCTUnwrap(before.entries.first { $0.name == "trunk.3.bias" }).tensor
         let firstEmbedding = Array(try fixed.embedding.flattened(from: 0).floats().prefix(4))
         let firstNoise = Array(try fixed.noise.flattened(from: 0).floats().prefix(4))
         let firstBias = Array(try lastBias.floats().prefix(4))
         XCTAssertTrue(
-            close(firstEmbedding, reference.probe.embedding_first) && close(firstNoise, reference.probe.noise_first)
-                && close(firstBias, reference.probe.last_bias_first),
+            Self.close(firstEmbedding, reference.probe.embedding_first)
+                && Self.close(firstNoise, reference.probe.noise_first)
+                && Self.close(firstBias, reference.probe.last_bias_first),
             "this libtorch's random streams or the generator's draws differ from those the reference was made with")
         let after = network.stateDict()
         let pairs = try reference.changes.map { change in

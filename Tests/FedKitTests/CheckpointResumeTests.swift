@@ -261,6 +261,17 @@ final class CheckpointResumeTests: XCTestCase {
         XCTAssertTrue(RunFingerprint.sameSetting(written: try edited(without("drop_last")), current: current))
         XCTAssertEqual(ConfigHistory.canonical(["dataset.normalize": "true"]), ["dataset.normalize": "standard"])
         XCTAssertEqual(ConfigHistory.canonical(["methods.0.generator.output": "linear", "federation.lr": "0.1"]), ["federation.lr": "0.1"])
+        // FedBKD's published image path changes samples only on CIFAR: elsewhere it reads as before it existed.
+        let published = ["methods.0.generator.image_path": "published", "federation.lr": "0.1"]
+        XCTAssertEqual(
+            ConfigHistory.canonical(published.merging(["dataset.name": "fashion-mnist"]) { $1 }),
+            ["dataset.name": "fashion-mnist", "federation.lr": "0.1"])
+        XCTAssertEqual(
+            ConfigHistory.canonical(published.merging(["dataset.name": "cifar10"]) { $1 }),
+            published.merging(["dataset.name": "cifar10"]) { $1 })
+        XCTAssertEqual(
+            ConfigHistory.canonical(["methods.0.generator.image_path": "raw", "dataset.name": "cifar10"]),
+            ["dataset.name": "cifar10"])
         let auto = try edited { $0.replacingOccurrences(of: "batched_clients: \"off\"", with: "batched_clients: \"auto\"") }
         XCTAssertFalse(RunFingerprint.sameSetting(written: auto, current: current))
         XCTAssertFalse(RunFingerprint.sameSetting(written: try edited(without("momentum")), current: current))

@@ -67,6 +67,6 @@ public struct CIFAR100Dataset: ImageDataset {
                 ? RandomCropFlip(
                     padding: 4, flip: true,
                     padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
-            contentHash: hasher.hex)
+            pixelScaling: statistics ?? .identity(channels: 3), contentHash: hasher.hex)
     }
 }

@@ -58,6 +58,6 @@ public struct CIFAR10Dataset: ImageDataset {
                 ? RandomCropFlip(
                     padding: 4, flip: true,
                     padValue: statistics?.normalizedZero ?? [0, 0, 0]) : nil,
-            contentHash: hasher.hex)
+            pixelScaling: statistics ?? .identity(channels: 3), contentHash: hasher.hex)
     }
 }

@@ -75,6 +75,6 @@ public struct FEMNISTDataset: ImageDataset {
             name: "femnist", train: train, test: test, classes: Self.classes, inputShape: [1, 28, 28],
             trainUsers: trainUsers, testUsers: testUsers,
             augmentation: augment ? RandomCropFlip(padding: 2, flip: false, padValue: white) : nil,
-            contentHash: hasher.hex)
+            pixelScaling: statistics ?? .identity(channels: 1), contentHash: hasher.hex)
     }
 }

@@ -147,6 +147,6 @@ struct IDXImageDataset {
         let test = try split("t10k")
         return DatasetSplits(
             name: name, train: train, test: test, classes: 10, inputShape: [1, 28, 28],
-            augmentation: augmentation, contentHash: hasher.hex)
+            augmentation: augmentation, pixelScaling: statistics ?? .identity(channels: 1), contentHash: hasher.hex)
     }
 }

@@ -1,17 +1,8 @@
 import FedKit
 import Torch
 
-/// Per-channel mean and standard deviation of a dataset's training images (pixel values in [0, 1]).
-/// Images are normalised as (x - mean) / std per channel (docs/datasets.md lists the values).
-public struct ImageStatistics: Sendable, Equatable {
-    public var mean: [Float]
-    public var std: [Float]
-
-    public init(mean: [Float], std: [Float]) {
-        self.mean = mean
-        self.std = std
-    }
-
+/// The datasets' own training-set statistics (docs/datasets.md lists them).
+extension ImageStatistics {
     /// CIFAR-10 training set (std over all training pixels of a channel; the often quoted 0.2023, 0.1994, 0.2010 is a different statistic).
     public static let cifar10 = ImageStatistics(mean: [0.4914, 0.4822, 0.4465], std: [0.2470, 0.2435, 0.2616])
     public static let cifar100 = ImageStatistics(mean: [0.5071, 0.4865, 0.4409], std: [0.2673, 0.2564, 0.2762])
@@ -19,23 +10,6 @@ public struct ImageStatistics: Sendable, Equatable {
     public static let fashionMNIST = ImageStatistics(mean: [0.2860], std: [0.3530])
     /// Computed on the LEAF FEMNIST sample (background 1.0, ink towards 0).
     public static let femnist = ImageStatistics(mean: [0.9614], std: [0.1639])
-
-    /// Normalises `images` [N, C, H, W] (float32) in place, one channel view at a time (no
-    /// full-size temporaries: CIFAR's training set is 600 MB as floats), and returns it.
-    func normalize(_ images: Tensor) throws -> Tensor {
-        guard images.rank == 4, images.shape[1] == mean.count else {
-            throw PluginError("normalisation expects [N, \(mean.count), H, W], got \(images.shape)")
-        }
-        for c in 0..<mean.count {
-            let channel = try images.select(dim: 1, c)
-            try channel.mul_(Double(1 / std[c]))
-            try channel.add_(Tensor(scalar: -mean[c] / std[c]))
-        }
-        return images
-    }
-
-    /// The value a black (0) pixel has after normalisation, per channel.
-    var normalizedZero: [Float] { zip(mean, std).map { -$0 / $1 } }
 }
 
 enum ImageTensors {
@@ -43,56 +17,6 @@ enum ImageTensors {
     static func fromBytes(_ bytes: [UInt8], shape: [Int], statistics: ImageStatistics?) throws -> Tensor {
         let images = try Tensor(bytes: bytes, shape: shape, scale: 1.0 / 255.0)
         return try statistics?.normalize(images) ?? images
-    }
-}
-
-/// Seeded training augmentation for images [N, C, H, W]: random crop after padding each side
-/// with `padding` pixels of black (as torchvision's RandomCrop(padding:) before normalisation),
-/// and horizontal flip with probability 1/2. Every random draw comes from the batch's generator.
-public struct RandomCropFlip: Augmentation {
-    public var padding: Int
-    public var flip: Bool
-    /// Per-channel value of the padding (a black pixel in normalised units).
-    public var padValue: [Float]
-
-    public init(padding: Int = 4, flip: Bool = true, padValue: [Float]) {
-        self.padding = padding
-        self.flip = flip
-        self.padValue = padValue
-    }
-
-    public func apply(_ batch: Tensor, generator: RandomGenerator) throws -> Tensor {
-        let shape = batch.shape
-        guard shape.count == 4 else { throw PluginError("augmentation expects images [N, C, H, W], got \(shape)") }
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        guard n > 0 else { return batch }
-        let p = padding
-        var padded = batch
-        if p > 0 {
-            let fill = try Tensor(
-                padValue.count == c ? padValue : [Float](repeating: 0, count: c), shape: [1, c, 1, 1])
-            let rows = try fill.expanded(to: [n, c, p, w])
-            padded = try Tensor.cat([rows, batch, rows], dim: 2)
-            let columns = try fill.expanded(to: [n, c, h + 2 * p, p])
-            padded = try Tensor.cat([columns, padded, columns], dim: 3)
-        }
-        let offsets =
-            p > 0
-            ? try Tensor.randint(0, 2 * p + 1, [n, 2], generator: generator).ints() : [Int](repeating: 0, count: 2 * n)
-        let flips = flip ? try Tensor.randint(0, 2, [n], generator: generator).ints() : [Int](repeating: 0, count: n)
-        let reversed = try Tensor(Array((0..<w).reversed()))
-        var out: [Tensor] = []
-        out.reserveCapacity(n)
-        for i in 0..<n {
-            var image = try padded.select(dim: 0, i)
-            if p > 0 {
-                let y = offsets[2 * i], x = offsets[2 * i + 1]
-                image = try image.slice(dim: 1, y..<(y + h)).slice(dim: 2, x..<(x + w))
-            }
-            if flips[i] == 1 { image = try image.indexSelect(dim: 2, reversed) }
-            out.append(image)
-        }
-        return try Tensor.stack(out, dim: 0).contiguous()
     }
 }
 

@@ -20,9 +20,11 @@ import Torch
 /// for each teacher k in sampled order, `steps` Adam steps on all fixed inputs of k's classes
 /// minimising alpha * CE(theta_k(x), argmax theta_k(x)) + eta * L_div, with
 /// L_div = exp(-mean_{i,j} d_z(i,j) d_x(i,j)), d_z the mean squared noise difference and d_x
-/// the mean absolute output difference (FedGen's). The published image path detaches the
-/// samples before the teacher (uint8 round trip), so only L_div trains G: `teacher_gradient:
-/// false`. Samples for distillation are G on the fixed inputs in batch-norm training mode.
+/// the mean absolute output difference (FedGen's). The published image path casts CIFAR samples
+/// to uint8 images and puts them through the training transform before the teacher and the
+/// distillation (`image_path: published`, `PublishedImagePath`); that detaches them, so only L_div
+/// trains G: `teacher_gradient: false`. Samples for distillation are G on the fixed inputs in
+/// batch-norm training mode.
 ///
 /// Improved (`schedule: joint`, `inputs: fresh`, ...): each Adam step draws a batch with
 /// labels from the union of the teachers' classes and minimises
@@ -43,7 +45,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         keys: [
             noiseDim, embeddingDim, hidden, noise, inputs, samples, labelEmbedding, schedule, batchSize, epochs, steps,
             learningRate, weightDecay, target, teacherGradient, teacherWeights, alpha, eta, beta, labels, diversity,
-            reset, sampleBatchNorm, output,
+            reset, sampleBatchNorm, output, imagePath,
         ])
 
     public static let noiseDim = ParameterKey.int(
@@ -103,7 +105,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public static let teacherGradient = ParameterKey.bool(
         "teacher_gradient", default: false,
         doc:
-            "let the cross-entropy's gradient reach G through the frozen teachers; false reproduces the published image path (samples detached by the uint8 round trip in `Generator.forward`: only L_div trains G)"
+            "let the cross-entropy's gradient reach G through the frozen teachers; false as published, where the uint8 round trip in `Generator.forward` detaches the samples, so only L_div trains G (`image_path: published` makes that round trip itself)"
     )
     public static let teacherWeights = ParameterKey.choice(
         "teacher_weights", default: TeacherWeighting.uniform,
@@ -148,6 +150,12 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             "the sample stage after the last Linear: linear (published, unbounded) or tanh-batchnorm, tanh then batch norm without affine parameters over the channels (DAFL/DFAD generators), which holds samples at the standardised data's scale"
     )
 
+    public static let imagePath = ParameterKey.choice(
+        "image_path", default: ImagePath.raw,
+        doc:
+            "what teachers and students see: raw (G's output is the sample) or published, the authors' `Generator.forward`: 3 x 32 x 32 samples of an image dataset are read as 32 x 32 x 3, cast to uint8 as numpy does (truncation, wrap-around), scaled to [0, 1] and normalised as the dataset's images, randomly cropped (padding 4) and flipped (`trans_cifar10_train`); other samples stay raw (their FEMNIST and Sent140 branches). Needs teacher_gradient: false"
+    )
+
     /// The distribution of z (`noise`).
     public enum Noise: String, CaseIterable, Sendable { case uniform, normal }
     /// Whether generator inputs are drawn once per run or every time (`inputs`).
@@ -169,6 +177,8 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public enum Diversity: String, CaseIterable, Sendable { case fedgen, normalised, raw }
     /// Batch-norm statistics when sampling (`sample_batchnorm`).
     public enum SampleBatchNorm: String, CaseIterable, Sendable { case batch, running }
+    /// What becomes of G's output before teachers and students see it (`image_path`).
+    public enum ImagePath: String, CaseIterable, Sendable { case raw, published }
 
     public let noiseDim: Int
     public let embeddingDim: Int
@@ -194,10 +204,14 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     public let reset: Bool
     public let batchStatisticsWhenSampling: Bool
     public let output: ConditionalGeneratorNetwork.Output
+    public let imagePath: ImagePath
 
     /// The generator network (nil before the first round).
     public private(set) var network: ConditionalGeneratorNetwork?
     private var optimizer: Adam?
+    /// This round's pixel scaling when samples take the published image path (`image_path:
+    /// published` on colour 32 x 32 images), nil when they stay raw.
+    private(set) var imageScaling: ImageStatistics?
     /// Inputs drawn once per run (`inputs: fixed`): labels, noise and frozen label embeddings.
     public private(set) var fixed: FixedInputs?
 
@@ -239,12 +253,20 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         reset = p[Self.reset]
         batchStatisticsWhenSampling = p[Self.sampleBatchNorm] == .batch
         output = p[Self.output]
+        imagePath = p[Self.imagePath]
     }
 
     /// The adversarial term (`beta` > 0) is defined for the joint schedule only.
+    /// The published image path is not differentiable (uint8 cast): no teacher gradient through it.
     public func validate() throws {
         guard beta == 0 || schedule == .joint else {
             throw PluginError("conditional-mlp: beta (the adversarial term) needs schedule: joint")
+        }
+        guard imagePath == .raw || (!teacherGradient && schedule == .perTeacher) else {
+            throw PluginError(
+                "conditional-mlp: image_path: published is the published generator's: it casts the samples to uint8, "
+                    + "so no gradient reaches G through the teachers; it needs teacher_gradient: false and "
+                    + "schedule: per-teacher (or image_path: raw)")
         }
     }
 
@@ -295,6 +317,10 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
                 }
         }
 
+        imageScaling =
+            imagePath == .published
+                && PublishedImagePath.applies(shape: shape, kind: context.inputKind, scaling: context.pixelScaling)
+            ? context.pixelScaling : nil
         let network = try prepareNetwork(classes: context.classes, shape: shape, generator: context.generator)
         if fixedInputs {
             try prepareFixedInputs(classes: context.classes, network: network, generator: context.generator)
@@ -344,6 +370,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             "generator.loss": last.loss,
             "generator.steps": Double(adamSteps),
             "generator.teacher_accuracy": teacherAccuracy,
+            "generator.uint8_images": imageScaling == nil ? 0 : 1,
             "generator.seconds": Date().timeIntervalSince(start),
         ])
     }
@@ -359,7 +386,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         let batchStatistics = batchStatisticsWhenSampling && ys.count >= 2
         network.setTraining(batchStatistics)
         defer { network.setTraining(true) }
-        return try withoutGrad {
+        let x = try withoutGrad {
             if fixedInputs, let fixed {
                 let byClass = fixed.rowsByClass
                 var next = [Int](repeating: 0, count: byClass.count)
@@ -377,6 +404,14 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
             let z = try drawNoise(ys.count, generator: generator)
             return try network.generate(noise: z, labels: labels)
         }
+        return try seenByModels(x, generator: generator)
+    }
+
+    /// G's output as teachers and students see it: the published image path's images (uint8,
+    /// scaled, cropped and flipped with draws from `generator`), or the output itself.
+    func seenByModels(_ x: Tensor, generator: RandomGenerator) throws -> Tensor {
+        guard let imageScaling else { return x }
+        return try PublishedImagePath.images(x, scaling: imageScaling, generator: generator)
     }
 
     /// z for `count` samples from the configured distribution.
@@ -469,7 +504,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
         }
         let div = try diversity(noise: z, samples: x)
         guard teacherGradient || reported else { return (try div * eta, try Tensor.zeros([]), div) }
-        let input = teacherGradient ? x : try x.detached()
+        let input = teacherGradient ? x : try seenByModels(x.detached(), generator: round.context.generator)
         let logits = try SampleSpace.logits(round.slots.network(k), input, kind: round.kind)
         let ce = try Loss.crossEntropy(logits, targets: targets(logits, labels: y))
         return (try ce * alpha + div * eta, ce, div)

@@ -26,11 +26,16 @@ public struct DatasetSplits: @unchecked Sendable {
     public var contentHash: String
     /// Pre-trained word vectors for token datasets (e.g. GloVe for sent140), nil otherwise.
     public var pretrainedEmbedding: PretrainedEmbedding?
+    /// For image datasets read from pixels: how a pixel value in [0, 1] becomes a model input,
+    /// (x - mean) / std per channel (mean 0 and std 1 when the dataset does not normalise); nil
+    /// for other data. Server steps that make images the way a dataset's pipeline does (FedBKD's
+    /// published generator) read it.
+    public var pixelScaling: ImageStatistics?
 
     public init(
         name: String, train: LabeledSamples, test: LabeledSamples, classes: Int, inputShape: [Int],
         inputKind: InputKind = .continuous, trainUsers: [String]? = nil, testUsers: [String]? = nil,
-        augmentation: (any Augmentation)? = nil, contentHash: String
+        augmentation: (any Augmentation)? = nil, pixelScaling: ImageStatistics? = nil, contentHash: String
     ) {
         self.name = name
         self.train = train
@@ -41,6 +46,7 @@ public struct DatasetSplits: @unchecked Sendable {
         self.trainUsers = trainUsers
         self.testUsers = testUsers
         self.augmentation = augmentation
+        self.pixelScaling = pixelScaling
         self.contentHash = contentHash
     }
 }

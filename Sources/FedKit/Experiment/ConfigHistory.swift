@@ -14,6 +14,13 @@ public enum ConfigHistory {
         "aggregator.server_lr": ["1", "1.0"],
         "aggregator.top_layers": ["2"],
         "generator.output": ["linear"],
+        "generator.image_path": ["raw"],
+    ]
+    /// Keys added since whose new value changes the behaviour only on some datasets: there it is
+    /// a new setting, elsewhere it reads as before. `generator.image_path: published` changes
+    /// samples only of 3 x 32 x 32 image datasets (`PublishedImagePath`).
+    public static let valuesBeforeKeysExistedExceptOn: [String: (value: String, datasets: Set<String>)] = [
+        "generator.image_path": (value: "published", datasets: ["cifar10", "cifar100"])
     ]
     /// Values renamed since, old -> current, by key.
     public static let renamedValues: [String: [String: String]] = [
@@ -35,6 +42,11 @@ public enum ConfigHistory {
         for (key, value) in settings {
             let shown = displayKey(key)
             if valuesBeforeKeysExisted[shown]?.contains(value) == true { continue }
+            if let rule = valuesBeforeKeysExistedExceptOn[shown], rule.value == value,
+                let dataset = settings["dataset.name"], !rule.datasets.contains(dataset)
+            {
+                continue
+            }
             result[key] = renamedValues[shown]?[value] ?? value
         }
         return result

@@ -48,10 +48,14 @@ public struct ServerRoundContext: @unchecked Sendable {
     /// The federation's local mini-batch size (FedBKD's distillation batch is a multiple of it);
     /// nil when the round is built outside a federation (tests).
     public let localBatchSize: Int?
+    /// For image datasets, how a pixel value in [0, 1] becomes a model input
+    /// (`DatasetSplits.pixelScaling`); nil for other data.
+    public let pixelScaling: ImageStatistics?
 
     public init(
         round: Int, global: Network, workspace: [Network], teachers: [Teacher], classes: Int,
-        inputShape: [Int], inputKind: InputKind, generator: RandomGenerator, localBatchSize: Int? = nil
+        inputShape: [Int], inputKind: InputKind, generator: RandomGenerator, localBatchSize: Int? = nil,
+        pixelScaling: ImageStatistics? = nil
     ) {
         self.round = round
         self.global = global
@@ -62,6 +66,7 @@ public struct ServerRoundContext: @unchecked Sendable {
         self.inputKind = inputKind
         self.generator = generator
         self.localBatchSize = localBatchSize
+        self.pixelScaling = pixelScaling
     }
 }
 

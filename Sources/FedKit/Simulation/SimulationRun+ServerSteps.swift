@@ -27,7 +27,7 @@ extension SimulationRun {
             teachers: teachers,
             classes: dataset.classes, inputShape: dataset.inputShape, inputKind: dataset.inputKind,
             generator: RandomGenerator(seed: Seeds.derive(seed64, "server", round)),
-            localBatchSize: settings.local.batchSize)
+            localBatchSize: settings.local.batchSize, pixelScaling: dataset.pixelScaling)
         var metrics: [String: Double] = [:]
         do {
             // A generator without a distiller (FedGen's) reaches the clients as a round payload.

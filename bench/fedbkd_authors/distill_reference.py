@@ -28,8 +28,8 @@ Everything random comes from torch CPU generators that FedKit's `RandomGenerator
   the local -> global steps (docs/fedbkd.md, item 10); the orders are replayed into the authors'
   DataLoader (`shuffle=True`) call by call, so both programs see the same batches.
 
-Only the DataLoader is replaced (by one that replays the given orders), and their logger module by
-a stand-in (it fails at import outside main_fedbkd.py); their code is not edited.
+Only the DataLoader is replaced (by one that replays the given orders), and what fails at import
+outside main_fedbkd.py (reference_support.prepare_authors_import); their code is not edited.
 Output: per result (client 0 and client 1 after global -> local, the global model after both
 local -> global steps) and parameter, the change from the start: its sum, L2 norm, largest
 magnitude and first 8 values; plus probes of the random streams, so that a test can tell a
@@ -38,12 +38,12 @@ different libtorch from a different algorithm.
 import argparse
 import copy
 import json
-import logging
 import math
 import sys
-import types
 
 import torch
+
+import reference_support
 
 SAMPLES = 40
 INIT_SEED = 2026
@@ -53,18 +53,8 @@ L2G_EPOCHS = 3
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--authors", default="/tmp/fedbkd-authors", help="their files (run.sh setup)")
-    options = parser.parse_args()
-    sys.argv = sys.argv[:1]  # their modules parse the command line at import (utils/options.py)
-    sys.path.insert(0, options.authors)
-    # utils/train_utils.py (imported by models/Update.py for a transform) imports
-    # log_utils/logger.py, which reads the undefined `args.function` and creates log folders in the
-    # working directory at import: a stand-in module with the one name train_utils takes from it.
-    logger = types.ModuleType("log_utils.logger")
-    logger.data_logger = logging.getLogger("fedbkd-authors")
-    sys.modules["log_utils.logger"] = logger
-    torch.set_num_threads(1)
+    options = reference_support.options(__doc__.split("\n")[0])
+    reference_support.prepare_authors_import(options.authors)
     from models import Update
     from models.Nets import CNNCifarMulti
 
@@ -135,18 +125,11 @@ def main():
             w_locals[idx][k] = w_idx_local[k]
 
     def change(after, before):
-        out = []
-        for name, _ in global_net.named_parameters():
-            delta = (after[name] - before[name]).flatten().double()
-            out.append({
-                "name": name, "shape": list(before[name].shape), "sum": delta.sum().item(),
-                "norm": delta.norm().item(), "max_abs": delta.abs().max().item(),
-                "first": delta[:8].tolist()})
-        return out
+        return [reference_support.change(name, after[name], before[name]) for name, _ in global_net.named_parameters()]
 
     result = {
         "source": "bench/fedbkd_authors/distill_reference.py: FedBKD/FedBKD models/Update.py LocalUpdateDFGAN",
-        "authors_commit": open(f"{options.authors}/COMMIT").read().strip(),
+        "authors_commit": reference_support.commit(options.authors),
         "torch": torch.__version__,
         "samples": SAMPLES, "init_seed": INIT_SEED, "order_seed": ORDER_SEED,
         "g2l_epochs": G2L_EPOCHS, "l2g_epochs": L2G_EPOCHS, "batch_size": 2 * args.local_bs, "lr": args.lr,

@@ -27,21 +27,21 @@ holds the same tensors) and their `DF_gan` as the stored inputs (`y_input`, `eps
 round > 0 path of `main_fedbkd.py`). The teachers' weights (N(0, 1) / sqrt(fan-in), biases
 0.1 N(0, 1), seed 12) affect only the CE, which does not reach G.
 
-Patched to run, as in run_authors.py: `nn.Module.cuda` is the identity (GAN_train.py line 12),
-GENERATORCONFIGS['cifar10-cnn1'] (KeyError) aliases GENERATORCONFIGS['cifar10'], and their logger
-module (which fails at import outside main_fedbkd.py) is a stand-in. Their code is not edited.
+Patched to run: what fails at import outside main_fedbkd.py (reference_support.prepare_authors_import),
+and GENERATORCONFIGS['cifar10-cnn1'] (KeyError) aliases GENERATORCONFIGS['cifar10'], as in
+run_authors.py. Their code is not edited.
 Output: per generator parameter, the change from the start (sum, L2 norm, largest magnitude, first
 8 values), plus probes of the random streams.
 """
 import argparse
 import contextlib
 import json
-import logging
 import math
 import sys
-import types
 
 import torch
+
+import reference_support
 
 SEED = 11
 TEACHER_SEED = 12
@@ -53,16 +53,8 @@ TEACHER_CLASSES = [[0, 1], [2, 3]]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--authors", default="/tmp/fedbkd-authors", help="their files (run.sh setup)")
-    options = parser.parse_args()
-    sys.argv = sys.argv[:1]  # their modules parse the command line at import (utils/options.py)
-    sys.path.insert(0, options.authors)
-    logger = types.ModuleType("log_utils.logger")
-    logger.data_logger = logging.getLogger("fedbkd-authors")
-    sys.modules["log_utils.logger"] = logger
-    torch.nn.Module.cuda = lambda self, *a, **k: self
-    torch.set_num_threads(1)
+    options = reference_support.options(__doc__.split("\n")[0])
+    reference_support.prepare_authors_import(options.authors)
     with contextlib.redirect_stdout(sys.stderr):  # their progress prints; stdout is the reference
         reference = run(options)
     json.dump(reference, sys.stdout, indent=1)
@@ -127,16 +119,11 @@ def run(options):
         ("fc_layers.1.weight", "trunk.1.weight"), ("fc_layers.1.bias", "trunk.1.bias"),
         ("representation_layer.weight", "trunk.3.weight"), ("representation_layer.bias", "trunk.3.bias"),
     ]
-    changes = []
-    for theirs, ours in names:
-        delta = (after[theirs] - before[theirs]).flatten().double()
-        changes.append({
-            "name": theirs, "fedkit": ours, "shape": list(before[theirs].shape), "sum": delta.sum().item(),
-            "norm": delta.norm().item(), "max_abs": delta.abs().max().item(), "first": delta[:8].tolist()})
+    changes = [reference_support.change(theirs, after[theirs], before[theirs], fedkit=ours) for theirs, ours in names]
 
     return {
         "source": "bench/fedbkd_authors/generator_reference.py: FedBKD/FedBKD GAN_train.py DF_gan.train_generator",
-        "authors_commit": open(f"{options.authors}/COMMIT").read().strip(),
+        "authors_commit": reference_support.commit(options.authors),
         "torch": torch.__version__,
         "seed": SEED, "per_class": PER_CLASS, "epochs": EPOCHS, "steps": STEPS, "teacher_classes": TEACHER_CLASSES,
         "eta": df_gan.ensemble_eta, "lr": df_gan.ensemble_lr, "weight_decay": df_gan.weight_decay,

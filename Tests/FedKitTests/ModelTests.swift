@@ -40,6 +40,27 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(net.stateDict()["body.7.weight"]?.shape, [120, 1600])
     }
 
+    /// FedRep's and FedBKD's CNNCifar drop 60 % of the logits while training (`self.drop(self.fc3(x))`):
+    /// in training mode the logits are zero or 2.5 x the eval-mode logits; eval mode has no dropout,
+    /// and `logit_dropout: 0` builds the head without it.
+    func testCIFAR10CNNDropsLogitsWhileTraining() throws {
+        let net = try build(CIFAR10CNN.self, [3, 32, 32], classes: 10)
+        let plain = try build(CIFAR10CNN.self, [3, 32, 32], classes: 10, ["logit_dropout": .double(0)])
+        XCTAssertEqual(plain.head.parameters.count, 2)
+        try plain.load(net.stateDict())
+        let x = try Tensor.randn([50, 3, 32, 32], generator: RandomGenerator(seed: 1))
+        net.setTraining(false)
+        let clean = try withoutGrad { try net.forward(x).floats() }
+        XCTAssertEqual(clean, try withoutGrad { try plain.forward(x).floats() })
+        net.setTraining(true)
+        let dropped = try withoutGrad { try net.forward(x).floats() }
+        var zeros = 0
+        for (d, c) in zip(dropped, clean) {
+            if d == 0 { zeros += 1 } else { XCTAssertEqual(d, c * 2.5, accuracy: 1e-4 * max(1, abs(c))) }
+        }
+        XCTAssertEqual(Double(zeros) / Double(dropped.count), 0.6, accuracy: 0.07, "\(zeros) of \(dropped.count)")
+    }
+
     func testCIFAR10CNNRejectsGreyImages() throws {
         XCTAssertThrowsError(try build(CIFAR10CNN.self, [1, 28, 28], classes: 10)) { error in
             XCTAssertTrue(error is PluginError)

@@ -3,12 +3,15 @@ import Torch
 
 /// The layout both CIFAR CNNs share (FedAvg's / FedRep's CIFAR networks): conv(3 -> c1, 5) -
 /// ReLU - pool 2 - conv(c1 -> c2, 5) - ReLU - pool 2 - flatten - fc -> f1 - ReLU - fc f1 -> f2 -
-/// ReLU [- dropout] | head: fc f2 -> classes. The flattened size follows the image size.
+/// ReLU [- dropout] | head: fc f2 -> classes [- dropout on the logits]. The flattened size follows
+/// the image size.
 struct CIFARConvNet {
     var conv: (Int, Int)
     var hidden: (Int, Int)
     /// Dropout after the last body layer (the features the head sees); nil: none.
     var dropout: Double?
+    /// Dropout on the head's output (the logits) while training; nil or 0: none.
+    var logitDropout: Double? = nil
 
     func build(_ input: ModelInput, model name: String, generator g: RandomGenerator) throws -> Network {
         let image = try ModelInputChecks.image(
@@ -24,6 +27,8 @@ struct CIFARConvNet {
             try Linear(hidden.0, hidden.1, generator: g), Activation.relu,
         ]
         if let dropout { body.append(Dropout(dropout, generator: g)) }
-        return Network(body: body, head: [try Linear(hidden.1, input.classes, generator: g)], generator: g)
+        var head: [any Layer] = [try Linear(hidden.1, input.classes, generator: g)]
+        if let logitDropout, logitDropout > 0 { head.append(Dropout(logitDropout, generator: g)) }
+        return Network(body: body, head: head, generator: g)
     }
 }

@@ -15,6 +15,7 @@ public enum ConfigHistory {
         "aggregator.top_layers": ["2"],
         "generator.output": ["linear"],
         "generator.image_path": ["raw"],
+        "model.logit_dropout": ["0", "0.0"],
     ]
     /// Keys added since whose new value changes the behaviour only on some datasets: there it is
     /// a new setting, elsewhere it reads as before. `generator.image_path: published` changes

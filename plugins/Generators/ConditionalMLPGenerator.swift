@@ -378,6 +378,7 @@ public final class ConditionalMLPGenerator: GeneratorPlugin, RoundCarriedState, 
     /// Samples for the given labels. With fixed inputs, the j-th request for class c gets the
     /// j-th fixed input of class c (cycling when more are asked for than exist), so asking for
     /// every fixed label gives G on exactly the fixed inputs, as the published `generate_data`.
+    /// The samples are what the models see (`image_path`).
     public func sample(labels: Tensor, generator: RandomGenerator) throws -> Tensor {
         guard let network else {
             throw PluginError("conditional-mlp: sample() called before the generator was trained")

@@ -226,13 +226,18 @@ final class FedBKDReferenceTests: XCTestCase {
 
     /// Each parameter's change against the reference's: sum, norm, largest magnitude and the first
     /// values, within `tolerance` times the reference change's norm (distillation: 1e-4, measured
-    /// 1.2e-6, float32 rounding); a tensor the authors' code leaves unchanged (the head) must stay
+    /// 5.7e-6, float32 rounding); a tensor the authors' code leaves unchanged (the head) must stay
     /// exactly unchanged.
     func compare(
         _ pairs: [(name: String, after: Tensor, before: Tensor)], with reference: [Reference.Change], what: String,
         tolerance relative: Double = 1e-4
     ) throws {
         XCTAssertEqual(pairs.count, reference.count, what)
+        var largest = 0.0
+        defer {
+            // The figure docs/fedbkd.md quotes ("Checked against the authors' code").
+            print("FedBKDReferenceTests: \(what): largest difference \(largest) of a change's norm")
+        }
         for ((name, a, b), expected) in zip(pairs, reference) {
             XCTAssertEqual(a.shape, expected.shape, "\(what): \(name) is the authors' \(expected.name)")
             let delta = zip(try a.flattened(from: 0).floats(), try b.flattened(from: 0).floats()).map {
@@ -247,6 +252,7 @@ final class FedBKDReferenceTests: XCTestCase {
             let ours = [delta.reduce(0, +), norm, delta.map(abs).max() ?? 0] + delta.prefix(expected.first.count)
             let theirs = [expected.sum, expected.norm, expected.max_abs] + expected.first
             let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? 0
+            largest = max(largest, worst / expected.norm)
             XCTAssertLessThanOrEqual(
                 worst, tolerance,
                 "\(what): \(expected.name) changed by norm \(norm) (sum \(ours[0])), the authors' code by norm "

@@ -51,6 +51,16 @@ final class FedBKDReferenceTests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/\(name)")
     }
 
+    /// The `fedbkd` preset's resolved parameters of its `kind` plugin (defaults filled in).
+    static func publishedParameters(_ kind: PluginKind) throws -> [String: ParameterValue] {
+        let preset = try XCTUnwrap(try MethodPresets.all().first { $0.name == "fedbkd" })
+        var errors: [ConfigError] = []
+        let choice = try BuiltinPlugins.registry().resolve(
+            kind, preset.node[kind.section], path: kind.section, errors: &errors)
+        XCTAssertTrue(errors.isEmpty, "\(errors)")
+        return try XCTUnwrap(choice).parameters.values
+    }
+
     /// Whether the first values drawn here are the script's (the same random streams).
     static func close(_ a: [Float], _ b: [Double]) -> Bool {
         a.count == b.count && zip(a, b).allSatisfy { abs(Double($0) - $1) <= 1e-6 }
@@ -92,12 +102,7 @@ final class FedBKDReferenceTests: XCTestCase {
             "this libtorch's random streams differ from those the reference was made with: regenerate it "
                 + "(bench/fedbkd_authors/distill_reference.py)")
 
-        let preset = try XCTUnwrap(try MethodPresets.all().first { $0.name == "fedbkd" })
-        var errors: [ConfigError] = []
-        let resolved = try BuiltinPlugins.registry().resolve(
-            .distiller, preset.node["distiller"], path: "distiller", errors: &errors)
-        XCTAssertTrue(errors.isEmpty, "\(errors)")
-        let distiller = try BidirectionalDistiller.make(XCTUnwrap(resolved).parameters)
+        let distiller = try BidirectionalDistiller.make(Parameters(Self.publishedParameters(.distiller)))
 
         let globalBefore = try global.stateDict().copy()
         let teachers = try clients.enumerated().map { k, net in
@@ -153,13 +158,8 @@ final class FedBKDReferenceTests: XCTestCase {
     func testPublishedGeneratorTrainsAsTheAuthorsCodeDoes() throws {
         let reference = try JSONDecoder().decode(
             GeneratorReference.self, from: Data(contentsOf: Self.referenceFile("fedbkd-generator-reference.json")))
-        let preset = try XCTUnwrap(try MethodPresets.all().first { $0.name == "fedbkd" })
-        var errors: [ConfigError] = []
-        let resolved = try BuiltinPlugins.registry().resolve(
-            .generator, preset.node["generator"], path: "generator", errors: &errors)
-        XCTAssertTrue(errors.isEmpty, "\(errors)")
         // The preset with the reference's smaller schedule; everything else as published.
-        let published = try XCTUnwrap(resolved).parameters.values
+        let published = try Self.publishedParameters(.generator)
         XCTAssertEqual(published["eta"], .double(reference.eta))
         XCTAssertEqual(published["lr"], .double(reference.lr))
         XCTAssertEqual(published["weight_decay"], .double(reference.weight_decay))

@@ -54,12 +54,7 @@ final class PublishedImagePathTests: XCTestCase {
     /// With the published preset on CIFAR-shaped data the teachers and the distillation see uint8
     /// images; on data without pixel scaling (or of another shape) the raw output.
     func testPublishedPresetUsesTheImagePathOnlyOnColourImages() throws {
-        let preset = try XCTUnwrap(try MethodPresets.all().first { $0.name == "fedbkd" })
-        var errors: [ConfigError] = []
-        let choice = try BuiltinPlugins.registry().resolve(
-            .generator, preset.node["generator"], path: "generator", errors: &errors)
-        XCTAssertTrue(errors.isEmpty, "\(errors)")
-        let parameters = try XCTUnwrap(choice).parameters.values.merging([
+        let parameters = try FedBKDReferenceTests.publishedParameters(.generator).merging([
             "samples": .int(40), "epochs": .int(1), "steps": .int(1),
         ]) { $1 }
         XCTAssertEqual(parameters["image_path"], .string("published"))

@@ -1,7 +1,4 @@
-import BuiltinPlugins
-import Config
 import FedKit
-import Methods
 import Torch
 import XCTest
 

@@ -1,8 +1,9 @@
-// `fedkit-bench evalpass`: images/s of cnn-fmnist's no-grad forward pass (evaluation) over the
-// Fashion-MNIST test set, per evaluation batch size, so that eval.batch_size can be chosen on
-// measurements (docs/benchmarks.md, "Evaluation batch size").
+// `fedkit-bench evalpass`: images/s of a model's no-grad forward pass (evaluation) over a dataset's
+// test set (default cnn-fmnist on Fashion-MNIST), per evaluation batch size, so that
+// eval.batch_size can be chosen on measurements (docs/benchmarks.md, "Evaluation batch size").
 //
 //   fedkit-bench evalpass --batches 100,250,500,1000 --threads 1 --repeats 3 [--engine-allocator 0|1|2]
+//       [--dataset cifar10 --root data/cifar-10-batches-bin --model cnn-cifar10]
 import BuiltinPlugins
 import Config
 import FedKit
@@ -12,6 +13,8 @@ import Torch
 func runEvalPass(_ options: Options) throws {
     let threads = try options.int("threads", 1)
     let repeats = max(1, try options.int("repeats", 3))
+    let datasetName = options.values["dataset"] ?? "fashion-mnist"
+    let modelName = options.values["model"] ?? "cnn-fmnist"
     let root = options.values["root"] ?? "/usr/share/datasets/fashion-mnist"
     let sizes = try (options.values["batches"] ?? "50,100,250,500,1000").split(separator: ",").map { raw -> Int in
         guard let v = Int(raw), v > 0 else {
@@ -29,9 +32,9 @@ func runEvalPass(_ options: Options) throws {
     let registry = try BuiltinPlugins.registry()
     let yaml = """
         name: bench-evalpass
-        dataset: { name: fashion-mnist, root: "\(root)" }
+        dataset: { name: "\(datasetName)", root: "\(root)" }
         partition: { name: iid, clients: 1 }
-        model: { name: cnn-fmnist }
+        model: { name: "\(modelName)" }
         methods: [fedavg]
         """
     let spec = try ExperimentLoader(registry: registry).resolve(
@@ -65,6 +68,6 @@ func runEvalPass(_ options: Options) throws {
     let rates = sizes.map { "\"\($0)\": \(String(format: "%.0f", Double(test.count) / best[$0]!))" }.joined(
         separator: ", ")
     print(
-        "{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
+        "{\"bench\": \"evalpass\", \"impl\": \"fedkit\", \"model\": \"\(modelName)\", \"samples\": \(test.count), \"threads\": \(TorchThreads.current), "
             + "\"repeats\": \(repeats), \"engine_allocator\": \(allocator), \"best_images_per_s\": {\(rates)}}")
 }

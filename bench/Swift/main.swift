@@ -55,12 +55,13 @@ let usage = """
             --threads N   ATen intra-op threads (default 1)
             --seed N      data and initialisation seed (default 0)
             --batches N   distinct pre-generated batches, cycled (default 16)
-      evalpass  images/s of cnn-fmnist's no-grad forward over the Fashion-MNIST test set per batch size
+      evalpass  images/s of a model's no-grad forward over a test set per batch size (default cnn-fmnist, Fashion-MNIST)
             --batches LIST  evaluation batch sizes (default 50,100,250,500,1000)
             --threads N     ATen intra-op threads (default 1)
             --repeats N     passes per batch size, the fastest counts (default 3)
             --engine-allocator N  0: glibc's default allocator; 1: as a simulation's training sets it
                                   (AllocatorPolicy); 2: as a simulation's evaluation runs (duringEvaluation)
+        --dataset NAME --root DIR --model NAME  another dataset plugin (its data folder) and model
       fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
       diversity  forward + backward of the generator diversity loss (FedBKD's, FedGen's L_div) on random
             samples; prints ms per step as JSON (reference: bench/python/diversity_reference.py).
@@ -147,7 +148,7 @@ do {
     case "fedavg": try runFedAvg(arguments.dropFirst(2))  // bench/Swift/FedAvgBench.swift
     case "evalpass":
         try runEvalPass(
-            Options(arguments.dropFirst(2), allowed: ["batches", "threads", "repeats", "root", "engine-allocator"]))  // EvalPassBench.swift
+            Options(arguments.dropFirst(2), allowed: ["batches", "threads", "repeats", "root", "engine-allocator", "dataset", "model"]))  // EvalPassBench.swift
     case "diversity":
         try runDiversity(Options(arguments.dropFirst(2), allowed: ["samples", "dims", "steps", "threads"]))  // DiversityBench.swift
     case "stacked": try runStacked(Options(arguments.dropFirst(2), allowed: ["clients", "batch", "steps", "reps"]))  // StackedBench.swift

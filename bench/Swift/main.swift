@@ -61,7 +61,7 @@ let usage = """
             --repeats N     passes per batch size, the fastest counts (default 3)
             --engine-allocator N  0: glibc's default allocator; 1: as a simulation's training sets it
                                   (AllocatorPolicy); 2: as a simulation's evaluation runs (duringEvaluation)
-        --dataset NAME --root DIR --model NAME  another dataset plugin (its data folder) and model
+            --dataset NAME --root DIR --model NAME  another dataset plugin (its data folder) and model
       fedavg  FedAvg rounds through the FedKit engine (Fashion-MNIST, Dirichlet 0.1, 20 clients), see: fedkit-bench fedavg --help
       diversity  forward + backward of the generator diversity loss (FedBKD's, FedGen's L_div) on random
             samples; prints ms per step as JSON (reference: bench/python/diversity_reference.py).

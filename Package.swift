@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 /// Method presets: plain YAML files in plugins/methods, shipped as resources. The list is

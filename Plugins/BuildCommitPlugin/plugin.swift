@@ -3,10 +3,13 @@ import PackagePlugin
 
 /// Embeds the commit the binary is built from into the `BuildCommit` target, for manifest.json.
 ///
-/// A build command whose inputs are every tracked file and git's HEAD, branch ref and index, so
-/// that it runs again whenever a commit, checkout or edit of a tracked file could change its
-/// answer (SwiftPM does not re-evaluate a plugin on every build, so a command without those
-/// inputs left binaries built after a commit with the previous commit). The script asks git for
+/// A build command whose inputs are git's HEAD, branch ref and index and the tracked files of the
+/// package's targets and manifest, so that it runs again whenever a commit, checkout or edit of
+/// a file that goes into a binary could change its answer (SwiftPM does not re-evaluate a plugin
+/// on every build, so a command without those inputs left binaries built after a commit with the
+/// previous commit). Files outside the targets (docs, experiments, committed runs) are not
+/// inputs: SwiftPM keeps a build plan's input list until a target's files change, so a `git mv`
+/// or `git rm` of such a file failed the next build on a missing input. The script asks git for
 /// HEAD and whether tracked files differ from it (a dirty build gets "+dirty"); without git or a
 /// repository (a source tarball) it reads the `.build-commit` file at the package root, which
 /// `git archive` fills in (`export-subst` in .gitattributes); else the commit is "unknown". It
@@ -21,14 +24,15 @@ struct BuildCommitPlugin: BuildToolPlugin {
                 displayName: "Embedding the build commit",
                 executable: URL(fileURLWithPath: "/bin/sh"),
                 arguments: ["-c", Self.script, "build-commit", package.path, output.path],
-                inputFiles: Self.gitInputs(package), outputFiles: [output])
+                inputFiles: Self.gitInputs(package, targets: context.package.targets.map(\.directoryURL)),
+                outputFiles: [output])
         ]
     }
 
-    /// Files whose change can change the commit string: git's HEAD, the branch it points to, the
-    /// packed refs, the index, and every tracked file (none outside a git checkout but the
-    /// `.build-commit` file).
-    static func gitInputs(_ package: URL) -> [URL] {
+    /// Files whose change can change the commit string of a binary: git's HEAD, the branch it
+    /// points to, the packed refs, the index, Package.swift and the tracked files under the
+    /// targets' directories (none outside a git checkout but the `.build-commit` file).
+    static func gitInputs(_ package: URL, targets: [URL]) -> [URL] {
         let directory = package.path
         guard git(["-C", directory, "rev-parse", "HEAD"]) != nil else {
             return [package.appendingPathComponent(".build-commit")]
@@ -41,7 +45,8 @@ struct BuildCommitPlugin: BuildToolPlugin {
             }
             return FileManager.default.fileExists(atPath: p) ? URL(fileURLWithPath: p) : nil
         }
-        let tracked = git(["-C", directory, "ls-files", "-z"]).map { $0.split(separator: "\0") } ?? []
+        let binaryPaths = ["Package.swift"] + targets.map(\.path)
+        let tracked = git(["-C", directory, "ls-files", "-z", "--"] + binaryPaths).map { $0.split(separator: "\0") } ?? []
         inputs += tracked.map { package.appendingPathComponent(String($0)) }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
         return inputs

@@ -348,6 +348,7 @@ ft_tensor *ft_max_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
 ft_tensor *ft_relu_max_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
     FT_TRY_PTR(return wrap(relu_max_pool2d(x->t, k, s, p));)
 }
+bool ft_set_wide_pooling_kernels(bool enabled) { return set_wide_pooling_kernels(enabled); }
 ft_tensor *ft_avg_pool2d(const ft_tensor *x, int64_t k, int64_t s, int64_t p) {
     FT_TRY_PTR(return wrap(at::avg_pool2d(x->t, {k, k}, {s, s}, {p, p}));)
 }

@@ -11,3 +11,7 @@ at::Tensor channels_last_max_pool2d(const at::Tensor &x, int64_t k, int64_t s, i
 /// with non-overlapping windows (k == s, p == 0) take one kernel, anything else at::relu and
 /// channels_last_max_pool2d.
 at::Tensor relu_max_pool2d(const at::Tensor &x, int64_t k, int64_t s, int64_t p);
+
+/// Turns the AVX-512 kernels of relu_max_pool2d on (where the CPU has AVX-512F) or off, and
+/// returns whether they were on: for tests of the portable kernels.
+bool set_wide_pooling_kernels(bool enabled);

@@ -80,6 +80,10 @@ public enum F {
             x.withHandle { ft_relu_max_pool2d($0, Int64(kernel), Int64(stride ?? kernel), Int64(padding)) }
         }
     }
+    /// Turns reluMaxPool2d's AVX-512 kernels on (where the CPU has AVX-512F: the default) or off,
+    /// process-wide, and returns whether they were on; for tests of the portable kernels.
+    @discardableResult
+    static func setWidePoolingKernels(_ enabled: Bool) -> Bool { ft_set_wide_pooling_kernels(enabled) }
     public static func avgPool2d(_ x: Tensor, kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
         try Tensor.make("avg_pool2d", [x]) {
             x.withHandle { ft_avg_pool2d($0, Int64(kernel), Int64(stride ?? kernel), Int64(padding)) }

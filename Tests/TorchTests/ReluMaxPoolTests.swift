@@ -17,10 +17,24 @@ final class ReluMaxPoolTests: XCTestCase {
         return (try out.floats(), try XCTUnwrap(input.grad).floats(), out.shape)
     }
 
+    /// Both kernel sets: the AVX-512 ones (where the CPU has them) and the portable ones.
     func testBitIdenticalToReluThenMaxPool() throws {
+        try checkBitIdenticalToReluThenMaxPool()
+        let wide = F.setWidePoolingKernels(false)
+        defer { F.setWidePoolingKernels(wide) }
+        try checkBitIdenticalToReluThenMaxPool()
+        try checkNaNPropagates()
+    }
+
+    func checkBitIdenticalToReluThenMaxPool() throws {
         var random = TestRandom(7)
-        // 2x2 (the fast path), 3x3, odd sizes that drop a row and a column, a 1x1 window.
-        for (shape, kernel) in [([3, 4, 8, 6], 2), ([2, 3, 7, 9], 2), ([2, 2, 9, 7], 3), ([1, 2, 3, 3], 1)] {
+        // 2x2 (the fast path) with output rows of 3, 7, 14 (cnn-fmnist's), 16 and 20 (one and
+        // two vectors of 16), 3x3, odd sizes that drop a row and a column, a 1x1 window.
+        let shapes = [
+            ([3, 4, 8, 6], 2), ([2, 3, 7, 9], 2), ([2, 3, 14, 14], 2), ([1, 2, 28, 28], 2), ([1, 2, 4, 32], 2),
+            ([1, 2, 5, 41], 2), ([2, 2, 9, 7], 3), ([1, 2, 3, 3], 1),
+        ]
+        for (shape, kernel) in shapes {
             let count = shape.reduce(1, *)
             // Many exact ties and zeros: a third of the values are 0, some windows are all negative.
             let x = (0..<count).map { i -> Float in
@@ -63,9 +77,11 @@ final class ReluMaxPoolTests: XCTestCase {
 
     /// NaN in some windows (the 2x2 kernel redoes such a row by the generic scan), in the first
     /// and in later rows of a plane, one window with two NaNs.
-    func testNaNPropagatesAsInTheTwoOps() throws {
+    func testNaNPropagatesAsInTheTwoOps() throws { try checkNaNPropagates() }
+
+    func checkNaNPropagates() throws {
         var random = TestRandom(5)
-        for (shape, kernel) in [([2, 3, 6, 8], 2), ([1, 2, 9, 9], 3)] {
+        for (shape, kernel) in [([2, 3, 6, 8], 2), ([1, 2, 9, 9], 3), ([1, 2, 6, 40], 2)] {
             var x = random.floats(shape.reduce(1, *))
             for index in [1, 3, 2 * shape[3] + 5, 4 * shape[3] + 4, 4 * shape[3] + 5, x.count - 1] { x[index] = .nan }
             let fused = try run({ try F.reluMaxPool2d($0, kernel: kernel) }, x, shape, upstream: 2)

@@ -126,6 +126,8 @@ ft_tensor *ft_conv2d(const ft_tensor *x, const ft_tensor *w, const ft_tensor *b 
 ft_tensor *ft_max_pool2d(const ft_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
 /* max_pool2d(relu(x)) as one kernel where the windows do not overlap (max_pool.cpp) */
 ft_tensor *ft_relu_max_pool2d(const ft_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
+/* its AVX-512 kernels on (where the CPU has them) or off; returns whether they were on (tests) */
+bool ft_set_wide_pooling_kernels(bool enabled);
 ft_tensor *ft_avg_pool2d(const ft_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
 ft_tensor *ft_adaptive_avg_pool2d(const ft_tensor *x, int64_t out_h, int64_t out_w);
 ft_tensor *ft_leaky_relu(const ft_tensor *x, double slope);

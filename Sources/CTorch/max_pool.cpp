@@ -100,7 +100,7 @@ __attribute__((target("avx512f"))) inline __mmask16 first(int64_t count) {
 }
 
 __attribute__((target("avx512f")))
-void relu_max_pool_plane(const float *in, int64_t w, int64_t oh, int64_t ow, float *out, int32_t *where) {
+void relu_max_pool_plane(const float *in, const float *end, int64_t w, int64_t oh, int64_t ow, float *out, int32_t *where) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -112,8 +112,13 @@ void relu_max_pool_plane(const float *in, int64_t w, int64_t oh, int64_t ow, flo
         for (int64_t j0 = 0; j0 < ow; j0 += 16) {
             const int64_t n = ow - j0 < 16 ? ow - j0 : 16;
             const __mmask16 lanes = first(n), low = first(2 * n), high = first(2 * n - 16 > 0 ? 2 * n - 16 : 0);
-            const __m512 t0 = _mm512_maskz_loadu_ps(low, r0 + 2 * j0), t1 = _mm512_maskz_loadu_ps(high, r0 + 2 * j0 + 16);
-            const __m512 b0 = _mm512_maskz_loadu_ps(low, r1 + 2 * j0), b1 = _mm512_maskz_loadu_ps(high, r1 + 2 * j0 + 16);
+            // Whole vectors where they stay inside the input (the lanes past the row are
+            // ignored): masked loads stall where the data comes from memory (eval batches).
+            const bool whole = r1 + 2 * j0 + 32 <= end;
+            const __m512 t0 = whole ? _mm512_loadu_ps(r0 + 2 * j0) : _mm512_maskz_loadu_ps(low, r0 + 2 * j0);
+            const __m512 t1 = whole ? _mm512_loadu_ps(r0 + 2 * j0 + 16) : _mm512_maskz_loadu_ps(high, r0 + 2 * j0 + 16);
+            const __m512 b0 = whole ? _mm512_loadu_ps(r1 + 2 * j0) : _mm512_maskz_loadu_ps(low, r1 + 2 * j0);
+            const __m512 b1 = whole ? _mm512_loadu_ps(r1 + 2 * j0 + 16) : _mm512_maskz_loadu_ps(high, r1 + 2 * j0 + 16);
             const __m512 a = _mm512_permutex2var_ps(t0, even, t1), b = _mm512_permutex2var_ps(t0, odd, t1);
             const __m512 c = _mm512_permutex2var_ps(b0, even, b1), d = _mm512_permutex2var_ps(b0, odd, b1);
             const __mmask16 nans = (__mmask16)(_mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(c, d, _CMP_UNORD_Q));
@@ -153,9 +158,13 @@ void route_gradient_plane(const int32_t *where, const float *g, int64_t w, int64
         for (int64_t j0 = 0; j0 < ow; j0 += 16) {
             const int64_t n = ow - j0 < 16 ? ow - j0 : 16;
             const __mmask16 lanes = first(n), low = first(2 * n), high = first(2 * n - 16 > 0 ? 2 * n - 16 : 0);
-            const __m512i at = _mm512_maskz_loadu_epi32(lanes, where + i * ow + j0);
-            const __m512 gradient = _mm512_maskz_loadu_ps(lanes, g + i * ow + j0);
-            const __mmask16 flows = _mm512_cmp_epi32_mask(at, none, _MM_CMPINT_NLT);  // no kNoGradient bit
+            // Whole vectors where they stay inside the plane (see relu_max_pool_plane); the
+            // lanes past the row are ignored.
+            const bool whole = i * ow + j0 + 16 <= oh * ow;
+            const __m512i at = whole ? _mm512_loadu_si512(where + i * ow + j0)
+                                     : _mm512_maskz_loadu_epi32(lanes, where + i * ow + j0);
+            const __m512 gradient = whole ? _mm512_loadu_ps(g + i * ow + j0) : _mm512_maskz_loadu_ps(lanes, g + i * ow + j0);
+            const __mmask16 flows = lanes & _mm512_cmp_epi32_mask(at, none, _MM_CMPINT_NLT);  // no kNoGradient bit
             const __m512i first_index = _mm512_add_epi32(_mm512_set1_epi32(top + 2 * (int32_t)j0), twice_lane);
             const __m512i second_index = _mm512_add_epi32(_mm512_set1_epi32(bottom + 2 * (int32_t)j0), twice_lane);
             const __m512 a = _mm512_maskz_mov_ps(flows & _mm512_cmpeq_epi32_mask(at, first_index), gradient);
@@ -198,7 +207,7 @@ Pooled relu_max_pool(const at::Tensor &x, int64_t k, bool with_indices) {
             const float *in = pin + plane * h * w;
             float *o = pout + plane * oh * ow;
             int32_t *wh = pwhere ? pwhere + plane * oh * ow : nullptr;
-            if (wide) avx512::relu_max_pool_plane(in, w, oh, ow, o, wh);
+            if (wide) avx512::relu_max_pool_plane(in, pin + n * c * h * w, w, oh, ow, o, wh);
             else if (k == 2) relu_max_pool_plane_2x2(in, w, oh, ow, o, wh);
             else
                 for (int64_t i = 0; i < oh; i++) relu_max_pool_row(in, w, k, i, ow, o, wh);

@@ -19,7 +19,10 @@
 
 #include <atomic>
 #include <cmath>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define FT_X86_64 1
+#endif
 
 namespace {
 
@@ -52,7 +55,9 @@ void relu_max_pool_row(const float *in, int64_t w, int64_t k, int64_t i, int64_t
 // is the window's maximum and, among equal maxima, the first: computed with selects and no
 // branches (random activations make comparisons unpredictable). A row with a NaN is redone by
 // the scan above, which propagates it exactly as at::max_pool2d does.
+#if FT_X86_64
 __attribute__((target_clones("avx2", "default")))
+#endif
 void relu_max_pool_plane_2x2(const float *in, int64_t w, int64_t oh, int64_t ow, float *out, int32_t *where) {
     for (int64_t i = 0; i < oh; i++) {
         const float *r0 = in + 2 * i * w, *r1 = r0 + w;
@@ -84,14 +89,16 @@ void relu_max_pool_plane_2x2(const float *in, int64_t w, int64_t oh, int64_t ow,
 }
 
 // AVX-512 kernels for 2 x 2 windows (every conv block of the built-in CNNs), used where the CPU
-// has AVX-512F. A row of up to 16 outputs is one masked vector: the two input rows are loaded,
-// split into even and odd columns with one permute each, and the maxima, indices and relu
-// computed as the scalar definitions above, so values and indices are bit-identical (rows with
-// a NaN are redone by the scan). The backward pass writes every input element of a window (the
-// gradient at the window's maximum, 0 elsewhere) instead of zero-filling the input gradient and
-// scattering into it. The portable kernels above did this in 7-10 % of a cnn-fmnist training
-// step at batch 10, mostly in scalar remainder loops (output rows of 14 and 7); see
-// docs/benchmarks.md, "Wider ReLU + max pooling kernels".
+// has AVX-512F (x86-64 only). An output row of up to 16 is one vector: the two input rows are
+// loaded as whole vectors wherever they stay inside the tensor (masked loads stall on data that
+// comes from memory), split into even and odd columns with one permute each, and the maxima,
+// indices and relu computed as the scalar definitions above, so values and indices are
+// bit-identical (rows with a NaN are redone by the scan); stores are masked to the row. The
+// backward pass writes every input element of a window (the gradient at the window's maximum, 0
+// elsewhere) instead of zero-filling the input gradient and scattering into it. The portable
+// kernels above spent 10 % of a cnn-fmnist round at batch 10 here, mostly in scalar remainder
+// loops (output rows of 14 and 7); docs/benchmarks.md, "AVX-512 ReLU + max pooling kernels".
+#if FT_X86_64
 namespace avx512 {
 
 // The lanes that hold `count` (<= 16) floats.
@@ -180,11 +187,20 @@ void route_gradient_plane(const int32_t *where, const float *g, int64_t w, int64
 }
 
 } // namespace avx512
+#endif
 
 // Whether the AVX-512 kernels run: where the CPU has AVX-512F, unless a test turned them off
 // (ft_set_wide_pooling_kernels) to check the portable ones.
+bool has_avx512() {
+#if FT_X86_64
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return false;
+#endif
+}
+
 std::atomic<bool> &wide_kernels() {
-    static std::atomic<bool> enabled{__builtin_cpu_supports("avx512f") != 0};
+    static std::atomic<bool> enabled{has_avx512()};
     return enabled;
 }
 
@@ -207,8 +223,11 @@ Pooled relu_max_pool(const at::Tensor &x, int64_t k, bool with_indices) {
             const float *in = pin + plane * h * w;
             float *o = pout + plane * oh * ow;
             int32_t *wh = pwhere ? pwhere + plane * oh * ow : nullptr;
+#if FT_X86_64
             if (wide) avx512::relu_max_pool_plane(in, pin + n * c * h * w, w, oh, ow, o, wh);
-            else if (k == 2) relu_max_pool_plane_2x2(in, w, oh, ow, o, wh);
+            else
+#endif
+            if (k == 2) relu_max_pool_plane_2x2(in, w, oh, ow, o, wh);
             else
                 for (int64_t i = 0; i < oh; i++) relu_max_pool_row(in, w, k, i, ow, o, wh);
         }
@@ -237,10 +256,12 @@ at::Tensor route_gradient(const at::Tensor &where, const at::Tensor &grad_out, i
             const int32_t *wp = pwhere + plane * per_plane;
             const float *gp = pg + plane * per_plane;
             float *out = pgrad + plane * h * w;
+#if FT_X86_64
             if (wide) {
                 avx512::route_gradient_plane(wp, gp, w, oh, ow, out);
                 continue;
             }
+#endif
             // Windows do not overlap: one writer per element. Without branches (about half
             // the windows of a ReLU network are <= 0, at random): a no-gradient window
             // writes its 0 to its maximum's place, which is 0 already.
@@ -307,6 +328,5 @@ at::Tensor relu_max_pool2d(const at::Tensor &x, int64_t k, int64_t s, int64_t p)
 }
 
 bool set_wide_pooling_kernels(bool enabled) {
-    const bool available = __builtin_cpu_supports("avx512f") != 0;
-    return wide_kernels().exchange(enabled && available);
+    return wide_kernels().exchange(enabled && has_avx512());
 }

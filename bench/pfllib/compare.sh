@@ -53,6 +53,12 @@ NICE=${NICE:-10}
 # table's second FedKit column: FEDKIT_DIR=fedkit-keep-last FEDKIT_SET=federation.drop_last=false.
 FEDKIT_DIR=${FEDKIT_DIR:-fedkit}
 FEDKIT_SET=${FEDKIT_SET:-}
+# PARTITION: PFLlib's split that `setup` generates: dir (default: Dirichlet(0.1)) or pat (its
+# pathological split, 2 classes per client: the counterpart of issue 11's 2-shard setting). Keep
+# each in its own copy: PFL=/tmp/pfllib-pat PARTITION=pat bench/pfllib/compare.sh setup, then the
+# same PFL for `pfllib` and `fedkit` (FedKit reads $PFL/dataset/FashionMNIST).
+PARTITION=${PARTITION:-dir}
+case $PARTITION in dir|pat) ;; *) echo "compare.sh: PARTITION must be dir or pat, got '$PARTITION'" >&2; exit 2 ;; esac
 # PFLLIB_DIR: where `pfllib` writes its logs under $RUNS (default pfllib); PFLLIB_SET: extra main.py
 # arguments after the fixed ones (argparse keeps the last value of an option, so they override).
 # Issue 11's hyperparameters on this split: PFLLIB_DIR=pfllib-issue11 PFLLIB_SET="-lr 0.01 -lbs 32 -jr 0.5"
@@ -77,7 +83,7 @@ setup)
     for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
         gunzip -c "$FMNIST/$f.gz" > "$raw/$f"
     done
-    (cd "$PFL/dataset" && nice -n 10 "$PY" generate_FashionMNIST.py noniid - dir)
+    (cd "$PFL/dataset" && nice -n 10 "$PY" generate_FashionMNIST.py noniid - "$PARTITION")
     ;;
 pfllib)
     seed=$2; shift 2

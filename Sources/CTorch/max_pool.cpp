@@ -106,19 +106,35 @@ __attribute__((target("avx512f"))) inline __mmask16 first(int64_t count) {
     return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1);
 }
 
+// The outputs j0 .. j0 + n - 1 of one output row (n <= 16): their lanes, the lanes of the
+// 2 n input columns in the first and second vector of an input row, and the flat indices in
+// the plane of each window's top-left (first) and bottom-left (second) element.
+struct Chunk {
+    __mmask16 lanes, low, high;
+    __m512i first_index, second_index;
+};
+
+__attribute__((target("avx512f"))) inline Chunk chunk(int64_t ow, int64_t j0, int32_t top, int32_t bottom) {
+    const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const int64_t n = ow - j0 < 16 ? ow - j0 : 16;
+    return {first(n), first(2 * n), first(2 * n > 16 ? 2 * n - 16 : 0),
+            _mm512_add_epi32(_mm512_set1_epi32(top + 2 * (int32_t)j0), twice_lane),
+            _mm512_add_epi32(_mm512_set1_epi32(bottom + 2 * (int32_t)j0), twice_lane)};
+}
+
 __attribute__((target("avx512f")))
 void relu_max_pool_plane(const float *in, const float *end, int64_t w, int64_t oh, int64_t ow, float *out, int32_t *where) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i one = _mm512_set1_epi32(1);
     const __m512 zero = _mm512_setzero_ps();
     for (int64_t i = 0; i < oh; i++) {
         const float *r0 = in + 2 * i * w, *r1 = r0 + w;
         const int32_t top = (int32_t)(2 * i * w), bottom = top + (int32_t)w;
         bool nan = false;
         for (int64_t j0 = 0; j0 < ow; j0 += 16) {
-            const int64_t n = ow - j0 < 16 ? ow - j0 : 16;
-            const __mmask16 lanes = first(n), low = first(2 * n), high = first(2 * n - 16 > 0 ? 2 * n - 16 : 0);
+            const Chunk at_j0 = chunk(ow, j0, top, bottom);
+            const __mmask16 lanes = at_j0.lanes, low = at_j0.low, high = at_j0.high;
             // Whole vectors where they stay inside the input (the lanes past the row are
             // ignored): masked loads stall where the data comes from memory (eval batches).
             const bool whole = r1 + 2 * j0 + 32 <= end;
@@ -136,9 +152,7 @@ void relu_max_pool_plane(const float *in, const float *end, int64_t w, int64_t o
             const __m512 o = _mm512_maskz_mov_ps(positive, best);
             _mm512_mask_storeu_ps(out + i * ow + j0, lanes, o);
             if (!where) continue;
-            const __m512i first_index = _mm512_add_epi32(_mm512_set1_epi32(top + 2 * (int32_t)j0), twice_lane);
-            const __m512i second_index = _mm512_add_epi32(_mm512_set1_epi32(bottom + 2 * (int32_t)j0), twice_lane);
-            const __m512i one = _mm512_set1_epi32(1);
+            const __m512i first_index = at_j0.first_index, second_index = at_j0.second_index;
             __m512i at = _mm512_mask_add_epi32(second_index, _mm512_cmp_ps_mask(d, o, _CMP_EQ_OQ), second_index, one);
             at = _mm512_mask_mov_epi32(at, _mm512_cmp_ps_mask(c, o, _CMP_EQ_OQ), second_index);
             at = _mm512_mask_add_epi32(at, _mm512_cmp_ps_mask(b, o, _CMP_EQ_OQ), first_index, one);
@@ -155,7 +169,6 @@ void relu_max_pool_plane(const float *in, const float *end, int64_t w, int64_t o
 // column) are left as they are: the caller zeroes them.
 __attribute__((target("avx512f")))
 void route_gradient_plane(const int32_t *where, const float *g, int64_t w, int64_t oh, int64_t ow, float *grad) {
-    const __m512i twice_lane = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i interleave_low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i interleave_high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     const __m512i one = _mm512_set1_epi32(1), none = _mm512_setzero_si512();
@@ -163,8 +176,8 @@ void route_gradient_plane(const int32_t *where, const float *g, int64_t w, int64
         float *r0 = grad + 2 * i * w, *r1 = r0 + w;
         const int32_t top = (int32_t)(2 * i * w), bottom = top + (int32_t)w;
         for (int64_t j0 = 0; j0 < ow; j0 += 16) {
-            const int64_t n = ow - j0 < 16 ? ow - j0 : 16;
-            const __mmask16 lanes = first(n), low = first(2 * n), high = first(2 * n - 16 > 0 ? 2 * n - 16 : 0);
+            const Chunk at_j0 = chunk(ow, j0, top, bottom);
+            const __mmask16 lanes = at_j0.lanes, low = at_j0.low, high = at_j0.high;
             // Whole vectors where they stay inside the plane (see relu_max_pool_plane); the
             // lanes past the row are ignored.
             const bool whole = i * ow + j0 + 16 <= oh * ow;
@@ -172,8 +185,7 @@ void route_gradient_plane(const int32_t *where, const float *g, int64_t w, int64
                                      : _mm512_maskz_loadu_epi32(lanes, where + i * ow + j0);
             const __m512 gradient = whole ? _mm512_loadu_ps(g + i * ow + j0) : _mm512_maskz_loadu_ps(lanes, g + i * ow + j0);
             const __mmask16 flows = lanes & _mm512_cmp_epi32_mask(at, none, _MM_CMPINT_NLT);  // no kNoGradient bit
-            const __m512i first_index = _mm512_add_epi32(_mm512_set1_epi32(top + 2 * (int32_t)j0), twice_lane);
-            const __m512i second_index = _mm512_add_epi32(_mm512_set1_epi32(bottom + 2 * (int32_t)j0), twice_lane);
+            const __m512i first_index = at_j0.first_index, second_index = at_j0.second_index;
             const __m512 a = _mm512_maskz_mov_ps(flows & _mm512_cmpeq_epi32_mask(at, first_index), gradient);
             const __m512 b = _mm512_maskz_mov_ps(flows & _mm512_cmpeq_epi32_mask(at, _mm512_add_epi32(first_index, one)), gradient);
             const __m512 c = _mm512_maskz_mov_ps(flows & _mm512_cmpeq_epi32_mask(at, second_index), gradient);

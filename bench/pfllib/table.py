@@ -39,7 +39,10 @@ client's theta, the model the paper and FedKit test), with "(global G)" the "Glo
 model" is printed beside them as "printed P" (it tests the global model: run_pfllib.py's doc);
 FedBABU: the block after "Evaluate fine-tuned personalized models" (after PFLlib's 11th
 iteration), with "(global G)" round 10's "Evaluate global model" (the averaged body under the
-initial head). Standard library only.
+initial head). With --methods (and the default folders) two more columns read RUNS/fedkit-torch-init:
+FedKit's runs started from PFLlib's initial models (compare.sh's FEDKIT_DIR=fedkit-torch-init
+FEDKIT_SET=federation.init_seed=S for seed S), and their mean difference from PFLlib's runs of the
+same seeds. Standard library only.
 """
 import json
 import math
@@ -158,9 +161,15 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
     saying which model each framework tests."""
     other = (pfllib_dir, fedkit_dir) != ("pfllib", "fedkit")
     tested = " tested with (PFLlib; FedKit) |" if only else ""
+    show_kept = not only and not other   # the issue-14 table only
+    same_init = (" FedKit from PFLlib's initial models (seeds) | difference, same initial models |"
+                 if only and not other else "")
     print("| method |" + tested + " PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
-          "difference (FedKit - PFLlib) | FedKit, last batch kept (seeds) | PFLlib s/round | FedKit s/round | PFLlib CPU s/run | FedKit CPU s/run |")
-    print("|---|" + ("---|" if only else "") + "---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "difference (FedKit - PFLlib) |" + same_init + (" FedKit, last batch kept (seeds) |" if show_kept else "")
+          + " PFLlib s/round | FedKit s/round | "
+          "PFLlib CPU s/run | FedKit CPU s/run |")
+    print("|---|" + ("---|" if only else "") + "---|---:|---|---:|---:|---:|" + ("---:|---:|" if same_init else "")
+          + ("---:|" if show_kept else "") + "---:|---:|---:|---:|")
     for algo, method in METHODS:
         if only and method not in only:
             continue
@@ -173,7 +182,7 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
                 p.append(r)
                 pseeds.append(m.group(1))
         f, fseeds = fedkit_runs(root, fedkit_dir, method)
-        kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method) if not other else ([], [])
+        kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method) if show_kept else ([], [])
         if other and not p and not f:
             continue
         diff = "–"
@@ -186,9 +195,18 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
         pacc = (stats([r["acc"] for r in p]) + (f" (global {stats(pglob)})" if pglob else "")
                 + (f" (printed {stats(pprinted)})" if pprinted else ""))
         label = f" {TESTED.get(method, '')} |" if only else ""
+        init_cells = ""
+        if same_init:
+            # FedKit with federation.init_seed s (PFLlib's torch-seed-s initial model), paired with PFLlib's seed s.
+            init, init_seeds = fedkit_runs(root, "fedkit-torch-init", method)
+            by_seed = {s: r["acc"] for s, r in zip(pseeds, p)}
+            paired = [r["acc"] - by_seed[s] for s, r in zip(init_seeds, init) if s in by_seed]
+            init_cells = (f" {stats([r['acc'] for r in init])}{' (' + ','.join(init_seeds) + ')' if init else ''} |"
+                          f" {f'{100 * sum(paired) / len(paired):+.1f}' if paired else '–'} |")
         print(f"| {method} |{label} {','.join(pseeds) or '–'} | {pacc} | {','.join(fseeds) or '–'} | "
-              f"{stats([r['acc'] for r in f])} | {glob} | {diff} | "
-              f"{stats([r['acc'] for r in kept])}{' (' + ','.join(kept_seeds) + ')' if kept else ''} | {mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
+              f"{stats([r['acc'] for r in f])} | {glob} | {diff} |{init_cells} "
+              + ("" if not show_kept else f"{stats([r['acc'] for r in kept])}{' (' + ','.join(kept_seeds) + ')' if kept else ''} | ")
+              + f"{mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
               f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "
               f"{mean([r['cpu'] for r in f if r['cpu'] is not None], digits=0)} |")
 

@@ -222,6 +222,23 @@ final class BaselineEngineTests: XCTestCase {
         XCTAssertEqual(runner.spec.methods.first { $0.label == "fedgen" }?.evaluateWith, .global)
     }
 
+    /// PFLlib's FedGen variant through the engine: with `first_round: untrained` the untrained G
+    /// travels with round 1 already, with the federation's label counts (`labels: federation`).
+    func testFedGenWithPFLlibsOptionsSendsTheUntrainedGeneratorInRoundOne() throws {
+        let dir = try EngineFixture.temporaryDirectory(self)
+        let variant = "{ name: fedgen, label: fedgen-pfllib, trainer: { labels: federation, generator_mode: train }, "
+            + "generator: { steps: 10, first_round: untrained, labels: federation } }"
+        let (outcome, _, _) = try EngineFixture.run(
+            yaml(output: dir, methods: "[\(variant), { name: fedgen, generator: { steps: 10 } }, fedavg]", rounds: 2))
+        XCTAssertEqual(outcome.failures.map(\.description), [])
+        let records = Dictionary(uniqueKeysWithValues: outcome.results.map { ($0.method, $0.records) })
+        let pfllib = try XCTUnwrap(records["fedgen-pfllib"]), fedgen = try XCTUnwrap(records["fedgen"])
+        let fedavg = try XCTUnwrap(records["fedavg"])
+        XCTAssertGreaterThan(pfllib[0].bytesDownPerClient, fedavg[0].bytesDownPerClient, "G travels with round 1")
+        XCTAssertGreaterThan(pfllib[0].bytesDownPerClient, fedgen[1].bytesDownPerClient, "and the label counts with it")
+        XCTAssertNotEqual(pfllib[0].trainLoss, fedgen[0].trainLoss, "round 1 is regularised by the untrained G")
+    }
+
     /// A feature generator feeds no distiller, and a generator of inputs still needs one: both are
     /// configuration errors at the method's line.
     func testGeneratorAndDistillerMustFit() throws {

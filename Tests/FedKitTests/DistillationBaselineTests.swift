@@ -3,7 +3,7 @@ import FedKit
 import FedKitTesting
 @testable import Generators
 import Torch
-import Trainers
+@testable import Trainers
 import XCTest
 
 /// The defining properties of the knowledge-distillation baselines (docs/baselines.md): FedGen's
@@ -86,6 +86,82 @@ final class DistillationBaselineTests: XCTestCase {
         let restored = try featureGenerator { $0.setting(FeatureSpaceGenerator.steps, 5) }
         try restored.restoreCarriedState(carried)
         XCTAssertEqual(try restored.payload(round: 2).flattened().floats(), try payload.flattened().floats())
+    }
+
+    /// PFLlib's options of the server side: round 1 sends the untrained G (built in `start` from
+    /// the model's feature width), and `labels: federation` draws the server's labels in proportion
+    /// to the federation's samples of the seen classes and sends those counts to the clients.
+    func testFeatureGeneratorPFLlibOptions() throws {
+        let facts = FederationFacts(clients: 2, seed: 3, global: StateDict([]), localLearningRate: 0.1,
+                                    classCounts: [30, 10], featureWidth: 8)
+        let fedgen = try featureGenerator()
+        try fedgen.start(facts)
+        XCTAssertTrue(try fedgen.payload(round: 1).isEmpty, "FedGen: no generator in round 1")
+        XCTAssertEqual(fedgen.labelProbabilities(seen: [0, 1], classes: 2), [1, 1])
+
+        let pfllib = try featureGenerator {
+            $0.setting(FeatureSpaceGenerator.firstRound, .untrained).setting(FeatureSpaceGenerator.labels, .federation)
+        }
+        try pfllib.start(facts)
+        let first = try pfllib.payload(round: 1)
+        let untrained = try XCTUnwrap(try FeatureGenerator(payload: first), "the untrained G in round 1")
+        XCTAssertEqual([untrained.noiseDim, untrained.classes, untrained.features], [4, 2, 8])
+        XCTAssertEqual(try FeatureGenerator.labelCounts(payload: first), [30, 10])
+        XCTAssertNil(try FeatureGenerator.labelCounts(payload: try fedgen.payload(round: 1)))
+        XCTAssertEqual(pfllib.labelProbabilities(seen: [0, 1], classes: 2), [30, 10])
+        XCTAssertEqual(pfllib.labelProbabilities(seen: [1], classes: 2), [0, 10], "only classes the round's clients have seen")
+        // The server trains the G it started with (same shape), and keeps sending the counts.
+        let before = try XCTUnwrap(pfllib.network).stateDict().flattened().floats()
+        _ = try pfllib.train(try FixedTeachers().context)
+        XCTAssertNotEqual(try XCTUnwrap(pfllib.network).stateDict().flattened().floats(), before)
+        XCTAssertEqual(try FeatureGenerator.labelCounts(payload: try pfllib.payload(round: 2)), [30, 10])
+
+        // Each option says what it is missing.
+        let noWidth = FederationFacts(clients: 2, seed: 3, global: StateDict([]), localLearningRate: 0.1, classCounts: [30, 10])
+        XCTAssertThrowsError(try featureGenerator { $0.setting(FeatureSpaceGenerator.firstRound, .untrained) }.start(noWidth)) {
+            XCTAssertTrue("\($0)".contains("feature width"), "\($0)")
+        }
+        let noCounts = FederationFacts(clients: 2, seed: 3, global: StateDict([]), localLearningRate: 0.1, featureWidth: 8)
+        XCTAssertThrowsError(try featureGenerator { $0.setting(FeatureSpaceGenerator.labels, .federation) }.start(noCounts)) {
+            XCTAssertTrue("\($0)".contains("samples per class"), "\($0)")
+        }
+    }
+
+    /// The client's labels y': its own classes (FedGen), or the federation's label counts that the
+    /// payload carries (PFLlib), which must be there.
+    func testFedGenClientLabelsFromItsOwnClassesOrTheFederation() throws {
+        let problem = try ToyProblem()
+        let server = try featureGenerator { $0.setting(FeatureSpaceGenerator.steps, 5) }
+        _ = try server.train(try FixedTeachers().context)
+        let g = try XCTUnwrap(server.network)
+        let own = try fedGen(alpha: 1, beta: 0)
+        let federation = try FedGenTrainer.make(Parameters().setting(FedGenTrainer.labels, .federation))
+        let c = try context(problem, payload: try g.payload())
+        XCTAssertEqual(Set(try own.labelDraw(c, classes: 2)(400)), Set(c.data.labelArray), "the client's own classes")
+        XCTAssertThrowsError(try federation.labelDraw(c, classes: 2)) {
+            XCTAssertTrue("\($0)".contains("labels: federation"), "\($0)")
+        }
+        let onlyClassOne = try context(problem, payload: try g.payload(labelCounts: [0, 7]))
+        XCTAssertEqual(Set(try federation.labelDraw(onlyClassOne, classes: 2)(400)), [1])
+        let skewed = try federation.labelDraw(try context(problem, payload: try g.payload(labelCounts: [30, 10])), classes: 2)(4000)
+        XCTAssertEqual(Double(skewed.filter { $0 == 0 }.count) / 4000, 0.75, accuracy: 0.03)
+    }
+
+    /// `generator_mode: train` runs G with batch statistics (PFLlib): a different regulariser, so
+    /// a different client model; eval (the default) uses the server's running statistics.
+    func testFedGenGeneratorModeChangesTheRegulariser() throws {
+        let problem = try ToyProblem()
+        let server = try featureGenerator { $0.setting(FeatureSpaceGenerator.steps, 5) }
+        _ = try server.train(try FixedTeachers().context)
+        let payload = try server.payload(round: 2)
+        var models: [[Float]] = []
+        for mode in FedGenTrainer.GeneratorMode.allCases {
+            let trainer = try FedGenTrainer.make(Parameters().setting(FedGenTrainer.generatorMode, mode))
+            let c = try context(problem, payload: payload)
+            _ = try trainer.train(c)
+            models.append(try c.model.stateDict().flattened().floats())
+        }
+        XCTAssertNotEqual(models[0], models[1])
     }
 
     func fedGen(alpha: Double, beta: Double) throws -> FedGenTrainer {

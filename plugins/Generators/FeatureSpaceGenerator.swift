@@ -9,7 +9,8 @@ import Torch
 /// a `RoundPayloadSource`) and regularises its local training with it (the `fedgen` trainer).
 ///
 /// Each round, `steps` Adam steps, each on a batch of labels y drawn uniformly over the classes the
-/// round's clients have seen and z ~ U[0,1)^noise_dim, minimise
+/// round's clients have seen (`labels: seen`, FedGen) or in proportion to the federation's training
+/// samples of each of those classes (`federation`, PFLlib's `qualified_labels`) and z ~ U[0,1)^noise_dim, minimise
 ///
 ///     alpha * sum_k mean_i w_{k,y_i} CE(h_k(G(z_i, y_i)), y_i) + eta * L_div       (`ensemble: losses`, FedGen)
 ///     alpha * mean_i CE(sum_k w_{k,y_i} h_k(G(z_i, y_i)), y_i) + eta * L_div        (`ensemble: logits`, PFLlib)
@@ -18,9 +19,17 @@ import Torch
 /// or n_k / n (`samples`, PFLlib), and L_div = exp(-mean_{i,j} d_z(i,j) d_x(i,j)) (mean squared
 /// noise distance times mean absolute feature distance: FedGen's `DiversityLoss`). Heads are frozen
 /// (eval mode). G and its Adam moments are kept across rounds (`RoundCarriedState`: exact resume).
+///
+/// Round 1 sends no G (`first_round: none`: FedGen's clients train without it until the server has
+/// trained one) or the freshly initialised, untrained G (`untrained`, PFLlib). With `labels:
+/// federation` the payload also carries the federation's training samples per class, so that the
+/// `fedgen` trainer can draw its labels as PFLlib's clients do (`labels: federation` there): every
+/// client then learns the whole federation's label histogram.
 public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, RoundCarriedState, @unchecked Sendable {
     public enum Ensemble: String, CaseIterable, Sendable { case losses, logits }
     public enum Weighting: String, CaseIterable, Sendable { case `class`, samples }
+    public enum Labels: String, CaseIterable, Sendable { case seen, federation }
+    public enum FirstRound: String, CaseIterable, Sendable { case none, untrained }
 
     public static let noiseDim = ParameterKey.int(
         "noise_dim", default: 32, min: 1, doc: "dimension of z (FedGen GENERATORCONFIGS['mnist'] noise_dim 32)")
@@ -45,11 +54,18 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
     public static let teacherWeights = ParameterKey.choice(
         "teacher_weights", default: Weighting.class,
         doc: "w_{k,y}: client k's share n_{k,y} / n_y of class y (FedGen) or of all samples n_k / n (PFLlib)")
+    public static let labels = ParameterKey.choice(
+        "labels", default: Labels.seen,
+        doc: "the server's labels: uniform over the classes the round's clients have seen (FedGen) or in proportion to the federation's samples of them, sent to the clients too (federation: PFLlib)")
+    public static let firstRound = ParameterKey.choice(
+        "first_round", default: FirstRound.none,
+        doc: "round 1's payload: no generator, plain local SGD (none: FedGen) or the untrained generator (untrained: PFLlib)")
 
     public static let descriptor = PluginDescriptor(
         kind: .generator, name: "feature-generator",
         summary: "FedGen's generator of body features, learnt from the clients' heads and sent to the clients each round",
-        keys: [noiseDim, hidden, steps, batchSize, learningRate, weightDecay, alpha, eta, ensemble, teacherWeights])
+        keys: [noiseDim, hidden, steps, batchSize, learningRate, weightDecay, alpha, eta, ensemble, teacherWeights, labels,
+               firstRound])
 
     public let noiseDimension: Int
     public let hiddenWidth: Int
@@ -61,10 +77,14 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
     public let diversityWeight: Double
     public let ensembleKind: Ensemble
     public let weighting: Weighting
+    public let labelSource: Labels
+    public let firstRoundPayload: FirstRound
 
-    /// The generator (nil before the first round's training).
+    /// The generator (nil before the first round's training, or before `start` with `first_round: untrained`).
     public private(set) var network: FeatureGenerator?
     private var optimizer: Adam?
+    /// The federation's training samples per class (`FederationFacts.classCounts`).
+    private var federationCounts: [Int] = []
 
     public init(parameters p: Parameters) throws {
         noiseDimension = p[Self.noiseDim]
@@ -77,15 +97,40 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
         diversityWeight = p[Self.eta]
         ensembleKind = p[Self.ensemble]
         weighting = p[Self.teacherWeights]
+        labelSource = p[Self.labels]
+        firstRoundPayload = p[Self.firstRound]
     }
 
     /// Its samples are features, not model inputs (no distiller feeds them to a whole model).
     public var samplesModelInputs: Bool { false }
 
-    public func start(_ federation: FederationFacts) throws {}
+    public func start(_ federation: FederationFacts) throws {
+        federationCounts = federation.classCounts
+        if labelSource == .federation && !federationCounts.contains(where: { $0 > 0 }) {
+            throw PluginError("feature-generator: labels: federation needs the federation's samples per class, and the run reports none")
+        }
+        guard firstRoundPayload == .untrained else { return }
+        guard let width = federation.featureWidth else {
+            throw PluginError("feature-generator: first_round: untrained needs the model's feature width (flat body features [N, d]); this model's body gives none")
+        }
+        try makeFresh(
+            classes: federationCounts.count, features: width,
+            generator: RandomGenerator(seed: Seeds.derive(federation.seed, "feature-generator-init")))
+    }
 
-    /// G, once trained: the clients' regulariser for the round (empty in round 1).
-    public func payload(round: Int) throws -> StateDict { try network?.payload() ?? StateDict([]) }
+    /// G, once trained (or untrained, with `first_round: untrained`): the clients' regulariser for
+    /// the round; empty in round 1 otherwise. With `labels: federation`, also the federation's samples per class.
+    public func payload(round: Int) throws -> StateDict {
+        try network?.payload(labelCounts: labelSource == .federation ? federationCounts : nil) ?? StateDict([])
+    }
+
+    /// A new generator and its Adam state.
+    private func makeFresh(classes: Int, features: Int, generator: RandomGenerator) throws {
+        let fresh = try FeatureGenerator(noiseDim: noiseDimension, classes: classes, hidden: hiddenWidth,
+                                         features: features, generator: generator)
+        network = fresh
+        optimizer = try Adam([ParameterGroup(fresh.parameters, weightDecay: decay)], learningRate: lr)
+    }
 
     /// w_{k,y} for the round's teachers.
     func weights(_ teachers: [Teacher], classes: Int) -> [[Double]] {
@@ -101,20 +146,21 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
 
     /// The feature dimension of the round's model: the body's output width.
     static func featureCount(_ context: ServerRoundContext) throws -> Int {
-        let network = context.global
-        let probe: Tensor
-        if case .tokens = context.inputKind {
-            probe = try Tensor.zeros([2] + context.inputShape, dtype: .int64)
-        } else {
-            probe = try Tensor.zeros([2] + context.inputShape)
+        guard let width = FeatureWidth.of(context.global, inputShape: context.inputShape, inputKind: context.inputKind) else {
+            throw PluginError("feature-generator: the model's body does not give flat [N, d] features, which FedGen needs")
         }
-        network.setTraining(false)
-        defer { network.setTraining(true) }
-        let f = try withoutGrad { try network.features(probe) }
-        guard f.rank == 2 else {
-            throw PluginError("feature-generator: the model's body gives features of shape \(f.shape); FedGen needs flat [N, d] features")
+        return width
+    }
+
+    /// P(y) of the server's labels over the classes `seen` by the round's clients.
+    func labelProbabilities(seen: [Int], classes: Int) -> [Double] {
+        (0..<classes).map { c in
+            guard seen.contains(c) else { return 0 }
+            switch labelSource {
+            case .seen: return 1
+            case .federation: return c < federationCounts.count ? Double(max(0, federationCounts[c])) : 0
+            }
         }
-        return f.shape[1]
     }
 
     public func train(_ context: ServerRoundContext) throws -> GeneratorTrainingResult {
@@ -125,15 +171,15 @@ public final class FeatureSpaceGenerator: GeneratorPlugin, RoundPayloadSource, R
         guard !seen.isEmpty else { throw PluginError("feature-generator: the sampled clients report no training samples of any class") }
         let features = try Self.featureCount(context)
         if network == nil || network!.features != features || network!.classes != context.classes {
-            let fresh = try FeatureGenerator(noiseDim: noiseDimension, classes: context.classes, hidden: hiddenWidth,
-                                             features: features, generator: context.generator)
-            network = fresh
-            optimizer = try Adam([ParameterGroup(fresh.parameters, weightDecay: decay)], learningRate: lr)
+            try makeFresh(classes: context.classes, features: features, generator: context.generator)
         }
         guard let network, let optimizer else { return GeneratorTrainingResult() }
         let slots = try TeacherSlots(workspace: context.workspace, states: context.teachers.map(\.state))
         defer { slots.release() }
-        let probabilities = (0..<context.classes).map { seen.contains($0) ? 1.0 : 0 }
+        let probabilities = labelProbabilities(seen: seen, classes: context.classes)
+        guard probabilities.contains(where: { $0 > 0 }) else {
+            throw PluginError("feature-generator: the federation reports no training samples of the classes the round's clients have seen")
+        }
         network.setTraining(true)
         var ce = 0.0, diversity = 0.0, agreement = 0.0
         for _ in 0..<stepCount {

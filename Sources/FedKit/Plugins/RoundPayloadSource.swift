@@ -11,12 +11,21 @@ public struct FederationFacts: Sendable {
     /// The clients' local SGD learning rate (`federation.lr`), for server steps defined through it
     /// (L2GD's averaging step lr * lambda / p).
     public var localLearningRate: Double
+    /// The federation's training samples per class (sum over all clients; empty when unknown).
+    public var classCounts: [Int]
+    /// The width of the model body's flat output, the head's input (nil when the features are not flat).
+    public var featureWidth: Int?
 
-    public init(clients: Int, seed: UInt64, global: StateDict, localLearningRate: Double) {
+    public init(
+        clients: Int, seed: UInt64, global: StateDict, localLearningRate: Double, classCounts: [Int] = [],
+        featureWidth: Int? = nil
+    ) {
         self.clients = clients
         self.seed = seed
         self.global = global
         self.localLearningRate = localLearningRate
+        self.classCounts = classCounts
+        self.featureWidth = featureWidth
     }
 }
 

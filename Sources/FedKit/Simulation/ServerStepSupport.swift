@@ -47,6 +47,26 @@ public enum SampleSpace {
     }
 }
 
+/// The width d of a model body's flat output [N, d] (the head's input), found by one forward pass
+/// of a zero batch in eval mode.
+public enum FeatureWidth {
+    /// d, or nil when the body's output is not flat [N, d] or the probe fails (a model whose body
+    /// cannot run on zeros of the input shape); a plugin that needs it says so. Leaves the
+    /// network in training mode, as the engine keeps it.
+    public static func of(_ network: Network, inputShape: [Int], inputKind: InputKind) -> Int? {
+        network.setTraining(false)
+        defer { network.setTraining(true) }
+        let probe: Tensor?
+        if case .tokens = inputKind {
+            probe = try? Tensor.zeros([2] + inputShape, dtype: .int64)
+        } else {
+            probe = try? Tensor.zeros([2] + inputShape)
+        }
+        guard let probe, let f = try? withoutGrad({ try network.features(probe) }), f.rank == 2 else { return nil }
+        return f.shape[1]
+    }
+}
+
 /// Turns gradient recording off for some tensors and later restores each one's own flag.
 public struct GradientFreeze {
     private let saved: [(tensor: Tensor, flag: Bool)]

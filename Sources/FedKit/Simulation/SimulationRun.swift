@@ -126,9 +126,13 @@ public final class SimulationRun: @unchecked Sendable {
     public func run() throws -> RunResult {
         let start = Date()
         // Before a resume restores the aggregator's carried state over it.
+        let classCounts = clients.reduce(into: [Int](repeating: 0, count: dataset.classes)) { total, client in
+            for (c, n) in client.classCounts.enumerated() where c < total.count { total[c] += n }
+        }
         let facts = FederationFacts(
             clients: clients.count, seed: seed64, global: try global.stateDict().copy(),
-            localLearningRate: settings.local.learningRate)
+            localLearningRate: settings.local.learningRate, classCounts: classCounts,
+            featureWidth: try FeatureWidth.of(global, inputShape: dataset.inputShape, inputKind: dataset.inputKind))
         for source in payloadSources { try source.start(facts) }
         let restored = try restoreCheckpoint()
         var records = restored.records

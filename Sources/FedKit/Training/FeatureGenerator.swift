@@ -46,14 +46,23 @@ public final class FeatureGenerator: Layer {
         try generate(labels: labels, noise: Tensor.rand([labels.shape[0], noiseDim], generator: generator))
     }
 
-    /// Payload entry prefix; the noise dimension travels as `feature_generator.noise_dim`.
+    /// Payload entry prefix; the noise dimension travels as `feature_generator.noise_dim`, the
+    /// optional label counts as `feature_generator.label_counts`.
     public static let payloadPrefix = "feature_generator"
+    static let extraEntries: Set<String> = [payloadPrefix + ".noise_dim", payloadPrefix + ".label_counts"]
 
-    /// What the server sends: the generator's state (a copy) and its noise dimension.
-    public func payload() throws -> StateDict {
-        StateDict(
-            try stateDict().copy().entries.map { ("\(Self.payloadPrefix).\($0.name)", $0.tensor) }
-                + [("\(Self.payloadPrefix).noise_dim", try Tensor([noiseDim]))])
+    /// What the server sends: the generator's state (a copy), its noise dimension and, when
+    /// given, the federation's training samples per class.
+    public func payload(labelCounts: [Int]? = nil) throws -> StateDict {
+        var entries = try stateDict().copy().entries.map { ("\(Self.payloadPrefix).\($0.name)", $0.tensor) }
+        entries.append(("\(Self.payloadPrefix).noise_dim", try Tensor([noiseDim])))
+        if let labelCounts { entries.append(("\(Self.payloadPrefix).label_counts", try Tensor(labelCounts))) }
+        return StateDict(entries)
+    }
+
+    /// The federation's training samples per class, when the round's payload carries them.
+    public static func labelCounts(payload: StateDict) throws -> [Int]? {
+        try payload["\(payloadPrefix).label_counts"]?.ints()
     }
 
     /// The generator a round's payload carries, or nil when it carries none (before the server
@@ -79,7 +88,7 @@ public final class FeatureGenerator: Layer {
             noiseDim: noiseDim, classes: first.shape[1] - noiseDim, hidden: first.shape[0], features: last.shape[0],
             generator: RandomGenerator(seed: 0))
         let weights = StateDict(
-            state.entries.filter { $0.name != prefix + "noise_dim" }
+            state.entries.filter { !Self.extraEntries.contains($0.name) }
                 .map { (String($0.name.dropFirst(prefix.count)), $0.tensor) })
         try load(weights)
     }

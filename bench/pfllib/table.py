@@ -56,7 +56,11 @@ METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("F
            ("PerAvg", "per-fedavg"), ("PerAvg", "per-fedavg-hf"),
            # Issue 11's other methods that PFLlib has (it has no L2GD, FedDF or FedFTG).
            ("SCAFFOLD", "scaffold"), ("APFL", "apfl"), ("pFedMe", "pfedme"), ("FedBABU", "fedbabu"),
-           ("LG-FedAvg", "lg-fedavg"), ("FedGen", "fedgen")]
+           ("LG-FedAvg", "lg-fedavg"), ("FedGen", "fedgen"),
+           # FedGen with PFLlib's four choices matched (fmnist-pfllib.yaml's fedgen-pfllib), against the same PFLlib runs.
+           ("FedGen", "fedgen-pfllib"),
+           # ... and each of the four alone (the two label draws count as one).
+           ("FedGen", "fedgen-pfllib-labels"), ("FedGen", "fedgen-pfllib-round1"), ("FedGen", "fedgen-pfllib-bn")]
 
 # Methods whose global model is a model of the method: Local has none, FedPer's and FedRep's
 # "global model" is the averaged body with the initial, never trained head, and LG-FedAvg's the
@@ -64,16 +68,23 @@ METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("F
 # not the method's model either, but PFLlib evaluates the same thing each round: it is printed
 # as the check of the training before fine-tuning.
 WITH_GLOBAL = ("fedavg", "fedprox", "ditto", "per-fedavg", "per-fedavg-hf", "scaffold", "apfl", "pfedme",
-               "fedbabu", "fedgen")
+               "fedbabu", "fedgen", "fedgen-pfllib", "fedgen-pfllib-labels", "fedgen-pfllib-round1", "fedgen-pfllib-bn")
 
 # Which model each framework tests (--methods' column), by FedKit method.
 TESTED = {
+    "fedavg": "global model; global model",
+    "per-fedavg": "global model after one local step; the same (first-order)",
+    "per-fedavg-hf": "global model after one local step; the same (Hessian-free; PFLlib has first-order only)",
     "scaffold": "global model; global model",
     "apfl": "(1 - alpha) w_local + alpha v, v trained on f(v); alpha v + (1 - alpha) w_global, v on f(v_bar) (paper)",
     "pfedme": "theta (run_pfllib.py's line; PFLlib's own printed figure is the global model's); theta",
     "fedbabu": "fine-tuned 5 epochs from the client's model of an 11th round; fine-tuned 5 epochs from the round-10 global model",
     "lg-fedavg": "own body under the global head; own body under the global head",
     "fedgen": "global model; global model",
+    "fedgen-pfllib": "global model; global model",
+    "fedgen-pfllib-labels": "global model; global model",
+    "fedgen-pfllib-round1": "global model; global model",
+    "fedgen-pfllib-bn": "global model; global model",
 }
 
 

@@ -39,10 +39,10 @@ client's theta, the model the paper and FedKit test), with "(global G)" the "Glo
 model" is printed beside them as "printed P" (it tests the global model: run_pfllib.py's doc);
 FedBABU: the block after "Evaluate fine-tuned personalized models" (after PFLlib's 11th
 iteration), with "(global G)" round 10's "Evaluate global model" (the averaged body under the
-initial head). With --methods (and the default folders) two more columns read RUNS/fedkit-torch-init:
-FedKit's runs started from PFLlib's initial models (compare.sh's FEDKIT_DIR=fedkit-torch-init
-FEDKIT_SET=federation.init_seed=S for seed S), and their mean difference from PFLlib's runs of the
-same seeds. Standard library only.
+initial head). With --methods two more columns read RUNS/<fedkit dir>-torch-init (fedkit-torch-init,
+fedkit-issue11-torch-init): FedKit's runs started from PFLlib's initial models (compare.sh's
+FEDKIT_DIR=fedkit-torch-init FEDKIT_SET=federation.init_seed=S for seed S), and their mean
+difference from PFLlib's runs of the same seeds. Standard library only.
 """
 import json
 import math
@@ -173,8 +173,7 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
     other = (pfllib_dir, fedkit_dir) != ("pfllib", "fedkit")
     tested = " tested with (PFLlib; FedKit) |" if only else ""
     show_kept = not only and not other   # the issue-14 table only
-    same_init = (" FedKit from PFLlib's initial models (seeds) | difference, same initial models |"
-                 if only and not other else "")
+    same_init = " FedKit from PFLlib's initial models (seeds) | difference, same initial models |" if only else ""
     print("| method |" + tested + " PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
           "difference (FedKit - PFLlib) |" + same_init + (" FedKit, last batch kept (seeds) |" if show_kept else "")
           + " PFLlib s/round | FedKit s/round | "
@@ -194,7 +193,9 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
                 pseeds.append(m.group(1))
         f, fseeds = fedkit_runs(root, fedkit_dir, method)
         kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method) if show_kept else ([], [])
-        if other and not p and not f:
+        # Another setting prints the methods run there; a FedKit variant of a PFLlib method (the
+        # fedgen-pfllib rows) only where FedKit has runs of it.
+        if other and not f and (not p or method != next(m for a, m in METHODS if a == algo)):
             continue
         diff = "–"
         if p and f:
@@ -209,7 +210,7 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
         init_cells = ""
         if same_init:
             # FedKit with federation.init_seed s (PFLlib's torch-seed-s initial model), paired with PFLlib's seed s.
-            init, init_seeds = fedkit_runs(root, "fedkit-torch-init", method)
+            init, init_seeds = fedkit_runs(root, f"{fedkit_dir}-torch-init", method)
             by_seed = {s: r["acc"] for s, r in zip(pseeds, p)}
             paired = [r["acc"] - by_seed[s] for s, r in zip(init_seeds, init) if s in by_seed]
             init_cells = (f" {stats([r['acc'] for r in init])}{' (' + ','.join(init_seeds) + ')' if init else ''} |"

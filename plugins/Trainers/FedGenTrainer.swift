@@ -103,8 +103,8 @@ public struct FedGenTrainer: TrainerPlugin {
     func labelDraw(_ context: ClientTrainingContext, classes: Int) throws -> (Int) throws -> [Int] {
         switch labelSource {
         case .own:
-            let counts = context.data.labelArray.reduce(into: [Int: Int]()) { $0[$1, default: 0] += 1 }
-            let available = counts.keys.filter { $0 < classes }.sorted()
+            let counts = context.data.classCounts(classes: classes)
+            let available = counts.indices.filter { counts[$0] > 0 }
             guard !available.isEmpty else {
                 throw PluginError("fedgen: the client's labels lie outside the generator's \(classes) classes")
             }

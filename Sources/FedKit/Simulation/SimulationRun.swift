@@ -132,7 +132,7 @@ public final class SimulationRun: @unchecked Sendable {
         let facts = FederationFacts(
             clients: clients.count, seed: seed64, global: try global.stateDict().copy(),
             localLearningRate: settings.local.learningRate, classCounts: classCounts,
-            featureWidth: try FeatureWidth.of(global, inputShape: dataset.inputShape, inputKind: dataset.inputKind))
+            featureWidth: FeatureWidth.of(global, inputShape: dataset.inputShape, inputKind: dataset.inputKind))
         for source in payloadSources { try source.start(facts) }
         let restored = try restoreCheckpoint()
         var records = restored.records

@@ -50,17 +50,22 @@ import os
 import re
 import sys
 
+# FedGen with PFLlib's four choices matched (fmnist-pfllib.yaml's fedgen-pfllib), and each alone (the
+# two label draws count as one): read against the same PFLlib FedGen runs, tested as `fedgen`.
+FEDGEN_PFLLIB = ("fedgen-pfllib", "fedgen-pfllib-labels", "fedgen-pfllib-round1", "fedgen-pfllib-bn")
+
 METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("FedPer", "fedper"),
            ("FedRep", "fedrep"), ("Ditto", "ditto"),
            # Issue 11: both Per-FedAvg variants against PFLlib's PerAvg (first-order; it has no Hessian-free one).
            ("PerAvg", "per-fedavg"), ("PerAvg", "per-fedavg-hf"),
            # Issue 11's other methods that PFLlib has (it has no L2GD, FedDF or FedFTG).
            ("SCAFFOLD", "scaffold"), ("APFL", "apfl"), ("pFedMe", "pfedme"), ("FedBABU", "fedbabu"),
-           ("LG-FedAvg", "lg-fedavg"), ("FedGen", "fedgen"),
-           # FedGen with PFLlib's four choices matched (fmnist-pfllib.yaml's fedgen-pfllib), against the same PFLlib runs.
-           ("FedGen", "fedgen-pfllib"),
-           # ... and each of the four alone (the two label draws count as one).
-           ("FedGen", "fedgen-pfllib-labels"), ("FedGen", "fedgen-pfllib-round1"), ("FedGen", "fedgen-pfllib-bn")]
+           ("LG-FedAvg", "lg-fedavg"), ("FedGen", "fedgen")] + [("FedGen", variant) for variant in FEDGEN_PFLLIB]
+
+# The first FedKit method of each PFLlib algorithm; the others are FedKit-side variants of it.
+PRIMARY = {}
+for _algo, _method in METHODS:
+    PRIMARY.setdefault(_algo, _method)
 
 # Methods whose global model is a model of the method: Local has none, FedPer's and FedRep's
 # "global model" is the averaged body with the initial, never trained head, and LG-FedAvg's the
@@ -68,7 +73,7 @@ METHODS = [("FedAvg", "fedavg"), ("FedProx", "fedprox"), ("Local", "local"), ("F
 # not the method's model either, but PFLlib evaluates the same thing each round: it is printed
 # as the check of the training before fine-tuning.
 WITH_GLOBAL = ("fedavg", "fedprox", "ditto", "per-fedavg", "per-fedavg-hf", "scaffold", "apfl", "pfedme",
-               "fedbabu", "fedgen", "fedgen-pfllib", "fedgen-pfllib-labels", "fedgen-pfllib-round1", "fedgen-pfllib-bn")
+               "fedbabu", "fedgen") + FEDGEN_PFLLIB
 
 # Which model each framework tests (--methods' column), by FedKit method.
 TESTED = {
@@ -81,11 +86,8 @@ TESTED = {
     "fedbabu": "fine-tuned 5 epochs from the client's model of an 11th round; fine-tuned 5 epochs from the round-10 global model",
     "lg-fedavg": "own body under the global head; own body under the global head",
     "fedgen": "global model; global model",
-    "fedgen-pfllib": "global model; global model",
-    "fedgen-pfllib-labels": "global model; global model",
-    "fedgen-pfllib-round1": "global model; global model",
-    "fedgen-pfllib-bn": "global model; global model",
 }
+TESTED.update({variant: TESTED["fedgen"] for variant in FEDGEN_PFLLIB})
 
 
 def pfllib_run(path):
@@ -171,15 +173,15 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
     have a run there are printed; with `only` (FedKit labels) only those rows, and a column
     saying which model each framework tests."""
     other = (pfllib_dir, fedkit_dir) != ("pfllib", "fedkit")
-    tested = " tested with (PFLlib; FedKit) |" if only else ""
     show_kept = not only and not other   # the issue-14 table only
-    same_init = " FedKit from PFLlib's initial models (seeds) | difference, same initial models |" if only else ""
-    print("| method |" + tested + " PFLlib seeds | PFLlib accuracy | FedKit seeds | FedKit accuracy (personal, w) | FedKit global | "
-          "difference (FedKit - PFLlib) |" + same_init + (" FedKit, last batch kept (seeds) |" if show_kept else "")
-          + " PFLlib s/round | FedKit s/round | "
-          "PFLlib CPU s/run | FedKit CPU s/run |")
-    print("|---|" + ("---|" if only else "") + "---|---:|---|---:|---:|---:|" + ("---:|---:|" if same_init else "")
-          + ("---:|" if show_kept else "") + "---:|---:|---:|---:|")
+    columns = (["method"] + (["tested with (PFLlib; FedKit)"] if only else [])
+               + ["PFLlib seeds", "PFLlib accuracy", "FedKit seeds", "FedKit accuracy (personal, w)", "FedKit global",
+                  "difference (FedKit - PFLlib)"]
+               + (["FedKit from PFLlib's initial models (seeds)", "difference, same initial models"] if only else [])
+               + (["FedKit, last batch kept (seeds)"] if show_kept else [])
+               + ["PFLlib s/round", "FedKit s/round", "PFLlib CPU s/run", "FedKit CPU s/run"])
+    print(row(columns))
+    print("|---|" + ("---|" if only else "") + "---|---:|---|---:|" + "---:|" * (len(columns) - (6 if only else 5)))
     for algo, method in METHODS:
         if only and method not in only:
             continue
@@ -192,10 +194,9 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
                 p.append(r)
                 pseeds.append(m.group(1))
         f, fseeds = fedkit_runs(root, fedkit_dir, method)
-        kept, kept_seeds = fedkit_runs(root, "fedkit-keep-last", method) if show_kept else ([], [])
         # Another setting prints the methods run there; a FedKit variant of a PFLlib method (the
         # fedgen-pfllib rows) only where FedKit has runs of it.
-        if other and not f and (not p or method != next(m for a, m in METHODS if a == algo)):
+        if other and not f and (not p or method != PRIMARY[algo]):
             continue
         diff = "–"
         if p and f:
@@ -206,22 +207,29 @@ def main(root, pfllib_dir="pfllib", fedkit_dir="fedkit", only=None):
         pprinted = [r["printed"] for r in p if r["printed"] is not None]
         pacc = (stats([r["acc"] for r in p]) + (f" (global {stats(pglob)})" if pglob else "")
                 + (f" (printed {stats(pprinted)})" if pprinted else ""))
-        label = f" {TESTED.get(method, '')} |" if only else ""
-        init_cells = ""
-        if same_init:
+        cells = [method] + ([TESTED.get(method, "")] if only else [])
+        cells += [",".join(pseeds) or "–", pacc, ",".join(fseeds) or "–", stats([r["acc"] for r in f]), glob, diff]
+        if only:
             # FedKit with federation.init_seed s (PFLlib's torch-seed-s initial model), paired with PFLlib's seed s.
             init, init_seeds = fedkit_runs(root, f"{fedkit_dir}-torch-init", method)
             by_seed = {s: r["acc"] for s, r in zip(pseeds, p)}
             paired = [r["acc"] - by_seed[s] for s, r in zip(init_seeds, init) if s in by_seed]
-            init_cells = (f" {stats([r['acc'] for r in init])}{' (' + ','.join(init_seeds) + ')' if init else ''} |"
-                          f" {f'{100 * sum(paired) / len(paired):+.1f}' if paired else '–'} |")
-        print(f"| {method} |{label} {','.join(pseeds) or '–'} | {pacc} | {','.join(fseeds) or '–'} | "
-              f"{stats([r['acc'] for r in f])} | {glob} | {diff} |{init_cells} "
-              + ("" if not show_kept else f"{stats([r['acc'] for r in kept])}{' (' + ','.join(kept_seeds) + ')' if kept else ''} | ")
-              + f"{mean([r['s'] for r in p])} | {mean([r['s'] for r in f])} | "
-              f"{mean([r['cpu'] for r in p if r['cpu'] is not None], digits=0)} | "
-              f"{mean([r['cpu'] for r in f if r['cpu'] is not None], digits=0)} |")
+            cells += [with_seeds(init, init_seeds), f"{100 * sum(paired) / len(paired):+.1f}" if paired else "–"]
+        if show_kept:
+            cells.append(with_seeds(*fedkit_runs(root, "fedkit-keep-last", method)))
+        cells += [mean([r["s"] for r in p]), mean([r["s"] for r in f]),
+                  mean([r["cpu"] for r in p if r["cpu"] is not None], digits=0),
+                  mean([r["cpu"] for r in f if r["cpu"] is not None], digits=0)]
+        print(row(cells))
 
+
+def row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def with_seeds(runs, seeds):
+    """Mean ± std of the runs' accuracy, followed by their seeds when there are any."""
+    return stats([r["acc"] for r in runs]) + (f" ({','.join(seeds)})" if runs else "")
 
 if __name__ == "__main__":
     args = sys.argv[1:]

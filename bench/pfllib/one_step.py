@@ -21,28 +21,46 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model_figures import model_from, pfllib_clients  # noqa: E402
 
-if len(sys.argv) < 3:
-    sys.exit(__doc__.split("\n\n")[1])
-folder = sys.argv[1]
-train = pfllib_clients(folder, 'train'); test = pfllib_clients(folder, 'test')
-torch.set_num_threads(1)
-for path in sys.argv[2:]:
-    base = model_from(path)
-    accs = []
-    for trial in range(5):
-        torch.manual_seed(100 + trial)
-        correct = total = 0
-        for (xt, yt), (xs, ys) in zip(train, test):
-            m = copy.deepcopy(base); m.train()
-            idx = torch.randperm(len(yt))[:10]
-            loss = F.cross_entropy(m(xt[idx]), yt[idx])
-            m.zero_grad(); loss.backward()
-            with torch.no_grad():
-                for p in m.parameters(): p -= 0.005 * p.grad
-            m.eval()
-            with torch.no_grad(): correct += (m(xs).argmax(1) == ys).sum().item()
-            total += len(ys)
-        accs.append(correct / total)
+LR, BATCH, DRAWS = 0.005, 10, 5   # PFLlib's lr and batch of the comparison; torch seeds 100..104
+
+
+def one_step_accuracy(global_model, train, test):
+    """Summed correct over summed test samples after each client's one step from the global model."""
+    correct = total = 0
+    for (x_train, y_train), (x_test, y_test) in zip(train, test):
+        model = copy.deepcopy(global_model)
+        model.train()
+        batch = torch.randperm(len(y_train))[:BATCH]
+        model.zero_grad()
+        F.cross_entropy(model(x_train[batch]), y_train[batch]).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= LR * p.grad
+            model.eval()
+            correct += (model(x_test).argmax(1) == y_test).sum().item()
+        total += len(y_test)
+    return correct / total
+
+
+def accuracy(model, test):
     with torch.no_grad():
-        g = sum((base(xs).argmax(1) == ys).sum().item() for xs, ys in test) / sum(len(ys) for _, ys in test)
-    print('/'.join(path.split('/')[-6:-2]), 'global %.4f' % g, 'one-step (PFLlib procedure) ' + ' '.join('%.4f' % a for a in accs))
+        return sum((model(x).argmax(1) == y).sum().item() for x, y in test) / sum(len(y) for _, y in test)
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__.split("\n\n")[1])
+    train, test = pfllib_clients(argv[1], "train"), pfllib_clients(argv[1], "test")
+    torch.set_num_threads(1)
+    for path in argv[2:]:
+        model = model_from(path)
+        draws = []
+        for draw in range(DRAWS):
+            torch.manual_seed(100 + draw)
+            draws.append(one_step_accuracy(model, train, test))
+        print("/".join(path.split("/")[-6:-2]), "global %.4f" % accuracy(model, test),
+              "one-step (PFLlib procedure) " + " ".join("%.4f" % a for a in draws))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
